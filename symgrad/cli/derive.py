@@ -1,0 +1,83 @@
+"""``symgrad derive SPEC [--wrt P ...] [--form factored|expanded|steps] [--latex]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..derive import Derivation, Gradient, derive
+from ..network import Network, load
+from ..printing import latex, partial_latex, partial_text, text
+from ._output import supports_unicode
+
+FORMS = ("factored", "expanded", "steps")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("derive", help="derive every gradient of a spec by the chain rule",
+                       description="Derive the gradients of a spec's loss by the chain rule.")
+    p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
+    p.add_argument("--wrt", action="append", metavar="P",
+                   help="a parameter to differentiate with respect to (repeatable; "
+                        "default: all)")
+    p.add_argument("--form", choices=FORMS, default="factored",
+                   help="factored: chain and product in intermediates (default); expanded: in "
+                        "inputs and parameters only; steps: forward equations, deltas, chains")
+    p.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    p.set_defaults(handler=run)
+
+
+def _has_point(net: Network) -> bool:
+    names = {str(s) for s in net.parameters + net.inputs + net.targets}
+    return names <= set(net.values)
+
+
+def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni: bool) -> str:
+    net = g.derivation.network
+    dot = " · " if uni else " * "
+    lhs = partial_text(net.loss_symbol, g.parameter, uni)
+    pad = " " * len(lhs)
+    if form == "expanded":
+        return f"{lhs} = {text(g.expanded)}"
+    lines = [f"{lhs} = " + dot.join(partial_text(f.numerator, f.denominator, uni)
+                                    for f in g.chain),
+             f"{pad} = " + dot.join(text(f.expression, negated=f.kind == "loss")
+                                    for f in g.chain)]
+    if not net.is_chain:
+        lines.append(f"{pad} = {text(g.factored)}")
+    if values is not None:
+        lines.append(f"{pad} = {values[g.name]:.10g}   (at the spec's values)")
+    return "\n".join(lines)
+
+
+def _steps(d: Derivation, uni: bool) -> str:
+    net = d.network
+    arrow = "←" if uni else "<-"
+    out = ["forward:"]
+    out += [f"  {s} = {text(e)}" for s, e in net.equations.items()]
+    out.append(f"  {net.loss.symbol} = {text(net.error)}   ({net.loss.title}, "
+               f"{net.loss.reduction} over samples)")
+    out.append("error signals (delta = d" + net.loss.symbol + "/dz), output layer first:")
+    for step in d.deltas.values():
+        out.append(f"  {step.symbol} = {text(step.expression)}")
+        if step.general is not None:
+            out.append(f"  {' ' * len(str(step.symbol))}   {arrow} {text(step.general)}: "
+                       f"{step.note}")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load(args.spec)
+    d = derive(net)
+    chosen = [d[name] for name in args.wrt] if args.wrt else list(d.values())
+    if args.latex:
+        for g in chosen:
+            body = latex(g.expanded if args.form == "expanded" else g.factored, net)
+            print(f"{partial_latex(net.loss_symbol, g.parameter, net)} = {body}")
+        return 0
+    uni = supports_unicode()
+    values = d.at(net.values) if _has_point(net) else None
+    blocks = [_steps(d, uni)] if args.form == "steps" else []
+    form = "factored" if args.form == "steps" else args.form
+    blocks += [_text_gradient(g, form, values, uni) for g in chosen]
+    print("\n\n".join(blocks))
+    return 0

@@ -1,0 +1,339 @@
+"""A network becomes a derivation: the chain rule for every weight and bias.
+
+The derivation never differentiates the fully substituted loss. It works on the
+intermediate symbols (``z``, ``a``) and the error signals ``delta = dE/dz`` of each
+layer, computed backwards by the delta recursion:
+
+* output layer: ``delta_L = dE/da_L * da_L/dz_L`` (summed over the softmax Jacobian
+  for a softmax output),
+* hidden layer: ``delta_l = (sum_k delta_{l+1,k} w_{l+1,k}) * da_l/dz_l``,
+* ``dE/dw_l,ij = delta_l,i a_{l-1,j}`` and ``dE/db_l,i = delta_l,i``.
+
+The work is linear in depth. Activation derivatives are written in terms of the
+layer's own output where the activation allows it (``a (1 - a)`` for the sigmoid,
+``1 - a**2`` for tanh). The fully substituted (expanded) form is built only on request.
+
+>>> from symgrad.network import load
+>>> d = derive(load("derivations/two_neuron.toml"))
+>>> d["w2"].factored
+a1*a2*(1 - a2)*(-T + a2)
+>>> round(d["w2"].at(d.network.values), 5)
+0.05707
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator, Mapping
+
+import numpy as np
+import sympy as sp
+from sympy import Expr, Symbol
+
+from .errors import ArgumentError, UnknownNameError
+from .network import Layer, Network
+
+__all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
+
+_DIGITS = 30  # working precision of numeric evaluation, in decimal digits
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One partial derivative in a chain: ``d numerator / d denominator = expression``.
+
+    ``kind`` says which rule produced it: ``"loss"`` (differentiating the loss),
+    ``"activation"`` (the activation's derivative), ``"weight"`` (``dz/da`` is a weight),
+    ``"input"`` (``dz/dw`` is the layer's input), ``"bias"`` (``dz/db = 1``) or ``"delta"``
+    (the error signal of a unit, defined by the delta recursion). ``source`` is the
+    expression that was differentiated.
+    """
+
+    numerator: Symbol
+    denominator: Symbol
+    expression: Expr
+    kind: str
+    source: Expr
+
+
+@dataclass(frozen=True)
+class DeltaStep:
+    """The error signal ``delta = dE/dz`` of one unit, as the recursion defines it.
+
+    ``upstream`` is ``dE/da`` of the unit (from the loss, or from the next layer's deltas
+    and weights), ``local`` its activation derivative ``da/dz`` (``None`` for a softmax,
+    whose Jacobian mixes units), and ``expression`` the delta in terms of intermediates and
+    the next layer's delta symbols. ``general`` is set when a known simplification was
+    applied (softmax with cross-entropy collapsing to ``a - T``): it holds the form before.
+    """
+
+    symbol: Symbol
+    pre: Symbol
+    layer: int
+    upstream: Expr
+    local: Expr | None
+    expression: Expr
+    general: Expr | None = None
+    note: str = ""
+
+
+class Gradient:
+    """The derivative of the loss with respect to one parameter.
+
+    Attributes
+    ----------
+    parameter : the weight or bias.
+    chain : the factors whose product is the gradient, output side first.
+    delta_form : ``delta * input``, in terms of the unit's error signal.
+    factored : the product in intermediates (``z``, ``a``), with every delta substituted.
+    expanded : in inputs, targets and parameters only (built on first use).
+    """
+
+    def __init__(self, derivation: "Derivation", parameter: Symbol, chain: tuple[Factor, ...],
+                 delta_form: Expr) -> None:
+        self.derivation = derivation
+        self.parameter = parameter
+        self.chain = chain
+        self.delta_form = delta_form
+
+    @property
+    def name(self) -> str:
+        return str(self.parameter)
+
+    @cached_property
+    def factored(self) -> Expr:
+        if self.derivation.network.is_chain:
+            return sp.Mul(*(f.expression for f in self.chain))
+        return self.derivation.in_intermediates(self.delta_form)
+
+    @cached_property
+    def expanded(self) -> Expr:
+        return self.derivation.expand(self.factored)
+
+    def at(self, values: Mapping[str | Symbol, object]) -> float:
+        """The gradient's value (reduced over samples as the loss says) at ``values``."""
+        return self.derivation.at(values)[self.name]
+
+    def _repr_latex_(self) -> str:
+        from .printing import latex, partial_latex
+
+        net = self.derivation.network
+        lhs = partial_latex(net.loss_symbol, self.parameter, net)
+        chain = r" \cdot ".join(partial_latex(f.numerator, f.denominator, net)
+                                for f in self.chain)
+        return f"$\\displaystyle {lhs} = {chain} = {latex(self.factored, net)}$"
+
+    def __repr__(self) -> str:
+        return f"Gradient(d{self.derivation.network.loss.symbol}/d{self.name} = {self.factored})"
+
+
+class Derivation(Mapping[str, Gradient]):
+    """Every gradient of a network's loss, keyed by parameter name, in parameter order."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.deltas: dict[Symbol, DeltaStep] = {}
+        for layer in reversed(network.layers):
+            for step in self._layer_deltas(layer):
+                self.deltas[step.symbol] = step
+        self.gradients: dict[str, Gradient] = {}
+        for layer in network.layers:
+            for i in range(layer.units):
+                for j, weight in enumerate(layer.weights[i]):
+                    self._add(layer, i, weight, layer.inputs[j], "input")
+            for i, bias in enumerate(layer.biases):
+                self._add(layer, i, bias, sp.S.One, "bias")
+
+    # -- the recursion -------------------------------------------------------------------
+
+    def _local(self, layer: Layer, i: int) -> Expr:
+        """``da_i/dz_i`` in the own-output form (``a (1 - a)`` rather than ``sigma'(z)``)."""
+        expr = layer.post_expr(i)
+        return self._own_output(layer, expr.diff(layer.pre[i]))
+
+    def _own_output(self, layer: Layer, expr: Expr) -> Expr:
+        swap = {layer.post_expr(k): layer.post[k] for k in range(layer.units)
+                if layer.activation is not None}
+        return expr.xreplace(swap) if swap else expr
+
+    def _layer_deltas(self, layer: Layer) -> list[DeltaStep]:
+        net = self.network
+        last = layer.index == len(net.layers)
+        if last:
+            upstream = [sp.factor_terms(net.error.diff(a)) for a in layer.post]
+        else:
+            following = net.layers[layer.index]
+            upstream = [sp.Add(*(following.deltas[k] * following.weights[k][i]
+                                 for k in range(following.units)))
+                        for i in range(layer.units)]
+        steps = []
+        for j in range(layer.units):
+            if layer.activation is None or layer.activation.elementwise:
+                local = None if layer.activation is None else self._local(layer, j)
+                expr = upstream[j] if local is None else upstream[j] * local
+                general, note = None, ""
+                if last and net.loss.needs_probabilities and local is not None:
+                    general, expr = expr, sp.factor_terms(sp.cancel(expr))
+                    note = (f"{net.loss.title} after a {layer.activation.name} output: "
+                            "the activation's derivative cancels the loss's denominator")
+                steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
+                                       upstream[j], local, expr, general, note))
+                continue
+            jacobian = [self._own_output(layer, layer.post_expr(i).diff(layer.pre[j]))
+                        for i in range(layer.units)]
+            expr = sp.Add(*(g * d for g, d in zip(upstream, jacobian)))
+            general, note = None, ""
+            if last and net.loss.name == "cce":
+                collected = sp.collect(sp.expand(expr), layer.post[j])
+                simplified = collected.subs(sp.Add(*net.targets), 1)
+                if simplified != collected:
+                    general, expr = collected, simplified
+                    note = "softmax with cross-entropy: the targets sum to 1, so delta = a - T"
+            steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index, upstream[j],
+                                   None, expr, general, note))
+        return steps
+
+    def _add(self, layer: Layer, i: int, parameter: Symbol, dz_dp: Expr, kind: str) -> None:
+        net = self.network
+        delta = layer.deltas[i]
+        link = Factor(layer.pre[i], parameter, dz_dp, kind, layer.pre_expr(i))
+        if net.is_chain:
+            chain = self._path(layer) + (link,)
+        else:
+            chain = (Factor(net.loss_symbol, layer.pre[i], delta, "delta",
+                            self.deltas[delta].expression), link)
+        self.gradients[str(parameter)] = Gradient(self, parameter, chain, delta * dz_dp)
+
+    def _path(self, layer: Layer) -> tuple[Factor, ...]:
+        """``dE/da_L, da_L/dz_L, dz_L/da_{L-1}, ...`` down to ``dz_l`` (one-unit chains)."""
+        net = self.network
+        factors: list[Factor] = []
+        top = net.layers[-1]
+        factors.append(Factor(net.loss_symbol, top.post[0], self.deltas[top.deltas[0]].upstream,
+                              "loss", net.error))
+        for upper in reversed(net.layers[layer.index - 1:]):
+            if upper.index != len(net.layers):
+                following = net.layers[upper.index]
+                factors.append(Factor(following.pre[0], upper.post[0], following.weights[0][0],
+                                      "weight", following.pre_expr(0)))
+            if upper.activation is not None:
+                factors.append(Factor(upper.post[0], upper.pre[0], self._local(upper, 0),
+                                      "activation", upper.post_expr(0)))
+        return tuple(factors)
+
+    # -- forms -------------------------------------------------------------------------
+
+    @cached_property
+    def _delta_values(self) -> dict[Symbol, Expr]:
+        full: dict[Symbol, Expr] = {}
+        for symbol, step in self.deltas.items():  # output layer first
+            full[symbol] = step.expression.xreplace(full)
+        return full
+
+    @cached_property
+    def _forward_values(self) -> dict[Symbol, Expr]:
+        full: dict[Symbol, Expr] = {}
+        for symbol, eq in self.network.equations.items():
+            full[symbol] = eq.xreplace(full)
+        return full
+
+    def in_intermediates(self, expr: Expr) -> Expr:
+        """Replace every delta symbol in ``expr`` by its definition (intermediates remain)."""
+        return expr.xreplace(self._delta_values)
+
+    def expand(self, expr: Expr) -> Expr:
+        """``expr`` in inputs, targets and parameters only."""
+        return self.in_intermediates(expr).xreplace(self._forward_values)
+
+    # -- numbers -----------------------------------------------------------------------
+
+    def _env(self, values: Mapping[str | Symbol, object]) -> tuple[dict[Symbol, np.ndarray], int]:
+        net = self.network
+        given = {str(k): v for k, v in values.items()}
+        env: dict[Symbol, np.ndarray] = {}
+        samples = 1
+        for symbol in net.parameters + net.inputs + net.targets:
+            name = str(symbol)
+            if name not in given:
+                raise ArgumentError(f"missing value for '{name}'")
+            try:
+                arr = np.asarray(given[name], dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise ArgumentError(f"value of '{name}' is not numeric: {given[name]!r}") from None
+            if not np.all(np.isfinite(arr)):
+                raise ArgumentError(f"value of '{name}' is not finite")
+            if symbol in net.parameters and arr.size != 1:
+                raise ArgumentError(f"parameter '{name}' takes one number, got {arr.size}")
+            if arr.size > 1:
+                if samples not in (1, arr.size):
+                    raise ArgumentError(f"'{name}' has {arr.size} samples, others {samples}")
+                samples = arr.size
+            env[symbol] = arr
+        return env, samples
+
+    def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
+        """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
+        env, samples = self._env(values)
+        out = []
+        for s in range(samples):
+            point = {k: sp.Float(float(v[s if v.size > 1 else 0]), _DIGITS) for k, v in env.items()}
+            for symbol, eq in self.network.equations.items():
+                point[symbol] = eq.xreplace(point).evalf(_DIGITS)
+            for symbol, step in self.deltas.items():
+                point[symbol] = step.expression.xreplace(point).evalf(_DIGITS)
+            out.append({k: float(v) for k, v in point.items()})
+        return out
+
+    def at(self, values: Mapping[str | Symbol, object]) -> dict[str, float]:
+        """Every gradient at ``values``, summed or averaged over samples as the loss says."""
+        points = self.evaluate(values)
+        totals = {name: sum(float(g.delta_form.xreplace(p)) for p in points)
+                  for name, g in self.gradients.items()}
+        if self.network.loss.reduction == "mean":
+            totals = {k: v / len(points) for k, v in totals.items()}
+        return totals
+
+    def loss_at(self, values: Mapping[str | Symbol, object]) -> float:
+        """The loss at ``values``, reduced over samples."""
+        points = self.evaluate(values)
+        error = self.network.error
+        total = sum(float(error.xreplace({k: sp.Float(v, _DIGITS) for k, v in p.items()})
+                          .evalf(_DIGITS)) for p in points)
+        return total / len(points) if self.network.loss.reduction == "mean" else total
+
+    # -- Mapping -----------------------------------------------------------------------
+
+    def __getitem__(self, name: str | Symbol) -> Gradient:
+        try:
+            return self.gradients[str(name)]
+        except KeyError:
+            raise UnknownNameError("parameter", str(name), list(self.gradients)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.gradients)
+
+    def __len__(self) -> int:
+        return len(self.gradients)
+
+    def _repr_latex_(self) -> str:
+        from .printing import latex, partial_latex
+
+        net = self.network
+        rows = [f"{partial_latex(net.loss_symbol, g.parameter, net)} &= {latex(g.factored, net)}"
+                for g in self.gradients.values()]
+        return "$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$"
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.network!r}; {len(self)} gradients)"
+
+
+def derive(network: Network) -> Derivation:
+    """Derive every gradient of ``network``'s loss by the chain rule and the delta recursion.
+
+    >>> from symgrad.network import Network, Dense
+    >>> net = Network(1, [Dense(1, "sigmoid"), Dense(1, "sigmoid")], "half_sse")
+    >>> derive(net)["w1"].factored
+    a1*a2*w2*x1*(1 - a1)*(1 - a2)*(-T + a2)
+    """
+    return Derivation(network)

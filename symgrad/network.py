@@ -1,0 +1,352 @@
+"""A spec (or code) becomes a symbolic network: ordered symbols and forward equations.
+
+Naming follows the source material. In a chain of one-neuron layers the symbols are
+``x1, w1, b1, z1, a1, w2, b2, z2, a2, T``; a network of a single neuron drops the
+index (``x, w, b, z, a, T``). In wider networks a weight of layer ``l`` from unit ``j``
+to unit ``i`` is ``w{l}_{i}_{j}`` (LaTeX ``w^{(l)}_{i,j}``), and so on for ``b``, ``z``,
+``a`` and the error signals ``delta``. Names are plain :class:`sympy.Symbol` objects,
+so ``Symbol("a2")`` typed by a user is the network's ``a2``.
+
+>>> net = Network(1, [Dense(1, "sigmoid"), Dense(1, "sigmoid")], "half_sse")
+>>> [str(s) for s in net.parameters]
+['w1', 'b1', 'w2', 'b2']
+>>> net.equations[net.symbol("z2")]
+a1*w2 + b2
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy import Expr, Symbol
+
+from .activations import Activation, get_activation
+from .errors import SpecError, SymgradError, UnknownNameError
+from .losses import Loss, get_loss
+from .spec import NAME_ROLES, Spec, read_spec
+
+__all__ = ["Dense", "Layer", "Network", "load", "NO_ACTIVATION"]
+
+#: The spec word for a layer whose output is its pre-activation ``z`` itself.
+NO_ACTIVATION = "none"
+_DEFAULT_NAMES = {"input": "x", "target": "T", "weight": "w", "bias": "b", "pre": "z",
+                  "post": "a"}
+_INDEXED = re.compile(r"^([A-Za-z]+?)(\d+)_(\d+)(?:_(\d+))?$")
+_HE_INIT = {"relu", "leaky_relu", "elu", "silu", "gelu", "softplus"}
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer as a user describes it: units, activation name, bias, activation params.
+
+    ``activation=None`` (``"none"`` in a spec) means no activation: the output is ``z``.
+    """
+
+    units: int
+    activation: str | None
+    bias: bool = True
+    params: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A built layer: its symbols and equations.
+
+    ``post`` is ``pre`` itself when the layer has no activation.
+    """
+
+    index: int
+    activation: Activation | None
+    params: Mapping[str, float]
+    inputs: tuple[Symbol, ...]
+    weights: tuple[tuple[Symbol, ...], ...]
+    biases: tuple[Symbol, ...]
+    pre: tuple[Symbol, ...]
+    post: tuple[Symbol, ...]
+    deltas: tuple[Symbol, ...]
+
+    @property
+    def units(self) -> int:
+        return len(self.pre)
+
+    @property
+    def parameters(self) -> tuple[Symbol, ...]:
+        """Weights row by row, then biases."""
+        return tuple(w for row in self.weights for w in row) + self.biases
+
+    def pre_expr(self, i: int) -> Expr:
+        """``z_i = sum_j w_ij a_j + b_i``."""
+        total = sp.Add(*(w * a for w, a in zip(self.weights[i], self.inputs)))
+        return total + self.biases[i] if self.biases else total
+
+    def post_expr(self, i: int) -> Expr:
+        """``a_i = f(z)``: ``f(z_i)`` for an elementwise activation, component ``i`` otherwise."""
+        if self.activation is None:
+            return self.pre[i]
+        if self.activation.elementwise:
+            return self.activation(self.pre[i], **self.params)
+        return self.activation(sp.Integer(i + 1), *self.pre, **self.params)
+
+
+class Network:
+    """A feed-forward network of dense layers with a loss, built symbolically.
+
+    Parameters
+    ----------
+    inputs : number of inputs.
+    layers : the layers, input side first.
+    loss : a loss name from :data:`symgrad.losses.LOSSES` or a :class:`Loss`.
+    names : base names overriding the defaults for the roles ``input``, ``target``,
+        ``weight``, ``bias``, ``pre`` and ``post``.
+    parameters, data : values of parameters, inputs and targets (numbers, or arrays of
+        samples for inputs and targets). Missing parameters are initialized with ``seed``.
+    title : a title for reports.
+    spec : the spec this network was built from, if any (errors then name its fields).
+    """
+
+    def __init__(self, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
+                 names: Mapping[str, str] | None = None,
+                 parameters: Mapping[str, float] | None = None,
+                 data: Mapping[str, float | Sequence[float]] | None = None,
+                 seed: int = 0, title: str = "", spec: Spec | None = None) -> None:
+        self.spec = spec
+        self.title = title
+        self.loss: Loss = loss if isinstance(loss, Loss) else self._lookup(
+            get_loss, loss, "network.loss")
+        if inputs < 1 or not layers:
+            raise SymgradError("a network needs at least one input and one layer")
+        self.is_chain = inputs == 1 and all(layer.units == 1 for layer in layers)
+        self._single = self.is_chain and len(layers) == 1
+        base = {**_DEFAULT_NAMES, **(names or {})}
+        unknown_roles = sorted(set(names or {}) - set(NAME_ROLES))
+        if unknown_roles:
+            raise UnknownNameError("name role", unknown_roles[0], NAME_ROLES)
+        self._base = base
+        self.latex_names: dict[Symbol, str] = {}
+        self.symbols: dict[str, Symbol] = {}
+
+        self._outputs = layers[-1].units
+        self.inputs = tuple(self._new("input", None, j) for j in range(inputs))
+        built: list[Layer] = []
+        previous = self.inputs
+        for l, dense in enumerate(layers, start=1):
+            built.append(self._layer(l, dense, previous))
+            previous = built[-1].post
+        self.layers: tuple[Layer, ...] = tuple(built)
+        self.targets = tuple(self._new("target", None, k) for k in range(len(previous)))
+        self._check_loss_fits()
+        self.parameters: tuple[Symbol, ...] = tuple(p for layer in self.layers
+                                                    for p in layer.parameters)
+        self.equations: dict[Symbol, Expr] = {}
+        for layer in self.layers:
+            for i in range(layer.units):
+                self.equations[layer.pre[i]] = layer.pre_expr(i)
+            if layer.activation is not None:
+                for i in range(layer.units):
+                    self.equations[layer.post[i]] = layer.post_expr(i)
+        self.error: Expr = self.loss.per_sample(self.outputs, self.targets)
+        self.values: Mapping[str, float | np.ndarray] = MappingProxyType(
+            self._values(parameters or {}, data or {}, seed))
+
+    # -- construction -------------------------------------------------------------------
+
+    def _lookup(self, getter, name: str, field_name: str):  # type: ignore[no-untyped-def]
+        try:
+            return getter(name)
+        except UnknownNameError as exc:
+            if self.spec is not None:
+                raise self.spec.error(field_name, str(exc), value=name) from None
+            raise
+
+    def _name(self, role: str, layer: int | None, *index: int) -> str:
+        base = self._base.get(role, role)
+        if role == "input":
+            return base if self._single else f"{base}{index[0] + 1}"
+        if role == "target":
+            return base if self._outputs == 1 else f"{base}{index[0] + 1}"
+        if self._single:
+            return base
+        if self.is_chain:
+            return f"{base}{layer}"
+        return f"{base}{layer}_" + "_".join(str(i + 1) for i in index)
+
+    def _new(self, role: str, layer: int | None, *index: int) -> Symbol:
+        name = self._name(role, layer, *index)
+        if name in self.symbols:
+            raise SymgradError(f"two symbols of the network would both be named '{name}'; "
+                               "choose different base names in [network.names]")
+        symbol = Symbol(name)
+        self.symbols[name] = symbol
+        match = _INDEXED.match(name)
+        if match:
+            head, l, i, j = match.groups()
+            sub = f"{i},{j}" if j else i
+            self.latex_names[symbol] = f"{sp.latex(Symbol(head))}^{{({l})}}_{{{sub}}}"
+        return symbol
+
+    def _layer(self, l: int, dense: Dense, inputs: tuple[Symbol, ...]) -> Layer:
+        field_name = f"network.layers[{l - 1}].activation"
+        activation = None
+        params: dict[str, float] = {}
+        if dense.activation not in (None, NO_ACTIVATION):
+            activation = self._lookup(get_activation, str(dense.activation), field_name)
+            try:
+                params = activation.with_defaults(dense.params)
+            except UnknownNameError as exc:
+                if self.spec is not None:
+                    raise self.spec.error(f"network.layers[{l - 1}].{exc.name}", str(exc)) \
+                        from None
+                raise
+        elif dense.params:
+            raise SymgradError(f"layer {l} has no activation but parameters "
+                               f"{', '.join(dense.params)}")
+        units = range(dense.units)
+        weights = tuple(tuple(self._new("weight", l, i, j) for j in range(len(inputs)))
+                        for i in units)
+        biases = tuple(self._new("bias", l, i) for i in units) if dense.bias else ()
+        pre = tuple(self._new("pre", l, i) for i in units)
+        post = pre if activation is None else tuple(self._new("post", l, i) for i in units)
+        deltas = tuple(self._new("delta", l, i) for i in units)
+        return Layer(l, activation, MappingProxyType(params), inputs, weights, biases, pre,
+                     post, deltas)
+
+    def _check_loss_fits(self) -> None:
+        last = self.layers[-1].activation
+        if self.loss.needs_probabilities and (last is None or last.name not in
+                                              ("sigmoid", "softmax")):
+            message = (f"loss '{self.loss.name}' takes probabilities: the last layer's "
+                       f"activation must be sigmoid or softmax, not "
+                       f"'{last.name if last else NO_ACTIVATION}'")
+            if self.spec is not None:
+                raise self.spec.error(f"network.layers[{len(self.layers) - 1}].activation",
+                                      message)
+            raise SymgradError(message)
+
+    def _fail(self, field_name: str, message: str, value: object = None) -> SymgradError:
+        if self.spec is not None:
+            return self.spec.error(field_name, message, value=value)
+        return SymgradError(f"{field_name}: {message}")
+
+    def _values(self, parameters: Mapping[str, float], data: Mapping[str, object],
+                seed: int) -> dict[str, float | np.ndarray]:
+        names = [str(p) for p in self.parameters]
+        for key in parameters:
+            if key not in names:
+                raise self._fail(f"parameters.{key}", f"'{key}' is not a parameter of this "
+                                 f"network; its parameters are: {', '.join(names)}")
+        given = [n for n in names if n in parameters]
+        if given and len(given) != len(names):
+            missing = [n for n in names if n not in parameters]
+            raise self._fail("parameters", f"values for {', '.join(missing)} are missing "
+                             "(give every parameter, or none for a seeded initialization)")
+        values: dict[str, float | np.ndarray] = dict(parameters) if given else \
+            self.initial_parameters(seed)
+        io_names = [str(s) for s in self.inputs + self.targets]
+        for key, value in data.items():
+            if key not in io_names:
+                raise self._fail(f"data.{key}", f"'{key}' is not an input or target of this "
+                                 f"network; they are: {', '.join(io_names)}")
+            values[key] = (np.asarray(value, dtype=np.float64)
+                           if isinstance(value, (tuple, list, np.ndarray)) else float(value))
+        if data:
+            missing = [n for n in io_names if n not in data]
+            if missing:
+                raise self._fail("data", f"values for {', '.join(missing)} are missing")
+        return values
+
+    def initial_parameters(self, seed: int = 0) -> dict[str, float]:
+        """Seeded initial values: Glorot uniform weights (He normal for ReLU-like layers),
+        zero biases.
+
+        >>> net = Network(2, [Dense(3, "tanh")], "half_sse")
+        >>> net.initial_parameters(0) == net.initial_parameters(0)
+        True
+        """
+        rng = np.random.default_rng(seed)
+        values: dict[str, float] = {}
+        for layer in self.layers:
+            fan_in, fan_out = len(layer.inputs), layer.units
+            if layer.activation is not None and layer.activation.name in _HE_INIT:
+                draw = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
+            else:
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                draw = rng.uniform(-limit, limit, size=(fan_out, fan_in))
+            for i, row in enumerate(layer.weights):
+                for j, w in enumerate(row):
+                    values[str(w)] = float(draw[i, j])
+            for b in layer.biases:
+                values[str(b)] = 0.0
+        return values
+
+    # -- queries -------------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> "Network":
+        """Build the network a spec describes (errors name the spec's fields)."""
+        n = spec.network
+        layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params))
+                  for layer in n.layers]
+        return cls(n.inputs, layers, n.loss, names=dict(n.names),
+                   parameters=dict(spec.parameters), data=dict(spec.data.values),
+                   seed=spec.training.seed, title=spec.title, spec=spec)
+
+    @property
+    def outputs(self) -> tuple[Symbol, ...]:
+        """The last layer's outputs."""
+        return self.layers[-1].post
+
+    @property
+    def loss_symbol(self) -> Symbol:
+        """``E`` or ``J``, as the loss names itself."""
+        return Symbol(self.loss.symbol)
+
+    def symbol(self, name: str) -> Symbol:
+        """The network's symbol called ``name``; an unknown name lists the known ones."""
+        try:
+            return self.symbols[name]
+        except KeyError:
+            raise UnknownNameError("symbol", name, list(self.symbols)) from None
+
+    def parameter(self, name: str) -> Symbol:
+        """The parameter called ``name``; an unknown name lists the parameters."""
+        names = {str(p): p for p in self.parameters}
+        try:
+            return names[name]
+        except KeyError:
+            raise UnknownNameError("parameter", name, list(names)) from None
+
+    def layer_of(self, symbol: Symbol) -> Layer:
+        """The layer a weight, bias, pre-activation, output or delta symbol belongs to."""
+        for layer in self.layers:
+            if symbol in layer.parameters or symbol in layer.pre or symbol in layer.post \
+                    or symbol in layer.deltas:
+                return layer
+        raise UnknownNameError("layer symbol", str(symbol), list(self.symbols))
+
+    def __repr__(self) -> str:
+        shape = " -> ".join([str(len(self.inputs))] + [
+            f"{layer.units} {layer.activation.name if layer.activation else NO_ACTIVATION}"
+            for layer in self.layers])
+        return f"Network({shape}; loss {self.loss.name})"
+
+
+def load(path: str | Path) -> Network:
+    """Read a spec file and build its network.
+
+    >>> net = load("derivations/two_neuron.toml")
+    >>> net.values["w2"]
+    0.45
+    """
+    spec = read_spec(path)
+    try:
+        return Network.from_spec(spec)
+    except SpecError:
+        raise
+    except SymgradError as exc:
+        raise SpecError(str(exc), path=spec.path, field="network") from None

@@ -1,0 +1,353 @@
+"""Spec files: TOML in, validated and frozen spec objects out.
+
+A spec describes a network (inputs, layers, loss), the values at which to evaluate
+its gradients (parameters and data), and training settings. It is data, never code:
+strings in it are only looked up in registries, never evaluated.
+
+Every error is a :class:`~symgrad.errors.SpecError` whose message names the file, the
+field and, where it can be found, the line.
+
+>>> spec = parse_spec('''
+... [network]
+... inputs = 1
+... layers = [{ units = 1, activation = "sigmoid" }]
+... loss = "half_sse"
+... ''', path="inline.toml")
+>>> spec.network.layers[0].activation
+'sigmoid'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import SpecError
+
+__all__ = [
+    "LayerSpec",
+    "NetworkSpec",
+    "DataSpec",
+    "TrainingSpec",
+    "Spec",
+    "parse_spec",
+    "read_spec",
+    "TRAINING_MODES",
+    "NAME_ROLES",
+]
+
+Number = float
+Value = float | tuple[float, ...]
+
+TRAINING_MODES = ("batch", "minibatch", "stochastic")
+#: Roles whose base names a spec may override in ``[network.names]``.
+NAME_ROLES = ("input", "target", "weight", "bias", "pre", "post")
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One dense layer: how many units, which activation (or ``"none"``), a bias or not."""
+
+    units: int
+    activation: str
+    bias: bool = True
+    params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Inputs, layers and loss of a network, and optional base names for its symbols."""
+
+    inputs: int
+    layers: tuple[LayerSpec, ...]
+    loss: str
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Input and target values (one number each, or one per sample), or a named data set."""
+
+    values: Mapping[str, Value] = field(default_factory=lambda: MappingProxyType({}))
+    source: str | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Gradient-descent settings; ``None`` where the spec leaves the choice to the caller."""
+
+    learning_rate: float | None = None
+    iterations: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    mode: str = "batch"
+    tolerance: float | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole spec file, validated. ``text`` is kept to point errors at lines."""
+
+    network: NetworkSpec
+    parameters: Mapping[str, float]
+    data: DataSpec
+    training: TrainingSpec
+    title: str = ""
+    description: str = ""
+    path: str = "<spec>"
+    text: str = field(default="", repr=False, compare=False)
+
+    def error(self, field_name: str, message: str, *, value: object = None) -> SpecError:
+        """A :class:`SpecError` for ``field_name`` of this spec, with its line if found."""
+        return SpecError(message, path=self.path, field=field_name,
+                         line=_line_of(self.text, field_name, value))
+
+
+def _line_of(text: str, field_name: str, value: object = None) -> int | None:
+    """Best-effort line number of ``field_name`` (dotted path) in the TOML text."""
+    if not text:
+        return None
+    parts = [re.sub(r"\[\d+\]$", "", p) for p in field_name.split(".")]
+    key = parts[-1]
+    lines = text.splitlines()
+    start = 0
+    for i, line in enumerate(lines):  # jump to the innermost table header that exists
+        header = line.strip()
+        for depth in range(len(parts) - 1, 0, -1):
+            if header == "[" + ".".join(parts[:depth]) + "]":
+                start = i
+                break
+    key_re = re.compile(rf"(^|[{{,\s]){re.escape(key)}\s*=")
+    candidates = [i for i in range(start, len(lines)) if key_re.search(lines[i])]
+    if value is not None:
+        shown = f'"{value}"' if isinstance(value, str) else str(value)
+        with_value = [i for i in candidates if shown in lines[i]]
+        candidates = with_value or candidates
+    if candidates:
+        return candidates[0] + 1
+    header_re = re.compile(rf"^\s*\[{re.escape('.'.join(parts))}\]")
+    for i, line in enumerate(lines):
+        if header_re.match(line):
+            return i + 1
+    return None
+
+
+class _Reader:
+    """Reads typed fields from the parsed TOML, raising SpecErrors that name them."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, field_name: str, message: str, value: object = None) -> SpecError:
+        return SpecError(message, path=self.path, field=field_name,
+                         line=_line_of(self.text, field_name, value))
+
+    def table(self, data: Mapping[str, Any], key: str, where: str,
+              required: bool = False) -> Mapping[str, Any]:
+        name = f"{where}.{key}" if where else key
+        if key not in data:
+            if required:
+                raise SpecError(f"missing table [{name}]", path=self.path)
+            return {}
+        value = data[key]
+        if not isinstance(value, dict):
+            raise self.fail(name, f"expected a table, got {_type_name(value)}")
+        return value
+
+    def only(self, data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+        for key in data:
+            if key not in allowed:
+                name = f"{where}.{key}" if where else key
+                raise self.fail(name, f"unknown field; expected one of: {', '.join(allowed)}")
+
+    def integer(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False,
+                minimum: int = 1) -> int | None:
+        name = f"{where}.{key}" if where else key
+        if key not in data:
+            if required:
+                raise SpecError(f"missing field '{name}'", path=self.path,
+                                line=_line_of(self.text, where) if where else None)
+            return None
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(name, f"expected an integer, got {_type_name(value)} {value!r}", value)
+        if value < minimum:
+            raise self.fail(name, f"must be at least {minimum}, got {value}", value)
+        return value
+
+    def number(self, data: Mapping[str, Any], key: str, where: str, *,
+               positive: bool = False) -> float | None:
+        name = f"{where}.{key}" if where else key
+        if key not in data:
+            return None
+        value = _finite(data[key], lambda msg: self.fail(name, msg, data[key]))
+        if positive and value <= 0:
+            raise self.fail(name, f"must be positive, got {value}", data[key])
+        return value
+
+    def string(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False,
+               default: str = "") -> str:
+        name = f"{where}.{key}" if where else key
+        if key not in data:
+            if required:
+                raise SpecError(f"missing field '{name}'", path=self.path,
+                                line=_line_of(self.text, where) if where else None)
+            return default
+        value = data[key]
+        if not isinstance(value, str):
+            raise self.fail(name, f"expected a string, got {_type_name(value)} {value!r}", value)
+        return value
+
+
+def _type_name(value: object) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _finite(value: object, fail: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail(f"expected a number, got {_type_name(value)} {value!r}")
+    if not math.isfinite(value):
+        raise fail(f"expected a finite number, got {value}")
+    return float(value)
+
+
+_LAYER_KEYS = ("units", "activation", "bias")
+
+
+def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
+    if not isinstance(raw, dict):
+        raise reader.fail(where, f"expected a table such as {{ units = 1, activation = "
+                                 f"\"sigmoid\" }}, got {_type_name(raw)}")
+    units = reader.integer(raw, "units", where, required=True)
+    activation = reader.string(raw, "activation", where, required=True)
+    bias = raw.get("bias", True)
+    if not isinstance(bias, bool):
+        raise reader.fail(f"{where}.bias", f"expected true or false, got {bias!r}", bias)
+    params = {key: reader.number(raw, key, where) for key in raw if key not in _LAYER_KEYS}
+    return LayerSpec(int(units or 1), activation, bias, MappingProxyType(
+        {k: v for k, v in params.items() if v is not None}))
+
+
+def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
+    reader.only(raw, ("inputs", "layers", "loss", "names"), "network")
+    inputs = reader.integer(raw, "inputs", "network", required=True)
+    layers_raw = raw.get("layers")
+    if layers_raw is None:
+        raise SpecError("missing field 'network.layers'", path=reader.path,
+                        line=_line_of(reader.text, "network"))
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise reader.fail("network.layers", "expected a non-empty array of layer tables")
+    layers = tuple(_layer(reader, layer, f"network.layers[{i}]")
+                   for i, layer in enumerate(layers_raw))
+    loss = reader.string(raw, "loss", "network", required=True)
+    names_raw = reader.table(raw, "names", "network")
+    reader.only(names_raw, NAME_ROLES, "network.names")
+    names = {}
+    for role in names_raw:
+        base = reader.string(names_raw, role, "network.names")
+        if not _IDENT.match(base):
+            raise reader.fail(f"network.names.{role}",
+                              f"'{base}' is not a name of letters and digits starting with a "
+                              "letter", base)
+        names[role] = base
+    return NetworkSpec(int(inputs or 1), layers, loss, MappingProxyType(names))
+
+
+def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:
+    values: dict[str, Value] = {}
+    source: str | None = None
+    options: dict[str, Any] = {}
+    lengths: dict[str, int] = {}
+    if "source" in raw:
+        source = reader.string(raw, "source", "data")
+        options = {k: v for k, v in raw.items() if k != "source"}
+        return DataSpec(MappingProxyType({}), source, MappingProxyType(options))
+    for key, value in raw.items():
+        name = f"data.{key}"
+        if isinstance(value, list):
+            if not value:
+                raise reader.fail(name, "expected at least one value, got an empty array")
+            values[key] = tuple(_finite(v, lambda msg: reader.fail(name, msg, v)) for v in value)
+            lengths[key] = len(value)
+        else:
+            values[key] = _finite(value, lambda msg: reader.fail(name, msg, value))
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        first = next(iter(lengths))
+        raise reader.fail(f"data.{first}", f"arrays differ in length ({shown})")
+    return DataSpec(MappingProxyType(values), None, MappingProxyType(options))
+
+
+def _training(reader: _Reader, raw: Mapping[str, Any]) -> TrainingSpec:
+    where = "training"
+    reader.only(raw, ("learning_rate", "iterations", "epochs", "batch_size", "mode",
+                      "tolerance", "seed"), where)
+    mode = reader.string(raw, "mode", where, default="batch")
+    if mode not in TRAINING_MODES:
+        raise reader.fail("training.mode", f"unknown mode '{mode}'; known: "
+                                           f"{', '.join(TRAINING_MODES)}", mode)
+    seed = reader.integer(raw, "seed", where, minimum=0)
+    return TrainingSpec(
+        learning_rate=reader.number(raw, "learning_rate", where, positive=True),
+        iterations=reader.integer(raw, "iterations", where),
+        epochs=reader.integer(raw, "epochs", where),
+        batch_size=reader.integer(raw, "batch_size", where),
+        mode=mode,
+        tolerance=reader.number(raw, "tolerance", where, positive=True),
+        seed=seed if seed is not None else 0,
+    )
+
+
+def parse_spec(text: str, path: str = "<spec>") -> Spec:
+    """Parse and validate the TOML text of a spec; ``path`` is used in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(match.group(1)) if match else None
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise SpecError(f"TOML syntax error: {message}", path=path, line=line) from None
+    reader = _Reader(path, text)
+    reader.only(raw, ("title", "description", "network", "parameters", "data", "training"), "")
+    network = _network(reader, reader.table(raw, "network", "", required=True))
+    params_raw = reader.table(raw, "parameters", "")
+    parameters = {}
+    for key, value in params_raw.items():
+        parameters[key] = _finite(value, lambda msg: reader.fail(f"parameters.{key}", msg, value))
+    return Spec(
+        network=network,
+        parameters=MappingProxyType(parameters),
+        data=_data(reader, reader.table(raw, "data", "")),
+        training=_training(reader, reader.table(raw, "training", "")),
+        title=reader.string(raw, "title", "", default=Path(path).stem),
+        description=reader.string(raw, "description", ""),
+        path=path,
+        text=text,
+    )
+
+
+def read_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file.
+
+    A file that cannot be read or decoded is a :class:`SpecError` naming it.
+    """
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", path=name) from None
+    return parse_spec(text, name)
