@@ -1,0 +1,34 @@
+"""Shared fixtures: the repository root, the shipped specs, and a CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DERIVATIONS = ROOT / "derivations"
+#: Every network spec shipped in derivations/ (hand-derivation files end in _hand.toml).
+SPECS = sorted(p for p in DERIVATIONS.glob("*.toml") if not p.stem.endswith("_hand"))
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> CliResult:
+    """Run ``python -m symgrad ARGS`` in a subprocess, as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "symgrad", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
