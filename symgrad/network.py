@@ -151,6 +151,8 @@ class Network:
                 for i in range(layer.units):
                     self.equations[layer.post[i]] = layer.post_expr(i)
         self.error: Expr = self.loss.per_sample(self.outputs, self.targets)
+        #: True when no parameter values were given, so ``values`` holds seeded ones.
+        self.seeded: bool = not parameters
         self.values: Mapping[str, float | np.ndarray] = MappingProxyType(
             self._values(parameters or {}, data or {}, seed))
 

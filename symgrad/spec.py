@@ -127,6 +127,9 @@ def _line_of(text: str, field_name: str, value: object = None) -> int | None:
                 break
     key_re = re.compile(rf"(^|[{{,\s]){re.escape(key)}\s*=")
     candidates = [i for i in range(start, len(lines)) if key_re.search(lines[i])]
+    indices = [int(m) for m in re.findall(r"\[(\d+)\]", field_name)]
+    if indices and len(candidates) > indices[-1]:  # the n-th entry of an inline array
+        candidates = candidates[indices[-1]:]
     if value is not None:
         shown = f'"{value}"' if isinstance(value, str) else str(value)
         with_value = [i for i in candidates if shown in lines[i]]

@@ -1,0 +1,104 @@
+"""The package's shape: data flows one way, and nothing evaluates text.
+
+Modules are ranked from left (errors) to right (cli); a module may import only from
+modules of a lower rank. The ranks follow STYLE.md:
+errors <- spec <- activations/losses <- network <- derive <- compile/verify/report <- cli.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
+
+RANK = {
+    "errors": 0,
+    "spec": 1,
+    "activations": 2, "losses": 2, "printing": 2,
+    "network": 3,
+    "derive": 4,
+}
+CLI_RANK = 99
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join(parts)
+
+
+def _rank(module: str) -> int | None:
+    if module in ("", "__main__") or module.startswith("cli"):
+        return CLI_RANK
+    return RANK.get(module.split(".")[0])
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """symgrad modules imported by ``path`` (relative or absolute), with line numbers."""
+    tree = ast.parse(path.read_text())
+    here = _module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and getattr(block.test, "id", None) == "TYPE_CHECKING"
+                   for n in ast.walk(block)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:  # annotations only, never run
+            continue
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                target = ".".join(base + ([node.module] if node.module else []))
+                if not node.module:  # from . import x, y
+                    found += [(".".join(base + [a.name]), node.lineno) for a in node.names]
+                    continue
+            elif node.module and node.module.startswith("symgrad"):
+                target = node.module.removeprefix("symgrad").lstrip(".")
+            else:
+                continue
+            found.append((target, node.lineno))
+        elif isinstance(node, ast.Import):
+            found += [(a.name.removeprefix("symgrad").lstrip("."), node.lineno)
+                      for a in node.names if a.name.startswith("symgrad")]
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "__init__" for p in MODULES])
+def test_imports_flow_left_to_right(path: Path) -> None:
+    me = _module_name(path)
+    if me == "":  # the package's __init__ re-exports everything
+        return
+    mine = _rank(me)
+    assert mine is not None, f"symgrad.{me} has no rank in tests/test_layout.py"
+    for target, line in _imports(path):
+        theirs = _rank(target)
+        assert theirs is not None, f"{path.name}:{line} imports unranked symgrad.{target}"
+        same_package = target.split(".")[0] == me.split(".")[0]
+        assert theirs < mine or same_package or mine == theirs == CLI_RANK, (
+            f"symgrad.{me} (rank {mine}) imports symgrad.{target} (rank {theirs}) at line {line}")
+
+
+FORBIDDEN = {"eval", "exec", "sympify", "parse_expr", "S", "compile_restricted"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "__init__" for p in MODULES])
+def test_nothing_evaluates_text(path: Path) -> None:
+    """No call to eval, exec, sympify, parse_expr or S(...) anywhere in the package."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else (
+                func.attr if isinstance(func, ast.Attribute) else None)
+            assert name not in FORBIDDEN, f"{path.name}:{node.lineno} calls {name}()"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "__init__" for p in MODULES])
+def test_no_assert_on_input(path: Path) -> None:
+    """Asserts vanish under python -O; user input needs real errors."""
+    assert not any(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(path.read_text())))
