@@ -30,6 +30,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_module(parts: list[str]) -> bool:
+    path = PACKAGE.joinpath(*parts)
+    return path.with_suffix(".py").exists() or path.is_dir()
+
+
 def _rank(module: str) -> int | None:
     if module in ("", "__main__") or module.startswith("cli"):
         return CLI_RANK
@@ -52,8 +57,9 @@ def _imports(path: Path) -> list[tuple[str, int]]:
             if node.level:
                 base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
                 target = ".".join(base + ([node.module] if node.module else []))
-                if not node.module:  # from . import x, y
-                    found += [(".".join(base + [a.name]), node.lineno) for a in node.names]
+                if not node.module:  # from . import x, y: modules, or names of the package
+                    found += [(".".join(base + [a.name]) if _is_module(base + [a.name])
+                               else ".".join(base), node.lineno) for a in node.names]
                     continue
             elif node.module and node.module.startswith("symgrad"):
                 target = node.module.removeprefix("symgrad").lstrip(".")
