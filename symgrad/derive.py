@@ -199,28 +199,32 @@ class Derivation(Mapping[str, Gradient]):
         delta = layer.deltas[i]
         link = Factor(layer.pre[i], parameter, dz_dp, kind, layer.pre_expr(i))
         if net.is_chain:
-            chain = self._path(layer) + (link,)
+            chain = self._paths[layer.index] + (link,)
         else:
             chain = (Factor(net.loss_symbol, layer.pre[i], delta, "delta",
                             self.deltas[delta].expression), link)
         self.gradients[str(parameter)] = Gradient(self, parameter, chain, delta * dz_dp)
 
-    def _path(self, layer: Layer) -> tuple[Factor, ...]:
-        """``dE/da_L, da_L/dz_L, dz_L/da_{L-1}, ...`` down to ``dz_l`` (one-unit chains)."""
+    @cached_property
+    def _paths(self) -> dict[int, tuple[Factor, ...]]:
+        """For one-unit chains: ``dE/da_L, da_L/dz_L, dz_L/da_{L-1}, ...`` down to ``z_l``,
+        for every layer ``l``; each path extends the one of the layer above."""
         net = self.network
-        factors: list[Factor] = []
         top = net.layers[-1]
-        factors.append(Factor(net.loss_symbol, top.post[0], self.deltas[top.deltas[0]].upstream,
-                              "loss", net.error))
-        for upper in reversed(net.layers[layer.index - 1:]):
-            if upper.index != len(net.layers):
-                following = net.layers[upper.index]
-                factors.append(Factor(following.pre[0], upper.post[0], following.weights[0][0],
-                                      "weight", following.pre_expr(0)))
-            if upper.activation is not None:
-                factors.append(Factor(upper.post[0], upper.pre[0], self._local(upper, 0),
-                                      "activation", upper.post_expr(0)))
-        return tuple(factors)
+        path: tuple[Factor, ...] = (Factor(net.loss_symbol, top.post[0],
+                                           self.deltas[top.deltas[0]].upstream, "loss",
+                                           net.error),)
+        paths: dict[int, tuple[Factor, ...]] = {}
+        for layer in reversed(net.layers):
+            if layer is not top:
+                following = net.layers[layer.index]
+                path += (Factor(following.pre[0], layer.post[0], following.weights[0][0],
+                                "weight", following.pre_expr(0)),)
+            if layer.activation is not None:
+                path += (Factor(layer.post[0], layer.pre[0], self.deltas[layer.deltas[0]].local,
+                                "activation", layer.post_expr(0)),)
+            paths[layer.index] = path
+        return paths
 
     # -- forms -------------------------------------------------------------------------
 

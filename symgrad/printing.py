@@ -22,7 +22,7 @@ from sympy import Expr, Symbol
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["latex", "text", "pretty", "partial_latex", "partial_text"]
+__all__ = ["latex", "text", "partial_latex", "partial_text"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -63,11 +63,6 @@ def text(expr: Expr, *, negated: bool = False) -> str:
             return f"-({sp.sstr(-expr)})"
         return sp.sstr(_positive_first(expr), order="none")
     return sp.sstr(expr)
-
-
-def pretty(expr: Expr, unicode: bool = True) -> str:
-    """SymPy's two-dimensional pretty printing (Unicode where the terminal supports it)."""
-    return sp.pretty(expr, use_unicode=unicode, wrap_line=False)
 
 
 def partial_latex(numerator: Expr, denominator: Expr, network: "Network | None" = None) -> str:
