@@ -17,6 +17,8 @@ __all__ = [
     "ParseError",
     "CheckError",
     "ReportError",
+    "ExportError",
+    "MissingDependencyError",
 ]
 
 
@@ -93,3 +95,11 @@ class CheckError(SymgradError):
 
 class ReportError(SymgradError):
     """A report that cannot be rendered or compiled (template, TeX engine, output path)."""
+
+
+class MissingDependencyError(SymgradError):
+    """An optional package a feature needs is not installed; the message says how to install it."""
+
+
+class ExportError(SymgradError):
+    """An exported module that cannot be written (the output path names what is wrong)."""

@@ -23,7 +23,7 @@ Training stops
 >>> from symgrad.network import load
 >>> result = train(load("derivations/linear_cost.toml"), iterations=20, progress=False)
 >>> round(result.params["w"], 4), result.reason
-(2.0, 'stopped after 20 iterations; the gradient norm 1.8e-05 is above the tolerance 1e-09')
+(2.0, 'stopped after 20 iterations; the gradient norm 1.82e-05 is above the tolerance 1e-09')
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def _start(net: Network, params: Mapping[str, float] | None, seed: int,
     if reseed and net.seeded:
         start = net.initial_parameters(seed)
     else:
-        start = {n: float(net.values[n]) for n in names}  # type: ignore[arg-type]
+        start = {n: float(net.values[n]) for n in names}
     for name, value in (params or {}).items():
         if name not in start:
             raise UnknownNameError("parameter", name, names)
@@ -267,24 +267,27 @@ def _evaluate(f: GradientFunctions, params: Mapping[str, float],
     with np.errstate(all="ignore"):
         try:
             loss, grads = f.value_and_grad(**params, **data)
-        except SymgradError:
-            raise
-        except (ArithmeticError, ValueError):
+        except ArithmeticError:  # OverflowError of the scalar (math module) code
+            return math.nan, {}
+        except ValueError as exc:
+            if str(exc) != "math domain error":  # bad arguments are not divergence
+                raise
             return math.nan, {}
     return float(loss), {k: float(v) for k, v in grads.items()}
 
 
 def _not_finite(k: int, history: list[Step], loss: float, grads: Mapping[str, float],
-                symbol: str, batch: bool = False) -> SymgradError:
-    """The error for a non-finite loss or gradient at iteration ``k``."""
+                symbol: str, batch_size: int = 0) -> SymgradError:
+    """The error for a non-finite loss or gradient at iteration ``k`` (of a batch, if
+    ``batch_size`` is given)."""
     if not history:
         return ArgumentError(f"the loss or its gradient is not finite at the starting "
                              f"parameters (the loss is {loss})")
     was = f"{history[-1].loss:.6g} at iteration {history[-1].iteration}"
     bad = next((name for name, g in grads.items() if not math.isfinite(g)), None)
-    if batch:
-        why = (f"the gradient of a {'sample' if batch == 1 else 'batch'} is not finite "
-               f"(the loss was {was})")
+    if batch_size:
+        of = "one sample" if batch_size == 1 else f"a batch of {batch_size} samples"
+        why = f"the gradient of {of} is not finite (the loss was {was})"
     elif math.isinf(loss):
         why = f"the loss grew from {was} to {loss}"
     elif bad is None:
@@ -381,7 +384,7 @@ def train(net: Network, *, learning_rate: float | None = None, iterations: int |
             if plan.mode != "batch":
                 loss, grads = _evaluate(f, current, _select(data, next(batches), samples))
                 if not grads or not all(map(math.isfinite, grads.values())):
-                    raise _not_finite(k, history, loss, grads, symbol, batch=True)
+                    raise _not_finite(k, history, loss, grads, symbol, plan.batch_size)
             current = {n: v - plan.learning_rate * grads[n] for n, v in current.items()}
             bar.update()
             bar.set_postfix(loss=f"{history[-1].loss:.4g}", refresh=False)
@@ -392,13 +395,14 @@ def train(net: Network, *, learning_rate: float | None = None, iterations: int |
 
 
 def _reason(last: Step, converged: bool, plan: _Plan) -> str:
-    norm = f"the gradient norm {last.grad_norm:.2g}"
+    norm = "the gradient norm"
     if converged:
-        return (f"converged at iteration {last.iteration}: {norm} is at most the tolerance "
-                f"{plan.tolerance:g}")
+        return (f"converged at iteration {last.iteration}: {norm} {last.grad_norm:.3g} is at "
+                f"most the tolerance {plan.tolerance:g}")
     done = (f"{plan.epochs} epoch{'s' * (plan.epochs != 1)} ({last.iteration} iterations)"
             if plan.epochs is not None else
             f"{last.iteration} iteration{'s' * (last.iteration != 1)}")
     if plan.tolerance is None:
-        return f"stopped after {done}; {norm}"
-    return f"stopped after {done}; {norm} is above the tolerance {plan.tolerance:g}"
+        return f"stopped after {done}; {norm} is {last.grad_norm:.3g}"
+    return (f"stopped after {done}; {norm} {last.grad_norm:.3g} is above the tolerance "
+            f"{plan.tolerance:g}")

@@ -20,6 +20,9 @@ RANK = {
     "activations": 2, "losses": 2, "printing": 2,
     "network": 3,
     "derive": 4,
+    "parse": 3, "verify": 6, "testing": 7,  # verify uses compile (5) for numbers
+    "train": 6,  # gradient descent on compiled functions (5)
+    "datasets": 2, "layers": 5, "vanishing": 6,  # layer-level derivation + its NumPy code (5)
 }
 CLI_RANK = 99
 

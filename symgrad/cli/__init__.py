@@ -17,7 +17,7 @@ from ..errors import SymgradError
 __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
-COMMANDS = ("derive", "activations")
+COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -7,6 +7,7 @@ import argparse
 from ..derive import Derivation, Gradient, derive
 from ..network import Network, load
 from ..printing import latex, partial_latex, partial_text, text
+from ._layers import LEVELS, layer_level
 from ._output import supports_unicode
 
 FORMS = ("factored", "expanded", "steps")
@@ -23,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="factored: chain and product in intermediates (default); expanded: in "
                         "inputs and parameters only; steps: forward equations, deltas, chains")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of text")
+    p.add_argument("--level", choices=LEVELS, default="auto",
+                   help="scalar: one gradient per weight; layer: the matrix derivation (delta "
+                        "recursion); auto (default): layer above 200 parameters")
     p.set_defaults(handler=run)
 
 
@@ -66,6 +70,8 @@ def _steps(d: Derivation, uni: bool) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if layer_level(args):
+        return 0
     net = load(args.spec)
     d = derive(net)
     chosen = [d[name] for name in args.wrt] if args.wrt else list(d.values())

@@ -1,0 +1,228 @@
+"""Benchmark symgrad's compiled gradients; prints one table of ratios from one run.
+
+    .venv/bin/python benchmarks/bench_compile.py
+
+1. Batch gradients on 1,000,000 samples (two-neuron network; 16-layer sigmoid chain):
+   symgrad.compile vs hand-written NumPy forward+backward vs PyTorch CPU autograd (float64)
+   vs plain ``lambdify(cse=True)`` of the expanded gradients.
+2. One call on scalars (two-neuron gradients): symgrad's ``grad_scalar`` vs hand-written
+   pure Python with ``math`` vs PyTorch autograd.
+3. Derivation + compilation time for sigmoid chains of depth 2..64 vs ``sympy.diff`` of the
+   fully substituted loss (run in a subprocess capped at REFERENCE_TIMEOUT seconds).
+
+Times are the best of several repeats (time.perf_counter). PyTorch is optional: it is
+measured when installed (``pip install torch``), and never a dependency of symgrad.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+import timeit
+
+import numpy as np
+import sympy as sp
+
+import symgrad
+from symgrad.network import Dense, Network
+
+N = 1_000_000
+REFERENCE_TIMEOUT = 120.0
+DEPTHS = (2, 4, 8, 16, 32, 64)
+
+try:
+    import torch
+except ImportError:  # optional
+    torch = None
+
+
+def chain(depth: int) -> Network:
+    return Network(1, [Dense(1, "sigmoid")] * depth, "half_sse")
+
+
+def params_for(depth: int) -> dict[str, float]:
+    rng = np.random.default_rng(depth)
+    out = {}
+    for l in range(1, depth + 1):
+        out[f"w{l}"] = float(rng.uniform(0.5, 1.5))
+        out[f"b{l}"] = float(rng.uniform(-0.5, 0.5))
+    return out
+
+
+def hand_numpy(x, t, p, depth):
+    """Hand-written NumPy forward and backward for a sigmoid chain, half SSE, summed."""
+    acts = [x]
+    for l in range(1, depth + 1):
+        acts.append(1 / (1 + np.exp(-(p[f"w{l}"] * acts[-1] + p[f"b{l}"]))))
+    a = acts[-1]
+    delta = (a - t) * a * (1 - a)
+    grads = {}
+    for l in range(depth, 0, -1):
+        grads[f"w{l}"] = delta @ acts[l - 1]
+        grads[f"b{l}"] = delta.sum()
+        if l > 1:
+            a = acts[l - 1]
+            delta = delta * p[f"w{l}"] * a * (1 - a)
+    return grads
+
+
+def torch_grad(x, t, p, depth):
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in p.items()}
+    a = x
+    for l in range(1, depth + 1):
+        a = torch.sigmoid(params[f"w{l}"] * a + params[f"b{l}"])
+    loss = 0.5 * ((t - a) ** 2).sum()
+    loss.backward()
+    return {k: v.grad for k, v in params.items()}
+
+
+def plain_lambdify(d, names):
+    """SymPy's lambdify with cse=True of the expanded gradients, per-sample, then summed."""
+    net = d.network
+    args = [str(s) for s in net.inputs + net.targets + net.parameters]
+    fn = sp.lambdify(args, [d[n].expanded.rewrite(sp.exp) for n in names], "numpy", cse=True)
+    return lambda **v: [np.sum(g) for g in fn(*[v[a] for a in args])]
+
+
+def interleaved(fns: dict[str, object], rounds: int = 7) -> dict[str, float]:
+    """Best time of each function, measured in alternating rounds so that a slow spell of
+    the machine (or the allocator's state) does not favour one of them."""
+    best_times = {name: float("inf") for name in fns}
+    for fn in fns.values():
+        fn()  # warm up
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best_times[name] = min(best_times[name], time.perf_counter() - start)
+    return best_times
+
+
+def batch_rows(rows):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=N)
+    t = rng.uniform(size=N)
+    for label, depth in (("two-neuron", 2), ("16-layer sigmoid chain", 16)):
+        p = params_for(depth)
+        d = symgrad.derive(chain(depth))
+        f = symgrad.compile(d)
+        check = hand_numpy(x, t, p, depth)
+        got = f.grad(x1=x, T=t, **p)
+        err = max(abs(float(got[k]) - check[k]) / max(abs(check[k]), 1e-300) for k in check)
+        plain = plain_lambdify(d, f.parameters)
+        fns = {"ours": lambda: f.grad(x1=x, T=t, **p),
+               "hand": lambda: hand_numpy(x, t, p, depth),
+               "plain": lambda: plain(x1=x, T=t, **p)}
+        if torch is not None:
+            tx, tt = torch.from_numpy(x), torch.from_numpy(t)
+            fns["torch"] = lambda: torch_grad(tx, tt, p, depth)
+        times = interleaved(fns)
+        ours, hand, plain_t = times["ours"], times["hand"], times["plain"]
+        rows.append((f"batch 1e6, {label}: symgrad / hand NumPy", ours, hand,
+                     f"max rel diff {err:.1e}"))
+        if torch is not None:
+            rows.append((f"batch 1e6, {label}: symgrad / PyTorch autograd", ours,
+                         times["torch"], ""))
+        rows.append((f"batch 1e6, {label}: symgrad / plain lambdify(cse=True)", ours, plain_t,
+                     ""))
+        rows.append((f"batch 1e6, {label}: plain lambdify / hand NumPy", plain_t, hand, ""))
+
+
+def hand_scalar(x1, T, w1, b1, w2, b2):
+    a1 = 1 / (1 + math.exp(-(w1 * x1 + b1)))
+    a2 = 1 / (1 + math.exp(-(w2 * a1 + b2)))
+    d2 = (a2 - T) * a2 * (1 - a2)
+    d1 = d2 * w2 * a1 * (1 - a1)
+    return d1 * x1, d1, d2 * a1, d2
+
+
+def scalar_rows(rows):
+    net = symgrad.load("derivations/two_neuron.toml")
+    f = symgrad.compile(symgrad.derive(net))
+    g = f.grad_scalar
+    args = tuple(float(net.values[a]) for a in f.arguments)
+    number = 200_000
+
+    def per_call(fn, n=number):
+        return min(timeit.repeat(lambda: fn(*args), number=n, repeat=7)) / n
+
+    ours = per_call(g)
+    hand = per_call(hand_scalar)
+    rows.append(("scalar call, two-neuron: symgrad grad_scalar / hand math", ours, hand, ""))
+    if torch is not None:
+        p = {k: net.values[k] for k in f.parameters}
+        tx, tt = torch.tensor(args[0], dtype=torch.float64), torch.tensor(args[1],
+                                                                          dtype=torch.float64)
+        tor = min(timeit.repeat(lambda: torch_grad(tx, tt, p, 2), number=2000, repeat=5)) / 2000
+        rows.append(("scalar call, two-neuron: symgrad grad_scalar / PyTorch", ours, tor, ""))
+
+
+_REFERENCE = r"""
+import sys, time, sympy as sp
+sys.setrecursionlimit(100000)
+from symgrad.network import Network, Dense
+net = Network(1, [Dense(1, "sigmoid")] * int(sys.argv[1]), "half_sse")
+full = {}
+for s, e in net.equations.items():
+    full[s] = e.xreplace(full)
+loss = net.error.xreplace(full).rewrite(sp.exp)
+start = time.perf_counter()
+grads = [sp.diff(loss, p) for p in net.parameters]
+fns = sp.lambdify([str(s) for s in net.inputs + net.targets + net.parameters], grads, "numpy",
+                  cse=True)
+print(time.perf_counter() - start)
+"""
+
+
+def compile_rows(rows):
+    for depth in DEPTHS:
+        ours = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            f = symgrad.compile(symgrad.derive(chain(depth)))
+            f.kernel("grad_sums")
+            ours = min(ours, time.perf_counter() - start)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _REFERENCE, str(depth)],
+                                  capture_output=True, text=True, timeout=REFERENCE_TIMEOUT)
+            if proc.returncode != 0:
+                ref = float("nan")
+                note = "sympy.diff reference failed: " + proc.stderr.strip().splitlines()[-1]
+            else:
+                ref = float(proc.stdout.strip())
+                note = ""
+        except subprocess.TimeoutExpired:
+            ref = float("nan")
+            note = f"sympy.diff reference stopped after {REFERENCE_TIMEOUT:.0f} s"
+        rows.append((f"derive+compile, chain depth {depth}: symgrad / sympy.diff+lambdify",
+                     ours, ref, note))
+
+
+def main() -> None:
+    rows: list[tuple[str, float, float, str]] = []
+    batch_rows(rows)
+    scalar_rows(rows)
+    compile_rows(rows)
+    print(f"symgrad {symgrad.__version__}, numpy {np.__version__}, sympy {sp.__version__}, "
+          f"torch {torch.__version__ if torch is not None else 'not installed'}")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'comparison':<{width}}  {'ours':>11}  {'other':>11}  {'ratio':>7}  note")
+    for label, ours, other, note in rows:
+        ratio = ours / other if other == other else float("nan")
+        print(f"{label:<{width}}  {_fmt(ours):>11}  {_fmt(other):>11}  {ratio:>7.3f}  {note}")
+
+
+def _fmt(seconds: float) -> str:
+    if seconds != seconds:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+if __name__ == "__main__":
+    main()

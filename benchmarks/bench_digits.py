@@ -1,0 +1,235 @@
+"""Time per epoch and test accuracy on the digits network (64-32-10, sigmoid, softmax, cce):
+symgrad's layer-level SGD vs hand-written NumPy backprop vs PyTorch CPU vs scikit-learn's
+MLPClassifier, all in float64 with the spec's settings (minibatch SGD, no momentum, no
+weight decay), plus the time to derive and compile the symgrad network.
+
+Run:  .venv/bin/python benchmarks/bench_digits.py [--repeats 5] [--spec derivations/digits_mlp.toml]
+
+Each method trains ``--repeats`` times from the same start; its time per epoch is a run's
+training time divided by its epochs (shuffling included, accuracy evaluation excluded), and
+the table shows the fastest run, since other work on a shared machine only adds time.
+PyTorch runs on one thread (``--torch-threads``): at these sizes intra-op threads only add
+synchronization.
+symgrad, NumPy and PyTorch start from the same initial parameters and visit the samples
+in the same order; MLPClassifier uses its own initialization and shuffling (it offers no
+way to set them). PyTorch is optional: without it its row says so. Nothing here is a
+test: the targets are printed as ratios with "met" or "NOT met".
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from symgrad.datasets import Dataset, load_dataset  # noqa: E402
+from symgrad.layers import LayerDerivation, fit  # noqa: E402
+from symgrad.spec import read_spec  # noqa: E402
+
+
+def hand_numpy(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch: int,
+               lr: float, seed: int) -> tuple[list[float], dict[str, np.ndarray]]:
+    """Textbook minibatch backprop for sigmoid -> softmax + mean cross-entropy."""
+    W1, b1, W2, b2 = (params[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    X, Y = data.x_train, data.y_train
+    n = len(X)
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        t0 = time.perf_counter()
+        Xs, Ys = X[order], Y[order]
+        total = 0.0
+        for start in range(0, n, batch):
+            xb, yb = Xs[start:start + batch], Ys[start:start + batch]
+            m = len(xb)
+            a1 = 1.0 / (1.0 + np.exp(-(xb @ W1.T + b1)))
+            z2 = a1 @ W2.T + b2
+            z2 -= z2.max(axis=1, keepdims=True)
+            e = np.exp(z2)
+            se = e.sum(axis=1, keepdims=True)
+            total += (np.log(se).sum() - np.vdot(yb, z2)) / m
+            d2 = (e / se - yb) / m
+            d1 = (d2 @ W2) * a1 * (1.0 - a1)
+            W2 -= lr * (d2.T @ a1)
+            b2 -= lr * d2.sum(axis=0)
+            W1 -= lr * (d1.T @ xb)
+            b1 -= lr * d1.sum(axis=0)
+        times.append(time.perf_counter() - t0)
+    return times, {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def numpy_accuracy(p: dict[str, np.ndarray], X: np.ndarray, labels: np.ndarray) -> float:
+    a1 = 1.0 / (1.0 + np.exp(-(X @ p["W1"].T + p["b1"])))
+    return float(np.mean(np.argmax(a1 @ p["W2"].T + p["b2"], axis=1) == labels))
+
+
+def pytorch(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch: int, lr: float,
+            seed: int, threads: int) -> tuple[list[float], float, str]:
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Sigmoid(), nn.Linear(32, 10)).double()
+    with torch.no_grad():
+        model[0].weight.copy_(torch.from_numpy(params["W1"]))
+        model[0].bias.copy_(torch.from_numpy(params["b1"]))
+        model[2].weight.copy_(torch.from_numpy(params["W2"]))
+        model[2].bias.copy_(torch.from_numpy(params["b2"]))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.0, weight_decay=0.0)
+    X = torch.from_numpy(data.x_train)
+    y = torch.from_numpy(data.labels_train.astype(np.int64))
+    n = len(X)
+    rng = np.random.default_rng(seed)
+    times = []
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.permutation(n))
+        t0 = time.perf_counter()
+        Xs, ys = X[order], y[order]
+        for start in range(0, n, batch):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(Xs[start:start + batch]), ys[start:start + batch])
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    with torch.no_grad():
+        pred = model(torch.from_numpy(data.x_test)).argmax(dim=1).numpy()
+    return times, float(np.mean(pred == data.labels_test)), \
+        f"PyTorch {torch.__version__} CPU ({torch.get_num_threads()} threads)"
+
+
+def sklearn_mlp(data: Dataset, epochs: int, batch: int, lr: float,
+                seed: int) -> tuple[list[float], float, str]:
+    import sklearn
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(32,), activation="logistic", solver="sgd",
+                        learning_rate="constant", learning_rate_init=lr, batch_size=batch,
+                        max_iter=epochs, momentum=0.0, nesterovs_momentum=False, alpha=0.0,
+                        shuffle=True, random_state=seed, tol=0.0, n_iter_no_change=epochs + 1,
+                        early_stopping=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t0 = time.perf_counter()
+        clf.fit(data.x_train, data.labels_train)
+        total = time.perf_counter() - t0
+    if clf.n_iter_ != epochs:
+        raise RuntimeError(f"MLPClassifier ran {clf.n_iter_} epochs, not {epochs}")
+    return [total / epochs], float(clf.score(data.x_test, data.labels_test)), \
+        f"scikit-learn {sklearn.__version__} MLPClassifier"
+
+
+def best(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The run with the smallest time (accuracy of that run)."""
+    return min(runs, key=lambda r: r[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default=str(ROOT / "derivations" / "digits_mlp.toml"))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--torch-threads", type=int, default=1)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    spec = read_spec(args.spec)
+    t1 = time.perf_counter()
+    derivation = LayerDerivation(spec)
+    t2 = time.perf_counter()
+    t = spec.training
+    derivation.compile(t.batch_size)
+    t3 = time.perf_counter()
+    setup = t3 - t0
+    data = load_dataset(spec)
+    epochs, batch, lr, seed = int(t.epochs or 0), int(t.batch_size or 0), \
+        float(t.learning_rate or 0), t.seed
+    params = derivation.initial_parameters(seed)
+
+    rows: dict[str, tuple[float, float] | None] = {}
+    names: dict[str, str] = {}
+    runs = []
+    for _ in range(args.repeats):
+        r = fit(spec, data=data)
+        runs.append((float(np.mean(r.epoch_seconds)), r.test_accuracy))
+    rows["symgrad"], names["symgrad"] = best(runs), "symgrad (layer-level, compiled)"
+
+    runs = []
+    for _ in range(args.repeats):
+        times, final = hand_numpy(data, params, epochs, batch, lr, seed)
+        runs.append((float(np.mean(times)), numpy_accuracy(final, data.x_test,
+                                                             data.labels_test)))
+    rows["numpy"], names["numpy"] = best(runs), "hand-written NumPy backprop"
+
+    try:
+        runs = []
+        for _ in range(args.repeats):
+            times, acc, label = pytorch(data, params, epochs, batch, lr, seed,
+                                        args.torch_threads)
+            runs.append((float(np.mean(times)), acc))
+        rows["torch"], names["torch"] = best(runs), label
+    except ImportError:
+        rows["torch"], names["torch"] = None, "PyTorch (not installed)"
+
+    runs = []
+    for _ in range(args.repeats):
+        times, acc, label = sklearn_mlp(data, epochs, batch, lr, seed)
+        runs.append((times[0], acc))
+    rows["sklearn"], names["sklearn"] = best(runs), label + " (sgd)"
+
+    base_time, base_acc = rows["symgrad"]  # type: ignore[misc]
+    print(f"digits {' -> '.join(map(str, derivation.sizes))} ({spec.network.layers[0].activation}"
+          f" hidden, softmax, cce); minibatch SGD, learning rate {lr:g}, batch {batch}, "
+          f"{epochs} epochs; {len(data.x_train)} train / {len(data.x_test)} test samples; "
+          f"float64")
+    print(f"Python {platform.python_version()}, NumPy {np.__version__}; time per epoch = "
+          f"training time / epochs of the fastest of {args.repeats} runs")
+    print()
+    header = f"{'method':<44} {'ms/epoch':>9} {'x symgrad':>10} {'test acc':>9} {'acc diff':>9}"
+    print(header)
+    print("-" * len(header))
+    for key in ("symgrad", "numpy", "torch", "sklearn"):
+        row = rows[key]
+        if row is None:
+            print(f"{names[key]:<44} {'-':>9} {'-':>10} {'-':>9} {'-':>9}")
+            continue
+        secs, acc = row
+        print(f"{names[key]:<44} {secs * 1e3:>9.3f} {secs / base_time:>9.2f}x {acc:>8.2%} "
+              f"{(acc - base_acc) * 100:>+8.2f}")
+    print()
+    print(f"derivation + compilation: {setup:.3f} s (read spec {t1 - t0:.3f} s, layer-level "
+          f"derivation {t2 - t1:.3f} s, compilation {t3 - t2:.4f} s)")
+    print()
+
+    def target(label: str, ratio: float, ok: bool) -> None:
+        print(f"  {label:<58} {ratio:>7.2f}x  {'met' if ok else 'NOT met'}")
+
+    print("targets:")
+    numpy_time = rows["numpy"][0]  # type: ignore[index]
+    target("symgrad time / hand NumPy time (<= 1.1)", base_time / numpy_time,
+           base_time <= 1.1 * numpy_time)
+    for key, label in (("torch", "PyTorch"), ("sklearn", "MLPClassifier")):
+        row = rows[key]
+        if row is not None:
+            target(f"{label} time / symgrad time (>= 3)", row[0] / base_time,
+                   row[0] >= 3 * base_time)
+    worst = max(abs(r[1] - base_acc) for r in rows.values() if r is not None)
+    print(f"  {'largest accuracy difference to symgrad (<= 1 point)':<58} {worst * 100:>6.2f}pt"
+          f"  {'met' if worst <= 0.01 else 'NOT met'}")
+    print(f"  {'derivation + compilation (< 2 s)':<58} {setup:>7.3f}s  "
+          f"{'met' if setup < 2 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""``symgrad derive --level layer``: the layer-level (matrix) derivation of a spec.
+
+``--level auto`` (the default) keeps the scalar derivation, one gradient per weight, for
+networks of at most :data:`symgrad.layers.SCALAR_LIMIT` parameters and shows the layer-level
+derivation above that. ``--level scalar`` on a larger network without ``--wrt`` is an error
+that says what to use instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from ..errors import ArgumentError, MissingDependencyError
+from ..layers import SCALAR_LIMIT, LayerDerivation
+from ..spec import read_spec
+from ._output import supports_unicode
+
+LEVELS = ("auto", "scalar", "layer")
+
+
+def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
+    """Gradient norms at the spec's values (seeded parameters, its data set), if any."""
+    from ..datasets import load_dataset
+
+    spec = d.spec
+    if spec.data.source is None:
+        return []
+    try:
+        data = load_dataset(spec)
+    except MissingDependencyError as exc:
+        return [f"(no values: {exc})"]
+    params = d.initial_parameters(spec.training.seed)
+    grads = d.compile().gradients(params, data.x_train, data.y_train)
+    E = d.loss.symbol
+    bar = "‖" if uni else "|"
+    lines = [f"gradients at the initial parameters (seed {spec.training.seed}), over the "
+             f"{len(data.x_train):,} training samples (Frobenius norms):"]
+    for name, g in grads.items():
+        lines.append(f"  {bar}d{E}/d{name}{bar} = {float(np.linalg.norm(g)):.6g}   "
+                     "(at the spec's values)")
+    return lines
+
+
+def layer_level(args: argparse.Namespace) -> bool:
+    """Print the layer-level derivation when ``args`` ask for it; ``False`` if they don't."""
+    level = getattr(args, "level", "auto")
+    if level == "scalar" and args.wrt:
+        return False
+    spec = read_spec(args.spec)
+    count = sum(layer.units * (n_in + (1 if layer.bias else 0)) for layer, n_in in zip(
+        spec.network.layers, [spec.network.inputs] + [l.units for l in spec.network.layers]))
+    if level == "scalar" and count > SCALAR_LIMIT:
+        raise ArgumentError(f"this network has {count:,} parameters, too many to print one "
+                            f"gradient each (the limit is {SCALAR_LIMIT}); use --level layer, "
+                            "or --wrt P for single parameters")
+    if level == "scalar" or (level == "auto" and (count <= SCALAR_LIMIT or args.wrt)):
+        return False
+    d = LayerDerivation(spec)
+    if args.latex:
+        print("\\begin{aligned}\n" + " \\\\\n".join(d.latex_lines()) + "\n\\end{aligned}")
+        return True
+    uni = supports_unicode()
+    blocks = [d.text(unicode=uni)]
+    values = _values_block(d, uni)
+    if values:
+        blocks.append("\n".join(values))
+    print("\n".join(blocks))
+    return True

@@ -1,0 +1,29 @@
+"""``symgrad export SPEC -o FILE.py``: a standalone module of compiled gradients."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..compile import compile
+from ..derive import derive
+from ..export import module_source, write_module
+from ..network import load
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a spec's compiled gradients as a NumPy-only module",
+                       description="Write a standalone Python module (NumPy only) with the "
+                                   "spec's compiled forward pass, loss and gradients.")
+    p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.py",
+                   help="the module to write (replaced atomically if it exists)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    net = load(args.spec)
+    compiled = compile(derive(net))
+    path = write_module(args.output, module_source(compiled, args.spec))
+    print(f"wrote {path} ({len(compiled.parameters)} gradients; arguments "
+          f"{', '.join(compiled.arguments)})")
+    return 0

@@ -1,0 +1,78 @@
+"""``symgrad report SPEC... (-o FILE | --outdir DIR [--format F]) [--check HAND.toml]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..derive import derive
+from ..errors import ArgumentError, ReportError
+from ..network import load
+from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
+
+DEFAULT_FORMAT = "pdf"
+#: Hand-derivation files (``two_neuron_hand.toml``) sit beside the specs; a glob such as
+#: ``derivations/*.toml`` picks them up, and they are skipped.
+HAND_SUFFIX = "_hand"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="write a derivation report: LaTeX, PDF, Markdown or HTML",
+        description="Write a report of a spec's derivation: the model and cost, the forward "
+                    "pass, every gradient by the chain rule with the reason for each factor, "
+                    "a gradient-descent step, training, activations and figures.")
+    p.add_argument("specs", nargs="+", metavar="SPEC",
+                   help="spec files (TOML), for example derivations/two_neuron.toml")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", metavar="FILE",
+                       help="the report to write; its extension (.tex, .pdf, .md, .html) "
+                            "chooses the format")
+    where.add_argument("--outdir", metavar="DIR",
+                       help="write one report per spec into DIR (created if missing), "
+                            "named after the spec")
+    p.add_argument("--format", choices=FORMATS,
+                   help=f"format of the reports written with --outdir (default: "
+                        f"{DEFAULT_FORMAT})")
+    p.add_argument("--check", metavar="HAND.toml",
+                   help="a file of hand derivations to check and report on (one SPEC only)")
+    p.set_defaults(handler=run)
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    if args.output is not None:
+        if len(args.specs) > 1:
+            raise ArgumentError(f"-o writes one report but {len(args.specs)} specs were "
+                                "given; use --outdir DIR for several")
+        if args.format is not None:
+            raise ArgumentError("--format goes with --outdir; with -o the extension of FILE "
+                                "chooses the format")
+        return [(args.specs[0], Path(args.output))]
+    outdir = Path(args.outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ArgumentError(f"--outdir '{outdir}' exists and is not a folder")
+    fmt = args.format or DEFAULT_FORMAT
+    return [(spec, outdir / f"{Path(spec).stem}.{fmt}") for spec in args.specs]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.check is not None and len(args.specs) != 1:
+        raise ArgumentError(f"--check needs exactly one SPEC, got {len(args.specs)}")
+    targets = _targets(args)
+    if any(path.suffix.lower() == ".pdf" for _, path in targets) and tex_engine() is None:
+        raise ReportError(f"no TeX engine found (latexmk or pdflatex) to make a PDF; install "
+                          f"one with {INSTALL_TEX}, or write .tex, .md or .html instead")
+    if args.outdir is not None:
+        try:
+            Path(args.outdir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArgumentError(f"--outdir '{args.outdir}': {exc.strerror or exc}") from None
+    for spec, path in targets:
+        if len(targets) > 1 and Path(spec).stem.endswith(HAND_SUFFIX):
+            print(f"skipped {spec}: a hand-derivation file (give it to --check)",
+                  file=sys.stderr)
+            continue
+        written = render_report(derive(load(spec)), path, check=args.check)
+        print(f"wrote {written}")
+    return 0

@@ -1,0 +1,69 @@
+"""``symgrad vanishing [--depth L] [--width N] [--activations a,b,c] [--seeds K] [--plot FILE]``.
+
+Prints, per layer, the median size of the gradient at random initialization for each
+activation, the symbolic product of slopes with its bound, and a paragraph reading the
+numbers; ``--plot`` also draws them (SVG, PDF or PNG by the file's extension).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..activations import get_activation
+from ..errors import ArgumentError
+from ..printing import text
+from ..vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vanishing", help="per-layer gradient sizes of a deep network at "
+                                         "initialization (the vanishing gradient)",
+                       description="Measure how the gradient shrinks from the output layer "
+                                   "back to the input layer of a deep dense network.")
+    p.add_argument("--depth", type=int, default=10, help="number of layers (default 10)")
+    p.add_argument("--width", type=int, default=32,
+                   help="units per layer (default 32; 1 gives a chain of one-unit layers)")
+    p.add_argument("--activations", default="sigmoid,tanh,relu",
+                   help="comma-separated elementwise activations (default sigmoid,tanh,relu)")
+    p.add_argument("--seeds", type=int, default=20,
+                   help="random initializations to take the median over (default 20)")
+    p.add_argument("--plot", metavar="FILE",
+                   help=f"also draw the figure ({', '.join('.' + f for f in FIGURE_FORMATS)})")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.activations.split(",") if n.strip()]
+    if not names:
+        raise ArgumentError("--activations: give at least one activation name")
+    names = [get_activation(n).name for n in names]  # an unknown name lists the known ones
+    if args.depth < 1 or args.depth > 200:
+        raise ArgumentError(f"--depth must be between 1 and 200, got {args.depth}")
+    if args.width < 1 or args.width > 4096:
+        raise ArgumentError(f"--width must be between 1 and 4096, got {args.width}")
+    if args.seeds < 1:
+        raise ArgumentError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.plot is not None and not any(args.plot.lower().endswith("." + f)
+                                         for f in FIGURE_FORMATS):
+        raise ArgumentError(f"--plot: cannot write '{args.plot}'; use a file ending in "
+                            f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
+    results = [measure(n, args.depth, args.width, seeds=args.seeds) for n in names]
+    shape = "a chain of one-unit layers" if args.width == 1 else f"{args.width} units a layer"
+    print(f"median RMS of dE/dW_l at initialization ({args.depth} layers, {shape}, "
+          f"{args.seeds} seeds); layer 1 is the input side")
+    col = max(10, *(len(n) for n in names))
+    print("layer  " + "  ".join(f"{n:>{col}}" for n in names))
+    for l in range(args.depth):
+        print(f"{l + 1:>5}  " + "  ".join(f"{r.gradient[l]:>{col}.3e}" for r in results))
+    print(f"first/last " + "  ".join(f"{r.ratio:>{col}.2e}" for r in results))
+    print()
+    print("product of activation slopes over all layers, and its bound:")
+    for r in results:
+        product, bound = factor_product(r.activation, args.depth)
+        print(f"  {r.activation}: {text(product)} <= {text(bound)}   "
+              f"(measured: {r.factors[0]:.3e})")
+    print()
+    print(reading(results))
+    if args.plot is not None:
+        print(f"\nwrote {plot(results, args.plot)}")
+    return 0

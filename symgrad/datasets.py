@@ -1,0 +1,185 @@
+"""Named data sets a spec can train on: ``[data] source = "digits"``.
+
+The only source so far is scikit-learn's bundled copy of the UCI handwritten digits
+(8x8 images, 1,797 samples, 10 classes), read with ``sklearn.datasets.load_digits``:
+it ships inside scikit-learn, so nothing is downloaded. scikit-learn is the optional
+extra ``symgrad[examples]``; without it, loading the data set is a
+:class:`~symgrad.errors.MissingDependencyError` that says how to install it.
+
+The samples are split once with a fixed seed (75/25 by default) and, by default,
+every feature is standardized with the mean and standard deviation of the training
+part only, so no statistic of the test part leaks into training.
+
+Options (in the ``[data]`` table, next to ``source``):
+
+* ``test_fraction``: share of samples held out for testing, strictly between 0 and 1
+  (default 0.25);
+* ``standardize``: ``true`` or ``false`` (default ``true``);
+* ``seed``: seed of the split, an integer >= 0 (default 0).
+
+>>> from symgrad.spec import parse_spec
+>>> spec = parse_spec('''
+... [network]
+... inputs = 64
+... layers = [{ units = 10, activation = "softmax" }]
+... loss = "cce"
+... [data]
+... source = "digits"
+... seed = 3
+... ''', path="inline.toml")
+>>> data = load_dataset(spec)
+>>> data.x_train.shape, data.x_test.shape, data.y_train.shape
+((1348, 64), (449, 64), (1348, 10))
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import MissingDependencyError
+from .spec import Spec
+
+__all__ = ["Dataset", "load_dataset", "load_digits", "SOURCES", "EXTRA_HINT"]
+
+#: What to run when scikit-learn is missing.
+EXTRA_HINT = "pip install 'symgrad[examples]'"
+#: Names a spec may give as ``[data] source``.
+SOURCES = ("digits",)
+_OPTIONS = ("test_fraction", "standardize", "seed")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set split for training: rows are samples.
+
+    ``y_train`` and ``y_test`` are one-hot targets (one column per class);
+    ``labels_train`` and ``labels_test`` are the class indices (0-based).
+    ``mean`` and ``scale`` are the training statistics used to standardize (zeros and
+    ones when standardization is off).
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    labels_train: np.ndarray
+    labels_test: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @property
+    def features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def classes(self) -> int:
+        return int(self.y_train.shape[1])
+
+
+def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        sk_datasets = importlib.import_module("sklearn.datasets")
+    except ImportError:
+        raise MissingDependencyError(
+            f"the digits data set needs scikit-learn, which is not installed; "
+            f"install it with: {EXTRA_HINT}") from None
+    bunch = sk_datasets.load_digits()
+    return np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target, dtype=np.intp)
+
+
+def load_digits(*, test_fraction: float = 0.25, standardize: bool = True,
+                seed: int = 0) -> Dataset:
+    """The handwritten digits, split with ``seed`` and standardized with training statistics.
+
+    >>> d = load_digits(seed=0)
+    >>> d.features, d.classes, len(d.x_train) + len(d.x_test)
+    (64, 10, 1797)
+    >>> bool(abs(d.x_train.mean()) < 1e-12)
+    True
+    """
+    x, labels = _sklearn_digits()
+    return _split(x, labels, "digits", test_fraction, standardize, seed)
+
+
+def _split(x: np.ndarray, labels: np.ndarray, name: str, test_fraction: float,
+           standardize: bool, seed: int) -> Dataset:
+    n = len(x)
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = int(round(n * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    x_train, x_test = x[train], x[test]
+    if standardize:
+        mean = x_train.mean(axis=0)
+        scale = x_train.std(axis=0)
+        scale[scale == 0.0] = 1.0  # pixels that are blank in every training image
+        x_train = (x_train - mean) / scale
+        x_test = (x_test - mean) / scale
+    else:
+        mean, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+    classes = int(labels.max()) + 1
+    eye = np.eye(classes)
+    return Dataset(name, np.ascontiguousarray(x_train), eye[labels[train]],
+                   np.ascontiguousarray(x_test), eye[labels[test]], labels[train],
+                   labels[test], mean, scale)
+
+
+def _options(spec: Spec) -> dict[str, Any]:
+    raw: Mapping[str, Any] = spec.data.options
+    for key in raw:
+        if key not in _OPTIONS:
+            raise spec.error(f"data.{key}", f"unknown option of source "
+                             f"'{spec.data.source}'; expected one of: {', '.join(_OPTIONS)}")
+    out: dict[str, Any] = {}
+    if "test_fraction" in raw:
+        value = raw["test_fraction"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0.0 < float(value) < 1.0:
+            raise spec.error("data.test_fraction",
+                             f"must be a number strictly between 0 and 1, got {value!r}",
+                             value=value)
+        out["test_fraction"] = float(value)
+    if "standardize" in raw:
+        value = raw["standardize"]
+        if not isinstance(value, bool):
+            raise spec.error("data.standardize", f"expected true or false, got {value!r}",
+                             value=value)
+        out["standardize"] = value
+    if "seed" in raw:
+        value = raw["seed"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise spec.error("data.seed", f"expected an integer >= 0, got {value!r}",
+                             value=value)
+        out["seed"] = value
+    return out
+
+
+def load_dataset(spec: Spec) -> Dataset:
+    """The data set a spec names in ``[data] source``, checked against the network's sizes.
+
+    Errors name the spec's field: an unknown source or option, a bad option value, a
+    network whose inputs do not match the number of features or whose last layer does
+    not have one unit per class.
+    """
+    source = spec.data.source
+    if source is None:
+        raise spec.error("data.source", "this spec gives no data set (no 'source' in [data])")
+    if source not in SOURCES:
+        raise spec.error("data.source", f"unknown data set '{source}'; known: "
+                         f"{', '.join(SOURCES)}", value=source)
+    data = load_digits(**_options(spec))
+    net = spec.network
+    if net.inputs != data.features:
+        raise spec.error("network.inputs", f"the {data.name} data set has {data.features} "
+                         f"features, but the network has {net.inputs} inputs",
+                         value=net.inputs)
+    last = len(net.layers) - 1
+    if net.layers[last].units != data.classes:
+        raise spec.error(f"network.layers[{last}].units",
+                         f"the {data.name} data set has {data.classes} classes, but the last "
+                         f"layer has {net.layers[last].units} units")
+    return data

@@ -1,0 +1,128 @@
+"""Compiled functions written out as a standalone Python module that needs only NumPy.
+
+The module holds, in this order: a header naming the spec and the symgrad version, the
+run-time helpers (the source of :mod:`symgrad.runtime`, copied verbatim), one generated
+function per quantity (the very code :func:`symgrad.compile` runs, with its named
+temporaries and a docstring listing its arguments in order), and ``forward``, ``loss``,
+``grad`` and ``value_and_grad`` taking values by name, as :class:`CompiledNetwork` does.
+Running the same code, it returns the same numbers to the last bit.
+
+>>> from symgrad.network import load
+>>> from symgrad.derive import derive
+>>> from symgrad.compile import compile
+>>> text = module_source(compile(derive(load("derivations/two_neuron.toml"))),
+...                      "derivations/two_neuron.toml")
+>>> "def grad_scalar(x1, T, w1, b1, w2, b2):" in text and "import sympy" not in text
+True
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from pathlib import Path
+
+from . import __version__, runtime
+from .compile import KERNELS, CompiledNetwork
+from .errors import ExportError
+from .printers_numeric import MATH_NAMES
+
+__all__ = ["module_source", "write_module"]
+
+
+def _runtime_body() -> str:
+    """The run-time module's code after its docstring and imports."""
+    lines = inspect.getsource(runtime).splitlines()
+    start = next(i for i, line in enumerate(lines) if line == "import numpy") + 1
+    return "\n".join(lines[start:]).strip("\n")
+
+
+def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> str:
+    """The text of a standalone module with every compiled function of ``compiled``."""
+    net = compiled.network
+    origin = f"from {spec_path}" if spec_path else "from a network built in Python"
+    data = ", ".join(compiled.data_names)
+    params = ", ".join(compiled.parameters)
+    header = f'''"""Gradients of "{net.title or repr(net)}", exported by symgrad {__version__} {origin}.
+
+Network: {net!r}. Loss: {net.loss.title}, {net.loss.reduction} over samples.
+Generated code: it imports NumPy and math only (no SymPy, no symgrad),
+and returns the same numbers as symgrad.compile to the last bit.
+
+Arguments, in this order everywhere: inputs and targets {data} (numbers or 1-D arrays of
+samples), then parameters {params} (numbers).
+
+By name:     forward(**values), loss(**values), grad(**values), value_and_grad(**values)
+Positional:  {", ".join(KERNELS)}
+"""
+
+import math
+from math import {", ".join(MATH_NAMES)}
+
+import numpy
+'''
+    parts = [header, "# -- run-time helpers (symgrad.runtime) " + "-" * 48, "",
+             _runtime_body(), "", "",
+             "# -- generated functions, one per quantity " + "-" * 45, ""]
+    for name in KERNELS:
+        parts += [compiled.source(name).rstrip("\n"), "", ""]
+    dtype = f"numpy.{compiled.dtype.name}"
+    parts.append(f'''# -- calls by name ----------------------------------------------------------------------
+
+ARGUMENTS = {compiled.arguments!r}
+DATA_NAMES = {compiled.data_names!r}
+PARAMETERS = {compiled.parameters!r}
+FORWARD_NAMES = {compiled.forward_names!r}
+MEAN = {compiled.mean!r}  # the loss is {net.loss.reduction}med over samples
+
+
+def forward(**values):
+    """Every z and a of the forward pass, by symbol name."""
+    return evaluate_forward(forward_arrays, ARGUMENTS, FORWARD_NAMES, values, {len(compiled.data_names)},
+                            {dtype})
+
+
+def loss(**values):
+    """The loss, reduced over the samples."""
+    return reduce_batch(loss_sums, ARGUMENTS, values, {len(compiled.data_names)}, {dtype}, MEAN)[0]
+
+
+def grad(**values):
+    """Every parameter's gradient, reduced over the samples like the loss."""
+    return dict(zip(PARAMETERS, reduce_batch(grad_sums, ARGUMENTS, values, {len(compiled.data_names)},
+                                             {dtype}, MEAN)))
+
+
+def value_and_grad(**values):
+    """The loss and every gradient, from one pass over the samples."""
+    total, *grads = reduce_batch(value_and_grad_sums, ARGUMENTS, values, {len(compiled.data_names)},
+                                 {dtype}, MEAN)
+    return total, dict(zip(PARAMETERS, grads))
+''')
+    return "\n".join(parts)
+
+
+def write_module(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a
+    rename), so an interrupted export never leaves half a module behind."""
+    target = Path(path)
+    if target.suffix != ".py":
+        raise ExportError(f"output '{target}': a Python module's name must end in .py")
+    if not target.stem.isidentifier():
+        raise ExportError(f"output '{target}': '{target.stem}' is not an importable module name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"output '{target}': the folder '{folder}' does not exist")
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ExportError(f"output '{target}': cannot write there ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise ExportError(f"output '{target}': cannot write it ({exc.strerror})") from None
+    return target

@@ -1,0 +1,930 @@
+"""What a report says, independent of its format: LaTeX math, numbers and figure data.
+
+:func:`build` turns a derivation (and, where they exist, training runs and hand-derivation
+checks) into plain data that the templates lay out. All math is printed here, through
+:mod:`symgrad.printing` with the network's symbol names; all prose lives in the templates.
+
+>>> from symgrad.network import load
+>>> from symgrad.derive import derive
+>>> c = build(derive(load("derivations/two_neuron.toml")))
+>>> [g.name for g in c.gradients]
+['w2', 'b2', 'w1', 'b1']
+>>> c.gradients[0].value
+'0.0570704'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib.metadata import PackageNotFoundError, version as _dist_version
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy import Expr, Symbol
+
+from ..activations import Activation, exact
+from ..derive import Derivation, Factor, Gradient
+from ..errors import DivergenceError, SymgradError
+from ..network import Layer, Network
+from ..printing import latex, partial_latex
+
+__all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
+
+#: The expanded form (in inputs and parameters only) is shown up to this many operations.
+EXPANDED_MAX_OPS = 40
+#: Visible characters of math per display line before a product is broken.
+LINE_BUDGET = 58
+#: An iteration table longer than this shows the first ten rows, every tenth, and the last.
+TABLE_ROWS = 25
+#: Networks with more parameters are reported by representatives: the first unit of each
+#: layer (its equations, error signal, first weight and bias) stands for the others.
+LARGE = 40
+#: A sum with more terms is shown by its first terms, a ``\cdots`` and its last term.
+SUM_TERMS = 6
+#: Points at which an activation's derivative is compared with that of its definition.
+CHECK_POINTS = (-2.0, -0.5, 0.3, 1.7)
+
+
+# -- numbers ------------------------------------------------------------------------------
+
+
+def number(x: float, digits: int = 6) -> str:
+    """A number as LaTeX: ``0.0570704``, or ``-9.70720 \\times 10^{-7}`` when tiny or huge.
+
+    >>> number(0.05707039820105493)
+    '0.0570704'
+    >>> number(-9.707197599253442e-07)
+    '-9.7072 \\\\times 10^{-7}'
+    """
+    if not math.isfinite(x):
+        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\text{NaN}")
+    if x == 0 or 1e-4 <= abs(x) < 1e6:
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def _values(v: object) -> str:
+    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    if arr.size == 1:
+        return number(float(arr[0]))
+    return r"\left(" + ",\\ ".join(number(float(x)) for x in arr) + r"\right)"
+
+
+# -- math layout --------------------------------------------------------------------------
+
+
+def _width(tex: str) -> int:
+    """Rough width of typeset math in characters (for breaking long lines)."""
+    s = re.sub(r"\\(left|right)\b", "", tex)
+    s = re.sub(r"\\frac\{\\partial ([^{}]*(?:\{[^{}]*\})*[^{}]*)\}\{\\partial ", r"d\1/", s)
+    s = re.sub(r"\\(cdot|quad|qquad)\b", "..", s)
+    s = re.sub(r"\\[A-Za-z]+", "x", s)
+    s = re.sub(r"\^\{\(\d+\)\}", "", s)  # layer superscripts sit above the subscripts
+    s = re.sub(r"[{}_^\\ ]", "", s)
+    return len(s)
+
+
+def _factors(expr: Expr, net: Network) -> tuple[str, list[str]]:
+    """A product as its sign and the LaTeX of its factors (sums in parentheses)."""
+    sign = ""
+    if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
+        sign, expr = "-", -expr
+    parts = expr.as_ordered_factors() if isinstance(expr, sp.Mul) else [expr]
+    out = []
+    for part in parts:
+        body = latex(part, net)
+        out.append(rf"\left({body}\right)" if isinstance(part, sp.Add) else body)
+    return sign, out
+
+
+def _chunks(items: Sequence[str], joiner: str, budget: int = LINE_BUDGET) -> list[str]:
+    """Join ``items`` with ``joiner`` into lines of about ``budget`` visible characters."""
+    lines: list[list[str]] = [[]]
+    used = 0
+    for item in items:
+        w = _width(item) + 2
+        if lines[-1] and used + w > budget:
+            lines.append([])
+            used = 0
+        lines[-1].append(item)
+        used += w
+    return [joiner.join(line) for line in lines]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a displayed equation: ``left`` (may be empty) and ``right``, which
+    starts with its relation (``=``) or a continuation (``\\cdot``)."""
+
+    left: str
+    right: str
+
+
+def _continued(first: str, items: Sequence[str], joiner: str, sign: str = "") -> list[Row]:
+    lines = _chunks(items, joiner)
+    rows = [Row("", f"{first} {sign}{lines[0]}")]
+    rows += [Row("", rf"\quad \cdot {line}") for line in lines[1:]]
+    return rows
+
+
+def product_rows(first: str, expr: Expr, net: Network) -> list[Row]:
+    """``= expr``, a product printed factor by factor (a sum factor reads ``a_2 - T``
+    rather than ``- T + a_2``) and broken into lines at its factors when long."""
+    sign, parts = _factors(expr, net)
+    if len(parts) == 1:
+        return [Row("", f"{first} {latex(expr, net)}")]
+    return _continued(first, parts, " ", sign)
+
+
+def _with_left(rows: list[Row], left: str) -> list[Row]:
+    return [Row(left, rows[0].right)] + rows[1:]
+
+
+def _short_sum(expr: Expr, net: Network) -> str:
+    """LaTeX of ``expr``; a long sum shows its first terms, ``\\cdots`` and its last."""
+    if not isinstance(expr, sp.Add) or len(expr.args) <= SUM_TERMS:
+        return latex(expr, net)
+    terms = list(expr.as_ordered_terms())
+    shown = [latex(t, net) for t in terms[:3]] + [r"\cdots", latex(terms[-1], net)]
+    return " + ".join(shown).replace("+ -", "- ")
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FactorView:
+    """One factor of a chain and what is needed to say where it comes from."""
+
+    kind: str
+    partial: str
+    expression: str
+    numerator: str
+    wrt: str
+    source: str
+    new: bool
+    activation: str = ""
+    rule: str = ""
+    rule_at: str = ""
+
+
+@dataclass(frozen=True)
+class GradientView:
+    name: str
+    symbol: str
+    lhs: str
+    rows: list[Row]
+    factors: list[FactorView]
+    factored: str
+    expanded: list[Row] | None
+    expanded_ops: int
+    value: str
+    value_float: float
+    layer: int
+
+
+@dataclass(frozen=True)
+class DeltaView:
+    symbol: str
+    rows: list[Row]
+    note: str
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    symbol: str
+    role: str
+    value: str
+
+
+@dataclass(frozen=True)
+class LayerView:
+    index: int
+    units: int
+    activation: str
+    bias: bool
+
+
+@dataclass(frozen=True)
+class UpdateRow:
+    symbol: str
+    old: str
+    gradient: str
+    step: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Update:
+    rate: str
+    rule: str
+    rows: list[UpdateRow]
+    loss_before: str
+    loss_after: str
+    loss_symbol: str
+
+
+@dataclass(frozen=True)
+class IterationRow:
+    iteration: int
+    cells: list[str]
+    gap_before: bool
+
+
+@dataclass(frozen=True)
+class Training:
+    rate: str
+    iterations: int
+    header: list[str]
+    rows: list[IterationRow]
+    reason: str
+    diverged: bool
+    final_loss: str
+    figure: str | None
+
+
+@dataclass(frozen=True)
+class RateRun:
+    label: str
+    rate: str
+    iterations: int
+    final: str
+    final_loss: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class OneParameter:
+    """A one-parameter model: its cost as a function of the parameter."""
+
+    symbol: str
+    cost: str
+    derivative: str
+    minimum: str | None
+    minimum_cost: str | None
+    curvature: str | None
+    stable_below: str | None
+    runs: list[RateRun]
+    cost_figure: str | None
+    rates_figure: str | None
+
+
+@dataclass(frozen=True)
+class ActivationView:
+    name: str
+    title: str
+    definition: str
+    derivative: list[Row]
+    range: str
+    kink: str
+    elementwise: bool
+    checked_at: str
+    check_error: str
+    figure: str
+
+
+@dataclass(frozen=True)
+class LayerGradient:
+    layer: int
+    slope: str
+    bound: str
+    weight_gradient: str
+    bias_gradient: str
+
+
+@dataclass(frozen=True)
+class Vanishing:
+    layers: int
+    bound: str
+    product: str
+    product_float: float
+    first: str
+    last: str
+    ratio: str
+    rows: list[LayerGradient]
+    sample_note: bool
+    figure: str
+    formula: str
+    first_symbol: str
+    last_symbol: str
+
+
+@dataclass(frozen=True)
+class CheckView:
+    wrt: str
+    symbol: str
+    partial: str
+    yours: str
+    ours: str
+    verdict: str
+    kind: str
+    correct: bool
+    note: str
+    diagnosis: str
+    diagnosis_latex: str
+    counterexample: list[ValueRow]
+
+
+@dataclass(frozen=True)
+class FigureData:
+    """What a figure shows; :mod:`symgrad.report.figures` draws it."""
+
+    name: str
+    kind: str
+    caption: str
+    data: dict[str, Any]
+
+
+@dataclass
+class Content:
+    """Everything a report shows. Text fields hold user text (escaped by the templates);
+    fields documented as math hold LaTeX that symgrad generated."""
+
+    title: str
+    description: list[str]
+    source: str
+    version: str
+    inputs: int
+    layers: list[LayerView]
+    loss_title: str
+    loss_symbol: str
+    reduction: str
+    samples: int
+    error: str
+    cost: str
+    parameters: list[str]
+    parameter_count: int
+    large: bool
+    data_source: str
+    point: list[ValueRow]
+    seeded: bool
+    seed: int
+    is_chain: bool
+    forward: list[Row]
+    deltas: list[DeltaView]
+    gradients: list[GradientView]
+    has_point: bool
+    loss_value: str | None
+    update: Update | None
+    training: Training | None
+    one_parameter: OneParameter | None
+    activations: list[ActivationView]
+    vanishing: Vanishing | None
+    checks: list[CheckView] | None
+    figures: list[FigureData] = field(default_factory=list)
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+def _has_point(net: Network) -> bool:
+    names = {str(s) for s in net.parameters + net.inputs + net.targets}
+    return names <= set(net.values)
+
+
+def _samples(net: Network) -> int:
+    sizes = [np.size(net.values[str(s)]) for s in net.inputs + net.targets
+             if str(s) in net.values]
+    return max(sizes, default=1)
+
+
+def _activation_of(net: Network, post: Symbol) -> tuple[Layer, Activation]:
+    layer = net.layer_of(post)
+    if layer.activation is None:  # pragma: no cover - chains only build such factors
+        raise SymgradError(f"{post} has no activation")
+    return layer, layer.activation
+
+
+_Z = Symbol("z")
+
+
+def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> FactorView:
+    key = (f.numerator, f.denominator)
+    new = key not in seen
+    seen.add(key)
+    common = dict(kind=f.kind, partial=partial_latex(f.numerator, f.denominator, net),
+                  expression=latex(f.expression, net, negated=f.kind == "loss"),
+                  numerator=latex(f.numerator, net), wrt=latex(f.denominator, net),
+                  source=(_readable(f.source, net) if f.kind == "loss"
+                          else _short_sum(f.source, net)),
+                  new=new)
+    if f.kind == "activation":
+        layer, act = _activation_of(net, f.numerator)
+        general = act(_Z, **layer.params)
+        rule = rf"\frac{{d}}{{dz}} {latex(general)} = {latex(general.diff(_Z))}"
+        return FactorView(**common, activation=act.title, rule=rule,
+                          rule_at=latex(f.source, net))
+    return FactorView(**common)
+
+
+def _gradient_view(g: Gradient, net: Network, value: float | None,
+                   seen: set[tuple[Symbol, Symbol]], large: bool = False) -> GradientView:
+    lhs = partial_latex(net.loss_symbol, g.parameter, net)
+    partials = [partial_latex(f.numerator, f.denominator, net) for f in g.chain]
+    pieces = [latex(f.expression, net, negated=f.kind == "loss") for f in g.chain]
+    pieces = [rf"\left({p}\right)" if p.startswith("-") and i else p
+              for i, p in enumerate(pieces)]
+    rows = _continued("=", partials, r" \cdot ")
+    rows += _continued("=", pieces, r" \cdot ")
+    factored = g.factored
+    rows += product_rows("=", factored, net)
+    short = len(g.chain) <= 8 and not large
+    ops = int(sp.count_ops(g.expanded)) if short else EXPANDED_MAX_OPS + 1
+    expanded = _with_left(product_rows("=", g.expanded, net), lhs) \
+        if ops <= EXPANDED_MAX_OPS else None
+    if value is not None:
+        rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
+    layer = net.layer_of(g.parameter).index
+    return GradientView(g.name, latex(g.parameter, net), lhs, _with_left(rows, lhs),
+                        [_factor_view(f, net, seen) for f in g.chain], latex(factored, net),
+                        expanded, ops, number(value) if value is not None else "",
+                        value if value is not None else math.nan, layer)
+
+
+def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
+    net = d.network
+    out = []
+    for step in d.deltas.values():
+        if large and not _first_unit(net, step.symbol):
+            continue
+        sym = latex(step.symbol, net)
+        rows: list[Row] = []
+        if step.general is not None:
+            rows += product_rows("=", step.general, net)
+        elif step.local is not None and step.upstream != 0:
+            up = latex(step.upstream, net)
+            up = rf"\left({up}\right)" if isinstance(step.upstream, sp.Add) else up
+            local = latex(step.local, net)
+            rows.append(Row("", rf"= {up} \cdot {local}"))
+        rows += product_rows("=", step.expression, net)
+        deduped = [r for i, r in enumerate(rows) if i == 0 or r.right != rows[i - 1].right]
+        out.append(DeltaView(sym, _with_left(deduped, sym), step.note))
+    return out
+
+
+def _first_unit(net: Network, symbol: Symbol) -> bool:
+    """Whether ``symbol`` (a parameter, ``z``, ``a`` or delta) belongs to the first unit of
+    its layer, the representative of its layer in a large network."""
+    layer = net.layer_of(symbol)
+    if symbol in layer.pre or symbol in layer.post or symbol in layer.deltas:
+        return symbol in (layer.pre[0], layer.post[0], layer.deltas[0])
+    return symbol in (layer.weights[0][0], *layer.biases[:1])
+
+
+def _backprop_order(d: Derivation, large: bool = False) -> list[Gradient]:
+    net = d.network
+    return [d[str(p)] for layer in reversed(net.layers) for p in layer.parameters
+            if not large or _first_unit(net, p)]
+
+
+def _point(net: Network) -> list[ValueRow]:
+    rows = [ValueRow(latex(p, net), "parameter", _values(net.values[str(p)]))
+            for p in net.parameters if str(p) in net.values]
+    rows += [ValueRow(latex(s, net), role, _values(net.values[str(s)]))
+             for role, group in (("input", net.inputs), ("target", net.targets))
+             for s in group if str(s) in net.values]
+    return rows
+
+
+def _readable(expr: Expr, net: Network) -> str:
+    """LaTeX of ``expr`` with every inner sum written positive term first (``z - y``
+    rather than ``-y + z``), as a person writes a difference."""
+    def positive_first(e: Expr) -> Expr:
+        if isinstance(e, sp.Add):
+            terms = [positive_first(t) for t in e.args]
+            return sp.Add(*sorted(terms, key=lambda t: t.could_extract_minus_sign()),
+                          evaluate=False)
+        if e.args and not e.is_Atom:
+            return e.func(*(positive_first(a) for a in e.args), evaluate=False)
+        return e
+
+    try:
+        readable = positive_first(expr)
+    except (TypeError, ValueError):  # a function that takes no ``evaluate`` flag
+        return latex(expr, net)
+    if isinstance(expr, sp.Add) and expr.could_extract_minus_sign():
+        return latex(readable, net)  # the printer orders such a sum itself
+    return latex(readable, net, order="none")
+
+
+def _cost(net: Network, samples: int) -> str:
+    lhs = latex(net.loss_symbol)
+    err = _readable(net.error, net)
+    if samples <= 1:
+        return f"{lhs} = {err}"
+    body = rf"\left({err}\right)_{{i}}" if isinstance(net.error, sp.Add) else \
+        rf"\left[{err}\right]_{{i}}"
+    total = rf"\sum_{{i=1}}^{{{samples}}} {body}"
+    if net.loss.reduction == "mean":
+        total = rf"\frac{{1}}{{{samples}}} {total}"
+    return f"{lhs} = {total}"
+
+
+def _rate(net: Network) -> float | None:
+    return net.spec.training.learning_rate if net.spec is not None else None
+
+
+def _update(d: Derivation, values: Mapping[str, float], rate: float) -> Update:
+    net = d.network
+    old = {str(p): float(net.values[str(p)]) for p in net.parameters}  # type: ignore[arg-type]
+    new = {k: v - rate * values[k] for k, v in old.items()}
+    rows = [UpdateRow(latex(p, net), number(old[str(p)]), number(values[str(p)]),
+                      number(-rate * values[str(p)]), number(new[str(p)]))
+            for p in net.parameters]
+    after = d.loss_at({**dict(net.values), **new})
+    theta = latex(Symbol("theta"))
+    rule = (rf"{theta}_{{\text{{new}}}} = {theta} - \alpha "
+            rf"\frac{{\partial {latex(net.loss_symbol)}}}{{\partial {theta}}}")
+    return Update(number(rate), rule, rows, number(d.loss_at(net.values)), number(after),
+                  latex(net.loss_symbol))
+
+
+def _thin(n: int) -> list[int]:
+    if n <= TABLE_ROWS:
+        return list(range(n))
+    keep = set(range(10)) | set(range(0, n, 10)) | {n - 1}
+    return sorted(keep)
+
+
+def _version() -> str:
+    try:
+        return _dist_version("symgrad")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "(development)"
+
+
+def _train(net: Network, **settings: Any) -> tuple[list[Any], str, bool]:
+    """Run :func:`symgrad.train`; returns the history, why it stopped, whether it diverged."""
+    try:
+        from ..train import train
+    except ImportError:
+        return _descend(net, **settings)
+    try:
+        result = train(net, progress=False, **settings)
+    except DivergenceError as exc:
+        return list(exc.history or []), str(exc), True
+    return result.history, result.reason, False
+
+
+def _training(net: Network, one: Symbol | None,
+              figures: list[FigureData]) -> Training | None:
+    rate = _rate(net)
+    if rate is None or not _has_point(net):
+        return None
+    history, reason, diverged = _train(net)
+    if not history:
+        return None
+    symbol = net.loss.symbol
+    if one is not None:
+        name = str(one)
+        w = latex(one, net)
+        header = ["i", f"{w}_{{i}}", f"{latex(net.loss_symbol)}({w}_{{i}})",
+                  partial_latex(net.loss_symbol, one, net), rf"-\alpha\, "
+                  + partial_latex(net.loss_symbol, one, net)]
+        cells = [[number(s.params[name]), number(s.loss), number(s.grads[name]),
+                  number(-rate * s.grads[name]) if i < len(history) - 1 else ""]
+                 for i, s in enumerate(history)]
+    else:
+        header = ["i", latex(net.loss_symbol), rf"\lVert \nabla {latex(net.loss_symbol)} \rVert",
+                  rf"\alpha \lVert \nabla {latex(net.loss_symbol)} \rVert"]
+        cells = [[number(s.loss), number(s.grad_norm),
+                  number(rate * s.grad_norm) if i < len(history) - 1 else ""]
+                 for i, s in enumerate(history)]
+    keep = _thin(len(history))
+    rows = [IterationRow(history[k].iteration, cells[k], i > 0 and keep[i - 1] != k - 1)
+            for i, k in enumerate(keep)]
+    figure = None
+    if len(history) >= 3:
+        figure = "loss"
+        figures.append(FigureData(
+            "loss", "loss", f"The loss {symbol} at each iteration of gradient descent "
+            f"(learning rate {rate:g}).",
+            {"iterations": [s.iteration for s in history], "losses": [s.loss for s in history],
+             "symbol": symbol}))
+    return Training(number(rate), history[-1].iteration, header, rows, reason, diverged,
+                    number(history[-1].loss), figure)
+
+
+def _cost_function(d: Derivation, p: Symbol) -> Expr:
+    """The whole-data cost as an exact expression in the one parameter ``p``."""
+    net = d.network
+    per_sample = d.expand(net.error)
+    samples = _samples(net)
+    others = [s for s in net.inputs + net.targets]
+    total = sp.Integer(0)
+    for i in range(samples):
+        point = {}
+        for s in others:
+            arr = np.atleast_1d(np.asarray(net.values[str(s)], dtype=np.float64))
+            point[s] = exact(float(arr[i if arr.size > 1 else 0]))
+        total += per_sample.xreplace(point)
+    if net.loss.reduction == "mean":
+        total = total / samples
+    return sp.expand(total)
+
+
+def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | None:
+    net = d.network
+    if len(net.parameters) != 1 or not _has_point(net):
+        return None
+    p = net.parameters[0]
+    name = str(p)
+    cost = _cost_function(d, p)
+    deriv = sp.expand(cost.diff(p))
+    floats = {r: sp.Float(r, 15) for r in cost.atoms(sp.Rational) if not r.is_Integer}
+    shown = cost.xreplace(floats)
+    shown_deriv = deriv.xreplace({r: sp.Float(r, 15) for r in deriv.atoms(sp.Rational)
+                                  if not r.is_Integer})
+    minimum = minimum_cost = curvature = stable = None
+    w_star: float | None = None
+    poly = sp.Poly(cost, p) if cost.is_polynomial(p) else None
+    if poly is not None and poly.degree() == 2 and poly.LC() > 0:
+        root = sp.solve(deriv, p)[0]
+        w_star = float(root)
+        minimum = number(w_star)
+        minimum_cost = number(float(cost.xreplace({p: root})))
+        second = float(cost.diff(p, 2))
+        curvature = number(second)
+        stable = number(2 / second)
+    rate = _rate(net)
+    runs: list[RateRun] = []
+    cost_figure = rates_figure = None
+    w0 = float(net.values[name])  # type: ignore[arg-type]
+
+    def j(w: float) -> float:
+        return float(cost.xreplace({p: exact(float(w))}))
+
+    if rate is not None:
+        history, _, _ = _train(net)
+        path = [s.params[name] for s in history]
+        lo, hi = min(path + [w_star if w_star is not None else w0]), \
+            max(path + [w_star if w_star is not None else w0])
+        pad = max(0.25 * (hi - lo), 0.5)
+        grid = np.linspace(lo - pad, hi + pad, 161)
+        cost_figure = "cost"
+        figures.append(FigureData(
+            "cost", "cost", f"The cost {net.loss.symbol}({name}) and the first steps of "
+            f"gradient descent from {name}0 = {w0:g} with learning rate {rate:g}.",
+            {"grid": grid.tolist(), "cost": [j(w) for w in grid], "path": path[:12],
+             "path_cost": [s.loss for s in history[:12]], "symbol": net.loss.symbol,
+             "parameter": name, "minimum": w_star}))
+        iterations = net.spec.training.iterations if net.spec is not None else None
+        iterations = iterations or 30
+        choices = [("too small", rate / 10), ("the spec's", rate)]
+        for factor in (2, 3, 4, 5, 6, 8, 10, 16, 32, 64):
+            h, _, diverged = _train(net, learning_rate=rate * factor, iterations=iterations,
+                                    tolerance=0)
+            if diverged:
+                choices.append(("too large", rate * factor))
+                break
+        curves = []
+        for label, r in choices:
+            h, why, diverged = _train(net, learning_rate=r, iterations=iterations, tolerance=0)
+            outcome = "diverged" if diverged else (
+                "converged" if w_star is not None and abs(h[-1].params[name] - w_star) < 1e-3
+                else "not yet converged")
+            runs.append(RateRun(label, number(r), h[-1].iteration, number(h[-1].params[name]),
+                                number(h[-1].loss), outcome))
+            curves.append({"label": f"{label}: \u03b1 = {r:g}", "iterations":
+                           [s.iteration for s in h], "losses": [s.loss for s in h],
+                           "params": [s.params[name] for s in h]})
+        rates_figure = "rates"
+        figures.append(FigureData(
+            "rates", "rates", f"Gradient descent with three learning rates: the cost "
+            f"{net.loss.symbol} and the weight {name} at each iteration.",
+            {"curves": curves, "symbol": net.loss.symbol, "parameter": name,
+             "minimum": w_star}))
+    return OneParameter(latex(p, net), latex(shown, net, full_prec=False),
+                        latex(shown_deriv, net, full_prec=False), minimum, minimum_cost,
+                        curvature, stable, runs, cost_figure, rates_figure)
+
+
+def _evalf(expr: Expr, z: Symbol, at: float) -> float:
+    return float(expr.xreplace({z: sp.Float(at, 30)}).evalf(30))
+
+
+def _activations(net: Network, figures: list[FigureData]) -> list[ActivationView]:
+    out: list[ActivationView] = []
+    seen: set[str] = set()
+    for layer in net.layers:
+        act = layer.activation
+        if act is None or act.name in seen:
+            continue
+        seen.add(act.name)
+        grid = np.linspace(-5, 5, 201)
+        if act.elementwise:
+            f = act(_Z, **layer.params)
+            df = f.diff(_Z)
+            definition = act.definition(_Z, **layer.params)
+            reference = definition.diff(_Z)
+            error = max(abs(_evalf(df, _Z, t) - _evalf(reference, _Z, t))
+                        for t in CHECK_POINTS)
+            rows = [Row(rf"\frac{{d}}{{dz}} {latex(f)}", f"= {latex(df)}")]
+            if df.has(type(f)) and isinstance(f, sp.Function):
+                rows.append(Row("", f"= {latex(df.xreplace({f: Symbol('a')}))}"
+                                rf"\quad\text{{with }} a = {latex(f)}"))
+            shown_def = rf"{latex(f)} = {latex(definition)}"
+            values, slopes = [_evalf(f, _Z, t) for t in grid], [_evalf(df, _Z, t) for t in grid]
+            label, dlabel = "f(z)", "f'(z)"
+        else:
+            z1, z2 = sp.symbols("z1 z2")
+            f = act(sp.Integer(1), z1, z2, **layer.params)
+            definition = act.definition(sp.Integer(1), z1, z2, **layer.params)
+            d11, d12 = f.diff(z1), f.diff(z2)
+            reference = definition.diff(z1)
+            points = [(t, 0.0) for t in CHECK_POINTS]
+            error = max(abs(float(d11.xreplace({z1: sp.Float(a), z2: sp.Float(b)}).evalf(30))
+                            - float(reference.xreplace({z1: sp.Float(a), z2: sp.Float(b)})
+                                    .evalf(30))) for a, b in points)
+            rows = [Row(partial_latex(Symbol("s1"), z1), f"= {latex(d11)}"),
+                    Row(partial_latex(Symbol("s1"), z2), f"= {latex(d12)}")]
+            shown_def = rf"s_{{1}} = {latex(f)} = {latex(definition)}"
+            at = [{z1: sp.Float(t), z2: sp.Float(0)} for t in grid]
+            values = [float(f.xreplace(v).evalf(30)) for v in at]
+            slopes = [float(d11.xreplace(v).evalf(30)) for v in at]
+            label, dlabel = "s1(z, 0)", "ds1/dz1"
+        name = f"activation-{act.name}"
+        figures.append(FigureData(
+            name, "activation", f"{act.title} and its derivative.",
+            {"grid": grid.tolist(), "values": values, "slopes": slopes, "label": label,
+             "dlabel": dlabel, "title": act.title}))
+        out.append(ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
+                                  act.elementwise,
+                                  ", ".join(f"{t:g}" for t in CHECK_POINTS), number(error, 2),
+                                  name))
+    return out
+
+
+def _vanishing(d: Derivation, values: Mapping[str, float],
+               figures: list[FigureData]) -> Vanishing | None:
+    net = d.network
+    layers = net.layers
+    if not (net.is_chain and len(layers) >= 3 and all(
+            layer.activation is not None and layer.activation.name == "sigmoid"
+            for layer in layers)):
+        return None
+    point = d.evaluate(net.values)[0]
+    count = len(layers)
+    slopes = [point[layer.post[0]] * (1 - point[layer.post[0]]) for layer in layers]
+    rows = []
+    weights, biases, products, bounds = [], [], [], []
+    for layer, slope in zip(layers, slopes):
+        gw = abs(values[str(layer.weights[0][0])])
+        gb = abs(values[str(layer.biases[0])]) if layer.biases else math.nan
+        below = math.prod(slopes[layer.index - 1:])
+        bound = 0.25 ** (count - layer.index + 1)
+        weights.append(gw)
+        biases.append(gb)
+        products.append(below)
+        bounds.append(bound)
+        rows.append(LayerGradient(layer.index, number(slope), number(bound), number(gw),
+                                  number(gb) if layer.biases else ""))
+    product = math.prod(slopes)
+    figures.append(FigureData(
+        "vanishing", "vanishing", "Size of the gradient of each layer's weight and bias "
+        "(log scale), with the product of the sigmoid slopes between the layer and the "
+        "output, and its bound.",
+        {"layers": [layer.index for layer in layers], "weights": weights, "biases": biases,
+         "products": products, "bounds": bounds, "symbol": net.loss.symbol}))
+    first, last = weights[0], weights[-1]
+    w1 = layers[0].weights[0][0]
+    formula = (rf"{partial_latex(net.loss_symbol, w1, net)} = "
+               rf"{partial_latex(net.loss_symbol, layers[-1].post[0], net)} \cdot "
+               rf"\prod_{{l=1}}^{{{count}}} \sigma'(z_l) \cdot \prod_{{l=2}}^{{{count}}} w_l "
+               rf"\cdot {latex(layers[0].inputs[0], net)}")
+    return Vanishing(count, number(0.25 ** count), number(product), product, number(first),
+                     number(last), number(last / first) if first else r"\infty", rows,
+                     _samples(net) > 1, "vanishing", formula, latex(w1, net),
+                     latex(layers[-1].weights[0][0], net))
+
+
+def _checks(d: Derivation, results: Sequence[Any]) -> list[CheckView]:
+    net = d.network
+    out = []
+    for r in results:
+        g = d[str(r.wrt)]
+        example = getattr(r, "counterexample", None)
+        rows = [ValueRow(latex(net.symbols[str(k)], net) if str(k) in net.symbols
+                         else latex(Symbol(str(k))), "", number(float(v)))
+                for k, v in example.items()] if isinstance(example, Mapping) else []
+        yours = getattr(r, "yours", None)
+        out.append(CheckView(
+            g.name, latex(g.parameter, net), partial_latex(net.loss_symbol, g.parameter, net),
+            _readable(yours, net) if yours is not None else "", _readable(g.factored, net),
+            str(r.verdict), str(getattr(r, "kind", None) or ""),
+            bool(getattr(r, "ok", str(r.verdict).startswith("equal"))),
+            str(getattr(r, "note", "") or ""), str(getattr(r, "diagnosis", "") or ""),
+            str(getattr(r, "diagnosis_latex", "") or ""), rows))
+    return out
+
+
+def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
+    """Everything a report of ``d`` shows (``checks``: results of
+    :func:`symgrad.verify.check_file`, or ``None`` to leave that section out)."""
+    net = d.network
+    figures: list[FigureData] = []
+    has_point = _has_point(net)
+    values = d.at(net.values) if has_point else None
+    large = len(net.parameters) > LARGE
+    seen: set[tuple[Symbol, Symbol]] = set()
+    gradients = [_gradient_view(g, net, values[g.name] if values else None, seen, large)
+                 for g in _backprop_order(d, large)]
+    rate = _rate(net)
+    one = net.parameters[0] if len(net.parameters) == 1 else None
+    spec = net.spec
+    samples = _samples(net)
+    content = Content(
+        title=net.title or (Path(spec.path).stem if spec is not None else "symgrad report"),
+        description=_paragraphs(spec.description if spec is not None else ""),
+        source=Path(spec.path).name if spec is not None else "",
+        version=_version(),
+        inputs=len(net.inputs),
+        layers=[LayerView(layer.index, layer.units,
+                          layer.activation.title if layer.activation else "",
+                          bool(layer.biases)) for layer in net.layers],
+        loss_title=net.loss.title, loss_symbol=latex(net.loss_symbol),
+        reduction=net.loss.reduction, samples=samples,
+        error=latex(net.error, net), cost=_cost(net, samples),
+        parameters=[latex(p, net) for p in net.parameters[:12]],
+        parameter_count=len(net.parameters), large=large,
+        data_source=spec.data.source or "" if spec is not None else "",
+        point=_point(net) if not large else [], seeded=net.seeded,
+        seed=spec.training.seed if spec is not None else 0,
+        is_chain=net.is_chain,
+        forward=[Row(latex(s, net), f"= {_short_sum(e, net)}")
+                 for s, e in net.equations.items() if not large or _first_unit(net, s)],
+        deltas=[] if net.is_chain else _delta_views(d, large),
+        gradients=gradients, has_point=has_point,
+        loss_value=number(d.loss_at(net.values)) if has_point else None,
+        update=_update(d, values, rate) if values is not None and rate is not None
+        and not large else None,
+        training=None, one_parameter=None,
+        activations=_activations(net, figures),
+        vanishing=_vanishing(d, values, figures) if values is not None else None,
+        checks=_checks(d, checks) if checks is not None else None,
+    )
+    content.one_parameter = _one_parameter(d, figures)
+    content.training = _training(net, one, figures) if not large else None
+    content.figures = figures
+    return content
+
+
+def _paragraphs(text: str) -> list[str]:
+    from .escape import paragraphs
+
+    return paragraphs(text)
+
+
+@dataclass(frozen=True)
+class _Step:
+    iteration: int
+    params: dict[str, float]
+    loss: float
+    grads: dict[str, float]
+
+    @property
+    def grad_norm(self) -> float:
+        return math.hypot(*self.grads.values())
+
+
+def _descend(net: Network, *, learning_rate: float | None = None,
+             iterations: int | None = None, tolerance: float | None = None,
+             ) -> tuple[list[Any], str, bool]:
+    """Full-batch gradient descent on the derivation's values, for when
+    :mod:`symgrad.train` cannot be imported (its compiled functions are missing)."""
+    from ..derive import derive
+
+    d = derive(net)
+    spec = net.spec.training if net.spec is not None else None
+    rate = learning_rate if learning_rate is not None else (spec.learning_rate if spec else None)
+    steps = iterations if iterations is not None else ((spec.iterations if spec else None) or 100)
+    tol = tolerance if tolerance is not None else (spec.tolerance if spec else None)
+    if rate is None:
+        return [], "no learning rate", False
+    current = {str(p): float(net.values[str(p)]) for p in net.parameters}  # type: ignore[arg-type]
+    data = {str(s): net.values[str(s)] for s in net.inputs + net.targets}
+    history: list[_Step] = []
+    for k in range(steps + 1):
+        point = {**data, **current}
+        with np.errstate(all="ignore"):
+            loss = d.loss_at(point)
+            grads = d.at(point)
+        if not (math.isfinite(loss) and all(map(math.isfinite, grads.values()))):
+            return history, f"diverged at iteration {k}", True
+        history.append(_Step(k, dict(current), loss, grads))
+        losses = [s.loss for s in history]
+        if len(losses) > 3 and losses[-1] > losses[0] and all(
+                b > a for a, b in zip(losses[-4:], losses[-3:])):
+            return history, f"diverged at iteration {k}", True
+        if tol and history[-1].grad_norm <= tol:
+            return history, f"converged at iteration {k}", False
+        if k == steps:
+            break
+        current = {n: v - rate * grads[n] for n, v in current.items()}
+    return history, f"stopped after {steps} iterations", False

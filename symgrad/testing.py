@@ -1,0 +1,195 @@
+"""A pytest helper: check a user's own gradient code against symgrad's symbolic gradients.
+
+>>> import numpy as np
+>>> def backprop(x1, T, w1, b1, w2, b2):
+...     a1 = 1 / (1 + np.exp(-(w1 * x1 + b1)))
+...     a2 = 1 / (1 + np.exp(-(w2 * a1 + b2)))
+...     d2 = -(T - a2) * a2 * (1 - a2)
+...     d1 = d2 * w2 * a1 * (1 - a1)
+...     return {"w1": d1 * x1, "b1": d1, "w2": d2 * a1, "b2": d2}
+>>> assert_gradient_matches(backprop, "derivations/two_neuron.toml").dtype
+'float64'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .derive import Derivation, derive
+from .errors import ArgumentError
+from .network import Network, load
+from .verify import sample_points
+
+__all__ = ["assert_gradient_matches", "GradientComparison", "TOLERANCES"]
+
+#: (rtol, atol) by the floating-point type the user's function returns.
+TOLERANCES = {"float64": (1e-7, 1e-12), "float32": (2e-4, 1e-6), "float16": (2e-2, 1e-3)}
+
+
+@dataclass
+class GradientComparison:
+    """What a passing :func:`assert_gradient_matches` compared (for a look in a test)."""
+
+    points: list[dict[str, Any]]
+    parameters: tuple[str, ...]
+    dtype: str
+    rtol: float
+    atol: float
+    note: str = ""
+    rows: list[dict[str, tuple[float, float]]] = field(default_factory=list)
+
+
+def _derivation(spec_or_network: str | Path | Network | Derivation) -> tuple[Derivation, str]:
+    if isinstance(spec_or_network, Derivation):
+        return spec_or_network, repr(spec_or_network.network)
+    if isinstance(spec_or_network, Network):
+        return derive(spec_or_network), repr(spec_or_network)
+    if isinstance(spec_or_network, (str, Path)):
+        return derive(load(spec_or_network)), str(spec_or_network)
+    raise ArgumentError("spec_or_network: expected a spec path, a Network or a Derivation, "
+                        f"got {type(spec_or_network).__name__}")
+
+
+def _symbolic(d: Derivation) -> Callable[[Mapping[str, Any]], Mapping[str, float]]:
+    try:
+        from .compile import compile as compile_derivation
+    except ImportError:  # numbers from the derivation itself (30-digit evaluation)
+        return d.at
+    compiled = compile_derivation(d)
+    return lambda values: compiled.grad(**values)
+
+
+def _show(value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.size == 1:
+        return f"{float(arr.reshape(-1)[0]):.6g}"
+    return np.array2string(arr, precision=4, separator=", ")
+
+
+def _kind(values: Sequence[Any]) -> str:
+    kinds = {np.asarray(v).dtype for v in values if np.asarray(v).dtype.kind == "f"}
+    for name in ("float16", "float32"):
+        if np.dtype(name) in kinds:
+            return name
+    return "float64"
+
+
+def assert_gradient_matches(fn: Callable[..., Mapping[str, Any]],
+                            spec_or_network: str | Path | Network | Derivation, *,
+                            wrt: Sequence[str] | None = None, points: int = 5, seed: int = 0,
+                            rtol: float | None = None, atol: float | None = None,
+                            include_spec: bool = True) -> GradientComparison:
+    """Assert that ``fn`` computes the same gradients as symgrad.
+
+    ``fn`` is called with keyword arguments, one per input, target and parameter of the
+    network (``fn(x1=..., T=..., w1=..., ...)``), and returns a mapping from parameter
+    name to its gradient (summed or averaged over samples as the network's loss says).
+    It is called at the spec's own values (all samples, if the spec has data) and at
+    ``points`` seeded random points of one sample each.
+
+    The tolerance is ``|yours - symgrad| <= rtol |symgrad| + atol``, with ``rtol`` and
+    ``atol`` from :data:`TOLERANCES` for the floating-point type ``fn`` returns (a float32
+    function gets a float32 tolerance, and the message says so) unless given.
+
+    Returns
+    -------
+    GradientComparison
+        What was compared, when everything matches.
+
+    Raises
+    ------
+    AssertionError
+        A gradient differs, is missing or is not a number. The message shows the point
+        and, per parameter, your value and symgrad's side by side.
+    """
+    d, where = _derivation(spec_or_network)
+    net = d.network
+    names = tuple(wrt) if wrt is not None else tuple(d)
+    for name in names:
+        d[name]  # an unknown parameter is an error naming the known ones
+    arg_names = [str(s) for s in net.inputs + net.targets + net.parameters]
+    chosen: list[dict[str, Any]] = []
+    has_spec = include_spec and set(arg_names) <= set(net.values)
+    if has_spec:
+        chosen.append({k: net.values[k] for k in arg_names})
+    chosen += [{k: p[k] for k in arg_names}
+               for p in sample_points(d, points, seed, include_spec=False)]
+    symbolic = _symbolic(d)
+    label = getattr(fn, "__name__", repr(fn))
+    comparison: GradientComparison | None = None
+    failures: list[tuple[int, list[str]]] = []
+    first_table = ""
+    for index, point in enumerate(chosen):
+        yours = fn(**{k: (np.array(v) if isinstance(v, np.ndarray) else v)
+                      for k, v in point.items()})
+        if not isinstance(yours, Mapping):
+            raise AssertionError(f"{label} returned {type(yours).__name__}; expected a mapping "
+                                 f"from parameter name to gradient ({', '.join(names)})")
+        dtype = _kind([yours[n] for n in names if n in yours])
+        r_tol, a_tol = TOLERANCES[dtype]
+        r_tol = rtol if rtol is not None else r_tol
+        a_tol = atol if atol is not None else a_tol
+        note = ""
+        if dtype != "float64":
+            note = (f"note: {label} returns {dtype}; compared with a tolerance suited to "
+                    f"{dtype} (rtol={r_tol:g}, atol={a_tol:g}; machine epsilon "
+                    f"{np.finfo(dtype).eps:.3g})")
+        if comparison is None:
+            comparison = GradientComparison(chosen, names, dtype, r_tol, a_tol, note)
+        with np.errstate(all="ignore"):
+            expected = symbolic(point)
+        rows = [("parameter", "yours", "symgrad", "abs diff", "")]
+        bad: list[str] = []
+        values: dict[str, tuple[float, float]] = {}
+        for name in names:
+            want = float(expected[name])
+            if name not in yours:
+                rows.append((name, "(missing)", f"{want:.10g}", "", "<- missing"))
+                bad.append(name)
+                continue
+            got_arr = np.asarray(yours[name])
+            if got_arr.dtype.kind not in "fiu" or got_arr.size != 1:
+                rows.append((name, _show(yours[name]), f"{want:.10g}", "",
+                             "<- not one number"))
+                bad.append(name)
+                continue
+            got = float(got_arr.reshape(-1)[0])
+            diff = abs(got - want)
+            ok = np.isfinite(got) and diff <= r_tol * abs(want) + a_tol
+            rows.append((name, f"{got:.10g}", f"{want:.10g}", f"{diff:.3g}",
+                         "" if ok else "<- differs"))
+            values[name] = (got, want)
+            if not ok:
+                bad.append(name)
+        comparison.rows.append(values)
+        extra = sorted(set(yours) - set(names) - (set(d) if wrt is not None else set()))
+        if extra:
+            rows.append((", ".join(map(str, extra)), "(not a parameter)", "", "", "<- extra"))
+            bad += extra
+        if bad:
+            widths = [max(len(r[k]) for r in rows) for k in range(5)]
+            table = "\n".join("  " + "  ".join(c.rjust(w) if k in (1, 2, 3) else c.ljust(w)
+                                               for k, (c, w) in enumerate(zip(r, widths)))
+                              .rstrip() for r in rows)
+            shown = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
+            if not failures:
+                origin = "the spec's values" if has_spec and index == 0 else \
+                    f"random point {index + 1 - has_spec}"
+                first_table = (f"  point ({origin}): {shown}\n{table}\n"
+                               f"  tolerance: |yours - symgrad| <= {r_tol:g} * |symgrad| + "
+                               f"{a_tol:g} ({dtype})" + (f"\n  {note}" if note else ""))
+            failures.append((index, bad))
+    if failures:
+        index, bad = failures[0]
+        more = f" (and at {len(failures) - 1} more of the {len(chosen)} points)" \
+            if len(failures) > 1 else f" (of {len(chosen)} points)"
+        raise AssertionError(f"gradients of {label} differ from symgrad's for {where} in "
+                             f"{', '.join(bad)} at point {index + 1}{more}:\n{first_table}")
+    if comparison is None:  # no points at all: nothing was compared
+        raise AssertionError("no points to compare at: give points >= 1 or a spec with "
+                             "values")
+    return comparison
