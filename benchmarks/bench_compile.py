@@ -1,6 +1,6 @@
 """Benchmark symgrad's compiled gradients; prints one table of ratios from one run.
 
-    .venv/bin/python benchmarks/bench_compile.py
+    .venv/bin/python benchmarks/bench_compile.py     (from the repository root)
 
 1. Batch gradients on 1,000,000 samples (two-neuron network; 16-layer sigmoid chain):
    symgrad.compile vs hand-written NumPy forward+backward vs PyTorch CPU autograd (float64)
@@ -16,7 +16,9 @@ measured when installed (``pip install torch``), and never a dependency of symgr
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import subprocess
 import sys
 import time
@@ -32,10 +34,10 @@ N = 1_000_000
 REFERENCE_TIMEOUT = 120.0
 DEPTHS = (2, 4, 8, 16, 32, 64)
 
-try:
-    import torch
-except ImportError:  # optional
-    torch = None
+# PyTorch runs in a child process: importing it changes the allocator's behaviour and its
+# idle OpenMP threads spin, which would skew the NumPy timings of this process.
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+torch = None  # imported in the child process only
 
 
 def chain(depth: int) -> Network:
@@ -86,7 +88,7 @@ def plain_lambdify(d, names):
     return lambda **v: [np.sum(g) for g in fn(*[v[a] for a in args])]
 
 
-def interleaved(fns: dict[str, object], rounds: int = 7) -> dict[str, float]:
+def interleaved(fns: dict[str, object], rounds: int = 10) -> dict[str, float]:
     """Best time of each function, measured in alternating rounds so that a slow spell of
     the machine (or the allocator's state) does not favour one of them."""
     best_times = {name: float("inf") for name in fns}
@@ -115,14 +117,13 @@ def batch_rows(rows):
         fns = {"ours": lambda: f.grad(x1=x, T=t, **p),
                "hand": lambda: hand_numpy(x, t, p, depth),
                "plain": lambda: plain(x1=x, T=t, **p)}
-        if torch is not None:
-            tx, tt = torch.from_numpy(x), torch.from_numpy(t)
-            fns["torch"] = lambda: torch_grad(tx, tt, p, depth)
         times = interleaved(fns)
+        if HAS_TORCH:
+            times["torch"] = torch_child("batch", depth)
         ours, hand, plain_t = times["ours"], times["hand"], times["plain"]
         rows.append((f"batch 1e6, {label}: symgrad / hand NumPy", ours, hand,
                      f"max rel diff {err:.1e}"))
-        if torch is not None:
+        if HAS_TORCH:
             rows.append((f"batch 1e6, {label}: symgrad / PyTorch autograd", ours,
                          times["torch"], ""))
         rows.append((f"batch 1e6, {label}: symgrad / plain lambdify(cse=True)", ours, plain_t,
@@ -151,12 +152,36 @@ def scalar_rows(rows):
     ours = per_call(g)
     hand = per_call(hand_scalar)
     rows.append(("scalar call, two-neuron: symgrad grad_scalar / hand math", ours, hand, ""))
-    if torch is not None:
-        p = {k: net.values[k] for k in f.parameters}
-        tx, tt = torch.tensor(args[0], dtype=torch.float64), torch.tensor(args[1],
-                                                                          dtype=torch.float64)
-        tor = min(timeit.repeat(lambda: torch_grad(tx, tt, p, 2), number=2000, repeat=5)) / 2000
-        rows.append(("scalar call, two-neuron: symgrad grad_scalar / PyTorch", ours, tor, ""))
+    if HAS_TORCH:
+        rows.append(("scalar call, two-neuron: symgrad grad_scalar / PyTorch", ours,
+                     torch_child("scalar", 2), ""))
+
+
+def torch_child(kind: str, depth: int) -> float:
+    """PyTorch's best time, measured in a child process (see HAS_TORCH)."""
+    proc = subprocess.run([sys.executable, __file__, "--torch", kind, str(depth)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    return float(proc.stdout)
+
+
+def torch_main(kind: str, depth: int) -> None:
+    global torch
+    import torch
+
+    p = params_for(depth)
+    if kind == "batch":
+        rng = np.random.default_rng(0)
+        x = torch.from_numpy(rng.normal(size=N))
+        t = torch.from_numpy(rng.uniform(size=N))
+        print(interleaved({"torch": lambda: torch_grad(x, t, p, depth)})["torch"])
+    else:
+        net = symgrad.load("derivations/two_neuron.toml")
+        p = {k: net.values[k] for k in ("w1", "b1", "w2", "b2")}
+        x = torch.tensor(net.values["x1"], dtype=torch.float64)
+        t = torch.tensor(net.values["T"], dtype=torch.float64)
+        print(min(timeit.repeat(lambda: torch_grad(x, t, p, 2), number=2000, repeat=5)) / 2000)
 
 
 _REFERENCE = r"""
@@ -206,7 +231,9 @@ def main() -> None:
     scalar_rows(rows)
     compile_rows(rows)
     print(f"symgrad {symgrad.__version__}, numpy {np.__version__}, sympy {sp.__version__}, "
-          f"torch {torch.__version__ if torch is not None else 'not installed'}")
+          f"torch {'installed' if HAS_TORCH else 'not installed'}; "
+          f"{os.cpu_count()} CPUs; load average at the end "
+          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     width = max(len(r[0]) for r in rows)
     print(f"{'comparison':<{width}}  {'ours':>11}  {'other':>11}  {'ratio':>7}  note")
     for label, ours, other, note in rows:
@@ -225,4 +252,7 @@ def _fmt(seconds: float) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--torch"]:
+        torch_main(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()

@@ -3,11 +3,12 @@ symgrad's layer-level SGD vs hand-written NumPy backprop vs PyTorch CPU vs sciki
 MLPClassifier, all in float64 with the spec's settings (minibatch SGD, no momentum, no
 weight decay), plus the time to derive and compile the symgrad network.
 
-Run:  .venv/bin/python benchmarks/bench_digits.py [--repeats 5] [--spec derivations/digits_mlp.toml]
+Run:  .venv/bin/python benchmarks/bench_digits.py [--repeats 7] [--spec derivations/digits_mlp.toml]
 
-Each method trains ``--repeats`` times from the same start; its time per epoch is a run's
-training time divided by its epochs (shuffling included, accuracy evaluation excluded), and
-the table shows the fastest run, since other work on a shared machine only adds time.
+Each method trains ``--repeats`` times from the same start, the methods taking turns; its
+time per epoch is a run's training time divided by its epochs (shuffling included, accuracy
+evaluation excluded), and the table shows its fastest run, since other work on a shared
+machine only adds time.
 PyTorch runs on one thread (``--torch-threads``): at these sizes intra-op threads only add
 synchronization.
 symgrad, NumPy and PyTorch start from the same initial parameters and visit the samples
@@ -19,12 +20,12 @@ test: the targets are printed as ratios with "met" or "NOT met".
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -37,8 +38,10 @@ from symgrad.spec import read_spec  # noqa: E402
 
 
 def hand_numpy(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch: int,
-               lr: float, seed: int) -> tuple[list[float], dict[str, np.ndarray]]:
-    """Textbook minibatch backprop for sigmoid -> softmax + mean cross-entropy."""
+               lr: float, seed: int, hidden: str = "sigmoid"
+               ) -> tuple[list[float], dict[str, np.ndarray]]:
+    """Textbook minibatch backprop for sigmoid (or ReLU) -> softmax + mean cross-entropy."""
+    relu = hidden == "relu"
     W1, b1, W2, b2 = (params[k].copy() for k in ("W1", "b1", "W2", "b2"))
     X, Y = data.x_train, data.y_train
     n = len(X)
@@ -52,14 +55,15 @@ def hand_numpy(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch:
         for start in range(0, n, batch):
             xb, yb = Xs[start:start + batch], Ys[start:start + batch]
             m = len(xb)
-            a1 = 1.0 / (1.0 + np.exp(-(xb @ W1.T + b1)))
+            z1 = xb @ W1.T + b1
+            a1 = np.maximum(z1, 0.0) if relu else 1.0 / (1.0 + np.exp(-z1))
             z2 = a1 @ W2.T + b2
             z2 -= z2.max(axis=1, keepdims=True)
             e = np.exp(z2)
             se = e.sum(axis=1, keepdims=True)
             total += (np.log(se).sum() - np.vdot(yb, z2)) / m
             d2 = (e / se - yb) / m
-            d1 = (d2 @ W2) * a1 * (1.0 - a1)
+            d1 = (d2 @ W2) * (z1 > 0) if relu else (d2 @ W2) * a1 * (1.0 - a1)
             W2 -= lr * (d2.T @ a1)
             b2 -= lr * d2.sum(axis=0)
             W1 -= lr * (d1.T @ xb)
@@ -68,19 +72,24 @@ def hand_numpy(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch:
     return times, {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
 
 
-def numpy_accuracy(p: dict[str, np.ndarray], X: np.ndarray, labels: np.ndarray) -> float:
-    a1 = 1.0 / (1.0 + np.exp(-(X @ p["W1"].T + p["b1"])))
+def numpy_accuracy(p: dict[str, np.ndarray], X: np.ndarray, labels: np.ndarray,
+                   hidden: str = "sigmoid") -> float:
+    z1 = X @ p["W1"].T + p["b1"]
+    a1 = np.maximum(z1, 0.0) if hidden == "relu" else 1.0 / (1.0 + np.exp(-z1))
     return float(np.mean(np.argmax(a1 @ p["W2"].T + p["b2"], axis=1) == labels))
 
 
 def pytorch(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch: int, lr: float,
-            seed: int, threads: int) -> tuple[list[float], float, str]:
+            seed: int, threads: int, hidden: str = "sigmoid") -> tuple[list[float], float, str]:
     import torch
     from torch import nn
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(64, 32), nn.Sigmoid(), nn.Linear(32, 10)).double()
+    n0, n1 = params["W1"].shape[1], params["W1"].shape[0]
+    n2 = params["W2"].shape[0]
+    model = nn.Sequential(nn.Linear(n0, n1), nn.ReLU() if hidden == "relu" else nn.Sigmoid(),
+                          nn.Linear(n1, n2)).double()
     with torch.no_grad():
         model[0].weight.copy_(torch.from_numpy(params["W1"]))
         model[0].bias.copy_(torch.from_numpy(params["b1"]))
@@ -106,16 +115,17 @@ def pytorch(data: Dataset, params: dict[str, np.ndarray], epochs: int, batch: in
     with torch.no_grad():
         pred = model(torch.from_numpy(data.x_test)).argmax(dim=1).numpy()
     return times, float(np.mean(pred == data.labels_test)), \
-        f"PyTorch {torch.__version__} CPU ({torch.get_num_threads()} threads)"
+        f"PyTorch {torch.__version__} CPU ({threads} thread{'s' if threads != 1 else ''})"
 
 
-def sklearn_mlp(data: Dataset, epochs: int, batch: int, lr: float,
-                seed: int) -> tuple[list[float], float, str]:
+def sklearn_mlp(data: Dataset, epochs: int, batch: int, lr: float, seed: int,
+                hidden: str = "sigmoid", units: int = 32) -> tuple[list[float], float, str]:
     import sklearn
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    clf = MLPClassifier(hidden_layer_sizes=(32,), activation="logistic", solver="sgd",
+    clf = MLPClassifier(hidden_layer_sizes=(units,),
+                        activation="relu" if hidden == "relu" else "logistic", solver="sgd",
                         learning_rate="constant", learning_rate_init=lr, batch_size=batch,
                         max_iter=epochs, momentum=0.0, nesterovs_momentum=False, alpha=0.0,
                         shuffle=True, random_state=seed, tol=0.0, n_iter_no_change=epochs + 1,
@@ -139,7 +149,7 @@ def best(runs: list[tuple[float, float]]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default=str(ROOT / "derivations" / "digits_mlp.toml"))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
 
@@ -156,45 +166,48 @@ def main() -> None:
     epochs, batch, lr, seed = int(t.epochs or 0), int(t.batch_size or 0), \
         float(t.learning_rate or 0), t.seed
     params = derivation.initial_parameters(seed)
+    hidden = derivation.shapes[0].label
+    if len(derivation.shapes) != 2 or hidden not in ("sigmoid", "relu") \
+            or derivation.shapes[1].label != "softmax" or derivation.loss.name != "cce":
+        parser.error("the comparison implementations cover one sigmoid or relu hidden layer, "
+                     "a softmax output and loss cce")
 
-    rows: dict[str, tuple[float, float] | None] = {}
-    names: dict[str, str] = {}
-    runs = []
+    # the methods take turns, run after run, so that load from other work on the machine
+    # falls on all of them alike; each keeps its fastest run
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("symgrad", "numpy", "torch",
+                                                                   "sklearn")}
+    names = {"symgrad": "symgrad (layer-level, compiled)",
+             "numpy": "hand-written NumPy backprop", "torch": "PyTorch (not installed)",
+             "sklearn": "scikit-learn MLPClassifier (sgd)"}
+    have_torch = True
     for _ in range(args.repeats):
         r = fit(spec, data=data)
-        runs.append((float(np.mean(r.epoch_seconds)), r.test_accuracy))
-    rows["symgrad"], names["symgrad"] = best(runs), "symgrad (layer-level, compiled)"
-
-    runs = []
-    for _ in range(args.repeats):
-        times, final = hand_numpy(data, params, epochs, batch, lr, seed)
-        runs.append((float(np.mean(times)), numpy_accuracy(final, data.x_test,
-                                                             data.labels_test)))
-    rows["numpy"], names["numpy"] = best(runs), "hand-written NumPy backprop"
-
-    try:
-        runs = []
-        for _ in range(args.repeats):
-            times, acc, label = pytorch(data, params, epochs, batch, lr, seed,
-                                        args.torch_threads)
-            runs.append((float(np.mean(times)), acc))
-        rows["torch"], names["torch"] = best(runs), label
-    except ImportError:
-        rows["torch"], names["torch"] = None, "PyTorch (not installed)"
-
-    runs = []
-    for _ in range(args.repeats):
-        times, acc, label = sklearn_mlp(data, epochs, batch, lr, seed)
-        runs.append((times[0], acc))
-    rows["sklearn"], names["sklearn"] = best(runs), label + " (sgd)"
+        runs["symgrad"].append((float(np.mean(r.epoch_seconds)), r.test_accuracy))
+        times, final = hand_numpy(data, params, epochs, batch, lr, seed, hidden)
+        runs["numpy"].append((float(np.mean(times)),
+                              numpy_accuracy(final, data.x_test, data.labels_test, hidden)))
+        if have_torch:
+            try:
+                times, acc, names["torch"] = pytorch(data, params, epochs, batch, lr, seed,
+                                                     args.torch_threads, hidden)
+                runs["torch"].append((float(np.mean(times)), acc))
+            except ImportError:
+                have_torch = False
+        times, acc, label = sklearn_mlp(data, epochs, batch, lr, seed, hidden,
+                                        derivation.sizes[1])
+        names["sklearn"] = label + " (sgd)"
+        runs["sklearn"].append((times[0], acc))
+    rows: dict[str, tuple[float, float] | None] = {
+        key: best(value) if value else None for key, value in runs.items()}
 
     base_time, base_acc = rows["symgrad"]  # type: ignore[misc]
     print(f"digits {' -> '.join(map(str, derivation.sizes))} ({spec.network.layers[0].activation}"
           f" hidden, softmax, cce); minibatch SGD, learning rate {lr:g}, batch {batch}, "
           f"{epochs} epochs; {len(data.x_train)} train / {len(data.x_test)} test samples; "
           f"float64")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"Python {platform.python_version()}, NumPy {np.__version__}; time per epoch = "
-          f"training time / epochs of the fastest of {args.repeats} runs")
+          f"training time / epochs of the fastest of {args.repeats} runs; load average {load}")
     print()
     header = f"{'method':<44} {'ms/epoch':>9} {'x symgrad':>10} {'test acc':>9} {'acc diff':>9}"
     print(header)

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -61,19 +59,6 @@ _NUMPY_NAMESPACE: dict[str, Any] = {"_bsum": runtime._bsum, "_bdot": runtime._bd
                                     "_erfc": runtime._erfc}
 _MATH_NAMESPACE: dict[str, Any] = {name: getattr(math, name) for name in MATH_NAMES}
 _MATH_NAMESPACE["_erfc"] = runtime._erfc
-
-
-#: Threads that evaluate the blocks of a large batch (NumPy releases the GIL in its loops).
-THREADS = max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                     else (os.cpu_count() or 1), 8))
-_pool: ThreadPoolExecutor | None = None
-
-
-def _thread_map() -> Callable[..., Any]:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="symgrad")
-    return _pool.map
 
 
 def _layer_forms(layer: Any) -> UnitForms:
@@ -140,7 +125,7 @@ def _program(d: Derivation) -> tuple[Program, Symbol]:
 
 def _prune(program: Program, outputs: Sequence[Expr]) -> Program:
     """Only the assignments that ``outputs`` need, in their order."""
-    needed: set[Symbol] = set().union(*(sp.sympify(o).free_symbols for o in outputs))
+    needed: set[Symbol] = set().union(*(o.free_symbols for o in outputs))
     kept: Program = []
     for symbol, expr in reversed(program):
         if symbol in needed:
@@ -315,11 +300,8 @@ class CompiledNetwork:
 
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         try:
-            # blocks in parallel; the sums are added in block order, so the bits are those
-            # of the exported module's single-threaded loop
             return runtime.reduce_batch(self.kernel(name), self.arguments, values,
-                                        len(self.data_names), self.dtype, self.mean,
-                                        _thread_map() if THREADS > 1 else map, THREADS)
+                                        len(self.data_names), self.dtype, self.mean)
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 

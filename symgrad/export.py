@@ -21,14 +21,22 @@ from __future__ import annotations
 import inspect
 import os
 import tempfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import __version__, runtime
+from . import runtime
 from .compile import KERNELS, CompiledNetwork
 from .errors import ExportError
 from .printers_numeric import MATH_NAMES
 
 __all__ = ["module_source", "write_module"]
+
+
+def _version() -> str:
+    try:
+        return version("symgrad")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(version unknown)"
 
 
 def _runtime_body() -> str:
@@ -44,7 +52,8 @@ def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> st
     origin = f"from {spec_path}" if spec_path else "from a network built in Python"
     data = ", ".join(compiled.data_names)
     params = ", ".join(compiled.parameters)
-    header = f'''"""Gradients of "{net.title or repr(net)}", exported by symgrad {__version__} {origin}.
+    title = net.title or repr(net)
+    header = f'''"""Gradients of "{title}", exported by symgrad {_version()} {origin}.
 
 Network: {net!r}. Loss: {net.loss.title}, {net.loss.reduction} over samples.
 Generated code: it imports NumPy and math only (no SymPy, no symgrad),
@@ -57,6 +66,8 @@ By name:     forward(**values), loss(**values), grad(**values), value_and_grad(*
 Positional:  {", ".join(KERNELS)}
 """
 
+from __future__ import annotations
+
 import math
 from math import {", ".join(MATH_NAMES)}
 
@@ -68,35 +79,36 @@ import numpy
     for name in KERNELS:
         parts += [compiled.source(name).rstrip("\n"), "", ""]
     dtype = f"numpy.{compiled.dtype.name}"
-    parts.append(f'''# -- calls by name ----------------------------------------------------------------------
+    n = len(compiled.data_names)
+    parts.append(f'''# -- calls by name {"-" * 71}
 
 ARGUMENTS = {compiled.arguments!r}
 DATA_NAMES = {compiled.data_names!r}
 PARAMETERS = {compiled.parameters!r}
 FORWARD_NAMES = {compiled.forward_names!r}
-MEAN = {compiled.mean!r}  # the loss is {net.loss.reduction}med over samples
+MEAN = {compiled.mean!r}  # the loss reduces over samples by its {net.loss.reduction}
 
 
 def forward(**values):
     """Every z and a of the forward pass, by symbol name."""
-    return evaluate_forward(forward_arrays, ARGUMENTS, FORWARD_NAMES, values, {len(compiled.data_names)},
+    return evaluate_forward(forward_arrays, ARGUMENTS, FORWARD_NAMES, values, {n},
                             {dtype})
 
 
 def loss(**values):
     """The loss, reduced over the samples."""
-    return reduce_batch(loss_sums, ARGUMENTS, values, {len(compiled.data_names)}, {dtype}, MEAN)[0]
+    return reduce_batch(loss_sums, ARGUMENTS, values, {n}, {dtype}, MEAN)[0]
 
 
 def grad(**values):
     """Every parameter's gradient, reduced over the samples like the loss."""
-    return dict(zip(PARAMETERS, reduce_batch(grad_sums, ARGUMENTS, values, {len(compiled.data_names)},
+    return dict(zip(PARAMETERS, reduce_batch(grad_sums, ARGUMENTS, values, {n},
                                              {dtype}, MEAN)))
 
 
 def value_and_grad(**values):
     """The loss and every gradient, from one pass over the samples."""
-    total, *grads = reduce_batch(value_and_grad_sums, ARGUMENTS, values, {len(compiled.data_names)},
+    total, *grads = reduce_batch(value_and_grad_sums, ARGUMENTS, values, {n},
                                  {dtype}, MEAN)
     return total, dict(zip(PARAMETERS, grads))
 ''')

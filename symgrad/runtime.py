@@ -19,6 +19,12 @@ np.float64(11.0)
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only; exported modules import NumPy and math alone
+    from typing import Any, Callable, Iterable, Mapping, Sequence
+
+    Kernel = Callable[..., Sequence[Any]]
 
 import numpy
 
@@ -32,14 +38,14 @@ class ArgumentError(ValueError):
     """A bad argument: missing, unknown, not numeric, or of a shape that cannot broadcast."""
 
 
-def _bsum(u, n):
+def _bsum(u: Any, n: int) -> Any:
     """``u`` summed over the ``n`` samples of a block (``u`` may be one number for all)."""
     if type(u) is numpy.ndarray and u.ndim:
         return u.sum()
     return u * n
 
 
-def _bdot(u, v, n):
+def _bdot(u: Any, v: Any, n: int) -> Any:
     """``u * v`` summed over the ``n`` samples of a block."""
     u_many = type(u) is numpy.ndarray and u.ndim
     v_many = type(v) is numpy.ndarray and v.ndim
@@ -55,7 +61,7 @@ def _bdot(u, v, n):
 _erfc_object = numpy.frompyfunc(math.erfc, 1, 1)
 
 
-def _erfc(x):
+def _erfc(x: Any) -> Any:
     """The complementary error function elementwise (NumPy has none; ``math.erfc`` is exact
     to about one ulp), keeping the floating dtype of ``x``."""
     if type(x) is float:
@@ -65,7 +71,8 @@ def _erfc(x):
     return numpy.asarray(_erfc_object(x), dtype=dtype)[()]
 
 
-def prepare(values, names, n_data, default_dtype):
+def prepare(values: Mapping[str, Any], names: Sequence[str], n_data: int,
+            default_dtype: Any) -> tuple[list[Any], int, numpy.dtype]:
     """Check ``values`` (a mapping of argument name to value) and order them as ``names``.
 
     The first ``n_data`` names are inputs and targets (a number, or a 1-D array of samples);
@@ -78,10 +85,10 @@ def prepare(values, names, n_data, default_dtype):
         if key not in known:
             raise ArgumentError(f"unknown argument '{key}'; the arguments are: "
                                 f"{', '.join(names)}")
-    arrays = []
-    dtypes = []
+    arrays: list[numpy.ndarray] = []
+    dtypes: list[numpy.dtype] = []
     n = 1
-    owner = None
+    owner: str | None = None
     for index, name in enumerate(names):
         try:
             value = values[name]
@@ -125,7 +132,7 @@ def prepare(values, names, n_data, default_dtype):
     return out, n, dtype
 
 
-def batch_shape(args, n_data):
+def batch_shape(args: Sequence[Any], n_data: int) -> tuple[int, ...]:
     """``(n,)`` when an input or target is an array of samples, else ``()``."""
     for value in args[:n_data]:
         if type(value) is numpy.ndarray and value.ndim:
@@ -133,7 +140,9 @@ def batch_shape(args, n_data):
     return ()
 
 
-def evaluate_forward(kernel, names, outputs, values, n_data, default_dtype):
+def evaluate_forward(kernel: Kernel, names: Sequence[str], outputs: Sequence[str],
+                     values: Mapping[str, Any], n_data: int,
+                     default_dtype: Any) -> dict[str, numpy.ndarray]:
     """Every forward quantity of ``kernel`` (named ``outputs``) as an array of the batch's
     shape."""
     args, _, dtype = prepare(values, names, n_data, default_dtype)
@@ -145,7 +154,8 @@ def evaluate_forward(kernel, names, outputs, values, n_data, default_dtype):
     return out
 
 
-def _blocks(kernel, args, n_data, starts, n):
+def _blocks(kernel: Kernel, args: Sequence[Any], n_data: int, starts: Iterable[int],
+            n: int) -> list[Sequence[Any]]:
     """The kernel's sums for each block starting at ``starts``."""
     parts = []
     for start in starts:
@@ -156,23 +166,16 @@ def _blocks(kernel, args, n_data, starts, n):
     return parts
 
 
-def reduce_batch(kernel, names, values, n_data, default_dtype, mean, mapper=map, groups=1):
-    """The sums over samples that ``kernel`` returns, blockwise; divided by the number of
-    samples when ``mean``. ``kernel`` takes the arguments, then the block's sample count.
-
-    The blocks are cut into ``groups`` runs of consecutive blocks, evaluated with
-    ``mapper`` (a thread pool's ``map`` runs them in parallel); the blocks' sums are added
-    in block order whatever the grouping, so every grouping gives the same bits.
-    """
+def reduce_batch(kernel: Kernel, names: Sequence[str], values: Mapping[str, Any], n_data: int,
+                 default_dtype: Any, mean: bool) -> tuple[Any, ...]:
+    """The sums over samples that ``kernel`` returns, blockwise, added in block order;
+    divided by the number of samples when ``mean``. ``kernel`` takes the arguments, then
+    the block's sample count."""
     args, n, dtype = prepare(values, names, n_data, default_dtype)
     if n <= BLOCK:
         totals = kernel(*args, n)
     else:
-        starts = list(range(0, n, BLOCK))
-        size = -(-len(starts) // max(1, min(groups, len(starts))))
-        runs = [starts[k:k + size] for k in range(0, len(starts), size)]
-        parts = [part for run in mapper(lambda run: _blocks(kernel, args, n_data, run, n), runs)
-                 for part in run]
+        parts = _blocks(kernel, args, n_data, range(0, n, BLOCK), n)
         totals = list(parts[0])
         for part in parts[1:]:
             for i, value in enumerate(part):

@@ -36,8 +36,8 @@ from .errors import ArgumentError
 from .layers import LayerDerivation
 from .spec import DataSpec, LayerSpec, NetworkSpec, Spec, TrainingSpec
 
-__all__ = ["derivative_bound", "factor_product", "VanishingResult", "measure", "plot",
-           "reading", "FIGURE_FORMATS"]
+__all__ = ["derivative_bound", "factor_product", "VanishingResult", "measure", "measure_spec",
+           "plot", "reading", "FIGURE_FORMATS"]
 
 #: File extensions :func:`plot` can write.
 FIGURE_FORMATS = ("svg", "pdf", "png")
@@ -163,15 +163,47 @@ def measure(name: str, depth: int = 10, width: int = 32, *, seeds: int = 20,
         raise ArgumentError(f"activation '{act.name}' is not elementwise; choose one of the "
                             "elementwise activations for the vanishing-gradient figures")
     derivation = LayerDerivation(_deep_spec(act.name, depth, width))
+    return _measure(derivation, act.name, seeds, samples)
+
+
+def measure_spec(spec: Spec, *, seeds: int = 20, samples: int = 64) -> VanishingResult:
+    """The same figures for the architecture of a spec (its layers, activations and loss),
+    e.g. for the report of a deep spec; parameters are drawn anew for every seed.
+
+    >>> from symgrad.spec import read_spec
+    >>> r = measure_spec(read_spec("derivations/deep_sigmoid_chain.toml"), seeds=5)
+    >>> r.activation, r.depth, float(r.bound[0]) == 0.25 ** 8
+    ('sigmoid', 8, True)
+    """
+    if seeds < 1 or samples < 1:
+        raise ArgumentError(f"seeds and samples must be at least 1, got {seeds}, {samples}")
+    derivation = LayerDerivation(spec)
+    names = sorted({s.label for s in derivation.shapes})
+    return _measure(derivation, names[0] if len(names) == 1 else "/".join(names), seeds,
+                    samples)
+
+
+def _measure(derivation: LayerDerivation, label: str, seeds: int,
+             samples: int) -> VanishingResult:
     compiled = derivation.compile()
-    slope_bound = derivative_bound(act.name)
+    shapes = derivation.shapes
+    depth = len(shapes)
+    # slope bound per layer; 1 for a layer without activation and for a softmax output,
+    # whose error signal s - y is not a product with a slope
+    bounds = [derivative_bound(s.activation.name, **s.params)
+              if s.activation is not None and s.activation.elementwise else sp.Integer(1)
+              for s in shapes]
+    n_in, n_out = derivation.sizes[0], derivation.sizes[-1]
     grads = np.empty((seeds, depth))
     factors = np.empty((seeds, depth))
     for seed in range(seeds):
         rng = np.random.default_rng(10_000 + seed)
         params = derivation.initial_parameters(seed)
-        X = rng.normal(size=(samples, width))
-        Y = rng.uniform(size=(samples, width))
+        X = rng.normal(size=(samples, n_in))
+        if derivation.loss.name == "cce":
+            Y = np.eye(n_out)[rng.integers(0, n_out, samples)]
+        else:
+            Y = rng.uniform(size=(samples, n_out))
         g = compiled.gradients(params, X, Y)
         buf = compiled._buffers_for(samples)
         slopes = np.empty(depth)
@@ -185,9 +217,12 @@ def measure(name: str, depth: int = 10, width: int = 32, *, seeds: int = 20,
             local(buf.z[l], buf.a[l], tmp)
             slopes[l - 1] = np.mean(np.abs(tmp))
         factors[seed] = np.cumprod(slopes[::-1])[::-1]
-    bound = np.array([float(slope_bound) ** (depth - l + 1) for l in range(1, depth + 1)])
-    return VanishingResult(act.name, depth, width, seeds, np.median(grads, axis=0),
-                           np.median(factors, axis=0), bound, slope_bound)
+    per_layer = np.array([float(b) for b in bounds])
+    bound = np.cumprod(per_layer[::-1])[::-1]
+    slope_bound = bounds[0] if len(set(bounds)) == 1 else sp.Max(*bounds)
+    return VanishingResult(label, depth, max(derivation.sizes[1:]), seeds,
+                           np.median(grads, axis=0), np.median(factors, axis=0), bound,
+                           slope_bound)
 
 
 _STYLES = (("o", "-", "0.0"), ("s", "--", "0.35"), ("^", ":", "0.55"), ("D", "-.", "0.2"),

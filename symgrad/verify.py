@@ -4,14 +4,16 @@ A hand expression (text, LaTeX or a SymPy expression) may use intermediates (``z
 ``a1``) and error signals (``delta2``); they are replaced by their definitions before
 comparing. The check runs in three stages:
 
-1. **symbolic**, within a time budget: the difference is expanded in intermediates
-   (and, if it is small enough, in inputs and parameters); zero proves equality;
+1. **symbolic**, cheap: identical expressions, or a ratio SymPy already evaluates to 1;
 2. **numeric**: both sides at the spec's own values and at random float64 points
    (resampled away from kinks when an activation has one); a point where they differ is
-   a counterexample;
-3. **diagnosis** of a difference, by testing the ratio yours/symbolic against the usual
-   mistakes at every point: a sign error, a constant factor, a layer index mixed up, a
-   missing or extra chain-rule factor (named), a wrong activation derivative.
+   a counterexample. Where the numbers agree, the symbolic stage goes on within a time
+   budget: the difference is expanded in intermediates, then in inputs and parameters
+   (each only when the expansion is bounded), and zero proves equality; otherwise the
+   agreement at every point decides;
+3. **diagnosis** of a difference, by testing the usual mistakes as identities between
+   products at every point: a sign error, a constant factor, a layer or unit index mixed
+   up, a missing or extra chain-rule factor (named), a wrong activation derivative.
 
 Verdicts: ``"equal"``, ``"equal almost everywhere"`` (a non-smooth function such as
 ReLU is involved and the two agree away from its kink, which symbolic algebra could not
@@ -376,19 +378,21 @@ def _expands_to_zero(expr: Expr) -> bool:
 
 
 def _symbolic_proof(derivation: Derivation, yours: Expr, mine: Expr, wrt: str,
-                    budget: float) -> str | None:
+                    budget: float, *, cheap: bool = False) -> str | None:
     """A method that showed ``yours == mine`` within the time budget, or None.
 
-    Cheap steps only, each tried if the previous ones failed and time is left: identical
-    trees; a ratio that SymPy's automatic simplification already makes 1; the difference
-    expanded in intermediates, then in inputs and parameters, when the expansion is
-    bounded by :data:`_MAX_TERMS` terms.
+    Bounded steps only, each tried if the previous ones failed and time is left:
+    identical trees; a ratio that SymPy's automatic simplification already makes 1 (the
+    ``cheap`` steps); then the difference expanded in intermediates, and in inputs and
+    parameters, each only when its expansion has at most :data:`_MAX_TERMS` terms.
     """
     start = time.monotonic()
     if yours == mine:
         return "symbolic: identical"
     if mine != 0 and yours / mine == 1:
         return "symbolic: the ratio is 1"
+    if cheap:
+        return None
     diff = yours - mine
     if _terms(diff, _MAX_TERMS) <= _MAX_TERMS and _expands_to_zero(diff):
         return "symbolic: expanded in intermediates"
@@ -439,6 +443,11 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     elif isinstance(expr, sp.Basic):
         yours = expr
         stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
+        twins = [name for name in stray if name in net.symbols]
+        if twins:
+            raise CheckError(f"the expression's symbol {twins[0]} is not the network's: it "
+                             "has other assumptions; use plain Symbol(name) or "
+                             "network.symbols[name]")
         if stray:
             raise CheckError(f"the expression uses {', '.join(stray)}, which the network "
                              f"does not have; its symbols are: {', '.join(net.symbols)}")
@@ -449,13 +458,28 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     words = _Words(derivation, wrt)
 
     yours_i = _to_intermediates(derivation, yours)
-    proof = _symbolic_proof(derivation, yours_i, mine, wrt, budget)
-    if proof is not None:
+
+    def proved(proof: str) -> CheckResult:
         return CheckResult(verdict="equal", method=proof,
                            diagnosis=f"Your expression equals {words.grad} ({proof}).",
                            diagnosis_latex=f"Your expression equals ${words.grad_latex}$.",
                            **base)
 
+    proof = _symbolic_proof(derivation, yours_i, mine, wrt, budget, cheap=True)
+    if proof is not None:
+        return proved(proof)
+
+    with np.errstate(all="ignore"):  # inf and nan are handled as values, not warnings
+        return _numeric_check(derivation, wrt, yours_i, mine, base, words, proved,
+                              points=points, seed=seed, budget=budget)
+
+
+def _numeric_check(derivation: Derivation, wrt: str, yours_i: Expr, mine: Expr,
+                   base: dict[str, Any], words: "_Words",
+                   proved: Callable[[str], CheckResult], *, points: int, seed: int,
+                   budget: float) -> CheckResult:
+    """Stage 2 and 3 of :func:`check`: numbers, a proof where they agree, a diagnosis."""
+    net = derivation.network
     pts = sample_points(derivation, points, seed)
     env = _environment(derivation, pts)
     try:
@@ -466,11 +490,17 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     if s is None:
         s = evaluate(mine, env)
     finite = np.isfinite(y) & np.isfinite(s)
+    close = _close(y, s) | ~finite
+    near = np.abs(y - s) <= 1e-4 * np.maximum(np.abs(y), np.abs(s))
+    if close.all() or (near | ~finite).all():
+        # the numbers agree (or nearly: rounding in a cancelling form?): try for a proof
+        proof = _symbolic_proof(derivation, yours_i, mine, wrt, budget)
+        if proof is not None:
+            return proved(proof)
     if finite.sum() < max(3, len(pts) // 2):
         return _undecided(base, f"the two sides are finite at only {int(finite.sum())} of "
-                                f"{len(pts)} points (overflow, or a logarithm of a "
-                                "negative number)")
-    close = _close(y, s) | ~finite
+                                f"{len(pts)} points (overflow, a division by zero, or a "
+                                "logarithm or root of a negative number)")
     method = f"numeric: {int(finite.sum())} points"
     if close.all():
         if yours_i.has(*_NONSMOOTH) or mine.has(*_NONSMOOTH):

@@ -10,15 +10,16 @@ import pytest
 
 from symgrad.compile import KERNELS, CompiledNetwork, compile
 from symgrad.derive import derive
-from symgrad.errors import ArgumentError
+from symgrad.errors import ArgumentError, CompileError
 from symgrad.network import Dense, Network, load
 
-from .conftest import SPECS
+from .conftest import ALL_SPECS
 
 
 def _point(net: Network) -> dict[str, object]:
     """The spec's values; inputs and targets it takes from a data source are drawn here
-    (one sample, seeded, to keep the 30-digit reference quick; one-hot targets for a loss on probabilities)."""
+    (one sample, seeded, to keep the 30-digit reference quick; one-hot targets for a loss
+    on probabilities)."""
     values: dict[str, object] = dict(net.values)
     rng = np.random.default_rng(0)
     if not all(str(s) in values for s in net.inputs + net.targets):
@@ -31,7 +32,7 @@ def _point(net: Network) -> dict[str, object]:
     return values
 
 
-@pytest.fixture(scope="module", params=SPECS, ids=[p.stem for p in SPECS])
+@pytest.fixture(scope="module", params=ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
 def spec(request: pytest.FixtureRequest) -> tuple[dict[str, object], CompiledNetwork]:
     net = load(request.param)
     return _point(net), compile(derive(net))
@@ -278,3 +279,30 @@ def test_compile_module_is_the_only_caller_of_lambdify() -> None:
     root = Path(__file__).resolve().parents[1] / "symgrad"
     callers = sorted(p.name for p in root.rglob("*.py") if "lambdify(" in p.read_text())
     assert callers == ["compile.py"]
+
+
+ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "silu", "gelu",
+               "binary_step", "linear"]
+
+
+@pytest.mark.parametrize("activation", ELEMENTWISE)
+def test_every_activation_in_a_network_matches_the_symbolic_gradients(activation: str) -> None:
+    net = Network(2, [Dense(3, activation), Dense(1, "sigmoid")], "bce")
+    rng = np.random.default_rng(11)
+    values: dict[str, object] = {str(p): float(rng.normal()) for p in net.parameters}
+    values.update(x1=rng.normal(size=3) * 3, x2=rng.normal(size=3) * 3,
+                  T=np.array([0.0, 1.0, 1.0]))
+    f = compile(derive(net))
+    symbolic = f.derivation.at(values)
+    for name, got in f.grad(**values).items():
+        assert float(got) == pytest.approx(symbolic[name], rel=1e-12, abs=1e-15), name
+    assert float(f.loss(**values)) == pytest.approx(f.derivation.loss_at(values), rel=1e-13)
+
+
+def test_float32_default_dtype_and_bad_dtype() -> None:
+    d = derive(load("derivations/two_neuron.toml"))
+    g = compile(d, dtype=np.float32).grad(x1=0.1, T=0.25, w1=0.15, b1=0.4, w2=0.45, b2=0.65)
+    assert all(v.dtype == np.float32 for v in g.values())
+    assert float(g["w2"]) == pytest.approx(0.05707039820105494, rel=1e-6)
+    with pytest.raises(CompileError, match=r"^dtype must be float32 or float64, not int64$"):
+        compile(d, dtype=np.int64)

@@ -91,7 +91,8 @@ def test_exported_module_is_readable(cli, tmp_path: Path) -> None:
                      f'{__version__} from derivations/two_neuron.toml.')
     imports = sorted(line for line in text.splitlines()
                      if line.startswith(("import ", "from ")))
-    assert imports == ["from math import exp, log, log1p, expm1, tanh, erfc, sqrt",
+    assert imports == ["from __future__ import annotations",
+                       "from math import exp, log, log1p, expm1, tanh, erfc, sqrt",
                        "import math", "import numpy"]
     for name in ("forward_arrays", "loss_sums", "grad_sums", "value_and_grad_sums",
                  "loss_scalar", "grad_scalar", "value_and_grad_scalar"):

@@ -409,3 +409,53 @@ def test_cli_derive_level_layer_latex_and_small_networks() -> None:
            r"\left(1 - a_{1}^{\odot 2}\right)" in r.stdout
     scalar = run_cli("derive", DERIVATIONS / "small_mlp.toml", "--wrt", "b2_1")
     assert scalar.returncode == 0 and "∂E/∂b2_1" in scalar.stdout  # auto: scalar when small
+
+
+# -- training from the command line (symgrad train on a data-set spec) ----------------------
+
+def _train_args(**given: object) -> "argparse.Namespace":
+    import argparse
+
+    settings = dict(learning_rate=None, iterations=None, epochs=None, mode=None,
+                    batch_size=None, tolerance=None, seed=None, history=None, quiet=False)
+    settings.update(given)
+    return argparse.Namespace(**settings)
+
+
+def test_train_dataset_prints_losses_and_accuracies(capsys) -> None:
+    from symgrad.cli._fit import train_dataset
+    from symgrad.spec import read_spec
+
+    assert train_dataset(read_spec(DIGITS), _train_args(epochs=4)) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0] == (f"minibatch SGD on {DIGITS} (Handwritten digits: 64 inputs, 32 sigmoid "
+                        "units, 10 softmax outputs)")
+    assert lines[1] == ("64 -> 32 sigmoid -> 10 softmax, loss cce; learning rate 0.5, batch 32, "
+                        "4 epochs; layer-level gradients")
+    assert lines[3] == "epoch  mean loss"
+    assert [l.split()[0] for l in lines[4:8]] == ["1", "2", "3", "4"]
+    assert lines[-2].startswith("train accuracy: ") and lines[-1].startswith("test accuracy:  ")
+    assert err == ""  # no progress bar when stderr is not a terminal
+
+
+def test_train_dataset_rejects_iteration_options() -> None:
+    from symgrad.cli._fit import train_dataset
+    from symgrad.spec import read_spec
+
+    with pytest.raises(ArgumentError, match=r'^--iterations does not apply to a spec with a data '
+                                            r'set \(\[data\] source = "digits"\); it trains by '
+                                            r'epochs$'):
+        train_dataset(read_spec(DIGITS), _train_args(iterations=3))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--level", "layer", "--wrt", "w1_1_1"],
+     "--wrt picks scalar gradients; use it with --level scalar"),
+    (["--form", "expanded"], "--form expanded applies to the scalar derivation; the layer-level "
+                             "derivation always shows its steps"),
+], ids=["wrt", "form"])
+def test_cli_derive_layer_level_rejects_scalar_options(args: list[str], message: str) -> None:
+    r = run_cli("derive", DIGITS, *args)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"symgrad derive: error: {message}\n"

@@ -20,9 +20,11 @@ RANK = {
     "activations": 2, "losses": 2, "printing": 2,
     "network": 3,
     "derive": 4,
+    "printers_numeric": 2, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
     "parse": 3, "verify": 6, "testing": 7,  # verify uses compile (5) for numbers
     "train": 6,  # gradient descent on compiled functions (5)
     "datasets": 2, "layers": 5, "vanishing": 6,  # layer-level derivation + its NumPy code (5)
+    "report": 7,  # runs training (6) and checks hand derivations (verify, 6) for its sections
 }
 CLI_RANK = 99
 

@@ -12,6 +12,7 @@ import sys
 import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -22,14 +23,16 @@ from symgrad import derive, load
 from symgrad.errors import ReportError
 from symgrad.report import escape
 from symgrad.report.content import build, number
-from symgrad.report.render import INSTALL_TEX, environment, render_report, render_source
+from symgrad.report.render import (INSTALL_TEX, environment, render_report, render_source,
+                                   write_report)
 
-from .conftest import DERIVATIONS, SPECS, run_cli
+from .conftest import ALL_SPECS, DERIVATIONS, run_cli
 
 HAS_TEX = symgrad.report.render.tex_engine() is not None
 HAS_PDFTOTEXT = shutil.which("pdftotext") is not None
-needs_tex = pytest.mark.skipif(not (HAS_TEX and HAS_PDFTOTEXT),
-                               reason="needs pdflatex/latexmk and pdftotext (.ci/run installs them)")
+needs_tex = pytest.mark.skipif(
+    not (HAS_TEX and HAS_PDFTOTEXT),
+    reason="needs pdflatex/latexmk and pdftotext (.ci/run installs them)")
 MATHML = "{http://www.w3.org/1998/Math/MathML}math"
 SVG = "{http://www.w3.org/2000/svg}svg"
 INJECTION = r"\input{/etc/passwd} \write18{touch canary} 100% a_b & #1 $x$ {y} ^~ \\ <b>"
@@ -39,10 +42,11 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def _pdf_text(path: Path) -> str:
-    """The PDF's text with all whitespace removed (pdftotext spaces math irregularly)."""
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True,
-                         text=True, check=True).stdout
+def _pdf_text(path: Path, layout: bool = False) -> str:
+    """The PDF's text with all whitespace removed (pdftotext spaces math irregularly);
+    ``layout`` keeps table rows together instead of reading tables column by column."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", *(["-layout"] if layout else []),
+                          str(path), "-"], capture_output=True, text=True, check=True).stdout
     return "".join(out.split())
 
 
@@ -51,11 +55,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every shipped spec rendered once to .tex, .md and .html, and to .pdf where TeX is."""
     formats = ["tex", "md", "html"] + (["pdf"] if HAS_TEX else [])
     out: dict[str, Path] = {}
-    for spec in SPECS:
+    for spec in ALL_SPECS:
         folder = tmp_path_factory.mktemp(spec.stem)
-        d = derive(load(spec))
+        content = build(derive(load(spec)))
         for fmt in formats:
-            render_report(d, folder / f"{spec.stem}.{fmt}")
+            write_report(content, folder / f"{spec.stem}.{fmt}")
         out[spec.stem] = folder
     return out
 
@@ -63,7 +67,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 # -- every spec, every format ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
 def test_every_spec_renders_to_tex_with_figures_beside_it(spec: Path,
                                                           rendered: dict[str, Path]) -> None:
     folder = rendered[spec.stem]
@@ -82,7 +86,7 @@ def test_every_spec_renders_to_tex_with_figures_beside_it(spec: Path,
     assert not [p for p in folder.iterdir() if p.name.startswith(".")], "temporary files left"
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
 def test_every_spec_renders_to_markdown_with_svg_figures(spec: Path,
                                                          rendered: dict[str, Path]) -> None:
     folder = rendered[spec.stem]
@@ -96,7 +100,7 @@ def test_every_spec_renders_to_markdown_with_svg_figures(spec: Path,
         assert b"<svg" in (folder / link).read_bytes()
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
 def test_every_spec_renders_to_one_well_formed_html_file(spec: Path,
                                                          rendered: dict[str, Path]) -> None:
     folder = rendered[spec.stem]
@@ -115,7 +119,7 @@ def test_every_spec_renders_to_one_well_formed_html_file(spec: Path,
 
 
 @needs_tex
-@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
 def test_every_spec_compiles_to_pdf(spec: Path, rendered: dict[str, Path]) -> None:
     pdf = rendered[spec.stem] / f"{spec.stem}.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -133,7 +137,7 @@ def _two_neuron_loss(w1: float, b1: float, w2: float, b2: float) -> float:
     return 0.5 * (0.25 - a2) ** 2
 
 
-def _central(f, point: list[float], i: int, h: float = 1e-6) -> float:  # type: ignore[no-untyped-def]
+def _central(f: Callable[..., float], point: list[float], i: int, h: float = 1e-6) -> float:
     up, down = list(point), list(point)
     up[i] += h
     down[i] -= h
@@ -141,8 +145,22 @@ def _central(f, point: list[float], i: int, h: float = 1e-6) -> float:  # type: 
 
 
 @needs_tex
+def test_the_tex_file_compiles_on_its_own_with_its_figures(rendered: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    folder = rendered["two_neuron"]
+    shutil.copy(folder / "two_neuron.tex", tmp_path)
+    shutil.copytree(folder / "two_neuron-figures", tmp_path / "two_neuron-figures")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "two_neuron.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "=0.0570704atthepointabove" in _pdf_text(tmp_path / "two_neuron.pdf")
+
+
+@needs_tex
 def test_two_neuron_pdf_has_the_chain_and_the_values(rendered: dict[str, Path]) -> None:
     text = _pdf_text(rendered["two_neuron"] / "two_neuron.pdf")
+    table = _pdf_text(rendered["two_neuron"] / "two_neuron.pdf", layout=True)
     point = [0.15, 0.4, 0.45, 0.65]
     shown = {"w1": "0.0010214", "b1": "0.010214", "w2": "0.0570704", "b2": "0.0947563"}
     for i, name in enumerate(["w1", "b1", "w2", "b2"]):
@@ -155,7 +173,7 @@ def test_two_neuron_pdf_has_the_chain_and_the_values(rendered: dict[str, Path]) 
     assert "σ(z)=(1−σ(z))σ(z),whichfollowsfromitsdefinition" in text
     # the update with learning rate 0.4: w2 <- 0.45 - 0.4 * 0.0570704 = 0.427172
     assert "α=0.4" in text
-    assert "w20.450.0570704−0.02282820.427172" in text
+    assert "w20.450.0570704−0.02282820.427172" in table
     assert f"{0.45 - 0.4 * 0.05707039820105493:.6g}" == "0.427172"
     loss_before = _two_neuron_loss(*point)
     assert f"TherethecostisE={loss_before:.6g}." in text
@@ -165,6 +183,7 @@ def test_two_neuron_pdf_has_the_chain_and_the_values(rendered: dict[str, Path]) 
 def test_linear_cost_pdf_has_the_parabola_iterations_and_rates(
         rendered: dict[str, Path]) -> None:
     text = _pdf_text(rendered["linear_cost"] / "linear_cost.pdf")
+    table = _pdf_text(rendered["linear_cost"] / "linear_cost.pdf", layout=True)
     x = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
     # J(w) = sum (z - w x)^2 with z = 2x: 0.55 w^2 - 2.2 w + 2.2, minimum at w = 2
     assert float(np.sum(x**2)) == pytest.approx(0.55)
@@ -174,10 +193,10 @@ def test_linear_cost_pdf_has_the_parabola_iterations_and_rates(
     w = 0.2
     for i in range(4):
         row = f"{i}{number(w)}{number(0.55 * w**2 - 2.2 * w + 2.2)}{number(1.1 * w - 2.2)}"
-        assert row.replace(" ", "") in text.replace("−", "-"), row
+        assert row in table.replace("−", "-"), row
         w -= 0.4 * (1.1 * w - 2.2)
     assert "α<2/1.1=1.81818" in text
-    assert "toosmall0.04" in text and "toolarge2" in text and "diverged" in text
+    assert "toosmall0.04" in table and "toolarge2" in table and "diverged" in table
 
 
 @needs_tex
@@ -191,7 +210,7 @@ def test_deep_chain_pdf_has_the_vanishing_product_and_its_bound(
         slopes.append(a * (1 - a))
     product = math.prod(slopes)
     assert product < 0.25**8
-    assert f"(1/4)8=1.52588×10−5" in text
+    assert "(1/4)8=1.52588×10−5" in text
     mantissa, exponent = f"{product:.5e}".split("e")
     assert f"itis{mantissa}×10−{abs(int(exponent))}." in text
 
@@ -200,7 +219,7 @@ def test_deep_chain_pdf_has_the_vanishing_product_and_its_bound(
 def test_small_mlp_pdf_shows_the_softmax_cross_entropy_simplification(
         rendered: dict[str, Path]) -> None:
     text = _pdf_text(rendered["small_mlp"] / "small_mlp.pdf")
-    assert "softmaxwithcross-entropy:thetargetssumto1,sodelta=a−T" in text
+    assert "softmaxwithcross-entropy:thetargetssumto1,sodelta=a-T" in text
     assert "Errorsignals" in text
 
 
@@ -444,3 +463,34 @@ def test_html_opens_in_headless_chromium_without_errors(rendered: dict[str, Path
     assert dom.count("<math") > 10 and "<svg" in dom
     console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
     assert console == []
+
+
+def test_a_spec_without_data_or_training_is_derived_symbolically_only(tmp_path: Path) -> None:
+    spec = tmp_path / "bare.toml"
+    spec.write_text('title = "Bare"\n[network]\ninputs = 2\n'
+                    'layers = [{ units = 1, activation = "leaky_relu", alpha = 0.1 }]\n'
+                    'loss = "mse"\n')
+    d = derive(load(spec))
+    content = build(d)
+    assert (content.update, content.training, content.one_parameter, content.vanishing) == \
+        (None, None, None, None)
+    assert [g.value for g in content.gradients] == ["", "", ""]
+    md = write_report(content, tmp_path / "bare.md").read_text()
+    assert "The spec gives no data, so the gradients are derived symbolically only." in md
+    assert "LeakyReLU'(0) = alpha (the left slope)" in md
+    ET.fromstring(write_report(content, tmp_path / "bare.html").read_text())
+
+
+def test_cli_check_writes_the_verdicts(tmp_path: Path) -> None:
+    hand = DERIVATIONS / "two_neuron_hand.toml"
+    if not hand.exists():
+        pytest.skip("no hand-derivation file shipped")
+    r = run_cli("report", DERIVATIONS / "two_neuron.toml", "--check", hand,
+                "-o", tmp_path / "checked.html")
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "checked.html").read_text()
+    assert page.count("not equal") == 6
+    r = run_cli("report", DERIVATIONS / "two_neuron.toml", DERIVATIONS / "linear_cost.toml",
+                "--check", hand, "--outdir", tmp_path / "out")
+    assert (r.returncode, r.stderr) == (2, "symgrad report: error: --check needs exactly one "
+                                           "SPEC, got 2\n")

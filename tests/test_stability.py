@@ -53,7 +53,8 @@ CATALOGUE = [
     Case("silu", lambda z: z * _sigmoid(z),
          lambda z: _sigmoid(z) + z * _sigmoid(z) * _sigmoid(-z)),
     Case("relu", lambda z: max(z, 0), lambda z: 1 if z > 0 else 0),
-    Case("leaky_relu", lambda z: z if z > 0 else z / 100, lambda z: 1 if z > 0 else mp.mpf(1) / 100),
+    Case("leaky_relu", lambda z: z if z > 0 else z / 100,
+         lambda z: 1 if z > 0 else mp.mpf(1) / 100),
     Case("binary_step", lambda z: 1 if z >= 0 else 0, lambda z: 0),
     Case("linear", lambda z: z, lambda z: 1),
 ]

@@ -165,3 +165,9 @@ def test_selected_parameters_and_a_derivation() -> None:
     assert assert_gradient_matches(only_w2, d, wrt=["w2"]).parameters == ("w2",)
     with pytest.raises(UnknownNameError):
         assert_gradient_matches(only_w2, d, wrt=["w9"])
+
+
+def test_a_network_object_is_accepted() -> None:
+    c = assert_gradient_matches(two_neuron_backprop, load(TWO), points=2, include_spec=False)
+    assert len(c.points) == 2
+    assert c.points[0] != {"x1": 0.1, "T": 0.25, "w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65}

@@ -10,7 +10,8 @@ import pytest
 import sympy as sp
 
 from symgrad.errors import ArgumentError
-from symgrad.vanishing import derivative_bound, factor_product, measure, plot, reading
+from symgrad.vanishing import (derivative_bound, factor_product, measure, measure_spec, plot,
+                               reading)
 
 from .conftest import CliResult
 
@@ -143,3 +144,16 @@ def test_cli_vanishing_bad_input(args: list[str], message: str) -> None:
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith(f"symgrad vanishing: error: {message}")
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_measure_spec_follows_the_spec_architecture() -> None:
+    from symgrad.spec import read_spec
+
+    from .conftest import DERIVATIONS
+
+    chain = measure_spec(read_spec(DERIVATIONS / "deep_sigmoid_chain.toml"), seeds=7)
+    assert (chain.activation, chain.depth, chain.width) == ("sigmoid", 8, 1)
+    assert np.all(np.diff(chain.gradient) > 0) and np.all(chain.factors <= chain.bound)
+    digits = measure_spec(read_spec(DERIVATIONS / "digits_mlp.toml"), seeds=3)
+    assert digits.activation == "sigmoid/softmax"
+    np.testing.assert_array_equal(digits.bound, [0.25, 1.0])  # softmax output: no slope factor

@@ -222,7 +222,8 @@ def test_overflowing_expression_is_undecided() -> None:
     r = check(TWO, "w2", "exp(exp(exp(exp(10))))")
     assert (r.verdict, r.kind) == ("undecided", None)
     assert r.diagnosis == ("Undecided: the two sides are finite at only 0 of 33 points "
-                           "(overflow, or a logarithm of a negative number).")
+                           "(overflow, a division by zero, or a logarithm or root of a "
+                           "negative number).")
     assert not r.ok
 
 
@@ -354,3 +355,10 @@ def test_constant_factor_in_latex_shows_the_loss() -> None:
         r"Your expression is $2$ times $\frac{\partial E}{\partial w_{2}}$: the 2 from "
         r"differentiating the square is kept although $E = \frac{\left(T - a_{2}\right)^{2}}"
         r"{2}$ has the factor 1/2 that cancels it (the forgotten 1/2 in E).")
+
+
+def test_sympy_symbol_with_other_assumptions_is_not_the_networks() -> None:
+    with pytest.raises(CheckError) as info:
+        check(TWO, "w2", sp.Symbol("a1", positive=True))
+    assert str(info.value) == ("the expression's symbol a1 is not the network's: it has other "
+                               "assumptions; use plain Symbol(name) or network.symbols[name]")

@@ -57,6 +57,11 @@ def layer_level(args: argparse.Namespace) -> bool:
                             "or --wrt P for single parameters")
     if level == "scalar" or (level == "auto" and (count <= SCALAR_LIMIT or args.wrt)):
         return False
+    if args.wrt:
+        raise ArgumentError("--wrt picks scalar gradients; use it with --level scalar")
+    if getattr(args, "form", "factored") != "factored":
+        raise ArgumentError(f"--form {args.form} applies to the scalar derivation; the "
+                            "layer-level derivation always shows its steps")
     d = LayerDerivation(spec)
     if args.latex:
         print("\\begin{aligned}\n" + " \\\\\n".join(d.latex_lines()) + "\n\\end{aligned}")

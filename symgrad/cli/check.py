@@ -20,7 +20,9 @@ from . import EXIT_FAIL, EXIT_OK
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check hand-derived gradients against the symbolic ones",
                        description="Check a gradient derived by hand (plain math or LaTeX) "
-                                   "against symgrad's, and say what is wrong with it.")
+                                   "against symgrad's, and say what is wrong with it.",
+                       epilog="exit status: 0 when every gradient checked is equal, 1 when "
+                              "any is not equal or undecided, 2 on bad input")
     p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
     p.add_argument("--wrt", metavar="P", help="the parameter the hand expression is the "
                                               "gradient for (with --expr or --latex)")

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print("layer  " + "  ".join(f"{n:>{col}}" for n in names))
     for l in range(args.depth):
         print(f"{l + 1:>5}  " + "  ".join(f"{r.gradient[l]:>{col}.3e}" for r in results))
-    print(f"first/last " + "  ".join(f"{r.ratio:>{col}.2e}" for r in results))
+    print("first/last " + "  ".join(f"{r.ratio:>{col}.2e}" for r in results))
     print()
     print("product of activation slopes over all layers, and its bound:")
     for r in results:

@@ -31,6 +31,7 @@ from ..derive import Derivation, Factor, Gradient
 from ..errors import DivergenceError, SymgradError
 from ..network import Layer, Network
 from ..printing import latex, partial_latex
+from .escape import paragraphs
 
 __all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
 
@@ -98,7 +99,7 @@ def _factors(expr: Expr, net: Network) -> tuple[str, list[str]]:
     parts = expr.as_ordered_factors() if isinstance(expr, sp.Mul) else [expr]
     out = []
     for part in parts:
-        body = latex(part, net)
+        body = _short_sum(part, net)
         out.append(rf"\left({body}\right)" if isinstance(part, sp.Add) else body)
     return sign, out
 
@@ -146,13 +147,26 @@ def _with_left(rows: list[Row], left: str) -> list[Row]:
     return [Row(left, rows[0].right)] + rows[1:]
 
 
+def _natural(term: Expr) -> list[object]:
+    """Sort key that puts ``a_2`` before ``a_10`` (numbers compared as numbers)."""
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", str(term))]
+
+
 def _short_sum(expr: Expr, net: Network) -> str:
     """LaTeX of ``expr``; a long sum shows its first terms, ``\\cdots`` and its last."""
+    if isinstance(expr, sp.Mul) and any(isinstance(a, sp.Add) and len(a.args) > SUM_TERMS
+                                        for a in expr.args):
+        sign, parts = _factors(expr, net)
+        return sign + " ".join(parts)
     if not isinstance(expr, sp.Add) or len(expr.args) <= SUM_TERMS:
         return latex(expr, net)
-    terms = list(expr.as_ordered_terms())
-    shown = [latex(t, net) for t in terms[:3]] + [r"\cdots", latex(terms[-1], net)]
-    return " + ".join(shown).replace("+ -", "- ")
+    terms = sorted(expr.args, key=_natural)
+    for first in (3, 2, 1):  # as many leading terms as fit on a line
+        shown = [latex(t, net) for t in terms[:first]] + [r"\cdots", latex(terms[-1], net)]
+        text = " + ".join(shown).replace("+ -", "-")
+        if _width(text) <= LINE_BUDGET:
+            break
+    return text
 
 
 # -- views --------------------------------------------------------------------------------
@@ -435,9 +449,9 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     factored = g.factored
     rows += product_rows("=", factored, net)
     short = len(g.chain) <= 8 and not large
-    ops = int(sp.count_ops(g.expanded)) if short else EXPANDED_MAX_OPS + 1
+    ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
     expanded = _with_left(product_rows("=", g.expanded, net), lhs) \
-        if ops <= EXPANDED_MAX_OPS else None
+        if short and ops <= EXPANDED_MAX_OPS else None
     if value is not None:
         rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
     layer = net.layer_of(g.parameter).index
@@ -458,9 +472,10 @@ def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
         if step.general is not None:
             rows += product_rows("=", step.general, net)
         elif step.local is not None and step.upstream != 0:
-            up = latex(step.upstream, net)
+            up = _short_sum(step.upstream, net)
             up = rf"\left({up}\right)" if isinstance(step.upstream, sp.Add) else up
             local = latex(step.local, net)
+            local = rf"\left({local}\right)" if isinstance(step.local, sp.Add) else local
             rows.append(Row("", rf"= {up} \cdot {local}"))
         rows += product_rows("=", step.expression, net)
         deduped = [r for i, r in enumerate(rows) if i == 0 or r.right != rows[i - 1].right]
@@ -515,7 +530,8 @@ def _readable(expr: Expr, net: Network) -> str:
 
 def _cost(net: Network, samples: int) -> str:
     lhs = latex(net.loss_symbol)
-    err = _readable(net.error, net)
+    long = isinstance(net.error, sp.Add) and len(net.error.args) > SUM_TERMS
+    err = _short_sum(net.error, net) if long else _readable(net.error, net)
     if samples <= 1:
         return f"{lhs} = {err}"
     body = rf"\left({err}\right)_{{i}}" if isinstance(net.error, sp.Add) else \
@@ -561,14 +577,14 @@ def _version() -> str:
 
 def _train(net: Network, **settings: Any) -> tuple[list[Any], str, bool]:
     """Run :func:`symgrad.train`; returns the history, why it stopped, whether it diverged."""
-    try:
-        from ..train import train
-    except ImportError:
-        return _descend(net, **settings)
+    from ..train import train
+
     try:
         result = train(net, progress=False, **settings)
     except DivergenceError as exc:
         return list(exc.history or []), str(exc), True
+    except SymgradError as exc:  # settings training cannot use: the section says nothing
+        return [], str(exc), False
     return result.history, result.reason, False
 
 
@@ -585,7 +601,7 @@ def _training(net: Network, one: Symbol | None,
         name = str(one)
         w = latex(one, net)
         header = ["i", f"{w}_{{i}}", f"{latex(net.loss_symbol)}({w}_{{i}})",
-                  partial_latex(net.loss_symbol, one, net), rf"-\alpha\, "
+                  partial_latex(net.loss_symbol, one, net), r"-\alpha\, "
                   + partial_latex(net.loss_symbol, one, net)]
         cells = [[number(s.params[name]), number(s.loss), number(s.grads[name]),
                   number(-rate * s.grads[name]) if i < len(history) - 1 else ""]
@@ -661,7 +677,7 @@ def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | N
         return float(cost.xreplace({p: exact(float(w))}))
 
     if rate is not None:
-        history, _, _ = _train(net)
+        history, _, spec_diverged = _train(net)
         path = [s.params[name] for s in history]
         lo, hi = min(path + [w_star if w_star is not None else w0]), \
             max(path + [w_star if w_star is not None else w0])
@@ -677,7 +693,7 @@ def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | N
         iterations = net.spec.training.iterations if net.spec is not None else None
         iterations = iterations or 30
         choices = [("too small", rate / 10), ("the spec's", rate)]
-        for factor in (2, 3, 4, 5, 6, 8, 10, 16, 32, 64):
+        for factor in () if spec_diverged else (2, 3, 4, 5, 6, 8, 10, 16, 32, 64):
             h, _, diverged = _train(net, learning_rate=rate * factor, iterations=iterations,
                                     tolerance=0)
             if diverged:
@@ -841,7 +857,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     samples = _samples(net)
     content = Content(
         title=net.title or (Path(spec.path).stem if spec is not None else "symgrad report"),
-        description=_paragraphs(spec.description if spec is not None else ""),
+        description=paragraphs(spec.description if spec is not None else ""),
         source=Path(spec.path).name if spec is not None else "",
         version=_version(),
         inputs=len(net.inputs),
@@ -875,56 +891,4 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     return content
 
 
-def _paragraphs(text: str) -> list[str]:
-    from .escape import paragraphs
 
-    return paragraphs(text)
-
-
-@dataclass(frozen=True)
-class _Step:
-    iteration: int
-    params: dict[str, float]
-    loss: float
-    grads: dict[str, float]
-
-    @property
-    def grad_norm(self) -> float:
-        return math.hypot(*self.grads.values())
-
-
-def _descend(net: Network, *, learning_rate: float | None = None,
-             iterations: int | None = None, tolerance: float | None = None,
-             ) -> tuple[list[Any], str, bool]:
-    """Full-batch gradient descent on the derivation's values, for when
-    :mod:`symgrad.train` cannot be imported (its compiled functions are missing)."""
-    from ..derive import derive
-
-    d = derive(net)
-    spec = net.spec.training if net.spec is not None else None
-    rate = learning_rate if learning_rate is not None else (spec.learning_rate if spec else None)
-    steps = iterations if iterations is not None else ((spec.iterations if spec else None) or 100)
-    tol = tolerance if tolerance is not None else (spec.tolerance if spec else None)
-    if rate is None:
-        return [], "no learning rate", False
-    current = {str(p): float(net.values[str(p)]) for p in net.parameters}  # type: ignore[arg-type]
-    data = {str(s): net.values[str(s)] for s in net.inputs + net.targets}
-    history: list[_Step] = []
-    for k in range(steps + 1):
-        point = {**data, **current}
-        with np.errstate(all="ignore"):
-            loss = d.loss_at(point)
-            grads = d.at(point)
-        if not (math.isfinite(loss) and all(map(math.isfinite, grads.values()))):
-            return history, f"diverged at iteration {k}", True
-        history.append(_Step(k, dict(current), loss, grads))
-        losses = [s.loss for s in history]
-        if len(losses) > 3 and losses[-1] > losses[0] and all(
-                b > a for a, b in zip(losses[-4:], losses[-3:])):
-            return history, f"diverged at iteration {k}", True
-        if tol and history[-1].grad_norm <= tol:
-            return history, f"converged at iteration {k}", False
-        if k == steps:
-            break
-        current = {n: v - rate * grads[n] for n, v in current.items()}
-    return history, f"stopped after {steps} iterations", False

@@ -1,4 +1,4 @@
-"""The report's figures, drawn with matplotlib (Agg backend, no display needed).
+"""The report's figures, drawn with matplotlib's Agg canvas (no display, no pyplot).
 
 Each figure is drawn from a :class:`~symgrad.report.content.FigureData` into PDF (for
 LaTeX) or SVG (for HTML and Markdown). Lines differ in style and marker as well as colour,
@@ -24,15 +24,6 @@ _STYLES = [dict(color="black", linestyle="-", marker="o"),
            dict(color="tab:blue", linestyle="--", marker="s"),
            dict(color="tab:red", linestyle=":", marker="^"),
            dict(color="tab:green", linestyle="-.", marker="D")]
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _activation(ax: Any, data: dict[str, Any]) -> None:
@@ -114,26 +105,27 @@ _AXES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
 def draw(figure: FigureData, path: Path | BinaryIO, fmt: str) -> None:
     """Draw ``figure`` into ``path`` (a file name or a binary stream) as ``fmt``
     (``"pdf"`` or ``"svg"``)."""
-    plt = _pyplot()
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     wide = figure.kind == "rates"
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": figure.name,
                                 "pdf.compression": 9, "font.size": 9,
                                 "axes.grid": True, "grid.color": "0.9"}):
-        fig = plt.figure(figsize=(7.5, 3.2) if wide else (5.5, 3.4))
-        try:
-            if wide:
-                _rates(fig, figure.data)
-            else:
-                _AXES[figure.kind](fig.add_subplot(1, 1, 1), figure.data)
-            fig.tight_layout()
-            # no creation date in the metadata, so the same spec gives the same file
-            metadata = ({"Date": None, "Creator": "symgrad"} if fmt == "svg"
-                        else {"CreationDate": None, "Creator": "symgrad"})
-            fig.savefig(path, format=fmt, metadata=metadata)
-        finally:
-            plt.close(fig)
+        # a Figure of its own with the Agg canvas: no pyplot, so no global state and no
+        # change to the backend of the caller's session (a notebook keeps its own)
+        fig = Figure(figsize=(7.5, 3.2) if wide else (5.5, 3.4))
+        FigureCanvasAgg(fig)
+        if wide:
+            _rates(fig, figure.data)
+        else:
+            _AXES[figure.kind](fig.add_subplot(1, 1, 1), figure.data)
+        fig.tight_layout()
+        # no creation date in the metadata, so the same spec gives the same file
+        metadata = ({"Date": None, "Creator": "symgrad"} if fmt == "svg"
+                    else {"CreationDate": None, "Creator": "symgrad"})
+        fig.savefig(path, format=fmt, metadata=metadata)
 
 
 def svg_inline(figure: FigureData) -> str:

@@ -33,7 +33,7 @@ from ..errors import ReportError
 from . import escape
 from .content import Content, build
 
-__all__ = ["render_report", "render_source", "environment", "FORMATS", "tex_engine",
+__all__ = ["render_report", "write_report", "render_source", "environment", "FORMATS", "tex_engine",
            "INSTALL_TEX"]
 
 #: Output formats, chosen by the file extension.
@@ -177,16 +177,17 @@ def _results(d: Derivation, check: Any) -> Sequence[Any] | None:
     return list(check)
 
 
-def _install(built: Path, dest: Path) -> None:
-    """Move ``built`` (a file or folder in a temporary directory beside ``dest``) to
-    ``dest``, replacing what is there."""
-    if built.is_dir():
-        if dest.exists():
-            old = built.with_name(built.name + ".old")
-            os.replace(dest, old)
-        os.replace(built, dest)
-    else:
-        os.replace(built, dest)
+def _install_figures(built: Path, dest: Path, ext: str) -> None:
+    """Move the figures in ``built`` into the folder ``dest`` file by file, and remove the
+    ``.ext`` figures a previous report left there that this one no longer has (a .tex and
+    a .md report of one spec share the folder: PDF and SVG figures)."""
+    dest.mkdir(exist_ok=True)
+    names = {p.name for p in built.iterdir()}
+    for name in sorted(names):
+        os.replace(built / name, dest / name)
+    for old in dest.glob(f"*.{ext}"):
+        if old.name not in names:
+            old.unlink()
 
 
 def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
@@ -222,10 +223,19 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
     True
     """
     dest = Path(path)
+    _format_of(dest)
+    if not dest.parent.is_dir():
+        raise ReportError(f"output file '{dest}': the folder '{dest.parent}' does not exist")
+    return write_report(build(derivation, _results(derivation, check)), dest)
+
+
+def write_report(content: Content, path: str | os.PathLike[str]) -> Path:
+    """Write the report ``content`` (from :func:`symgrad.report.content.build`) to
+    ``path``, in the format its extension names; see :func:`render_report`."""
+    dest = Path(path)
     fmt = _format_of(dest)
     if not dest.parent.is_dir():
         raise ReportError(f"output file '{dest}': the folder '{dest.parent}' does not exist")
-    content = build(derivation, _results(derivation, check))
     from .figures import draw, svg_inline
 
     try:
@@ -251,7 +261,7 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
             os.replace(_compile(work), dest)
             return dest
         if content.figures and fmt != "html":
-            _install(work / folder, dest.parent / folder)
+            _install_figures(work / folder, dest.parent / folder, _FIGURE_FORMAT[fmt])
         os.replace(main, dest)
         return dest
     except OSError as exc:
