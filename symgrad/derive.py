@@ -169,13 +169,14 @@ class Derivation(Mapping[str, Gradient]):
                         for i in range(layer.units)]
         steps = []
         for j in range(layer.units):
-            if layer.activation is None or layer.activation.elementwise:
-                local = None if layer.activation is None else self._local(layer, j)
+            act = layer.activation
+            if act is None or act.elementwise:
+                local = None if act is None else self._local(layer, j)
                 expr = upstream[j] if local is None else upstream[j] * local
                 general, note = None, ""
-                if last and net.loss.needs_probabilities and local is not None:
+                if last and net.loss.needs_probabilities and act is not None:
                     general, expr = expr, sp.factor_terms(sp.cancel(expr))
-                    note = (f"{net.loss.title} after a {layer.activation.name} output: "
+                    note = (f"{net.loss.title} after a {act.name} output: "
                             "the activation's derivative cancels the loss's denominator")
                 steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
                                        upstream[j], local, expr, general, note))

@@ -247,8 +247,8 @@ class Network:
             missing = [n for n in names if n not in parameters]
             raise self._fail("parameters", f"values for {', '.join(missing)} are missing "
                              "(give every parameter, or none for a seeded initialization)")
-        values: dict[str, float | np.ndarray] = dict(parameters) if given else \
-            self.initial_parameters(seed)
+        values: dict[str, float | np.ndarray] = {}
+        values.update(parameters if given else self.initial_parameters(seed))
         io_names = [str(s) for s in self.inputs + self.targets]
         for key, value in data.items():
             if key not in io_names:

@@ -1,8 +1,8 @@
-"""Printing in one place: LaTeX through SymPy's ``latex`` (with the network's symbol
+r"""Printing in one place: LaTeX through SymPy's ``latex`` (with the network's symbol
 names), and plain or Unicode text for terminals.
 
-A sum with a leading minus prints the way people write it: ``a2 - T`` rather than
-SymPy's ``-T + a2``, or, for the loss's derivative, ``-(T - a2)`` as the textbook has it.
+Sums print the way people write them, positive terms first: ``a2 - T`` rather than
+SymPy's ``-T + a2``; the loss's derivative can print as the textbook has it, ``-(T - a2)``.
 
 >>> from sympy import symbols
 >>> T, a2 = symbols("T a2")
@@ -10,6 +10,8 @@ SymPy's ``-T + a2``, or, for the loss's derivative, ``-(T - a2)`` as the textboo
 '-(T - a2)'
 >>> text(a2 - T)
 'a2 - T'
+>>> print(latex(2 * a2 * (1 - a2) * (a2 - T)))
+2 a_{2} \left(1 - a_{2}\right) \left(a_{2} - T\right)
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 from sympy import Expr, Symbol
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 if TYPE_CHECKING:
     from .network import Network
@@ -33,36 +37,50 @@ def _negated_sum(expr: Expr) -> bool:
     return isinstance(expr, sp.Add) and expr.could_extract_minus_sign()
 
 
-def _positive_first(expr: Expr) -> Expr:
-    """``-T + a2`` as the unevaluated ``a2 - T`` (printed with ``order="none"``)."""
-    if not _negated_sum(expr):
-        return expr
-    terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
-    return sp.Add(*terms, evaluate=False)
+def _positive_first(terms: list[Expr]) -> list[Expr]:
+    """A sum's terms in SymPy's order, except that a sum starting with a minus starts
+    with its first positive term instead (``-T + a2`` becomes ``a2 - T``)."""
+    if not terms or not terms[0].could_extract_minus_sign():
+        return terms
+    for i, term in enumerate(terms):
+        if not term.could_extract_minus_sign():
+            return [term] + terms[:i] + terms[i + 1:]
+    return terms
+
+
+class _LatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer, writing every sum positive terms first: ``a_{2} - T``."""
+
+    def _as_ordered_terms(self, expr: Expr, order: Any = None) -> list[Expr]:
+        return _positive_first(super()._as_ordered_terms(expr, order=order))
+
+
+class _StrPrinter(StrPrinter):
+    """SymPy's string printer, writing every sum positive terms first: ``a2 - T``."""
+
+    def _as_ordered_terms(self, expr: Expr, order: Any = None) -> list[Expr]:
+        return _positive_first(super()._as_ordered_terms(expr, order=order))
 
 
 def latex(expr: Expr, network: "Network | None" = None, *, negated: bool = False,
           **settings: Any) -> str:
     """LaTeX of ``expr`` with the network's symbol names (``w^{(2)}_{1,3}``).
 
-    A sum with a leading minus prints positive term first (``a_{2} - T``), or with
-    ``negated=True`` as the negation of a difference (``-\\left(T - a_{2}\\right)``).
+    Sums print positive terms first (``a_{2} - T``); with ``negated=True`` a sum with a
+    leading minus prints as the negation of a difference (``-\\left(T - a_{2}\\right)``).
     """
-    names = _names(network)
-    if _negated_sum(expr):
-        if negated:
-            return r"-\left(" + sp.latex(-expr, symbol_names=names, **settings) + r"\right)"
-        return sp.latex(_positive_first(expr), symbol_names=names, order="none", **settings)
-    return sp.latex(expr, symbol_names=names, **settings)
+    printer = _LatexPrinter({"symbol_names": _names(network), **settings})
+    if negated and _negated_sum(expr):
+        return r"-\left(" + printer.doprint(-expr) + r"\right)"
+    return printer.doprint(expr)
 
 
 def text(expr: Expr, *, negated: bool = False) -> str:
     """One-line plain text of ``expr``, as Python would read it (see :func:`latex`)."""
-    if _negated_sum(expr):
-        if negated:
-            return f"-({sp.sstr(-expr)})"
-        return sp.sstr(_positive_first(expr), order="none")
-    return sp.sstr(expr)
+    printer = _StrPrinter()
+    if negated and _negated_sum(expr):
+        return f"-({printer.doprint(-expr)})"
+    return printer.doprint(expr)
 
 
 def partial_latex(numerator: Expr, denominator: Expr, network: "Network | None" = None) -> str:

@@ -92,7 +92,7 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert result["verdict"] == "not equal"
     assert result["kind"] == "constant_factor"
     assert result["yours"] == "-2*a1*a2*(1 - a2)*(T - a2)"
-    assert result["symbolic"] == "a1*a2*(1 - a2)*(-T + a2)"
+    assert result["symbolic"] == "a1*a2*(1 - a2)*(a2 - T)"
     assert result["counterexample"]["w2"] == 0.45
     assert result["yours_value"] == pytest.approx(2 * 0.0570703982010549, rel=1e-10)
     assert result["diagnosis_latex"].startswith(r"Your expression is $2$ times "

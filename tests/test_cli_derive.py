@@ -25,8 +25,8 @@ def test_derive_expanded_has_inputs_and_parameters_only() -> None:
     r = run_cli("derive", TWO, "--form", "expanded", "--wrt", "w2")
     assert r.returncode == 0
     assert r.stdout.strip() == (
-        "∂E/∂w2 = (1 - sigmoid(b2 + w2*sigmoid(b1 + w1*x1)))*(-T + sigmoid(b2 + "
-        "w2*sigmoid(b1 + w1*x1)))*sigmoid(b1 + w1*x1)*sigmoid(b2 + w2*sigmoid(b1 + w1*x1))")
+        "∂E/∂w2 = (1 - sigmoid(b2 + w2*sigmoid(b1 + w1*x1)))*(sigmoid(b2 + w2*sigmoid(b1 + "
+        "w1*x1)) - T)*sigmoid(b1 + w1*x1)*sigmoid(b2 + w2*sigmoid(b1 + w1*x1))")
 
 
 def test_derive_steps_shows_forward_equations_and_deltas() -> None:
@@ -43,7 +43,7 @@ def test_derive_latex() -> None:
     r = run_cli("derive", TWO, "--latex", "--wrt", "w1")
     assert r.stdout.strip() == (r"\frac{\partial E}{\partial w_{1}} = a_{1} a_{2} w_{2} x_{1} "
                                 r"\left(1 - a_{1}\right) \left(1 - a_{2}\right) "
-                                r"\left(- T + a_{2}\right)")
+                                r"\left(a_{2} - T\right)")
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

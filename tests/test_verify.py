@@ -124,7 +124,7 @@ MISTAKE_CASES = [
      "that cancels it (the forgotten 1/2 in E)."),
     (LINEAR, "w", "-(z - w x) x", "constant_factor",
      "Your expression is 1/2 times dJ/dw: the 2 from differentiating the square in "
-     "J = (-y + z)**2 is missing."),
+     "J = (z - y)**2 is missing."),
     (TWO, "w2", "-(T - a2) a2 (1 - a2)", "missing_factor",
      "Your expression is missing the factor a1 (dz2/dw2)."),
     (TWO, "w1", "-(T - a2) a2 (1 - a2) w2 x1", "missing_factor",

@@ -425,7 +425,7 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
     common = dict(kind=f.kind, partial=partial_latex(f.numerator, f.denominator, net),
                   expression=latex(f.expression, net, negated=f.kind == "loss"),
                   numerator=latex(f.numerator, net), wrt=latex(f.denominator, net),
-                  source=(_readable(f.source, net) if f.kind == "loss"
+                  source=(latex(f.source, net) if f.kind == "loss"
                           else _short_sum(f.source, net)),
                   new=new)
     if f.kind == "activation":
@@ -507,31 +507,10 @@ def _point(net: Network) -> list[ValueRow]:
     return rows
 
 
-def _readable(expr: Expr, net: Network) -> str:
-    """LaTeX of ``expr`` with every inner sum written positive term first (``z - y``
-    rather than ``-y + z``), as a person writes a difference."""
-    def positive_first(e: Expr) -> Expr:
-        if isinstance(e, sp.Add):
-            terms = [positive_first(t) for t in e.args]
-            return sp.Add(*sorted(terms, key=lambda t: t.could_extract_minus_sign()),
-                          evaluate=False)
-        if e.args and not e.is_Atom:
-            return e.func(*(positive_first(a) for a in e.args), evaluate=False)
-        return e
-
-    try:
-        readable = positive_first(expr)
-    except (TypeError, ValueError):  # a function that takes no ``evaluate`` flag
-        return latex(expr, net)
-    if isinstance(expr, sp.Add) and expr.could_extract_minus_sign():
-        return latex(readable, net)  # the printer orders such a sum itself
-    return latex(readable, net, order="none")
-
-
 def _cost(net: Network, samples: int) -> str:
     lhs = latex(net.loss_symbol)
     long = isinstance(net.error, sp.Add) and len(net.error.args) > SUM_TERMS
-    err = _short_sum(net.error, net) if long else _readable(net.error, net)
+    err = _short_sum(net.error, net) if long else latex(net.error, net)
     if samples <= 1:
         return f"{lhs} = {err}"
     body = rf"\left({err}\right)_{{i}}" if isinstance(net.error, sp.Add) else \
@@ -832,7 +811,7 @@ def _checks(d: Derivation, results: Sequence[Any]) -> list[CheckView]:
         yours = getattr(r, "yours", None)
         out.append(CheckView(
             g.name, latex(g.parameter, net), partial_latex(net.loss_symbol, g.parameter, net),
-            _readable(yours, net) if yours is not None else "", _readable(g.factored, net),
+            latex(yours, net) if yours is not None else "", latex(g.factored, net),
             str(r.verdict), str(getattr(r, "kind", None) or ""),
             bool(getattr(r, "ok", str(r.verdict).startswith("equal"))),
             str(getattr(r, "note", "") or ""), str(getattr(r, "diagnosis", "") or ""),
