@@ -46,6 +46,12 @@ __all__ = [
     "ScalarMathPrinter",
     "MATH_NAMES",
     "RESERVED_NAMES",
+    "NumExprPrinter",
+    "NumExprCall",
+    "FusedKernelPrinter",
+    "NumExprUnsupported",
+    "NUMEXPR_FUNCTIONS",
+    "NUMEXPR_RESERVED",
 ]
 
 #: Names of the ``math`` module that scalar code uses unqualified (``exp(z)``).
@@ -326,3 +332,175 @@ class ScalarMathPrinter(_StableMixin, PythonCodePrinter):
         if expr.exp == 2 and expr.base.is_Symbol:  # x*x is faster than x**2 on floats
             return f"{self._print(expr.base)}*{self._print(expr.base)}"
         return super()._print_Pow(expr, rational=rational)
+
+
+#: SymPy functions that :class:`NumExprPrinter` can print (numexpr has no ``erf``/``erfc``).
+NUMEXPR_FUNCTIONS = frozenset({"exp", "log", "log1p", "expm1", "tanh", "Abs", "Max", "Min",
+                               "Piecewise", "Heaviside"})
+#: Names numexpr reserves in its expressions: a variable must not be called so.
+NUMEXPR_RESERVED = frozenset({
+    "where", "abs", "exp", "expm1", "log", "log1p", "log10", "log2", "sqrt", "tanh", "sum",
+    "prod", "min", "max", "minimum", "maximum", "real", "imag", "complex", "conj",
+    "contains", "copy", "ones_like", "sin", "cos", "tan", "sinh", "cosh", "arcsin",
+    "arccos", "arctan", "arctan2", "arcsinh", "arccosh", "arctanh", "ceil", "floor", "fmod",
+    "hypot", "isfinite", "isinf", "isnan", "nextafter", "copysign", "round", "sign",
+    "signbit", "trunc", "True", "False", "None", "and", "or", "not", "in", "is"})
+
+
+class NumExprUnsupported(ValueError):
+    """An expression uses a function numexpr cannot evaluate (the message names it)."""
+
+
+class NumExprPrinter(_StableMixin, PythonCodePrinter):
+    """The same stable forms as :class:`StableNumPyPrinter`, as the text of one numexpr
+    expression (``numexpr.evaluate``): ``where`` for two-way choices, ``Max``/``Min`` and
+    ``Heaviside`` as ``where`` too. Non-integer constants are printed through
+    ``constant(value)`` (a callable given to the printer), so the caller can bind them as
+    variables of the batch's dtype: a float literal is a double to numexpr and would turn
+    float32 samples into float64.
+
+    >>> from sympy import Symbol, exp, Abs, Max
+    >>> z = Symbol("z1")
+    >>> NumExprPrinter().doprint(exp(-Abs(z)) + Max(z, 0))
+    'where(z1 > 0, z1, 0) + exp(-abs(z1))'
+    """
+
+    def __init__(self, settings: dict[str, Any] | None = None,
+                 constant: Any = None) -> None:
+        super().__init__({"allow_unknown_functions": False, "fully_qualified_modules": False,
+                          **(settings or {})})
+        self._constant = constant or repr
+
+    def doprint(self, expr: Expr, assign_to: Any = None) -> str:  # type: ignore[override]
+        for f in expr.atoms(sp.Function, sp.Max, sp.Min):
+            if type(f).__name__ not in NUMEXPR_FUNCTIONS:
+                raise NumExprUnsupported(f"numexpr has no function '{type(f).__name__}'")
+        return super().doprint(expr, assign_to)
+
+    def _float(self, value: float) -> str:
+        return self._constant(value)
+
+    def _print_Float(self, expr: Expr) -> str:
+        return self._float(float(expr))
+
+    def _print_Rational(self, expr: Expr) -> str:
+        return self._float(float(expr))
+
+    _print_Half = _print_Rational
+
+    def _print_NumberSymbol(self, expr: Expr) -> str:
+        return self._float(float(expr))
+
+    def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
+        literal = _number(expr)
+        if literal is not None:
+            return self._float(float(expr))
+        base, exp = expr.args
+        wrapped = self.parenthesize(base, PRECEDENCE["Pow"], strict=False)
+        if exp == -1:
+            return f"1/{wrapped}"
+        if exp.is_Integer and exp > 0:
+            return f"{wrapped}**{int(exp)}"
+        if exp == sp.S.Half:
+            return f"sqrt({self._print(base)})"
+        return f"{wrapped}**{self.parenthesize(exp, PRECEDENCE['Pow'], strict=False)}"
+
+    def _print_Relational(self, expr: Expr) -> str:
+        return f"{self.parenthesize(expr.lhs, 35)} {expr.rel_op} {self.parenthesize(expr.rhs, 35)}"
+
+    def _print_Piecewise(self, expr: Expr) -> str:
+        *pairs, (last, cond) = expr.args
+        if cond is not sp.true:
+            raise ValueError("a numeric Piecewise needs a final True branch")
+        out = self._print(last)
+        for value, condition in reversed(pairs):
+            out = f"where({self._print(condition)}, {self._print(value)}, {out})"
+        return out
+
+    def _minmax(self, op: str, args: Sequence[Expr]) -> str:
+        # where(x > y, x, y) is numpy.maximum(x, y) for numbers (both give y when equal)
+        ordered = sorted(args, key=lambda a: not a.is_number)
+        out = self._print(ordered[0])
+        for arg in ordered[1:]:
+            y = self._print(arg)
+            out = f"where({y} {op} {out}, {y}, {out})"
+        return out
+
+    def _print_Max(self, expr: Expr) -> str:
+        return self._minmax(">", expr.args)
+
+    def _print_Min(self, expr: Expr) -> str:
+        return self._minmax("<", expr.args)
+
+    def _print_Heaviside(self, expr: Expr) -> str:
+        x = self._print(expr.args[0])
+        one, zero = self._float(1.0), self._float(0.0)
+        h0 = self._float(float(expr.args[1]))
+        return f"where({x} > 0, {one}, where({x} == 0, {h0}, {zero}))"
+
+    def _print_Abs(self, expr: Expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_UnevaluatedExpr(self, expr: Expr) -> str:
+        # an inlined temporary: parenthesized, so it is computed as it was on its own
+        inner = expr.args[0]
+        text = self._print(inner)
+        return text if inner.is_Atom or isinstance(inner, sp.Function) else f"({text})"
+
+    def parenthesize(self, item: Any, level: int, strict: bool = False) -> str:
+        if isinstance(item, sp.UnevaluatedExpr):
+            return self._print(item)  # already parenthesized where needed
+        return super().parenthesize(item, level, strict)
+
+    def _print_Function(self, expr: Expr) -> str:
+        name = type(expr).__name__
+        if name not in NUMEXPR_FUNCTIONS:
+            raise NumExprUnsupported(f"numexpr has no function '{name}'")
+        return f"{name}({', '.join(self._print(a) for a in expr.args)})"
+
+    _print_exp = _print_log = _print_log1p = _print_expm1 = _print_tanh = _print_Function
+
+
+class NumExprCall(sp.Function):
+    """One expression evaluated by one numexpr call in a fused kernel: printed by
+    :class:`FusedKernelPrinter` as ``_ne('text', {variables})``. Sub-expressions wrapped in
+    ``UnevaluatedExpr`` are inlined temporaries, printed in parentheses as they are."""
+
+    nargs = 1
+
+
+class FusedKernelPrinter(StableNumPyPrinter):
+    """The NumPy printer for the kernels of the numexpr backend: a :class:`NumExprCall` is
+    printed through :class:`NumExprPrinter` with its variables (numexpr name -> Python
+    name), and non-integer constants there as variables ``_k0, _k1, ...`` listed in
+    :attr:`constants` (the caller binds them in the batch's dtype).
+
+    >>> from sympy import Symbol, exp, Abs
+    >>> z = Symbol("z1")
+    >>> FusedKernelPrinter().doprint(NumExprCall(exp(-Abs(z)) / 2))
+    "_ne('(_k0)*exp(-abs(z1))', {'z1': z1, '_k0': _k0})"
+    """
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.constants: list[float] = []
+
+    def _print_NumExprCall(self, expr: Expr) -> str:
+        (body,) = expr.args
+        symbols = sorted(body.free_symbols, key=str)
+        # numexpr's own names (where, sum, ...) cannot be variables inside its expressions
+        rename = {s: Symbol(f"{s}_v") for s in symbols if str(s) in NUMEXPR_RESERVED}
+        used: list[str] = []
+
+        def constant(value: float) -> str:
+            if value not in self.constants:
+                self.constants.append(value)
+            name = f"_k{self.constants.index(value)}"
+            if name not in used:
+                used.append(name)
+            return name
+
+        text = NumExprPrinter(constant=constant).doprint(body.xreplace(rename))
+        pairs = [f"{str(rename.get(s, s))!r}: {self._print(s)}" for s in symbols]
+        pairs += [f"{name!r}: {name}" for name in used]
+        return f"_ne({text!r}, {{{', '.join(pairs)}}})"

@@ -459,3 +459,13 @@ def test_cli_derive_layer_level_rejects_scalar_options(args: list[str], message:
     r = run_cli("derive", DIGITS, *args)
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr == f"symgrad derive: error: {message}\n"
+
+
+def test_cli_train_on_the_digits() -> None:
+    r = run_cli("train", DIGITS, "--epochs", "3", "--quiet")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1] == ("64 -> 32 sigmoid -> 10 softmax, loss cce; learning rate 0.5, batch 32, "
+                        "3 epochs; layer-level gradients")
+    assert lines[-2].startswith("train accuracy: ") and lines[-1].startswith("test accuracy:  ")
+    assert r.stderr == ""

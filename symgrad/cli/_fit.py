@@ -26,12 +26,14 @@ def train_dataset(spec: Spec, args: argparse.Namespace) -> int:
                                 f"([data] source = \"{spec.data.source}\"); it trains by epochs")
     quiet = bool(getattr(args, "quiet", False))
     epochs = args.epochs if args.epochs is not None else spec.training.epochs
-    bar = tqdm(total=epochs, unit="epoch", desc="training", leave=False, file=sys.stderr,
-               disable=quiet or not sys.stderr.isatty())
+    bars: list[tqdm] = []  # made at the first epoch's end, so loading the data is not timed
 
     def progress(epoch: int, loss: float) -> None:
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        bar.update(1)
+        if not bars:
+            bars.append(tqdm(total=epochs, unit="epoch", desc="training", leave=False,
+                             file=sys.stderr, disable=quiet or not sys.stderr.isatty()))
+        bars[0].set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bars[0].update(1)
 
     try:
         result = fit(spec, epochs=args.epochs, batch_size=args.batch_size,
@@ -41,7 +43,8 @@ def train_dataset(spec: Spec, args: argparse.Namespace) -> int:
         print(f"symgrad train: {exc}", file=sys.stderr)
         return EXIT_FAIL
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     d = result.derivation
     shape = " -> ".join([str(d.sizes[0])] + [f"{s.units} {s.label}" for s in d.shapes])
     method = {"batch": "batch gradient descent", "minibatch": "minibatch SGD",

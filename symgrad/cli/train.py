@@ -85,6 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
+    if spec.data.source is not None:  # a named data set: layer-level minibatch SGD
+        from ._fit import train_dataset
+        return train_dataset(spec, args)
     return _train_network(spec, args)
 
 
