@@ -37,8 +37,6 @@ DEPTHS = (2, 4, 8, 16, 32, 64)
 # PyTorch runs in a child process: importing it changes the allocator's behaviour and its
 # idle OpenMP threads spin, which would skew the NumPy timings of this process.
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-# the opt-in fused backend, compile(d, backend="numexpr"): measured when numexpr is installed
-HAS_NUMEXPR = importlib.util.find_spec("numexpr") is not None
 torch = None  # imported in the child process only
 
 
@@ -119,12 +117,6 @@ def batch_rows(rows):
         fns = {"ours": lambda: f.grad(x1=x, T=t, **p),
                "hand": lambda: hand_numpy(x, t, p, depth),
                "plain": lambda: plain(x1=x, T=t, **p)}
-        if HAS_NUMEXPR:
-            fused = symgrad.compile(d, backend="numexpr")
-            got_ne = fused.grad(x1=x, T=t, **p)
-            err_ne = max(abs(float(got_ne[k]) - check[k]) / max(abs(check[k]), 1e-300)
-                         for k in check)
-            fns["numexpr"] = lambda: fused.grad(x1=x, T=t, **p)
         times = interleaved(fns)
         if HAS_TORCH:
             times["torch"] = torch_child("batch", depth)
@@ -137,15 +129,6 @@ def batch_rows(rows):
         rows.append((f"batch 1e6, {label}: symgrad / plain lambdify(cse=True)", ours, plain_t,
                      ""))
         rows.append((f"batch 1e6, {label}: plain lambdify / hand NumPy", plain_t, hand, ""))
-        if HAS_NUMEXPR:
-            fused_t = times["numexpr"]
-            rows.append((f"batch 1e6, {label}: symgrad numexpr / hand NumPy", fused_t, hand,
-                         f"max rel diff {err_ne:.1e}"))
-            if HAS_TORCH:
-                rows.append((f"batch 1e6, {label}: symgrad numexpr / PyTorch autograd",
-                             fused_t, times["torch"], ""))
-            rows.append((f"batch 1e6, {label}: symgrad numexpr / symgrad numpy", fused_t,
-                         ours, ""))
 
 
 def hand_scalar(x1, T, w1, b1, w2, b2):
@@ -248,8 +231,7 @@ def main() -> None:
     scalar_rows(rows)
     compile_rows(rows)
     print(f"symgrad {symgrad.__version__}, numpy {np.__version__}, sympy {sp.__version__}, "
-          f"torch {'installed' if HAS_TORCH else 'not installed'}, "
-          f"numexpr {_numexpr_version()}; "
+          f"torch {'installed' if HAS_TORCH else 'not installed'}; "
           f"{os.cpu_count()} CPUs; load average at the end "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     width = max(len(r[0]) for r in rows)
@@ -257,14 +239,6 @@ def main() -> None:
     for label, ours, other, note in rows:
         ratio = ours / other if other == other else float("nan")
         print(f"{label:<{width}}  {_fmt(ours):>11}  {_fmt(other):>11}  {ratio:>7.3f}  {note}")
-
-
-def _numexpr_version() -> str:
-    if not HAS_NUMEXPR:
-        return "not installed"
-    import numexpr
-
-    return f"{numexpr.__version__} ({numexpr.get_num_threads()} threads)"
 
 
 def _fmt(seconds: float) -> str:

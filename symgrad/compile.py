@@ -22,7 +22,6 @@ by the sample count when the loss is a mean).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 from typing import Any, Callable, Mapping, Sequence
@@ -33,23 +32,11 @@ from sympy import Expr, Symbol
 
 from . import runtime
 from .derive import Derivation
-from .errors import ArgumentError, CompileError, MissingDependencyError
-from .printers_numeric import (MATH_NAMES, RESERVED_NAMES, FusedKernelPrinter, NumExprCall,
-                               NumExprPrinter, NumExprUnsupported, ScalarMathPrinter,
+from .errors import ArgumentError, CompileError
+from .printers_numeric import (MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter,
                                StableNumPyPrinter, UnitForms, softmax_forms, unit_forms)
 
-__all__ = ["CompiledNetwork", "compile", "activation_functions", "KERNELS", "BACKENDS",
-           "FUSED_BLOCK"]
-
-#: Batch backends: ``numpy`` (lambdified NumPy code, the same as ``symgrad export``) and
-#: ``numexpr`` (fused, multi-threaded numexpr expressions; needs ``symgrad[fast]``).
-BACKENDS = ("numpy", "numexpr")
-#: Samples per block of the numexpr backend: one block's arrays (512 KiB each in float64)
-#: stay in the shared cache while numexpr's threads split the block between them.
-FUSED_BLOCK = 65536
-#: A single-use temporary is inlined into its consumer only while the consumer stays within
-#: this many operations (numexpr has a limited number of registers per expression).
-_INLINE_LIMIT = 60
+__all__ = ["CompiledNetwork", "compile", "activation_functions", "KERNELS"]
 
 Program = list[tuple[Symbol, Expr]]
 
@@ -197,58 +184,6 @@ def _named_cse(body: Program) -> Callable[[Any], tuple[Program, Any]]:
     return run
 
 
-def _fused_program(program: Program, outputs: Sequence[Expr]) -> tuple[Program, list[Expr]]:
-    """The program and outputs of :func:`_named_cse` regrouped for the numexpr backend.
-
-    Every temporary used exactly once is inlined into its consumer (wrapped in
-    ``UnevaluatedExpr``, so the operations stay those of the NumPy code); each remaining
-    one becomes a :class:`NumExprCall`, one fused pass over the block. The reductions
-    ``_bsum``/``_bdot`` stay NumPy (``sum``/``dot``), their compound arguments fused too.
-    Raises :class:`NumExprUnsupported` for a function numexpr lacks.
-    """
-    needed_by_outputs: set[Symbol] = set().union(*(out.free_symbols for out in outputs))
-    uses: dict[Symbol, int] = {}
-    for _, expr in program:
-        for symbol in expr.free_symbols:
-            uses[symbol] = uses.get(symbol, 0) + expr.count(symbol)
-    inlinable = {symbol for symbol, _ in program
-                 if uses.get(symbol, 0) == 1 and symbol not in needed_by_outputs}
-    bodies: dict[Symbol, Expr] = {}
-    pending: set[Symbol] = set()  # inlinable temporaries not yet placed in a consumer
-    kept: set[Symbol] = set()
-    probe = NumExprPrinter()
-    for symbol, expr in program:
-        probe.doprint(expr)  # NumExprUnsupported before any work is done
-        body = expr
-        for other in sorted(expr.free_symbols & pending, key=str):
-            pending.discard(other)
-            candidate = body.xreplace({other: sp.UnevaluatedExpr(bodies[other])})
-            if sp.count_ops(candidate) <= _INLINE_LIMIT:
-                body = candidate
-            else:
-                kept.add(other)
-        bodies[symbol] = body
-        if symbol in inlinable:
-            pending.add(symbol)
-        else:
-            kept.add(symbol)
-    fused: Program = [(symbol, NumExprCall(bodies[symbol])) for symbol, _ in program
-                      if symbol in kept]
-
-    def value(expr: Expr) -> Expr:
-        return expr if expr.is_Symbol or expr.is_number else NumExprCall(expr)
-
-    outs: list[Expr] = []
-    for out in outputs:
-        if isinstance(out, (_BSUM, _BDOT)):
-            outs.append(type(out)(*(value(a) for a in out.args[:-1]), out.args[-1]))
-        elif not out.atoms(_BSUM, _BDOT):
-            outs.append(value(out))
-        else:
-            raise NumExprUnsupported(f"cannot fuse the output {out}")
-    return fused, outs
-
-
 def _docstring(name: str, arguments: Sequence[str], n_data: int,
                returns: Sequence[str]) -> str:
     what, scalar = KERNELS.get(name, (name, False))
@@ -271,19 +206,7 @@ class CompiledNetwork:
     in :attr:`arguments` order, for the fastest possible call on one sample.
     """
 
-    def __init__(self, derivation: Derivation, dtype: Any = np.float64,
-                 backend: str = "numpy") -> None:
-        if backend not in BACKENDS:
-            raise ArgumentError(f"unknown backend '{backend}'; the backends are: "
-                                f"{', '.join(BACKENDS)}")
-        self._numexpr: Any = None
-        if backend == "numexpr":
-            try:
-                self._numexpr = importlib.import_module("numexpr")
-            except ImportError:
-                raise MissingDependencyError("backend 'numexpr' needs the numexpr package: "
-                                             "pip install 'symgrad[fast]'") from None
-        self.backend = backend
+    def __init__(self, derivation: Derivation, dtype: Any = np.float64) -> None:
         self.derivation = derivation
         self.network = net = derivation.network
         self.dtype = np.dtype(dtype)
@@ -303,8 +226,6 @@ class CompiledNetwork:
         self._program, self._loss = _program(derivation)
         self._kernels: dict[str, Callable[..., Any]] = {}
         self._sources: dict[str, str] = {}
-        self._fused: dict[tuple[str, np.dtype], Callable[..., Any] | None] = {}
-        self._fused_sources: dict[str, str] = {}
 
     # -- building --------------------------------------------------------------------------
 
@@ -358,67 +279,8 @@ class CompiledNetwork:
         self._sources[name] = source
         return fn
 
-    def fused_kernel(self, name: str, dtype: Any = None) -> Callable[..., Any] | None:
-        """The numexpr version of batch kernel ``name`` for ``dtype`` (default: the compiled
-        dtype), or ``None`` where the NumPy kernel runs instead.
-
-        The rule: a kernel is fused unless the backend is ``numpy``, the kernel is a
-        ``*_scalar`` one (Python floats: ``math`` code is fastest), or one of the quantities
-        it computes needs a function numexpr lacks (``erfc``, so GELU layers): then the whole
-        kernel is the NumPy one, the same code as the ``numpy`` backend.
-        """
-        dtype = self.dtype if dtype is None else np.dtype(dtype)
-        key = (name, dtype)
-        if key in self._fused:
-            return self._fused[key]
-        if name not in KERNELS:
-            raise CompileError(f"unknown kernel '{name}'; known: {', '.join(KERNELS)}")
-        fn: Callable[..., Any] | None = None
-        if self._numexpr is not None and not KERNELS[name][1]:
-            outputs, returns = self._outputs(name)
-            args = self._symbols if name == "forward_arrays" else self._symbols + (_SAMPLES,)
-            body = _prune(self._program, outputs)
-            try:
-                program, outs = _fused_program(*_named_cse(body)(outputs))
-            except NumExprUnsupported:
-                program = None
-            if program is not None:
-                printer = FusedKernelPrinter()
-                namespace = {"_bsum": runtime._bsum, "_bdot": runtime._bdot,
-                             "_ne": self._evaluator()}
-                fn = sp.lambdify(args, tuple(outs), modules=[namespace, "numpy"],
-                                 printer=printer, cse=lambda _: (program, tuple(outs)),
-                                 docstring_limit=0)
-                # the constants the printer met, as variables of the batch's dtype
-                fn.__globals__.update({f"_k{i}": dtype.type(v)
-                                       for i, v in enumerate(printer.constants)})
-                source = inspect.getsource(fn).replace("def _lambdifygenerated(",
-                                                       f"def {name}(", 1)
-                fn.__name__ = fn.__qualname__ = name
-                fn.__doc__ = _docstring(name, [str(a) for a in args], len(self.data_names),
-                                        returns)
-                self._fused_sources[name] = source
-        self._fused[key] = fn
-        return fn
-
-    def _evaluator(self) -> Callable[[str, dict[str, Any]], Any]:
-        evaluate = self._numexpr.evaluate
-        empty: dict[str, Any] = {}
-
-        def _ne(expression: str, variables: dict[str, Any]) -> Any:
-            return evaluate(expression, local_dict=variables, global_dict=empty)
-
-        return _ne
-
-    def kernel_backend(self, name: str) -> str:
-        """``"numexpr"`` where kernel ``name`` runs fused, else ``"numpy"``."""
-        return "numexpr" if self.fused_kernel(name) is not None else "numpy"
-
     def source(self, name: str) -> str:
-        """The Python source of kernel ``name``, named ``name``, with its docstring (the
-        numexpr source where the kernel runs fused)."""
-        if self.fused_kernel(name) is not None:
-            return self._fused_sources[name]
+        """The Python source of kernel ``name``, named ``name``, with its docstring."""
         self.kernel(name)
         text = self._sources[name].replace("def _lambdifygenerated(", f"def {name}(", 1)
         head, _, body = text.partition("\n")
@@ -431,50 +293,13 @@ class CompiledNetwork:
     def forward(self, **values: Any) -> dict[str, np.ndarray]:
         """Every ``z`` and ``a`` of the forward pass, by symbol name."""
         try:
-            if self._numexpr is not None:
-                return self._fused_forward(values)
             return runtime.evaluate_forward(self.kernel("forward_arrays"), self.arguments,
                                    self.forward_names, values, len(self.data_names), self.dtype)
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
-    def _fused_forward(self, values: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        n_data = len(self.data_names)
-        args, _, dtype = runtime.prepare(values, self.arguments, n_data, self.dtype)
-        fn = self.fused_kernel("forward_arrays", dtype)
-        if fn is None:
-            return runtime.evaluate_forward(self.kernel("forward_arrays"), self.arguments,
-                                            self.forward_names, values, n_data, self.dtype)
-        shape = runtime.batch_shape(args, n_data)
-        out = {}
-        for name, value in zip(self.forward_names, fn(*args)):
-            array = np.asarray(value, dtype=dtype)
-            out[name] = np.full(shape, array) if array.shape != shape else array
-        return out
-
-    def _fused_reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        n_data = len(self.data_names)
-        args, n, dtype = runtime.prepare(values, self.arguments, n_data, self.dtype)
-        fn = self.fused_kernel(name, dtype)
-        if fn is None:
-            return None
-        totals: list[Any] = []
-        for start in range(0, n, FUSED_BLOCK):  # prepare guarantees n >= 1: one block at least
-            stop = min(start + FUSED_BLOCK, n)
-            block = [a[start:stop] if i < n_data and type(a) is np.ndarray and a.ndim else a
-                     for i, a in enumerate(args)]
-            part = fn(*block, stop - start)
-            totals = list(part) if not totals else [t + v for t, v in zip(totals, part)]
-        if self.mean:
-            return tuple(dtype.type(t / n) for t in totals)
-        return tuple(dtype.type(t) for t in totals)
-
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         try:
-            if self._numexpr is not None:
-                fused = self._fused_reduce(name, values)
-                if fused is not None:
-                    return fused
             return runtime.reduce_batch(self.kernel(name), self.arguments, values,
                                         len(self.data_names), self.dtype, self.mean)
         except runtime.ArgumentError as exc:
@@ -512,8 +337,7 @@ class CompiledNetwork:
         return f"CompiledNetwork({self.network!r}; arguments {', '.join(self.arguments)})"
 
 
-def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
-            backend: str = "numpy") -> CompiledNetwork:
+def compile(derivation: Derivation, dtype: Any = np.float64) -> CompiledNetwork:  # noqa: A001
     """Compile a derivation into NumPy functions of named values.
 
     Parameters
@@ -521,13 +345,6 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     derivation : the result of :func:`symgrad.derive`.
     dtype : the floating type for values that carry none (Python numbers and lists):
         ``numpy.float64`` (default) or ``numpy.float32``.
-    backend : ``"numpy"`` (default; the same code as ``symgrad export``) or ``"numexpr"``:
-        batch forward, loss and gradients as fused, multi-threaded numexpr expressions
-        evaluated in blocks of :data:`FUSED_BLOCK` samples, with the same stable forms and
-        NumPy sums and dot products (needs ``pip install 'symgrad[fast]'``). Results agree
-        with the ``numpy`` backend to rounding, not to the last bit. Kernels that need a
-        function numexpr lacks (``erfc``: GELU) run as NumPy code; see
-        :meth:`CompiledNetwork.fused_kernel`.
 
     >>> from symgrad.network import Network, Dense
     >>> from symgrad.derive import derive
@@ -538,7 +355,7 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     >>> float(g["w"]), float(g["b"])
     (0.0, 0.25)
     """
-    return CompiledNetwork(derivation, dtype, backend)
+    return CompiledNetwork(derivation, dtype)
 
 
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],
