@@ -31,6 +31,25 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> CliRes
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_cli_here(*args: object) -> CliResult:
+    """The command in this process (a subprocess would import SymPy again each time)."""
+    import contextlib
+    import io
+
+    from symgrad.cli import main
+
+    class Utf8(io.StringIO):  # a terminal that prints ∂ and ⊙
+        encoding = "utf-8"
+
+    out, err = Utf8(), Utf8()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+    return CliResult(status, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli():
     return run_cli

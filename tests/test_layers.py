@@ -16,7 +16,8 @@ from symgrad.errors import ArgumentError, SpecError
 from symgrad.layers import FORWARD, LayerDerivation
 from symgrad.spec import parse_spec
 
-from .conftest import DERIVATIONS, CliResult
+from .conftest import DERIVATIONS
+from .conftest import run_cli_here as run_cli
 
 DIGITS = DERIVATIONS / "digits_mlp.toml"
 DIGITS_RELU = DERIVATIONS / "digits_mlp_relu.toml"
@@ -31,23 +32,6 @@ LOSS_CASES = [  # (hidden, output, loss): every loss, elementwise and softmax ou
 ]
 
 
-def run_cli(*args: object) -> CliResult:
-    """The command in this process (a subprocess would import SymPy again each time)."""
-    import contextlib
-    import io
-
-    from symgrad.cli import main
-
-    class Utf8(io.StringIO):  # a terminal that prints ∂ and ⊙
-        encoding = "utf-8"
-
-    out, err = Utf8(), Utf8()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-    return CliResult(status, out.getvalue(), err.getvalue())
 
 
 def _spec(layers: str, loss: str, inputs: int = 4) -> LayerDerivation:

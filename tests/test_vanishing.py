@@ -13,25 +13,8 @@ from symgrad.errors import ArgumentError
 from symgrad.vanishing import (derivative_bound, factor_product, measure, measure_spec, plot,
                                reading)
 
-from .conftest import CliResult
+from .conftest import run_cli_here as run_cli
 
-def run_cli(*args: object) -> CliResult:
-    """The command in this process (a subprocess would import SymPy again each time)."""
-    import contextlib
-    import io
-
-    from symgrad.cli import main
-
-    class Utf8(io.StringIO):  # a terminal that prints ∂ and ⊙
-        encoding = "utf-8"
-
-    out, err = Utf8(), Utf8()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            status = main([str(a) for a in args])
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-    return CliResult(status, out.getvalue(), err.getvalue())
 
 
 BOUNDS = [  # activation, sup |f'|, tolerance (0: exact)
