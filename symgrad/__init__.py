@@ -1,14 +1,50 @@
-"""symgrad: derive, check and compile neural-network gradients symbolically."""
+"""symgrad: derive, check and compile neural-network gradients symbolically.
+
+The pipeline, left to right: a spec (:func:`read_spec`) becomes a network
+(:func:`load`, :class:`Network`), the network a derivation (:func:`derive`, or
+:func:`derive_layers` for the matrix form), and the derivation compiled functions
+(:func:`compile`, :func:`train`, :func:`fit`), checks (:func:`check`) or a report
+(:func:`report`).
+
+>>> import symgrad
+>>> d = symgrad.derive(symgrad.load("derivations/two_neuron.toml"))
+>>> round(d["w2"].at(d.network.values), 6)
+0.05707
+"""
+
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
 from .activations import ACTIVATIONS, Activation, get_activation
-from .derive import Derivation, DeltaStep, Factor, Gradient, derive
 from .compile import CompiledNetwork, compile  # noqa: A004
-from .train import Step, TrainingResult, train
-from .errors import *  # noqa: F401,F403
+from .derive import DeltaStep, Derivation, Factor, Gradient, derive
+from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
+                     DivergenceError, ExportError, MissingDependencyError, ParseError,
+                     ReportError, SpecError, SymgradError, UnknownNameError)
+from .layers import CompiledLayers, FitResult, LayerDerivation, derive_layers, fit
 from .losses import LOSSES, Loss, get_loss
 from .network import Dense, Network, load
+# binds ``symgrad.report`` too: the subpackage, which is callable as render_report
+from .report import render_report
 from .spec import Spec, parse_spec, read_spec
-from .report import render_report  # binds symgrad.report too: the package, callable as render_report
-from .layers import CompiledLayers, FitResult, LayerDerivation, derive_layers, fit
-from .verify import CheckResult, check, check_file
 from .testing import assert_gradient_matches
+from .train import Step, TrainingResult, train
+from .verify import CheckResult, check, check_file
+
+__all__ = [
+    "__version__",
+    "ACTIVATIONS", "Activation", "get_activation",
+    "LOSSES", "Loss", "get_loss",
+    "Spec", "parse_spec", "read_spec",
+    "Dense", "Network", "load",
+    "Derivation", "DeltaStep", "Factor", "Gradient", "derive",
+    "LayerDerivation", "CompiledLayers", "FitResult", "derive_layers", "fit",
+    "CompiledNetwork", "compile",
+    "Step", "TrainingResult", "train",
+    "CheckResult", "check", "check_file", "assert_gradient_matches",
+    "render_report", "report",
+    "SymgradError", "SpecError", "UnknownNameError", "DerivationError", "CompileError",
+    "ArgumentError", "DivergenceError", "ParseError", "CheckError", "ReportError",
+    "ExportError", "MissingDependencyError",
+]
