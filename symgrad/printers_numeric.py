@@ -28,7 +28,7 @@ from __future__ import annotations
 import keyword
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 from sympy import Expr, Symbol
@@ -210,6 +210,19 @@ class _StableMixin:
     def _print_NumberSymbol(self, expr: Expr) -> str:
         return repr(float(expr))
 
+    def _print_Relational(self, expr: Expr) -> str:
+        return f"{self.parenthesize(expr.lhs, 35)} {expr.rel_op} {self.parenthesize(expr.rhs, 35)}"
+
+    def _fold_piecewise(self, expr: Expr, choose: Callable[[str, str, str], str]) -> str:
+        """A Piecewise as nested two-way choices, ``choose(condition, value, otherwise)``."""
+        *pairs, (last, cond) = expr.args
+        if cond is not sp.true:
+            raise ValueError("a numeric Piecewise needs a final True branch")
+        out = self._print(last)
+        for value, condition in reversed(pairs):
+            out = choose(self._print(condition), self._print(value), out)
+        return out
+
     def _print_Add(self, expr: Expr, order: str | None = None) -> str:
         """Positive terms first, then subtractions: ``a2 - T`` is one array operation,
         ``-T + a2`` two."""
@@ -245,16 +258,7 @@ class StableNumPyPrinter(_StableMixin, NumPyPrinter):
                           **(settings or {})})
 
     def _print_Piecewise(self, expr: Expr) -> str:
-        *pairs, (last, cond) = expr.args
-        if cond is not sp.true:
-            raise ValueError("a numeric Piecewise needs a final True branch")
-        out = self._print(last)
-        for value, condition in reversed(pairs):
-            out = f"numpy.where({self._print(condition)}, {self._print(value)}, {out})"
-        return out
-
-    def _print_Relational(self, expr: Expr) -> str:
-        return f"{self.parenthesize(expr.lhs, 35)} {expr.rel_op} {self.parenthesize(expr.rhs, 35)}"
+        return self._fold_piecewise(expr, lambda c, v, o: f"numpy.where({c}, {v}, {o})")
 
     def _nested(self, name: str, args: Sequence[Expr]) -> str:
         out = self._print(args[0])
@@ -280,17 +284,8 @@ class ScalarMathPrinter(_StableMixin, PythonCodePrinter):
         super().__init__({"allow_unknown_functions": True, "fully_qualified_modules": False,
                           **(settings or {})})
 
-    def _print_Relational(self, expr: Expr) -> str:
-        return f"{self.parenthesize(expr.lhs, 35)} {expr.rel_op} {self.parenthesize(expr.rhs, 35)}"
-
     def _print_Piecewise(self, expr: Expr) -> str:
-        *pairs, (last, cond) = expr.args
-        if cond is not sp.true:
-            raise ValueError("a numeric Piecewise needs a final True branch")
-        out = self._print(last)
-        for value, condition in reversed(pairs):
-            out = f"({self._print(value)} if {self._print(condition)} else {out})"
-        return out
+        return self._fold_piecewise(expr, lambda c, v, o: f"({v} if {c} else {o})")
 
     def _print_Max(self, expr: Expr) -> str:
         return self._minmax("max", expr.args)
