@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_compile.py     (from the repository root)
 
 1. Batch gradients on 1,000,000 samples (two-neuron network; 16-layer sigmoid chain):
-   symgrad.compile vs hand-written NumPy forward+backward vs PyTorch CPU autograd (float64)
-   vs plain ``lambdify(cse=True)`` of the expanded gradients.
+   symgrad.compile with backend "c" (fused C loop) and backend "numpy" (the default, the
+   code ``symgrad export`` writes) vs hand-written NumPy forward+backward vs PyTorch CPU
+   autograd (float64) vs plain ``lambdify(cse=True)`` of the expanded gradients.
 2. One call on scalars (two-neuron gradients): symgrad's ``grad_scalar`` vs hand-written
    pure Python with ``math`` vs PyTorch autograd.
 3. Derivation + compilation time for sigmoid chains of depth 2..64 vs ``sympy.diff`` of the
@@ -21,6 +22,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 
@@ -110,25 +112,33 @@ def batch_rows(rows):
         p = params_for(depth)
         d = symgrad.derive(chain(depth))
         f = symgrad.compile(d)
+        fc = symgrad.compile(d, backend="c")
         check = hand_numpy(x, t, p, depth)
-        got = f.grad(x1=x, T=t, **p)
-        err = max(abs(float(got[k]) - check[k]) / max(abs(check[k]), 1e-300) for k in check)
+        errors = {}
+        for backend, g in (("c", fc), ("numpy", f)):
+            got = g.grad(x1=x, T=t, **p)
+            errors[backend] = max(abs(float(got[k]) - check[k]) / max(abs(check[k]), 1e-300)
+                                  for k in check)
         plain = plain_lambdify(d, f.parameters)
-        fns = {"ours": lambda: f.grad(x1=x, T=t, **p),
+        fns = {"c": lambda: fc.grad(x1=x, T=t, **p),
+               "numpy": lambda: f.grad(x1=x, T=t, **p),
                "hand": lambda: hand_numpy(x, t, p, depth),
                "plain": lambda: plain(x1=x, T=t, **p)}
         times = interleaved(fns)
         if HAS_TORCH:
             times["torch"] = torch_child("batch", depth)
-        ours, hand, plain_t = times["ours"], times["hand"], times["plain"]
-        rows.append((f"batch 1e6, {label}: symgrad / hand NumPy", ours, hand,
-                     f"max rel diff {err:.1e}"))
-        if HAS_TORCH:
-            rows.append((f"batch 1e6, {label}: symgrad / PyTorch autograd", ours,
-                         times["torch"], ""))
-        rows.append((f"batch 1e6, {label}: symgrad / plain lambdify(cse=True)", ours, plain_t,
-                     ""))
-        rows.append((f"batch 1e6, {label}: plain lambdify / hand NumPy", plain_t, hand, ""))
+        for backend in ("c", "numpy"):
+            ours = times[backend]
+            who = f"symgrad[{backend}]"
+            rows.append((f"batch 1e6, {label}: {who} / hand NumPy", ours, times["hand"],
+                         f"max rel diff {errors[backend]:.1e}"))
+            if HAS_TORCH:
+                rows.append((f"batch 1e6, {label}: {who} / PyTorch autograd", ours,
+                             times["torch"], ""))
+            rows.append((f"batch 1e6, {label}: {who} / plain lambdify(cse=True)", ours,
+                         times["plain"], ""))
+        rows.append((f"batch 1e6, {label}: plain lambdify / hand NumPy", times["plain"],
+                     times["hand"], ""))
 
 
 def hand_scalar(x1, T, w1, b1, w2, b2):
@@ -223,6 +233,16 @@ def compile_rows(rows):
             note = f"sympy.diff reference stopped after {REFERENCE_TIMEOUT:.0f} s"
         rows.append((f"derive+compile, chain depth {depth}: symgrad / sympy.diff+lambdify",
                      ours, ref, note))
+    for depth in (2, 16, 64):  # backend "c": generating C and one run of the C compiler
+        f = symgrad.compile(symgrad.derive(chain(depth)), backend="c")
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["SYMGRAD_CACHE_DIR"] = cache
+            start = time.perf_counter()
+            f.fused_loop("grad_sums")([np.ones(2), np.ones(2)] + [1.0] * len(f.parameters), 2)
+            built = time.perf_counter() - start
+            del os.environ["SYMGRAD_CACHE_DIR"]
+        rows.append((f"backend c: generate + build the C loop, chain depth {depth}", built,
+                     float("nan"), "first use only; cached afterwards"))
 
 
 def main() -> None:

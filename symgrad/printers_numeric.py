@@ -10,7 +10,8 @@ Everything that decides *how a number is computed* lives here, in one place:
   log-softmax). Each form is a list of named assignments, so the generated code names
   its temporaries (``a1_e``, ``a1_r``, ``a1_s``, ``a1_d``).
 * :class:`StableNumPyPrinter` prints those forms as NumPy code for arrays of samples and
-  :class:`ScalarMathPrinter` as ``math``-module code for single floats.
+  :class:`ScalarMathPrinter` as ``math``-module code for single floats, and
+  :class:`StableCPrinter` as C99 for the body of a fused loop (:mod:`symgrad.native`).
 
 >>> from sympy import Symbol
 >>> z, a = Symbol("z1"), Symbol("a1")
@@ -21,6 +22,8 @@ Everything that decides *how a number is computed* lives here, in one place:
 'numpy.where(z1 >= 0, a1_r, a1_s)'
 >>> ScalarMathPrinter().doprint(forms.assignments[0][1])
 'exp((z1 if z1 < 0 else -z1))'
+>>> StableCPrinter().doprint(forms.assignments[3][1])
+'(z1 >= 0 ? a1_r : a1_s)'
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.printing.c import C99CodePrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -44,6 +48,7 @@ __all__ = [
     "STABLE_ACTIVATIONS",
     "StableNumPyPrinter",
     "ScalarMathPrinter",
+    "StableCPrinter",
     "MATH_NAMES",
     "RESERVED_NAMES",
 ]
@@ -320,4 +325,46 @@ class ScalarMathPrinter(_StableMixin, PythonCodePrinter):
     def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
         if expr.exp == 2 and expr.base.is_Symbol:  # x*x is faster than x**2 on floats
             return f"{self._print(expr.base)}*{self._print(expr.base)}"
+        return super()._print_Pow(expr, rational=rational)
+
+
+class StableCPrinter(_StableMixin, C99CodePrinter):
+    """C99 for one sample in the body of a fused loop: conditional expressions for choices,
+    ``max``/``min`` and Heaviside (a NaN in the first argument of ``max`` or ``min`` stays
+    NaN, as with ``numpy.maximum``, where ``fmax`` would drop it), small integer powers as
+    products, and names that are C keywords with a trailing ``_``."""
+
+    def _print_Piecewise(self, expr: Expr) -> str:
+        return self._fold_piecewise(expr, lambda c, v, o: f"({c} ? {v} : {o})")
+
+    def _minmax(self, op: str, args: Sequence[Expr]) -> str:
+        ordered = sorted(args, key=lambda a: a.is_number)  # symbols first: their NaN propagates
+        out = self._print(ordered[0])
+        for arg in ordered[1:]:
+            y = self._print(arg)
+            out = f"({out} {op} {y} ? {y} : {out})"
+        return out
+
+    def _print_Max(self, expr: Expr) -> str:
+        return self._minmax("<", expr.args)
+
+    def _print_Min(self, expr: Expr) -> str:
+        return self._minmax(">", expr.args)
+
+    def _print_Heaviside(self, expr: Expr) -> str:
+        x = self._print(expr.args[0])
+        return f"({x} > 0 ? 1.0 : ({x} == 0 ? {float(expr.args[1])!r} : 0.0))"
+
+    def _print_Function(self, expr: Expr) -> str:
+        if expr.func == _ERFC:  # the run-time helper of the Python printers is C's own erfc
+            return f"erfc({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
+    def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
+        base, exp = expr.args
+        if exp.is_Integer and exp > 0 and _number(expr) is None:
+            if exp <= 4:
+                wrapped = self.parenthesize(base, PRECEDENCE["Mul"], strict=False)
+                return "(" + "*".join([wrapped] * int(exp)) + ")"
+            return f"pow({self._print(base)}, {int(exp)})"
         return super()._print_Pow(expr, rational=rational)

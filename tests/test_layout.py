@@ -21,6 +21,7 @@ RANK = {
     "network": 3,
     "derive": 4,
     "printers_numeric": 2, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
+    "native": 3,  # fused C loops of printed assignments, used by compile (5)
     "parse": 3, "verify": 6, "testing": 7,  # verify uses compile (5) for numbers
     "train": 6,  # gradient descent on compiled functions (5)
     "datasets": 2, "layers": 5, "vanishing": 6,  # layer-level derivation + its NumPy code (5)
