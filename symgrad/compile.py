@@ -121,16 +121,37 @@ def _program(d: Derivation) -> tuple[Program, Symbol]:
             targets_complement[t - a] = t * c - a * (1 - t)
     loss = Symbol(f"{net.loss.symbol}_sample")
     program.append((loss, net.error.xreplace(logs)))
+    outputs = net.layers[-1]
+    softmax_bce = net.loss.name == "bce" and outputs.activation is not None \
+        and outputs.activation.name == "softmax" and outputs.units > 1
     for symbol, step in d.deltas.items():
         post = net.layers[step.layer - 1].post
         unit = net.layers[step.layer - 1].pre.index(step.pre)
         slope = roles.get((post[unit], "slope"))
-        if step.general is None and step.local is not None and slope is not None:
+        if softmax_bce and step.layer == len(net.layers):
+            expr = _softmax_bce_delta(unit, net.outputs, targets_complement, net.targets, roles)
+        elif step.general is None and step.local is not None and slope is not None:
             expr = step.upstream.xreplace(complements) * slope
         else:
             expr = step.expression.xreplace(targets_complement).xreplace(complements)
         program.append((symbol, expr))
     return program, loss
+
+
+def _softmax_bce_delta(j: int, outputs: Sequence[Symbol], stable: Mapping[Expr, Expr],
+                       targets: Sequence[Symbol], roles: Mapping[tuple[Symbol, str], Symbol]
+                       ) -> Expr:
+    """Output unit ``j``'s delta for binary cross-entropy on a softmax, without ``1/a``.
+
+    With ``g_k = a_k - T_k``, ``dE/da_k = g_k / (a_k (1 - a_k))`` and the softmax Jacobian
+    ``a_k (delta_kj - a_j)`` give ``delta_j = g_j - sum_{k != j} g_k a_j / (1 - a_k)``: each
+    quotient ``a_j / (1 - a_k)`` is a share of the units other than ``k`` (at most 1), and
+    ``g_k`` is taken in its form exact for ``T_k = 1``.
+    """
+    g = [stable.get(a - t, a - t) for a, t in zip(outputs, targets)]
+    a_j = outputs[j]
+    return g[j] - sp.Add(*(g[k] * roles[(a_j, f"over_complement:{a_k}")]
+                           for k, a_k in enumerate(outputs) if k != j))
 
 
 def _prune(program: Program, outputs: Sequence[Expr]) -> Program:

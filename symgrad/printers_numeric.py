@@ -167,8 +167,11 @@ def unit_forms(name: str, z: Symbol, a: Symbol, params: Mapping[str, Any]) -> Un
 
 
 def softmax_forms(layer: int, zs: Sequence[Symbol], outputs: Sequence[Symbol]) -> UnitForms:
-    """Max-shifted softmax of one layer, with ``1 - a_k`` as the sum of the other shares and
-    ``log a_k = z_k - m - log(s)`` (log-softmax), ``log(1 - a_k)`` as a log-sum-exp of the others.
+    """Max-shifted softmax of one layer, with ``1 - a_k`` as the sum of the other shares,
+    ``log a_k = z_k - m - log(s)`` (log-softmax), ``log(1 - a_k)`` as a log-sum-exp of the
+    others, and ``a_j / (1 - a_k)`` (role ``"over_complement:a_k"``) as ``exp(z_j - lse_k)``
+    with ``lse_k`` that log-sum-exp: a share of the others, at most 1, where the quotient
+    of the two shares would be 0/0 or overflow.
     """
     forms = UnitForms()
     m = forms.add(Symbol(f"softmax{layer}_max"), sp.Max(*zs) if len(zs) > 1 else zs[0])
@@ -184,8 +187,13 @@ def softmax_forms(layer: int, zs: Sequence[Symbol], outputs: Sequence[Symbol]) -
         forms.add(Symbol(f"{a}_log"), z - lse, a, "log")
         rest = [zj for j, zj in enumerate(zs) if j != k]
         m_rest = sp.Max(*rest) if len(rest) > 1 else rest[0]
-        lse_rest = m_rest + sp.log(sp.Add(*(sp.exp(zj - m_rest) for zj in rest)))
-        forms.add(Symbol(f"{a}_logc"), lse_rest - lse, a, "log_complement")
+        rest_sum = sp.Add(*(sp.exp(zj - m_rest) for zj in rest))
+        others_lse = forms.add(Symbol(f"{a}_lseo"), m_rest + sp.log(rest_sum))
+        forms.add(Symbol(f"{a}_logc"), others_lse - lse, a, "log_complement")
+        for j, (zj, aj) in enumerate(zip(zs, outputs)):
+            if j != k:
+                forms.add(Symbol(f"{aj}_div_c{k + 1}"), sp.exp(zj - others_lse), aj,
+                          f"over_complement:{a}")
     return forms
 
 

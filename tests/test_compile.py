@@ -306,3 +306,19 @@ def test_float32_default_dtype_and_bad_dtype() -> None:
     assert float(g["w2"]) == pytest.approx(0.05707039820105494, rel=1e-6)
     with pytest.raises(CompileError, match=r"^dtype must be float32 or float64, not int64$"):
         compile(d, dtype=np.int64)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_binary_cross_entropy_on_softmax_matches_the_symbolic_gradients(backend: str) -> None:
+    """The output deltas are compiled from a rearranged form (no 1/a): same values."""
+    net = Network(2, [Dense(3, "tanh"), Dense(3, "softmax")], "bce")
+    d = derive(net)
+    f = compile(d, backend=backend)
+    rng = np.random.default_rng(11)
+    for hot in range(3):
+        values = {str(s): float(rng.normal()) for s in net.inputs + net.parameters}
+        values.update({str(t): float(k == hot) for k, t in enumerate(net.targets)})
+        got = f.grad(**values)
+        want = d.at(values)
+        for name in f.parameters:
+            assert float(got[name]) == pytest.approx(float(want[name]), rel=1e-11), name
