@@ -3,15 +3,18 @@
 The NumPy kernels of :mod:`symgrad.compile` run one array operation per assignment, each a
 pass over a block of samples. A :class:`FusedLoop` runs the same assignments, printed as
 C99 by :class:`~symgrad.printers_numeric.StableCPrinter` (the same stable forms), inside
-one loop over the samples: the temporaries live in registers, the loop is vectorized
-(glibc's libmvec gives SIMD ``exp``, ``log``, ``log1p``, ``expm1``, ``tanh`` and ``erfc``),
-and blocks of samples run on every core through OpenMP.
+one loop over the samples: the temporaries live in registers, and the loop is vectorized
+(glibc's libmvec gives SIMD ``exp``, ``log``, ``log1p``, ``expm1``, ``tanh`` and ``erfc``).
+Large batches are split into runs of blocks, one per core, handed to Python threads (a
+ctypes call releases the GIL). Not OpenMP threads: GNU OpenMP hangs in a child process
+forked after its threads started (``multiprocessing``, servers that fork), and the
+thread pool here is dropped in such a child and started afresh.
 
 The C source comes from the Jinja template ``templates/fused_loop.c.j2``. It is built
 with the system C compiler (``$CC``, else Python's own, else ``cc``) into a shared library
 cached under ``$SYMGRAD_CACHE_DIR`` (default ``~/.cache/symgrad``), keyed by a hash of the
 source, the compiler and the machine, and loaded with :mod:`ctypes`. When the compiler
-refuses the fastest flags (no OpenMP, no libmvec), fewer are tried.
+refuses the fastest flags (no libmvec, say), fewer are tried.
 
 The sums agree with the NumPy backend to a few units in the last place, not to the last
 bit (another summation order, libmvec's ``exp``): :mod:`symgrad.export` writes the NumPy
@@ -32,12 +35,14 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import threading
 import platform
 import shlex
 import shutil
 import subprocess
 import sysconfig
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
@@ -49,17 +54,19 @@ from sympy import Expr, Symbol
 from .errors import CompileError, MissingDependencyError
 from .printers_numeric import StableCPrinter
 
-__all__ = ["FusedLoop", "BLOCK", "cache_dir", "compiler"]
+__all__ = ["FusedLoop", "BLOCK", "cache_dir", "compiler", "threads"]
 
-#: Samples per block: each block is one task for a thread and one row of partial sums.
+#: Samples per block; each block writes one row of partial sums.
 BLOCK = 8192
+#: A thread gets at least this many blocks: below, handing work over costs more than it saves.
+_MIN_BLOCKS_PER_THREAD = 4
 #: Functions of one argument that libmvec vectorizes (declared ``omp declare simd``).
 _VECTOR_MATH = ("exp", "log", "log1p", "expm1", "tanh", "erfc")
 #: Compiler flags, fastest first; the first set the compiler accepts is used.
 _FLAG_SETS: tuple[tuple[str, ...], ...] = (
-    ("-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-DSYMGRAD_VECTOR_MATH",
+    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-DSYMGRAD_VECTOR_MATH",
      "-lmvec"),
-    ("-O3", "-march=native", "-fopenmp", "-fno-math-errno"),
+    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno"),
     ("-O2", "-fno-math-errno"),
 )
 _COMPILE_TIMEOUT = 600.0
@@ -88,6 +95,39 @@ def compiler() -> list[str]:
             f"backend 'c' needs a C compiler and '{name}' was not found; install one "
             "(apt-get install gcc) or set CC, or use backend 'numpy'")
     return argv
+
+
+def threads() -> int:
+    """How many threads share a large batch: ``$SYMGRAD_THREADS``, else the cores this
+    process may run on."""
+    setting = os.environ.get("SYMGRAD_THREADS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(thread_name_prefix="symgrad-c")
+        return _pool
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _version() -> str:
@@ -190,7 +230,7 @@ class FusedLoop:
             function = getattr(library, self.name)
             function.argtypes = ([ctypes.c_void_p if a else ctypes.c_double for a in arrays]
                                  + [ctypes.c_double] * len(self.parameters)
-                                 + [ctypes.c_int64, ctypes.c_void_p])
+                                 + [ctypes.c_int64] * 3 + [ctypes.c_void_p])
             function.restype = None
             self._variants[key] = function
         return self._variants[key]
@@ -215,5 +255,12 @@ class FusedLoop:
         values += [float(p) for p in args[n_data:]]
         blocks = -(-n // BLOCK)
         out = numpy.empty((blocks, len(self._outputs)))
-        function(*values, n, out.ctypes.data)
+        parts = max(1, min(threads(), blocks // _MIN_BLOCKS_PER_THREAD))
+        bounds = [blocks * k // parts for k in range(parts + 1)]
+        work = [(function, *values, n, bounds[k], bounds[k + 1], out.ctypes.data)
+                for k in range(parts)]
+        others = [_executor().submit(*task) for task in work[1:]]
+        work[0][0](*work[0][1:])
+        for future in others:
+            future.result()
         return out.sum(axis=0)

@@ -20,7 +20,7 @@ from symgrad.activations import exact, get_activation
 from symgrad.compile import CompiledNetwork, activation_functions, compile
 from symgrad.derive import derive
 from symgrad.errors import ArgumentError, CompileError, MissingDependencyError
-from symgrad.native import BLOCK, FusedLoop, cache_dir
+from symgrad.native import BLOCK, FusedLoop, cache_dir, threads
 from symgrad.network import Dense, Network, load
 from symgrad.printers_numeric import unit_forms
 
@@ -224,13 +224,41 @@ print(float(loss).hex(), *(float(g).hex() for g in grads.values()))
 
 def test_sums_do_not_depend_on_the_number_of_threads(private_cache: Path) -> None:
     outputs = set()
-    for threads in ("1", "2", "3"):
-        env = {**os.environ, "OMP_NUM_THREADS": threads, "SYMGRAD_CACHE_DIR": str(private_cache)}
+    for count in ("1", "2", "3"):
+        env = {**os.environ, "SYMGRAD_THREADS": count, "SYMGRAD_CACHE_DIR": str(private_cache)}
         run = subprocess.run([sys.executable, "-c", _THREADS], capture_output=True, text=True,
                              cwd=ROOT, env=env, timeout=300)
         assert run.returncode == 0, run.stderr
         outputs.add(run.stdout)
     assert len(outputs) == 1
+
+
+_FORK = """
+import os, numpy as np, symgrad
+f = symgrad.compile(symgrad.derive(symgrad.load("derivations/two_neuron.toml")), backend="c")
+x = np.linspace(-1, 1, 20 * 8192)
+before = f.grad(x1=x, T=0.25, w1=0.15, b1=0.4, w2=0.45, b2=0.65)["w1"]  # threads started
+pid = os.fork()
+if pid == 0:
+    after = f.grad(x1=x, T=0.25, w1=0.15, b1=0.4, w2=0.45, b2=0.65)["w1"]
+    os._exit(0 if after == before else 3)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_a_forked_child_can_use_the_loops(private_cache: Path) -> None:
+    """GNU OpenMP would hang here: the threads are the caller's own, restarted after fork."""
+    env = {**os.environ, "SYMGRAD_THREADS": "2", "SYMGRAD_CACHE_DIR": str(private_cache)}
+    run = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120)
+    assert (run.returncode, run.stdout.strip()) == (0, "0"), run.stderr
+
+
+def test_thread_count_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYMGRAD_THREADS", "3")
+    assert threads() == 3
+    monkeypatch.setenv("SYMGRAD_THREADS", "zero")  # not a count: the cores of this process
+    assert threads() == len(os.sched_getaffinity(0))
 
 
 def test_a_built_loop_is_reused_from_the_cache(private_cache: Path) -> None:
