@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import threading
@@ -47,7 +48,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
-import jinja2
 import numpy
 from sympy import Expr, Symbol
 
@@ -70,9 +70,6 @@ _FLAG_SETS: tuple[tuple[str, ...], ...] = (
     ("-O2", "-fno-math-errno"),
 )
 _COMPILE_TIMEOUT = 600.0
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
-                                undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                autoescape=False)
 _CTYPES = {"float64": "double", "float32": "float"}
 
 
@@ -128,6 +125,17 @@ def _forget_pool() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool)
+
+
+@functools.cache
+def _template() -> Any:
+    """The C template (Jinja is imported on first use: ``import symgrad`` stays quick)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    return env.get_template("fused_loop.c.j2")
 
 
 def _version() -> str:
@@ -216,7 +224,7 @@ class FusedLoop:
                 loads.append((name, f"p__{name}"))
             else:
                 arguments.append(f"const double {name}")
-        return _TEMPLATES.get_template("fused_loop.c.j2").render(
+        return _template().render(
             name=self.name, what=self.what, version=_version(), block=BLOCK,
             unary=_VECTOR_MATH, arguments=arguments, loads=loads, body=self._body,
             outputs=self._outputs)
