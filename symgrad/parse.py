@@ -8,8 +8,8 @@ names are accepted:
 * the symbols of the network (``x1, w1, b1, z1, a1, delta1, T`` or, in wider networks,
   ``w2_1_3, a1_2, T1``), passed in as a table of names;
 * the functions of :data:`FUNCTIONS` (``sigma``/``sigmoid``, ``exp``, ``log``/``ln``,
-  ``tanh``, ``relu``, ``max``, ``sqrt`` ...), and ``e`` for Euler's number when the
-  network has no symbol of that name.
+  ``tanh``, ``relu``, ``max``, ``sqrt``, ``erf`` ...), and ``e`` for Euler's number and
+  ``pi`` when the network has no symbol of that name.
 
 Limits are checked before anything is built: the length of the text
 (:data:`MAX_LENGTH`), the nesting depth of brackets and operators (:data:`MAX_DEPTH`),
@@ -20,8 +20,8 @@ message names the offending text and its column (1-based).
 Plain text accepts ``+ - * /``, ``^`` or ``**``, brackets ``( )`` and ``[ ]``, and
 implicit multiplication (``a2(1 - a2)``, ``2x1``). LaTeX accepts ``a_2``, ``a_{2}``,
 ``w^{(2)}_{1,3}``, ``\delta_2``, ``\sigma(z_2)``, ``\frac{}{}``, ``\sqrt{}``, ``\cdot``,
-``\times``, ``\left( \right)``, ``\operatorname{ReLU}`` and the spacing commands
-``\, \; \: \! \quad``.
+``\times``, ``\left( \right)``, ``\operatorname{ReLU}``, ``\theta(z)`` for the Heaviside step
+(as SymPy prints it), ``\pi`` and the spacing commands ``\, \; \: \! \quad``.
 
 >>> from sympy import symbols
 >>> T, a1, a2 = symbols("T a1 a2")
@@ -102,20 +102,23 @@ FUNCTIONS: dict[str, tuple[Callable[..., Expr], int, int]] = {
     "Heaviside": (_step, 1, 2),
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
+    "erf": (sp.erf, 1, 1),
 }
 
 #: LaTeX commands that stand for a function.
 _LATEX_FUNCTIONS = {"sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "tanh": "tanh",
-                    "max": "max"}
+                    "max": "max", "theta": "Heaviside"}
 #: \operatorname{...} / \mathrm{...} contents that stand for a function.
 _OPERATOR_NAMES = {"ReLU": "relu", "relu": "relu", "sigmoid": "sigmoid", "softplus": "softplus",
                    "sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "tanh": "tanh",
-                   "max": "max", "H": "heaviside", "heaviside": "heaviside"}
+                   "max": "max", "H": "heaviside", "heaviside": "heaviside", "erf": "erf"}
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
 #: Every LaTeX command the parser understands.
 LATEX_COMMANDS = tuple(sorted(
     {"frac", "dfrac", "tfrac", "sqrt", "cdot", "times", "left", "right", "operatorname",
-     "mathrm", "delta", "{", "}"} | set(_LATEX_FUNCTIONS) | _SPACING))
+     "mathrm", "delta", "pi", "{", "}"} | set(_LATEX_FUNCTIONS) | _SPACING))
+#: Constants by name, where the network has no symbol of that name.
+_CONSTANTS = {"e": sp.E, "pi": sp.pi}
 
 #: Unicode characters with one unambiguous meaning; every other non-ASCII character is refused.
 _UNICODE = {"·": "*", "⋅": "*", "×": "*", "−": "-", "σ": "sigma"}
@@ -231,8 +234,8 @@ class _Tokenizer:
             self.tokens.append(_Token("sym", self.symbols[name], column, name))
         elif name in FUNCTIONS:
             self.tokens.append(_Token("func", name, column, name))
-        elif name == "e":
-            self.tokens.append(_Token("num", sp.E, column, name))
+        elif name in _CONSTANTS:
+            self.tokens.append(_Token("num", _CONSTANTS[name], column, name))
         else:
             parts = None if name.startswith("_") else self._split(name)
             if parts is None:
@@ -352,8 +355,8 @@ class _Tokenizer:
         shown = self.text[start:i]
         if name in self.symbols:
             self.tokens.append(_Token("sym", self.symbols[name], column, shown))
-        elif name == "e":
-            self.tokens.append(_Token("num", sp.E, column, shown))
+        elif name in _CONSTANTS:
+            self.tokens.append(_Token("num", _CONSTANTS[name], column, shown))
         else:
             raise self._unknown(name, column, shown if shown != name else None)
         return i
@@ -392,6 +395,11 @@ class _Tokenizer:
             self.tokens.append(_Token("func", _LATEX_FUNCTIONS[name], col, m.group()))
         elif name == "delta":
             return self._latex_symbol("delta", i, end)
+        elif name == "pi":  # the network's symbol of that name, if it has one
+            if "pi" in self.symbols:
+                self.tokens.append(_Token("sym", self.symbols["pi"], col, m.group()))
+            else:
+                self.tokens.append(_Token("num", sp.pi, col, m.group()))
         elif name in ("operatorname", "mathrm"):
             content, after = self._braced(end, "\\" + name)
             content = content.strip()

@@ -118,7 +118,8 @@ BAD = [
     (["--wrt", "w2", "--latex", r"\def\x{1}"],
      r"symgrad check: error: --latex: LaTeX command '\def' at column 1 is not allowed; "
      r"allowed: \cdot, \delta, \dfrac, \exp, \frac, \left, \ln, \log, \mathrm, \max, "
-     r"\operatorname, \qquad, \quad, \right, \sigma, \sqrt, \tanh, \tfrac, \times"),
+     r"\operatorname, \pi, \qquad, \quad, \right, \sigma, \sqrt, \tanh, \tfrac, \theta, "
+     r"\times"),
 ]
 
 

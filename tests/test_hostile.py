@@ -27,7 +27,8 @@ TWO = load(TWO_PATH)
 CANARY = "CANARY"  # replaced by the absolute path of a canary file in each test
 
 _LATEX_ALLOWED = (r"\cdot, \delta, \dfrac, \exp, \frac, \left, \ln, \log, \mathrm, \max, "
-                  r"\operatorname, \qquad, \quad, \right, \sigma, \sqrt, \tanh, \tfrac, "
+                  r"\operatorname, \pi, \qquad, \quad, \right, \sigma, \sqrt, \tanh, \tfrac, "
+                  r"\theta, "
                   r"\times")
 _LOOKALIKE = "is not allowed: only ASCII letters name symbols (a look-alike of a Latin letter?)"
 
@@ -47,7 +48,7 @@ CORPUS: list[tuple[str, str, bool, str]] = [
     ("f-string", "f'{__import__(\"os\").system(\"touch CANARY\")}'", False,
      "unknown name 'f' at column 1; the network's symbols are: x1, w1, b1, z1, a1, delta1, "
      "w2, b2, z2, a2, delta2, T; functions: sigma, sigmoid, exp, log, ln, tanh, relu, ReLU, "
-     "softplus, heaviside, Heaviside, max, sqrt"),
+     "softplus, heaviside, Heaviside, max, sqrt, erf"),
     ("eval", "eval('1')", False, "unexpected 'eval' at column 1"),
     ("exec", "exec('import os')", False, "unexpected 'exec' at column 1"),
     ("open", "open('/etc/passwd').read()", False, "unexpected 'open' at column 1"),

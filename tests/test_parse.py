@@ -153,16 +153,16 @@ ERRORS = [
     ("   ", False, "empty expression"),
     (r"\input{x}", True, r"LaTeX command '\input' at column 1 is not allowed; allowed: "
                          r"\cdot, \delta, \dfrac, \exp, \frac, \left, \ln, \log, \mathrm, "
-                         r"\max, \operatorname, \qquad, \quad, \right, \sigma, \sqrt, \tanh, "
-                         r"\tfrac, \times"),
+                         r"\max, \operatorname, \pi, \qquad, \quad, \right, \sigma, \sqrt, "
+                         r"\tanh, \tfrac, \theta, \times"),
     (r"\frac{1}", True, "unexpected end of input at column 9 (expected '{' after '\\frac')"),
     (r"a_{3}", True, "unknown name 'a_{3}' at column 1; the network's symbols are: x1, w1, "
                      "b1, z1, a1, delta1, w2, b2, z2, a2, delta2, T; functions: sigma, "
                      "sigmoid, exp, log, ln, tanh, relu, ReLU, softplus, heaviside, "
-                     "Heaviside, max, sqrt"),
+                     "Heaviside, max, sqrt, erf"),
     (r"\operatorname{foo}(z_1)", True, "unknown operator name 'foo' at column 1; known: "
                                        "ReLU, relu, sigmoid, softplus, sigma, exp, log, ln, "
-                                       "tanh, max, H, heaviside"),
+                                       "tanh, max, H, heaviside, erf"),
     (r"\left| a_1 \right|", True, r"\left at column 1 must be followed by a bracket"),
     (r"_2", True, "subscript '_' at column 1 follows no symbol"),
 ]
@@ -182,7 +182,7 @@ def test_unknown_name_lists_the_networks_symbols() -> None:
     assert str(info.value) == (
         "unknown name 'y3' at column 1; the network's symbols are: x1, w1, b1, z1, a1, "
         "delta1, w2, b2, z2, a2, delta2, T; functions: sigma, sigmoid, exp, log, ln, tanh, "
-        "relu, ReLU, softplus, heaviside, Heaviside, max, sqrt")
+        "relu, ReLU, softplus, heaviside, Heaviside, max, sqrt, erf")
     assert info.value.column == 1
 
 

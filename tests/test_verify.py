@@ -314,8 +314,8 @@ BAD_FILES = [
     ('[[gradient]]\nwrt = "w2"\nlatex = \'\\input{x}\'\n',
      "{path}:3: field 'gradient[0].latex': LaTeX command '\\input' at column 1 is not "
      "allowed; allowed: \\cdot, \\delta, \\dfrac, \\exp, \\frac, \\left, \\ln, \\log, "
-     "\\mathrm, \\max, \\operatorname, \\qquad, \\quad, \\right, \\sigma, \\sqrt, \\tanh, "
-     "\\tfrac, \\times"),
+     "\\mathrm, \\max, \\operatorname, \\pi, \\qquad, \\quad, \\right, \\sigma, \\sqrt, "
+     "\\tanh, \\tfrac, \\theta, \\times"),
     ('[[gradient]]\nwrt = "w2"\nexpr = "a1\n', "{path}:3: TOML syntax error: Illegal "
                                                 "character '\\n'"),
     ('gradients = []\n', "{path}: field 'gradients': unknown field; expected one of: title, "
@@ -362,3 +362,17 @@ def test_sympy_symbol_with_other_assumptions_is_not_the_networks() -> None:
         check(TWO, "w2", sp.Symbol("a1", positive=True))
     assert str(info.value) == ("the expression's symbol a1 is not the network's: it has other "
                                "assumptions; use plain Symbol(name) or network.symbols[name]")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "softplus", "silu", "gelu",
+                                        "binary_step", "linear"])
+@pytest.mark.parametrize("form", ["latex", "text"])
+def test_symgrads_own_printed_gradients_check_back_as_equal(activation: str, form: str) -> None:
+    """What symgrad prints (ReLU' as SymPy's \\theta, GELU' with pi and erf) parses back.
+    Leaky ReLU' and ELU' print as a Piecewise (cases), which the parser does not read."""
+    net = Network(1, [Dense(1, activation), Dense(1, "sigmoid")], "half_sse")
+    d = derive(net)
+    for name in ("w1", "b1", "w2"):
+        printed = latex(d[name].factored, net) if form == "latex" else text(d[name].factored)
+        result = check(d, name, printed, latex=form == "latex")
+        assert result.verdict in ("equal", "equal almost everywhere"), (name, printed)
