@@ -310,6 +310,26 @@ def test_failing_compiler_leaves_nothing_behind(tmp_path: Path,
     assert list((tmp_path / "c").iterdir()) == []
 
 
+def test_without_libmvec_the_plain_flags_are_used(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compiler that cannot link libmvec (musl, macOS): the next flags, same numbers."""
+    wrapper = tmp_path / "cc-without-libmvec"
+    wrapper.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = "-lmvec" ] && '
+                       '{ echo "ld: cannot find -lmvec" >&2; exit 1; }; done\nexec gcc "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CC", str(wrapper))
+    net = Network(1, [Dense(1, "sigmoid")] * 2, "half_sse")
+    f, fc = _pair(net)
+    values = {"x1": np.linspace(-2, 2, 3 * BLOCK), "T": 0.25,
+              "w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65}
+    got, want = fc.grad(**values), f.grad(**values)
+    for name in f.parameters:
+        assert _close(float(got[name]), float(want[name]), 1e-13), name
+    (library,) = (tmp_path / "cache" / "c").glob("grad_sums_as64-*.so")
+    assert b"_ZGV" not in library.read_bytes()  # scalar exp from libm
+
+
 def test_unwritable_cache_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
