@@ -5,10 +5,10 @@ pass over a block of samples. A :class:`FusedLoop` runs the same assignments, pr
 C99 by :class:`~symgrad.printers_numeric.StableCPrinter` (the same stable forms), inside
 one loop over the samples: the temporaries live in registers, and the loop is vectorized
 (glibc's libmvec gives SIMD ``exp``, ``log``, ``log1p``, ``expm1``, ``tanh`` and ``erfc``).
-Large batches are split into runs of blocks, one per core, handed to Python threads (a
-ctypes call releases the GIL). Not OpenMP threads: GNU OpenMP hangs in a child process
-forked after its threads started (``multiprocessing``, servers that fork), and the
-thread pool here is dropped in such a child and started afresh.
+Large batches are split into runs of blocks, one per core, on POSIX threads that the C
+function starts and joins within the call. Not OpenMP, whose idle threads outlive a call:
+GNU OpenMP hangs in a child process forked after its threads started (``multiprocessing``,
+servers that fork).
 
 The C source comes from the Jinja template ``templates/fused_loop.c.j2``. It is built
 with the system C compiler (``$CC``, else Python's own, else ``cc``) into a shared library
@@ -36,14 +36,12 @@ import ctypes
 import functools
 import hashlib
 import os
-import threading
 import platform
 import shlex
 import shutil
 import subprocess
 import sysconfig
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
@@ -64,10 +62,10 @@ _MIN_BLOCKS_PER_THREAD = 4
 _VECTOR_MATH = ("exp", "log", "log1p", "expm1", "tanh", "erfc")
 #: Compiler flags, fastest first; the first set the compiler accepts is used.
 _FLAG_SETS: tuple[tuple[str, ...], ...] = (
-    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-DSYMGRAD_VECTOR_MATH",
-     "-lmvec"),
-    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno"),
-    ("-O2", "-fno-math-errno"),
+    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread",
+     "-DSYMGRAD_VECTOR_MATH", "-lmvec"),
+    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread"),
+    ("-O2", "-fno-math-errno", "-pthread"),
 )
 _COMPILE_TIMEOUT = 600.0
 _CTYPES = {"float64": "double", "float32": "float"}
@@ -104,27 +102,6 @@ def threads() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(thread_name_prefix="symgrad-c")
-        return _pool
-
-
-def _forget_pool() -> None:
-    """In a forked child the pool's threads do not exist: start a new pool when needed."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 @functools.cache
@@ -220,10 +197,10 @@ class FusedLoop:
         arguments, loads = [], []
         for k, name in enumerate(self._names):
             if k < len(self.data) and arrays[k]:
-                arguments.append(f"const {ctype} *restrict p__{name}")
+                arguments.append((f"const {ctype} *", f"p__{name}"))
                 loads.append((name, f"p__{name}"))
             else:
-                arguments.append(f"const double {name}")
+                arguments.append(("double", name))
         return _template().render(
             name=self.name, what=self.what, version=_version(), block=BLOCK,
             unary=_VECTOR_MATH, arguments=arguments, loads=loads, body=self._body,
@@ -238,7 +215,7 @@ class FusedLoop:
             function = getattr(library, self.name)
             function.argtypes = ([ctypes.c_void_p if a else ctypes.c_double for a in arrays]
                                  + [ctypes.c_double] * len(self.parameters)
-                                 + [ctypes.c_int64] * 3 + [ctypes.c_void_p])
+                                 + [ctypes.c_int64] * 2 + [ctypes.c_void_p])
             function.restype = None
             self._variants[key] = function
         return self._variants[key]
@@ -264,11 +241,5 @@ class FusedLoop:
         blocks = -(-n // BLOCK)
         out = numpy.empty((blocks, len(self._outputs)))
         parts = max(1, min(threads(), blocks // _MIN_BLOCKS_PER_THREAD))
-        bounds = [blocks * k // parts for k in range(parts + 1)]
-        work = [(function, *values, n, bounds[k], bounds[k + 1], out.ctypes.data)
-                for k in range(parts)]
-        others = [_executor().submit(*task) for task in work[1:]]
-        work[0][0](*work[0][1:])
-        for future in others:
-            future.result()
+        function(*values, n, parts, out.ctypes.data)
         return out.sum(axis=0)

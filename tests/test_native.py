@@ -247,7 +247,7 @@ print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 
 
 def test_a_forked_child_can_use_the_loops(private_cache: Path) -> None:
-    """GNU OpenMP would hang here: the threads are the caller's own, restarted after fork."""
+    """GNU OpenMP would hang here; the loop's threads live only as long as a call."""
     env = {**os.environ, "SYMGRAD_THREADS": "2", "SYMGRAD_CACHE_DIR": str(private_cache)}
     run = subprocess.run([sys.executable, "-c", _FORK], capture_output=True, text=True,
                          cwd=ROOT, env=env, timeout=120)
