@@ -31,12 +31,13 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .errors import ArgumentError, UnknownNameError
+from .errors import ArgumentError, DerivationError, UnknownNameError
 from .network import Layer, Network
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 
-_DIGITS = 30  # working precision of numeric evaluation, in decimal digits
+_DIGITS = 30  # significant digits kept in numeric evaluation
+_MAX_DIGITS = 20_000  # working precision is raised up to this for saturated units
 
 
 @dataclass(frozen=True)
@@ -277,23 +278,50 @@ class Derivation(Mapping[str, Gradient]):
             env[symbol] = arr
         return env, samples
 
+    def _point(self, env: Mapping[Symbol, np.ndarray], sample: int,
+               digits: int = _DIGITS) -> tuple[dict[Symbol, Expr], int]:
+        """Every symbol's value at one sample, and the working precision used: 30
+        significant digits survive in ``1 - a`` for a unit saturated at ``|z|``, because
+        the precision is raised to ``30 + |z| / ln 10`` digits (up to :data:`_MAX_DIGITS`)."""
+        point: dict[Symbol, Expr] = {
+            k: sp.Float(float(v[sample if v.size > 1 else 0]), digits) for k, v in env.items()}
+        widest = 0.0
+        pre = {z for layer in self.network.layers for z in layer.pre}
+        for symbol, eq in self.network.equations.items():
+            point[symbol] = eq.xreplace(point).evalf(digits)
+            if symbol in pre and point[symbol].is_real:
+                widest = max(widest, abs(float(point[symbol])))
+        needed = min(_MAX_DIGITS, _DIGITS + int(widest / np.log(10)) + 1)
+        if needed > digits:
+            return self._point(env, sample, needed)
+        for symbol, step in self.deltas.items():
+            point[symbol] = step.expression.xreplace(point).evalf(digits)
+        return point, digits
+
+    def _points(self, values: Mapping[str | Symbol, object]
+                ) -> list[tuple[dict[Symbol, Expr], int]]:
+        env, samples = self._env(values)
+        return [self._point(env, s) for s in range(samples)]
+
+    @staticmethod
+    def _number(value: Expr, what: str) -> float:
+        """``value`` as a float, or a clear error if it is not a finite real number."""
+        if value.is_real and value.is_finite:
+            return float(value)
+        raise DerivationError(f"{what} is not a finite real number at these values "
+                              f"(evaluated as {sp.N(value, 6)}); the values may be too "
+                              "large for an exact evaluation")
+
     def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
         """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
-        env, samples = self._env(values)
-        out = []
-        for s in range(samples):
-            point = {k: sp.Float(float(v[s if v.size > 1 else 0]), _DIGITS) for k, v in env.items()}
-            for symbol, eq in self.network.equations.items():
-                point[symbol] = eq.xreplace(point).evalf(_DIGITS)
-            for symbol, step in self.deltas.items():
-                point[symbol] = step.expression.xreplace(point).evalf(_DIGITS)
-            out.append({k: float(v) for k, v in point.items()})
-        return out
+        return [{k: self._number(v, str(k)) for k, v in point.items()}
+                for point, _ in self._points(values)]
 
     def at(self, values: Mapping[str | Symbol, object]) -> dict[str, float]:
         """Every gradient at ``values``, summed or averaged over samples as the loss says."""
-        points = self.evaluate(values)
-        totals = {name: sum(float(g.delta_form.xreplace(p)) for p in points)
+        points = self._points(values)
+        totals = {name: sum(self._number(g.delta_form.xreplace(p).evalf(digits), f"d/d{name}")
+                            for p, digits in points)
                   for name, g in self.gradients.items()}
         if self.network.loss.reduction == "mean":
             totals = {k: v / len(points) for k, v in totals.items()}
@@ -301,10 +329,10 @@ class Derivation(Mapping[str, Gradient]):
 
     def loss_at(self, values: Mapping[str | Symbol, object]) -> float:
         """The loss at ``values``, reduced over samples."""
-        points = self.evaluate(values)
+        points = self._points(values)
         error = self.network.error
-        total = sum(float(error.xreplace({k: sp.Float(v, _DIGITS) for k, v in p.items()})
-                          .evalf(_DIGITS)) for p in points)
+        total = sum(self._number(error.xreplace(p).evalf(digits), "the loss")
+                    for p, digits in points)
         return total / len(points) if self.network.loss.reduction == "mean" else total
 
     # -- Mapping -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -13,7 +14,7 @@ import sympy as sp
 import symgrad
 import symgrad.printing
 from symgrad import Dense, Network, derive, load
-from symgrad.errors import ArgumentError, UnknownNameError
+from symgrad.errors import ArgumentError, DerivationError, UnknownNameError
 
 from .conftest import DERIVATIONS, SPECS
 
@@ -219,3 +220,24 @@ def test_every_gradient_matches_central_differences(path: Path, where: str) -> N
     for name in d:
         assert got[name] == pytest.approx(_central(net, values, name), rel=1e-7, abs=1e-13), name
     assert d.loss_at(values) == pytest.approx(_np_loss(net, values), rel=1e-12)
+
+
+@pytest.mark.parametrize("z", [30.0, 60.0, 1e3, 1e4])
+def test_evaluation_keeps_its_digits_for_saturated_units(z: float) -> None:
+    """1 - a = exp(-z) / (1 + exp(-z)) must survive: the working precision grows with |z|."""
+    d = derive(Network(1, [Dense(1, "sigmoid")], "bce"))
+    values = {"x": 1.0, "T": 0.0, "w": z, "b": 0.0}
+    with mpmath.workdps(50):
+        want_loss = float(mpmath.log1p(mpmath.exp(z)))
+        want_slope = float(1 / (1 + mpmath.exp(-z)))
+    assert d.loss_at(values) == pytest.approx(want_loss, rel=1e-15)
+    assert d.at(values) == {"w": pytest.approx(want_slope, rel=1e-15),
+                            "b": pytest.approx(want_slope, rel=1e-15)}
+
+
+def test_evaluation_beyond_the_precision_cap_is_a_clear_error() -> None:
+    d = derive(Network(1, [Dense(1, "sigmoid")], "bce"))
+    with pytest.raises(DerivationError, match=r"^the loss is not a finite real number at "
+                       r"these values \(evaluated as zoo\); the values may be too large for "
+                       r"an exact evaluation$"):
+        d.loss_at({"x": 1.0, "T": 0.0, "w": 1e5, "b": 0.0})
