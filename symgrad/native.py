@@ -155,7 +155,8 @@ def _build(source: str, name: str) -> Path:
                 errors = str(exc)
                 continue
             if run.returncode == 0:
-                os.replace(c_file, library.with_suffix(".c"))  # kept beside it, to read
+                os.chmod(c_file, 0o644)  # mkstemp made it private; it is there to be read
+                os.replace(c_file, library.with_suffix(".c"))  # kept beside the library
                 os.replace(built, library)
                 return library
             errors = run.stderr
