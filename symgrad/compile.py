@@ -129,7 +129,7 @@ def _program(d: Derivation) -> tuple[Program, Symbol]:
         unit = net.layers[step.layer - 1].pre.index(step.pre)
         slope = roles.get((post[unit], "slope"))
         if softmax_bce and step.layer == len(net.layers):
-            expr = _softmax_bce_delta(unit, net.outputs, targets_complement, net.targets, roles)
+            expr = _softmax_bce_delta(unit, net.outputs, net.targets, targets_complement, roles)
         elif step.general is None and step.local is not None and slope is not None:
             expr = step.upstream.xreplace(complements) * slope
         else:
@@ -138,9 +138,9 @@ def _program(d: Derivation) -> tuple[Program, Symbol]:
     return program, loss
 
 
-def _softmax_bce_delta(j: int, outputs: Sequence[Symbol], stable: Mapping[Expr, Expr],
-                       targets: Sequence[Symbol], roles: Mapping[tuple[Symbol, str], Symbol]
-                       ) -> Expr:
+def _softmax_bce_delta(j: int, outputs: Sequence[Symbol], targets: Sequence[Symbol],
+                       stable: Mapping[Expr, Expr],
+                       roles: Mapping[tuple[Symbol, str], Symbol]) -> Expr:
     """Output unit ``j``'s delta for binary cross-entropy on a softmax, without ``1/a``.
 
     With ``g_k = a_k - T_k``, ``dE/da_k = g_k / (a_k (1 - a_k))`` and the softmax Jacobian

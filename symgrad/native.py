@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -113,13 +112,6 @@ def _template() -> Any:
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     return env.get_template("fused_loop.c.j2")
-
-
-def _version() -> str:
-    try:
-        return version("symgrad")
-    except PackageNotFoundError:  # a source tree that was never installed
-        return "(version unknown)"
 
 
 def _build(source: str, name: str) -> Path:
@@ -203,7 +195,7 @@ class FusedLoop:
             else:
                 arguments.append(("double", name))
         return _template().render(
-            name=self.name, what=self.what, version=_version(), block=BLOCK,
+            name=self.name, what=self.what, block=BLOCK,
             unary=_VECTOR_MATH, arguments=arguments, loads=loads, body=self._body,
             outputs=self._outputs)
 
