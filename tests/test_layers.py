@@ -4,6 +4,7 @@ digits network's accuracy, the `derive --level` command and bad input."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -397,9 +398,7 @@ def test_cli_derive_level_layer_latex_and_small_networks() -> None:
 
 # -- training from the command line (symgrad train on a data-set spec) ----------------------
 
-def _train_args(**given: object) -> "argparse.Namespace":
-    import argparse
-
+def _train_args(**given: object) -> argparse.Namespace:
     settings = dict(learning_rate=None, iterations=None, epochs=None, mode=None,
                     batch_size=None, tolerance=None, seed=None, history=None, quiet=False)
     settings.update(given)

@@ -27,9 +27,6 @@ from symgrad.printers_numeric import unit_forms
 from .conftest import ROOT, SPECS
 from .test_stability import CATALOGUE, EXTREMES, IDS, SWEEP, Case, _relative_errors
 
-KERNELS = ("loss_sums", "grad_sums", "value_and_grad_sums")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every library this module builds goes to a fresh cache folder."""
