@@ -109,7 +109,7 @@ def unit_forms(name: str, z: Symbol, a: Symbol, params: Mapping[str, Any]) -> Un
     the symbolic definition).
     """
     forms = UnitForms()
-    alpha = sp.Float(float(params["alpha"])) if "alpha" in params else None
+    alpha = sp.Float(float(params["alpha"])) if name in ("leaky_relu", "elu") else sp.S.Zero
     if name in ("sigmoid", "silu", "softplus"):
         value = a if name == "sigmoid" else Symbol(f"{a}_sig")
         e, r, small = _sigmoid_parts(forms, z, a, value)
@@ -210,7 +210,11 @@ def _number(expr: Expr) -> str | None:
 
 
 class _StableMixin:
-    """Printing shared by both printers: constants as float literals, ``1/x`` for ``x**-1``."""
+    """Printing shared by the printers: constants as float literals, ``1/x`` for ``x**-1``.
+    Mixed into SymPy printers, which provide ``_print`` and ``parenthesize``."""
+
+    _print: Callable[..., str]
+    parenthesize: Callable[..., str]
 
     def _print_Float(self, expr: Expr) -> str:
         return repr(float(expr))
@@ -241,12 +245,12 @@ class _StableMixin:
         ``-T + a2`` two."""
         terms = sorted(expr.as_ordered_terms(), key=lambda t: t.could_extract_minus_sign())
         level = PRECEDENCE["Add"]
-        out = self.parenthesize(terms[0], level)  # type: ignore[attr-defined]
+        out = self.parenthesize(terms[0], level)
         for term in terms[1:]:
             if term.could_extract_minus_sign():
-                out += " - " + self.parenthesize(-term, level)  # type: ignore[attr-defined]
+                out += " - " + self.parenthesize(-term, level)
             else:
-                out += " + " + self.parenthesize(term, level)  # type: ignore[attr-defined]
+                out += " + " + self.parenthesize(term, level)
         return out
 
     def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
@@ -254,7 +258,7 @@ class _StableMixin:
         if literal is not None:
             return literal
         base, exp = expr.args
-        wrapped = self.parenthesize(base, PRECEDENCE["Pow"], strict=False)  # type: ignore
+        wrapped = self.parenthesize(base, PRECEDENCE["Pow"], strict=False)
         if exp == -1:
             return f"1/{wrapped}"
         if exp.is_Integer and exp > 0:
