@@ -6,6 +6,8 @@ the command line can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "SymgradError",
     "SpecError",
@@ -75,7 +77,8 @@ class ArgumentError(SymgradError, ValueError):
 class DivergenceError(SymgradError):
     """Training stopped because the loss grew or stopped being finite."""
 
-    def __init__(self, message: str, *, iteration: int, history: object = None) -> None:
+    def __init__(self, message: str, *, iteration: int, history: Any = None) -> None:
+        """``history``: the steps (or per-epoch losses) up to the stop, as training kept them."""
         self.iteration = iteration
         self.history = history
         super().__init__(message)

@@ -372,9 +372,9 @@ class LayerDerivation:
         batch_db = Trace(D.T * b * ones.T).diff(b)
         return dW, db, batch_dW, batch_db
 
-    def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr | None,
-                                                         MatrixExpr | None, Expr | None,
-                                                         Expr, str]:
+    def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr,
+                                                         MatrixExpr | None, MatrixExpr | None,
+                                                         Expr | None, Expr, str]:
         z, a, y = _unit_symbols()
         L = shape.index
         if self._softmax_out:
@@ -440,9 +440,9 @@ class LayerDerivation:
         if not shape.bias:
             db = bdb = None
         if l == len(self.shapes):
-            expr, upstream, local, general, scalar_local, delta_scalar, note = \
+            out, upstream, local, general, scalar_local, delta_scalar, note = \
                 self._output_delta(shape)
-            return LayerStep(l, self.delta[l], upstream, local, general, expr, dW, db, bdW, bdb,
+            return LayerStep(l, self.delta[l], upstream, local, general, out, dW, db, bdW, bdb,
                              scalar_local, delta_scalar, note)
         # dE/da_l: differentiate tr(delta_{l+1}^T W_{l+1} a_l) by a_l
         upstream = Trace(self.delta[l + 1].T * self.W[l + 1] * self.a[l]).diff(self.a[l])
@@ -754,10 +754,13 @@ def _numpy_of(expr: Expr, names: Mapping[Symbol, str],
     if isinstance(expr, sp.Heaviside):
         h0 = float(expr.args[1]) if len(expr.args) > 1 else 0.5
         return lambda env: np.heaviside(args[0](env), h0)
-    simple = {sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, sp.erf: _erf}
+    simple: dict[type, Callable[[Any], Any]] = {sp.exp: np.exp, sp.log: np.log,
+                                                 sp.tanh: np.tanh, sp.erf: _erf}
     for func, impl in simple.items():
         if isinstance(expr, func):
-            return lambda env, impl=impl: impl(args[0](env))
+            def call(env: Mapping[str, np.ndarray], impl: Callable[[Any], Any] = impl) -> Any:
+                return impl(args[0](env))
+            return call
     for name, kernel in FORWARD.items():
         act = get_activation(name)
         if isinstance(expr, act.function) and act.function is not sp.tanh:
@@ -907,7 +910,7 @@ class CompiledLayers:
 
     def _check(self, params: Mapping[str, np.ndarray]) -> None:
         for s in self.shapes:
-            expected = [(f"W{s.index}", (s.units, s.inputs))]
+            expected: list[tuple[str, tuple[int, ...]]] = [(f"W{s.index}", (s.units, s.inputs))]
             if s.bias:
                 expected.append((f"b{s.index}", (s.units,)))
             for key, shape in expected:

@@ -255,7 +255,8 @@ class Network:
                 raise self._fail(f"data.{key}", f"'{key}' is not an input or target of this "
                                  f"network; they are: {', '.join(io_names)}")
             values[key] = (np.asarray(value, dtype=np.float64)
-                           if isinstance(value, (tuple, list, np.ndarray)) else float(value))
+                           if isinstance(value, (tuple, list, np.ndarray))
+                           else float(value))  # type: ignore[arg-type]  # spec-checked number
         if data:
             missing = [n for n in io_names if n not in data]
             if missing:

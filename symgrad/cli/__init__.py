@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from ..errors import SymgradError
 
@@ -23,7 +23,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit status 2, as for every bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit status 2, as for every bad input
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 

@@ -422,7 +422,8 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
     key = (f.numerator, f.denominator)
     new = key not in seen
     seen.add(key)
-    common = dict(kind=f.kind, partial=partial_latex(f.numerator, f.denominator, net),
+    common: dict[str, Any] = dict(
+                  kind=f.kind, partial=partial_latex(f.numerator, f.denominator, net),
                   expression=latex(f.expression, net, negated=f.kind == "loss"),
                   numerator=latex(f.numerator, net), wrt=latex(f.denominator, net),
                   source=(latex(f.source, net) if f.kind == "loss"
