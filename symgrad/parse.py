@@ -280,21 +280,26 @@ class _Tokenizer:
             elif text.startswith("**", i):
                 self.tokens.append(_Token("op", "^", col, "**"))
                 i += 2
-            elif ch in "+-*/^":
-                self.tokens.append(_Token("op", ch, col, text[i]))
-                i += 1
-            elif ch in "([":
-                self._open(ch, col)
-                i += 1
-            elif ch in ")]":
-                self._close(ch, col)
-                i += 1
-            elif ch == ",":
-                self.tokens.append(_Token("comma", ",", col, ","))
+            elif self._punctuation(ch, col, text[i], "+-*/^", "([", ")]"):
                 i += 1
             else:
                 raise self._character(text[i], col)
         return self._finish()
+
+    def _punctuation(self, ch: str, col: int, raw: str, operators: str, openers: str,
+                     closers: str) -> bool:
+        """One operator, bracket or comma as a token; False if ``ch`` is none of them."""
+        if ch in operators:
+            self.tokens.append(_Token("op", ch, col, raw))
+        elif ch in openers:
+            self._open(ch, col)
+        elif ch in closers:
+            self._close(ch, col)
+        elif ch == ",":
+            self.tokens.append(_Token("comma", ",", col, ","))
+        else:
+            return False
+        return True
 
     def _finish(self) -> list[_Token]:
         if self.stack:
@@ -463,17 +468,7 @@ class _Tokenizer:
                     else:
                         raise self._character(text[j], j + 1)
                 i = j
-            elif ch in "+-*/":
-                self.tokens.append(_Token("op", ch, col, text[i]))
-                i += 1
-            elif ch in "([{":
-                self._open(ch, col)
-                i += 1
-            elif ch in ")]}":
-                self._close(ch, col)
-                i += 1
-            elif ch == ",":
-                self.tokens.append(_Token("comma", ",", col, ","))
+            elif self._punctuation(ch, col, text[i], "+-*/", "([{", ")]}"):
                 i += 1
             elif ch == "_":
                 raise ParseError(f"subscript '_' at column {col} follows no symbol", column=col)
