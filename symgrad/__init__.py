@@ -16,14 +16,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS, Activation, get_activation
+from .catalogue import ACTIVATIONS, Activation, get_activation
 from .compile import CompiledNetwork, compile  # noqa: A004
 from .derive import DeltaStep, Derivation, Factor, Gradient, derive
 from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
                      DivergenceError, ExportError, MissingDependencyError, ParseError,
                      ReportError, SpecError, SymgradError, UnknownNameError)
 from .layers import CompiledLayers, FitResult, LayerDerivation, derive_layers, fit
-from .losses import LOSSES, Loss, get_loss
+from .catalogue import LOSSES, Loss, get_loss
 from .network import Dense, Network, load
 # binds ``symgrad.report`` too: the subpackage, which is callable as render_report
 from .report import render_report

@@ -40,10 +40,11 @@ from . import runtime
 from .derive import Derivation
 from .errors import ArgumentError, CompileError
 from .native import FusedLoop
-from .printers_numeric import (MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter,
-                               StableNumPyPrinter, UnitForms, softmax_forms, unit_forms)
+from .catalogue import UnitForms, get_activation, softmax_forms
+from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 
-__all__ = ["CompiledNetwork", "compile", "activation_functions", "KERNELS", "BACKENDS"]
+__all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions", "KERNELS",
+           "BACKENDS"]
 
 #: Ways to evaluate the batch sums: lambdified NumPy kernels, or one fused C loop.
 BACKENDS = ("numpy", "c")
@@ -79,14 +80,8 @@ def _layer_forms(layer: Any) -> UnitForms:
             raise CompileError(f"no numeric form for activation '{layer.activation.name}'")
         return softmax_forms(layer.index, layer.pre, layer.post)
     merged = UnitForms()
-    for i, (z, a) in enumerate(zip(layer.pre, layer.post)):
-        try:
-            forms = unit_forms(layer.activation.name, z, a, layer.params)
-        except KeyError:  # no stable form: the symbolic definition, slope in own-output form
-            forms = UnitForms()
-            forms.add(a, layer.post_expr(i).rewrite(sp.exp))
-        merged.assignments += forms.assignments
-        merged.roles.update(forms.roles)
+    for z, a in zip(layer.pre, layer.post):
+        merged.merge(layer.activation.stable_forms(z, a, **layer.params))
     return merged
 
 
@@ -426,6 +421,30 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     return CompiledNetwork(derivation, dtype, backend)
 
 
+def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, Any]]:
+    """One NumPy function computing the stable value and slope of elementwise activation
+    ``name`` from its catalogue forms: ``a, da/dz = kernel(z)`` (arrays shaped as ``z``).
+
+    >>> kernel = activation_kernel("sigmoid")
+    >>> [float(v) for v in kernel(np.array(40.0))]
+    [1.0, 4.248354255291589e-18]
+    """
+    activation = get_activation(name)
+    z, a = Symbol("z"), Symbol("a")
+    forms = activation.stable_forms(z, a, **params)
+    slope = forms.roles[(a, "slope")]
+    body = _prune(forms.assignments, [a, slope])
+    kernel = sp.lambdify((z,), (a, slope), modules=[_NUMPY_NAMESPACE, "numpy"],
+                         printer=StableNumPyPrinter(), cse=_named_cse(body), docstring_limit=0)
+
+    def run(values: Any) -> tuple[Any, Any]:
+        value, derivative = kernel(values)
+        # a constant (the linear slope 1) comes back as a number: give it the shape of z
+        return (np.asarray(value) + np.zeros_like(values),
+                np.asarray(derivative) + np.zeros_like(values))
+    return run
+
+
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],
                                                                 Callable[..., Any]]:
     """The compiled stable value and derivative of elementwise activation ``name`` (NumPy).
@@ -434,20 +453,5 @@ def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any]
     >>> float(df(40.0))
     4.248354255291589e-18
     """
-    from .activations import exact, get_activation
-
-    activation = get_activation(name)
-    full = activation.with_defaults(params)
-    z, a = Symbol("z"), Symbol("a")
-    forms = unit_forms(activation.name, z, a, {k: exact(v) for k, v in full.items()})
-    slope = forms.roles[(a, "slope")]
-    out = []
-    for target in (a, slope):
-        body = _prune(forms.assignments, [target])
-        out.append(sp.lambdify((z,), (target,), modules=[_NUMPY_NAMESPACE, "numpy"],
-                               printer=StableNumPyPrinter(), cse=_named_cse(body),
-                               docstring_limit=0))
-    def broadcast(kernel: Callable[..., Any]) -> Callable[..., Any]:
-        return lambda z: np.asarray(kernel(z)[0]) + np.zeros_like(z)  # a constant as an array
-
-    return broadcast(out[0]), broadcast(out[1])
+    kernel = activation_kernel(name, **params)
+    return (lambda z: kernel(z)[0]), (lambda z: kernel(z)[1])

@@ -148,15 +148,12 @@ class Derivation(Mapping[str, Gradient]):
 
     # -- the recursion -------------------------------------------------------------------
 
-    def _local(self, layer: Layer, i: int) -> Expr:
+    @staticmethod
+    def _local(layer: Layer, i: int) -> Expr:
         """``da_i/dz_i`` in the own-output form (``a (1 - a)`` rather than ``sigma'(z)``)."""
-        expr = layer.post_expr(i)
-        return self._own_output(layer, expr.diff(layer.pre[i]))
-
-    def _own_output(self, layer: Layer, expr: Expr) -> Expr:
-        swap = {layer.post_expr(k): layer.post[k] for k in range(layer.units)
-                if layer.activation is not None}
-        return expr.xreplace(swap) if swap else expr
+        if layer.activation is None:
+            return sp.S.One
+        return layer.activation.local(layer.pre[i], layer.post[i], **layer.params)
 
     def _layer_deltas(self, layer: Layer) -> list[DeltaStep]:
         net = self.network
@@ -182,7 +179,7 @@ class Derivation(Mapping[str, Gradient]):
                 steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
                                        upstream[j], local, expr, general, note))
                 continue
-            jacobian = [self._own_output(layer, layer.post_expr(i).diff(layer.pre[j]))
+            jacobian = [act.jacobian(layer.pre, layer.post, i, j, **layer.params)
                         for i in range(layer.units)]
             expr = sp.Add(*(g * d for g, d in zip(upstream, jacobian)))
             general, note = None, ""

@@ -52,13 +52,14 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .activations import Activation, get_activation
+from .catalogue import Activation, Loss, get_activation, get_loss
+from .compile import activation_kernel
 from .datasets import Dataset, load_dataset
-from .errors import (ArgumentError, CompileError, DerivationError, DivergenceError,
+from .errors import (ArgumentError, DerivationError, DivergenceError,
                      UnknownNameError)
-from .losses import Loss, get_loss
+from .numbers import evaluate
 from .printing import text
-from .network import _HE_INIT, NO_ACTIVATION, Network
+from .network import NO_ACTIVATION, Network
 from .spec import (TRAINING_MODES, DataSpec, LayerSpec, NetworkSpec, Spec, TrainingSpec,
                    parse_spec, read_spec)  # noqa: F401 (parse_spec: doctests)
 
@@ -121,10 +122,9 @@ def _display(name: str, style: str) -> str:
     """How an activation name prints: ``sigma`` as a Greek letter, a ``_prime`` suffix as '."""
     base = name.removesuffix("_prime")
     prime = "'" if name.endswith("_prime") else ""
-    if base == "sigmoid":
-        shown = {"unicode": "σ", "ascii": "sigma", "latex": r"\sigma"}[style]
-    else:
-        shown = rf"\operatorname{{{base}}}" if style == "latex" else base
+    entry = get_activation(base)
+    shown = {"unicode": entry.text or base, "ascii": entry.ascii or base,
+             "latex": entry.latex}[style]
     return shown + prime
 
 
@@ -293,11 +293,8 @@ def _own_output(shape: LayerShape, z: Symbol, a: Symbol) -> tuple[Expr, Expr]:
     """``f'(z)`` as SymPy differentiates it, and in the layer's own output ``a``."""
     if shape.activation is None:
         return sp.Integer(1), sp.Integer(1)
-    fz = shape.activation(z, **shape.params)
-    derivative = fz.diff(z)
-    if fz == z:
-        return derivative, derivative
-    return derivative, derivative.xreplace({fz: a})
+    return (shape.activation(z, **shape.params).diff(z),
+            shape.activation.local(z, a, **shape.params))
 
 
 class LayerDerivation:
@@ -582,7 +579,7 @@ class LayerDerivation:
         rng = np.random.default_rng(seed)
         out: dict[str, np.ndarray] = {}
         for s in self.shapes:
-            if s.activation is not None and s.activation.name in _HE_INIT:
+            if s.activation is not None and s.activation.init == "he":
                 W = rng.normal(0.0, np.sqrt(2.0 / s.inputs), size=(s.units, s.inputs))
             else:
                 limit = np.sqrt(6.0 / (s.inputs + s.units))
@@ -663,155 +660,22 @@ def _spec_from_network(net: Network) -> Spec:
 
 # -- compilation ---------------------------------------------------------------------------
 
-def _sigmoid(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    # 1/(1 + exp(-z)) = (1 + tanh(z/2))/2: tanh never overflows, so no warning at |z| = 1e4
-    np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+_Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
-
-
-_Forward = Callable[[np.ndarray, np.ndarray, Mapping[str, float]], object]
-
-
-def _fwd_leaky(z: np.ndarray, out: np.ndarray, p: Mapping[str, float]) -> None:
-    np.copyto(out, np.where(z > 0, z, p["alpha"] * z))
-
-
-def _fwd_elu(z: np.ndarray, out: np.ndarray, p: Mapping[str, float]) -> None:
-    np.copyto(out, np.where(z > 0, z, p["alpha"] * np.expm1(np.minimum(z, 0.0))))
-
-
-def _fwd_silu(z: np.ndarray, out: np.ndarray, p: Mapping[str, float]) -> None:
-    _sigmoid(z, out)
-    out *= z
-
-
-def _fwd_gelu(z: np.ndarray, out: np.ndarray, p: Mapping[str, float]) -> None:
-    np.copyto(out, z * (1.0 + _erf(z / math.sqrt(2.0))) / 2.0)
-
-
-#: Stable in-place forward kernels, one per elementwise activation of the catalogue.
-FORWARD: dict[str, _Forward] = {
-    "sigmoid": lambda z, out, p: _sigmoid(z, out),
-    "tanh": lambda z, out, p: np.tanh(z, out=out),
-    "relu": lambda z, out, p: np.maximum(z, 0.0, out=out),
-    "binary_step": lambda z, out, p: np.heaviside(z, 1.0, out=out),
-    "linear": lambda z, out, p: np.copyto(out, z),
-    "leaky_relu": _fwd_leaky,
-    "elu": _fwd_elu,
-    "softplus": lambda z, out, p: np.logaddexp(0.0, z, out=out),
-    "silu": _fwd_silu,
-    "gelu": _fwd_gelu,
-}
-
-_Local = Callable[[np.ndarray, np.ndarray, np.ndarray], object]
-
-
-def _numpy_of(expr: Expr, names: Mapping[Symbol, str],
-              params: Mapping[str, float]) -> Callable[[Mapping[str, np.ndarray]], Any]:
-    """A NumPy closure evaluating a per-unit SymPy expression (no text, no eval).
-
-    Knows sums, products, powers, numbers, the Heaviside step, Piecewise in ``z > 0``,
-    ``exp``, ``log``, ``tanh``, ``erf`` and the catalogue's activations (through the
-    stable kernels); anything else is a :class:`CompileError` naming it.
-    """
-    if expr in names:
-        key = names[expr]
-        return lambda env: env[key]
-    if expr.is_number:
-        value = float(expr)
-        return lambda env: value
-    if isinstance(expr, sp.Piecewise):
-        pieces = []
-        for value, cond in expr.args:
-            pieces.append((_numpy_of(value, names, params),
-                           None if cond is sp.true else _condition(cond, names, params)))
-        def piecewise(env: Mapping[str, np.ndarray]) -> Any:
-            out = pieces[-1][0](env)
-            for value, cond in reversed(pieces[:-1]):
-                out = np.where(cond(env), value(env), out)  # type: ignore[misc]
-            return out
-        return piecewise
-    args = [_numpy_of(a, names, params) for a in expr.args] if expr.args else []
-    if isinstance(expr, sp.Add):
-        return lambda env: sum(f(env) for f in args)
-    if isinstance(expr, sp.Mul):
-        def product(env: Mapping[str, np.ndarray]) -> Any:
-            out = args[0](env)
-            for f in args[1:]:
-                out = out * f(env)
-            return out
-        return product
-    if isinstance(expr, sp.Pow):
-        base, power = args
-        return lambda env: np.power(base(env), power(env))
-    if isinstance(expr, sp.Heaviside):
-        h0 = float(expr.args[1]) if len(expr.args) > 1 else 0.5
-        return lambda env: np.heaviside(args[0](env), h0)
-    simple: dict[type, Callable[[Any], Any]] = {sp.exp: np.exp, sp.log: np.log,
-                                                 sp.tanh: np.tanh, sp.erf: _erf}
-    for func, impl in simple.items():
-        if isinstance(expr, func):
-            def call(env: Mapping[str, np.ndarray], impl: Callable[[Any], Any] = impl) -> Any:
-                return impl(args[0](env))
-            return call
-    for name, kernel in FORWARD.items():
-        act = get_activation(name)
-        if isinstance(expr, act.function) and act.function is not sp.tanh:
-            p = dict(params)
-            def apply(env: Mapping[str, np.ndarray], kernel: _Forward = kernel) -> Any:
-                z = np.asarray(args[0](env), dtype=np.float64)
-                out = np.empty_like(z)
-                kernel(z, out, p)
-                return out
-            return apply
-    raise CompileError(f"no NumPy kernel for {type(expr).__name__} in {expr}")
-
-
-def _condition(cond: Any, names: Mapping[Symbol, str],
-               params: Mapping[str, float]) -> Callable[[Mapping[str, np.ndarray]], Any]:
-    ops = {sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
-           sp.StrictLessThan: np.less, sp.LessThan: np.less_equal}
-    for kind, op in ops.items():
-        if isinstance(cond, kind):
-            lhs, rhs = (_numpy_of(a, names, params) for a in cond.args)
-            return lambda env: op(lhs(env), rhs(env))
-    raise CompileError(f"no NumPy kernel for the condition {cond}")
-
-
-def _local_kernel(shape: LayerShape, local: Expr) -> _Local:
-    """``out <- f'(z)`` from ``(z, a)``: in place for the common activations, else generic."""
-    name = shape.label
-    if name == "sigmoid":
-        def sig(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-            np.subtract(1.0, a, out=out)
-            out *= a
-        return sig
-    if name == "tanh":
-        def th(z: np.ndarray, a: np.ndarray, out: np.ndarray) -> None:
-            np.multiply(a, a, out=out)
-            np.subtract(1.0, out, out=out)
-        return th
-    if name == "relu":
-        return lambda z, a, out: np.heaviside(z, 0.0, out=out)
-    z_s, a_s, _ = _unit_symbols()
-    evaluate = _numpy_of(local, {z_s: "z", a_s: "a"}, shape.params)
-    return lambda z, a, out: np.copyto(out, np.broadcast_to(evaluate({"z": z, "a": a}),
-                                                            out.shape))
+def _evaluator(expr: Expr, names: Mapping[Symbol, str]) -> Callable[..., np.ndarray]:
+    """``expr`` in per-unit symbols, evaluated on arrays passed by the names in ``names``."""
+    def run(**arrays: np.ndarray) -> np.ndarray:
+        return evaluate(expr, {symbol: arrays[key] for symbol, key in names.items()})
+    return run
 
 
 @dataclass
 class _Buffers:
     z: list[np.ndarray]
     a: list[np.ndarray]
+    slope: list[np.ndarray]
     d: list[np.ndarray]
-    tmp: list[np.ndarray]
     gW: list[np.ndarray]
     gb: list[np.ndarray]
     rowmax: np.ndarray
@@ -836,24 +700,16 @@ class CompiledLayers:
         self.L = len(d.shapes)
         self.softmax_out = d._softmax_out
         self.mean = d.loss.reduction == "mean"
-        self._forward: list[tuple[_Forward, Mapping[str, float]] | None] = []
-        for s in d.shapes:
-            if s.activation is None or not s.activation.elementwise:
-                self._forward.append(None)
-                continue
-            if s.activation.name not in FORWARD:
-                raise CompileError(f"no NumPy kernel for activation '{s.activation.name}'")
-            self._forward.append((FORWARD[s.activation.name], s.params))
-        self._local: dict[int, _Local | None] = {}
-        for step in d.steps:  # the output layer's too (used by symgrad.vanishing)
-            local = step.scalar_local
-            self._local[step.index] = None if local is None or local == 1 else \
-                _local_kernel(d.shapes[step.index - 1], local)
+        # value and slope of each elementwise activation, from the catalogue's stable forms
+        self._kernels: list[_Kernel | None] = [
+            activation_kernel(s.activation.name, **s.params)
+            if s.activation is not None and s.activation.elementwise else None
+            for s in d.shapes]
         out_step = d.steps_by_layer[self.L]
         z_s, a_s, y_s = _unit_symbols()
         self._out_fast = self.softmax_out or sp.simplify(out_step.delta_scalar - (a_s - y_s)) == 0
-        self._out_delta = None if self._out_fast else _numpy_of(
-            out_step.delta_scalar, {z_s: "z", a_s: "a", y_s: "y"}, d.shapes[-1].params)
+        self._out_delta = None if self._out_fast else _evaluator(
+            out_step.delta_scalar, {z_s: "z", a_s: "a", y_s: "y"})
         self._loss_terms = self._loss_kernel()
         self._buffers: dict[int, _Buffers] = {}
         if batch_size is not None:
@@ -887,20 +743,18 @@ class CompiledLayers:
         _, a_s, y_s = _unit_symbols()
         term = sum((t for t in sp.Add.make_args(sp.expand(per))
                     if t.has(outs[0]) or t.has(tgts[0])), sp.Integer(0))
-        evaluate = _numpy_of(term.xreplace({outs[0]: a_s, tgts[0]: y_s}),
-                             {a_s: "a", y_s: "y"}, {})
-        return lambda z, a, Y: float(np.sum(evaluate({"a": a, "y": Y})))
+        terms = _evaluator(term.xreplace({outs[0]: a_s, tgts[0]: y_s}), {a_s: "a", y_s: "y"})
+        return lambda z, a, Y: float(np.sum(terms(a=a, y=Y)))
 
     def _buffers_for(self, m: int) -> _Buffers:
         buf = self._buffers.get(m)
         if buf is None:
             sizes = self.derivation.sizes
             z = [np.empty(0)] + [np.empty((m, n)) for n in sizes[1:]]
-            a = [np.empty(0)] + [np.empty((m, n)) if self._forward[l - 1] is not None or
-                                 (l == self.L and self.softmax_out) else z[l]
-                                 for l, n in enumerate(sizes[1:], start=1)]
+            a = [np.empty(0)] + [np.empty((m, n)) if l == self.L and self.softmax_out
+                                 else z[l] for l, n in enumerate(sizes[1:], start=1)]
             buf = _Buffers(z=z, a=a, d=[np.empty(0)] + [np.empty((m, n)) for n in sizes[1:]],
-                           tmp=[np.empty(0)] + [np.empty((m, n)) for n in sizes[1:]],
+                           slope=[np.empty(0)] * len(sizes),
                            gW=[np.empty(0)] + [np.empty((sizes[l], sizes[l - 1]))
                                               for l in range(1, len(sizes))],
                            gb=[np.empty(0)] + [np.empty(n) for n in sizes[1:]],
@@ -921,28 +775,22 @@ class CompiledLayers:
                                         f"expected {shape}")
 
     def _plan(self, P: Mapping[str, np.ndarray]) -> list[tuple[Any, ...]]:
-        """Per layer: ``W``, ``W^T`` (a view), ``b`` or ``None``, forward kernel and its
-        parameters, and the slope kernel; built once per call or epoch, not per batch."""
-        plan = []
-        for s in self.shapes:
-            W = P[f"W{s.index}"]
-            kernel = self._forward[s.index - 1]
-            plan.append((W, W.T, P[f"b{s.index}"] if s.bias else None,
-                         kernel[0] if kernel else None, kernel[1] if kernel else None,
-                         self._local.get(s.index)))
-        return plan
+        """Per layer: ``W``, ``W^T`` (a view), ``b`` or ``None`` and the activation's kernel
+        (value and slope); built once per call or epoch, not per batch."""
+        return [(P[f"W{s.index}"], P[f"W{s.index}"].T, P[f"b{s.index}"] if s.bias else None,
+                 self._kernels[s.index - 1]) for s in self.shapes]
 
     def _run_forward(self, plan: Sequence[tuple[Any, ...]], X: np.ndarray,
                      buf: _Buffers) -> None:
         prev = X
         last = self.L
-        for l, (_, WT, b, forward, params, _) in enumerate(plan, start=1):
+        for l, (_, WT, b, kernel) in enumerate(plan, start=1):
             z = buf.z[l]
             np.matmul(prev, WT, out=z)
             if b is not None:
                 np.add(z, b, out=z)
-            if forward is not None:
-                forward(z, buf.a[l], params)
+            if kernel is not None:
+                buf.a[l], buf.slope[l] = kernel(z)
             elif l == last and self.softmax_out:
                 # shifted by the row maximum in place: exp cannot overflow, and the
                 # log-softmax (hence the loss) is the same for the shifted z
@@ -972,11 +820,10 @@ class CompiledLayers:
         if self._out_fast:
             np.subtract(buf.a[L], Y, out=dL)
         else:
-            np.copyto(dL, np.broadcast_to(self._out_delta(  # type: ignore[misc]
-                {"z": buf.z[L], "a": buf.a[L], "y": Y}), dL.shape))
+            np.copyto(dL, self._out_delta(z=buf.z[L], a=buf.a[L], y=Y))  # type: ignore[misc]
         np.multiply(dL, scale, out=dL)
         for l in range(L, 0, -1):
-            W, _, b, _, _, _ = plan[l - 1]
+            W, _, b, _ = plan[l - 1]
             delta = buf.d[l]
             np.matmul(delta.T, X if l == 1 else buf.a[l - 1], out=buf.gW[l])
             if b is not None:
@@ -985,11 +832,8 @@ class CompiledLayers:
                 break
             below = buf.d[l - 1]
             np.matmul(delta, W, out=below)
-            local = plan[l - 2][5]
-            if local is not None:
-                tmp = buf.tmp[l - 1]
-                local(buf.z[l - 1], buf.a[l - 1], tmp)
-                np.multiply(below, tmp, out=below)
+            if plan[l - 2][3] is not None:
+                np.multiply(below, buf.slope[l - 1], out=below)
 
     # -- public --------------------------------------------------------------------------
 
@@ -1073,7 +917,7 @@ class CompiledLayers:
             step = updates.get(m)
             if step is None:
                 step = updates[m] = [(W, buf.gW[l], b, buf.gb[l])
-                                     for l, (W, _, b, _, _, _) in enumerate(plan, start=1)]
+                                     for l, (W, _, b, _) in enumerate(plan, start=1)]
             for W, gW, b, gb in step:
                 np.subtract(W, gW, out=W)
                 if b is not None:

@@ -26,9 +26,9 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .activations import Activation, get_activation
+from .catalogue import Activation, get_activation
 from .errors import SpecError, SymgradError, UnknownNameError
-from .losses import Loss, get_loss
+from .catalogue import Loss, get_loss
 from .spec import NAME_ROLES, Spec, read_spec
 
 __all__ = ["Dense", "Layer", "Network", "load", "NO_ACTIVATION"]
@@ -38,7 +38,6 @@ NO_ACTIVATION = "none"
 _DEFAULT_NAMES = {"input": "x", "target": "T", "weight": "w", "bias": "b", "pre": "z",
                   "post": "a"}
 _INDEXED = re.compile(r"^([A-Za-z]+?)(\d+)_(\d+)(?:_(\d+))?$")
-_HE_INIT = {"relu", "leaky_relu", "elu", "silu", "gelu", "softplus"}
 
 
 @dataclass(frozen=True)
@@ -275,7 +274,7 @@ class Network:
         values: dict[str, float] = {}
         for layer in self.layers:
             fan_in, fan_out = len(layer.inputs), layer.units
-            if layer.activation is not None and layer.activation.name in _HE_INIT:
+            if layer.activation is not None and layer.activation.init == "he":
                 draw = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
             else:
                 limit = np.sqrt(6.0 / (fan_in + fan_out))

@@ -43,12 +43,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .activations import relu, sigmoid, softplus
+from .catalogue import ACTIVATIONS, Activation, exact
 from .errors import ParseError
 
 __all__ = [
@@ -87,31 +87,84 @@ def _max(*args: Expr) -> Expr:
     return sp.Max(*args)
 
 
-#: Function names accepted in text, with (builder, smallest and largest argument count).
-FUNCTIONS: dict[str, tuple[Callable[..., Expr], int, int]] = {
-    "sigma": (sigmoid, 1, 1),
-    "sigmoid": (sigmoid, 1, 1),
+Builder = tuple[Callable[..., Expr], int, int]
+
+#: Functions that are not activations, with (builder, smallest and largest argument count).
+_MATH: dict[str, Builder] = {
     "exp": (sp.exp, 1, 1),
     "log": (sp.log, 1, 1),
     "ln": (sp.log, 1, 1),
-    "tanh": (sp.tanh, 1, 1),
-    "relu": (relu, 1, 1),
-    "ReLU": (relu, 1, 1),
-    "softplus": (softplus, 1, 1),
     "heaviside": (_heaviside, 1, 1),
     "Heaviside": (_step, 1, 2),
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
 }
+#: LaTeX commands for those, and \operatorname{...} contents.
+_MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
+_MATH_OPERATORS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "H": "heaviside",
+                   "heaviside": "heaviside", "erf": "erf"}
 
-#: LaTeX commands that stand for a function.
-_LATEX_FUNCTIONS = {"sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "tanh": "tanh",
-                    "max": "max", "theta": "Heaviside"}
-#: \operatorname{...} / \mathrm{...} contents that stand for a function.
-_OPERATOR_NAMES = {"ReLU": "relu", "relu": "relu", "sigmoid": "sigmoid", "softplus": "softplus",
-                   "sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "tanh": "tanh",
-                   "max": "max", "H": "heaviside", "heaviside": "heaviside", "erf": "erf"}
+
+def _activation_builder(entry: Activation) -> Builder:
+    """``name(z)`` or ``name(z, alpha)``: the entry's parameters may follow the argument."""
+    def build(z: Expr, *given: Expr) -> Expr:
+        defaults = [exact(v) for v in entry.params.values()]
+        return entry.function(z, *given, *defaults[len(given):])
+    return build, 1, 1 + len(entry.params)
+
+
+class _CatalogueTable(Mapping[str, Any]):
+    """A name table made from the activation catalogue and fixed rows, remade whenever an
+    entry is registered, so a new activation is known to the parser at once."""
+
+    def __init__(self, make: Callable[[], dict[str, Any]]) -> None:
+        self._make = make
+        self._key: tuple[str, ...] = ()
+        self._table: dict[str, Any] = {}
+
+    def _current(self) -> dict[str, Any]:
+        key = tuple(ACTIVATIONS)
+        if key != self._key:
+            self._table, self._key = self._make(), key
+        return self._table
+
+    def __getitem__(self, name: str) -> Any:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+def _elementwise() -> list[Activation]:
+    return [e for e in ACTIVATIONS.values() if e.elementwise]
+
+
+def _command(entry: Activation) -> str | None:
+    """``sigma`` for ``\\sigma``, ``None`` for ``\\operatorname{...}``."""
+    m = re.fullmatch(r"\\([A-Za-z]+)", entry.latex)
+    return m.group(1) if m else None
+
+
+def _operator(entry: Activation) -> str | None:
+    m = re.fullmatch(r"\\operatorname\{([A-Za-z]+)\}", entry.latex)
+    return m.group(1) if m else None
+
+
+#: Function names accepted in text: every elementwise activation of the catalogue by each
+#: of its names, then the functions of :data:`_MATH`.
+FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
+    **{name: _activation_builder(e) for e in _elementwise() for name in e.names}, **_MATH})
+#: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
+_LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
+    **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})
+#: \\operatorname{...} / \\mathrm{...} contents that stand for a function.
+_OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
+    **{n: e.name for e in _elementwise() for n in filter(None, (_operator(e),) + e.names)},
+    **_MATH_OPERATORS})
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
 #: Every LaTeX command the parser understands.
 LATEX_COMMANDS = tuple(sorted(

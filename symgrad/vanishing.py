@@ -31,7 +31,7 @@ import sympy as sp
 from sympy import Expr, Symbol
 from sympy.calculus.util import maximum
 
-from .activations import get_activation
+from .catalogue import get_activation
 from .errors import ArgumentError
 from .layers import LayerDerivation
 from .spec import DataSpec, LayerSpec, NetworkSpec, Spec, TrainingSpec
@@ -209,13 +209,11 @@ def _measure(derivation: LayerDerivation, label: str, seeds: int,
         slopes = np.empty(depth)
         for l in range(1, depth + 1):
             grads[seed, l - 1] = np.sqrt(np.mean(g[f"W{l}"] ** 2))
-            local = compiled._local.get(l)
-            if local is None:  # a slope of 1 everywhere
+            kernel = compiled._kernels[l - 1]
+            if kernel is None:  # a slope of 1 everywhere
                 slopes[l - 1] = 1.0
                 continue
-            tmp = np.empty_like(buf.z[l])
-            local(buf.z[l], buf.a[l], tmp)
-            slopes[l - 1] = np.mean(np.abs(tmp))
+            slopes[l - 1] = np.mean(np.abs(kernel(buf.z[l])[1]))
         factors[seed] = np.cumprod(slopes[::-1])[::-1]
     per_layer = np.array([float(b) for b in bounds])
     bound = np.cumprod(per_layer[::-1])[::-1]

@@ -33,7 +33,6 @@ show), ``"not equal"`` (with a counterexample) and ``"undecided"`` (with the rea
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import time
@@ -47,10 +46,11 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from . import activations as act
+from .catalogue import functions_of
 from .derive import Derivation, Factor
 from .errors import CheckError, ParseError, SymgradError
 from .parse import parse_expression
+from .numbers import UnsupportedError, evaluate
 from .printing import latex, partial_latex, partial_text, text
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "read_hand_file",
     "HandEntry",
     "sample_points",
-    "evaluate",
     "VERDICTS",
     "MISTAKES",
 ]
@@ -69,9 +68,8 @@ VERDICTS = ("equal", "equal almost everywhere", "not equal", "undecided")
 #: Mistake kinds a diagnosis can name.
 MISTAKES = ("sign", "constant_factor", "layer_index", "unit_index", "missing_factor",
             "extra_factor", "activation_derivative")
-_NONSMOOTH = (act.relu, act.leaky_relu, act.elu, act.binary_step, sp.Heaviside, sp.Max,
-              sp.Min, sp.Piecewise, sp.Abs, sp.sign)
-_KINKED = {"relu", "leaky_relu", "elu", "binary_step"}
+#: Functions with kinks besides the catalogue's kinked activations.
+_NONSMOOTH = (sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.Abs, sp.sign)
 _RTOL = 1e-7
 _MAX_TERMS = 2000  # largest expansion (in terms) the symbolic stage attempts
 
@@ -135,113 +133,6 @@ class CheckResult:
 # -- numbers ---------------------------------------------------------------------------
 
 
-class _Unsupported(Exception):
-    """An expression node the float64 evaluator has no rule for."""
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
-
-
-_UNARY: dict[type, Callable[[np.ndarray], np.ndarray]] = {
-    sp.exp: np.exp, sp.log: np.log, sp.tanh: np.tanh, act.sigmoid: _sigmoid,
-    act.relu: lambda x: np.maximum(x, 0.0), act.softplus: lambda x: np.logaddexp(0.0, x),
-    sp.Abs: np.abs, sp.sign: np.sign, act.linear: lambda x: x,
-    act.binary_step: lambda x: np.where(x >= 0, 1.0, 0.0),
-    act.silu: lambda x: x * _sigmoid(x),
-    sp.erf: np.vectorize(math.erf, otypes=[float]),
-}
-
-
-def evaluate(expr: Expr, env: Mapping[Symbol, np.ndarray]) -> np.ndarray:
-    """``expr`` in float64 at every point at once (``env`` maps symbols to arrays).
-
-    An evaluator of our own over the expression tree: it never evaluates text, never
-    overflows into an exception (``inf``/``nan`` come back instead), and does not use
-    ``lambdify`` (which only :mod:`symgrad.compile` calls).
-
-    >>> x = Symbol("x")
-    >>> evaluate(act.sigmoid(x) * 2, {x: np.array([0.0, 1e4])})
-    array([1., 2.])
-    """
-    cache: dict[Expr, np.ndarray] = {}
-    size = len(next(iter(env.values()))) if env else 1
-    with np.errstate(all="ignore"):
-        return np.broadcast_to(_eval(expr, env, cache, size), (size,)).astype(float)
-
-
-def _eval(e: Expr, env: Mapping[Symbol, np.ndarray], cache: dict[Expr, np.ndarray],
-          size: int) -> np.ndarray:
-    if e in cache:
-        return cache[e]
-    out: Any
-    if isinstance(e, Symbol):
-        if e not in env:
-            raise _Unsupported(f"no value for the symbol {e}")
-        out = np.asarray(env[e], dtype=float)
-    elif e.is_Number or isinstance(e, sp.NumberSymbol):
-        try:
-            out = np.full(size, float(e))
-        except (OverflowError, TypeError):
-            out = np.full(size, math.inf if e.is_positive else (-math.inf if e.is_negative
-                                                                 else math.nan))
-    elif isinstance(e, sp.Add):
-        out = sum((_eval(a, env, cache, size) for a in e.args), np.zeros(size))
-    elif isinstance(e, sp.Mul):
-        out = np.ones(size)
-        for a in e.args:
-            out = out * _eval(a, env, cache, size)
-    elif isinstance(e, sp.Pow):
-        base = _eval(e.base, env, cache, size)
-        if e.exp == sp.Rational(1, 2):
-            out = np.sqrt(base)
-        else:
-            out = np.power(base.astype(float), _eval(e.exp, env, cache, size))
-    elif type(e) in _UNARY:
-        out = _UNARY[type(e)](_eval(e.args[0], env, cache, size))
-    elif isinstance(e, sp.Heaviside):
-        h0 = float(e.args[1]) if len(e.args) > 1 else 0.5
-        out = np.heaviside(_eval(e.args[0], env, cache, size), h0)
-    elif isinstance(e, (sp.Max, sp.Min)):
-        values = [_eval(a, env, cache, size) for a in e.args]
-        out = (np.maximum if isinstance(e, sp.Max) else np.minimum).reduce(
-            np.broadcast_arrays(*values))
-    elif isinstance(e, act.softmax):
-        k = int(e.args[0])
-        zs = np.array([np.broadcast_to(_eval(z, env, cache, size), (size,))
-                       for z in e.args[1:]])
-        shifted = np.exp(zs - zs.max(axis=0))
-        out = shifted[k - 1] / shifted.sum(axis=0)
-    elif isinstance(e, act._Activation) or isinstance(e, sp.Piecewise):
-        definition = type(e).definition(*e.args) if isinstance(e, act._Activation) else e
-        if isinstance(definition, sp.Piecewise):
-            out = np.full(size, np.nan)
-            done = np.zeros(size, dtype=bool)
-            for piece, cond in definition.args:
-                mask = np.broadcast_to(_condition(cond, env, cache, size), (size,)) & ~done
-                out = np.where(mask, np.broadcast_to(_eval(piece, env, cache, size), (size,)),
-                               out)
-                done |= mask
-        else:
-            out = _eval(definition, env, cache, size)
-    else:
-        raise _Unsupported(f"cannot evaluate {type(e).__name__}")
-    cache[e] = out
-    return out
-
-
-def _condition(cond: Any, env: Mapping[Symbol, np.ndarray], cache: dict[Expr, np.ndarray],
-               size: int) -> np.ndarray:
-    if cond is sp.true:
-        return np.ones(size, dtype=bool)
-    ops = {sp.StrictGreaterThan: np.greater, sp.GreaterThan: np.greater_equal,
-           sp.StrictLessThan: np.less, sp.LessThan: np.less_equal}
-    if type(cond) in ops:
-        return ops[type(cond)](_eval(cond.lhs, env, cache, size),
-                               _eval(cond.rhs, env, cache, size))
-    raise _Unsupported(f"cannot evaluate the condition {cond}")
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value,
                                                                                       bool)
@@ -275,7 +166,7 @@ def sample_points(derivation: Derivation, count: int = 32, seed: int = 0, *,
         points.append(first)
     rng = np.random.default_rng(seed)
     kinked = [layer for layer in net.layers
-              if layer.activation is not None and layer.activation.name in _KINKED]
+              if layer.activation is not None and layer.activation.kinked]
     tries = 0
     wanted = len(points) + count
     while len(points) < wanted and tries < 20 * count:
@@ -484,7 +375,7 @@ def _numeric_check(derivation: Derivation, wrt: str, yours_i: Expr, mine: Expr,
     env = _environment(derivation, pts)
     try:
         y = evaluate(yours_i, env)
-    except _Unsupported as exc:
+    except UnsupportedError as exc:
         return _undecided(base, f"the expression cannot be evaluated numerically ({exc})")
     s = _compiled_gradient(derivation, wrt, pts)
     if s is None:
@@ -503,7 +394,8 @@ def _numeric_check(derivation: Derivation, wrt: str, yours_i: Expr, mine: Expr,
                                 "logarithm or root of a negative number)")
     method = f"numeric: {int(finite.sum())} points"
     if close.all():
-        if yours_i.has(*_NONSMOOTH) or mine.has(*_NONSMOOTH):
+        nonsmooth = functions_of(kinked=True) + _NONSMOOTH
+        if yours_i.has(*nonsmooth) or mine.has(*nonsmooth):
             return CheckResult(
                 verdict="equal almost everywhere", method=method,
                 diagnosis=(f"Your expression equals {words.grad} at {int(finite.sum())} "
@@ -651,7 +543,7 @@ def _diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: n
     def value(expr: Expr) -> np.ndarray:
         try:
             return evaluate(expr, env)
-        except _Unsupported:
+        except UnsupportedError:
             return np.full(len(y), np.nan)
 
     def holds(left: np.ndarray, right: np.ndarray) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad.activations import ACTIVATIONS, get_activation, sigmoid, softmax
+from symgrad.catalogue import ACTIVATIONS, get_activation, sigmoid, softmax
 from symgrad.errors import UnknownNameError
 
 z = sp.Symbol("z", real=True)

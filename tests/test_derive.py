@@ -42,7 +42,7 @@ def test_two_neuron_chain(two_neuron: symgrad.Derivation) -> None:
                                                               (z2, sp.Symbol("w2"))]
     assert [f.expression for f in chain] == [a2 - T, a2 * (1 - a2), a1]
     assert [f.kind for f in chain] == ["loss", "activation", "input"]
-    assert chain[1].source == symgrad.activations.sigmoid(z2)
+    assert chain[1].source == symgrad.catalogue.sigmoid(z2)
     w1_chain = two_neuron["w1"].chain
     assert [f.kind for f in w1_chain] == ["loss", "activation", "weight", "activation", "input"]
     assert w1_chain[2].expression == w2
@@ -53,7 +53,7 @@ def test_two_neuron_expanded_is_in_inputs_and_parameters(two_neuron: symgrad.Der
     allowed = set(net.inputs + net.targets + net.parameters)
     for g in two_neuron.values():
         assert g.expanded.free_symbols <= allowed
-    sig = symgrad.activations.sigmoid
+    sig = symgrad.catalogue.sigmoid
     w1, b1, b2 = (net.symbol(n) for n in ("w1", "b1", "b2"))
     s1 = sig(w1 * x1 + b1)
     s2 = sig(w2 * s1 + b2)

@@ -2,7 +2,7 @@
 
 Modules are ranked from left (errors) to right (cli); a module may import only from
 modules of a lower rank. The ranks follow STYLE.md:
-errors <- spec <- activations/losses <- network <- derive <- compile/verify/report <- cli.
+errors <- spec <- catalogue <- numbers/network <- derive <- compile/verify/report <- cli.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 RANK = {
     "errors": 0,
     "spec": 1,
-    "activations": 2, "losses": 2, "printing": 2,
+    "catalogue": 2, "printing": 2, "numbers": 3,  # every activation and loss, and float64
     "network": 3,
     "derive": 4,
-    "printers_numeric": 2, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
-    "native": 3,  # fused C loops of printed assignments, used by compile (5)
+    "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
+    "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "parse": 3, "verify": 6, "testing": 7,  # verify uses compile (5) for numbers
     "train": 6,  # gradient descent on compiled functions (5)
-    "datasets": 2, "layers": 5, "vanishing": 6,  # layer-level derivation + its NumPy code (5)
-    "report": 7,  # runs training (6) and checks hand derivations (verify, 6) for its sections
+    "datasets": 2, "layers": 6, "vanishing": 7,  # layer-level derivation on compiled kernels (5)
+    "report": 8,  # runs training (6) and checks hand derivations (verify, 6) for its sections
 }
 CLI_RANK = 99
 

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from symgrad.errors import UnknownNameError
-from symgrad.losses import LOSSES, get_loss
+from symgrad.catalogue import LOSSES, get_loss
 
 A = sp.symbols("a1:3", real=True)
 T = sp.symbols("T1:3", real=True)

@@ -16,13 +16,12 @@ import pytest
 import sympy as sp
 
 import symgrad
-from symgrad.activations import exact, get_activation
+from symgrad.catalogue import get_activation
 from symgrad.compile import CompiledNetwork, activation_functions, compile
 from symgrad.derive import derive
 from symgrad.errors import ArgumentError, CompileError, MissingDependencyError
 from symgrad.native import BLOCK, FusedLoop, cache_dir, threads
 from symgrad.network import Dense, Network, load
-from symgrad.printers_numeric import unit_forms
 
 from .conftest import ROOT, SPECS
 from .test_stability import CATALOGUE, EXTREMES, IDS, SWEEP, Case, _relative_errors
@@ -153,8 +152,7 @@ def test_only_batch_sums_have_a_fused_loop() -> None:
 def _unit_loop(name: str) -> FusedLoop:
     """One unit's value and slope (default parameters), as the sums over one sample."""
     z, a = sp.Symbol("z"), sp.Symbol("a")
-    params = {k: exact(v) for k, v in get_activation(name).with_defaults({}).items()}
-    forms = unit_forms(name, z, a, params)
+    forms = get_activation(name).stable_forms(z, a)
     slope = forms.roles[(a, "slope")]
     return FusedLoop(f"unit_{name}", "the value and slope of one unit", data=(z,),
                      parameters=(), body=forms.assignments, outputs=[a, slope])

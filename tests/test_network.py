@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from symgrad import Dense, Network, load, parse_spec
-from symgrad.activations import sigmoid
+from symgrad.catalogue import sigmoid
 from symgrad.errors import SpecError, SymgradError
 
 from .conftest import DERIVATIONS

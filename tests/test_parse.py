@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 from sympy import Heaviside, Max, Rational, exp, log, sqrt, tanh
 
-from symgrad.activations import relu, sigmoid
+from symgrad.catalogue import relu, sigmoid
 from symgrad.derive import derive
 from symgrad.errors import ParseError
 from symgrad.network import Dense, Network, load
@@ -157,12 +157,15 @@ ERRORS = [
                          r"\tanh, \tfrac, \theta, \times"),
     (r"\frac{1}", True, "unexpected end of input at column 9 (expected '{' after '\\frac')"),
     (r"a_{3}", True, "unknown name 'a_{3}' at column 1; the network's symbols are: x1, w1, "
-                     "b1, z1, a1, delta1, w2, b2, z2, a2, delta2, T; functions: sigma, "
-                     "sigmoid, exp, log, ln, tanh, relu, ReLU, softplus, heaviside, "
-                     "Heaviside, max, sqrt, erf"),
+                     "b1, z1, a1, delta1, w2, b2, z2, a2, delta2, T; functions: sigmoid, "
+                     "sigma, logistic, tanh, relu, ReLU, binary_step, step, linear, "
+                     "identity, leaky_relu, elu, softplus, silu, swish, gelu, exp, log, ln, "
+                     "heaviside, Heaviside, max, sqrt, erf"),
     (r"\operatorname{foo}(z_1)", True, "unknown operator name 'foo' at column 1; known: "
-                                       "ReLU, relu, sigmoid, softplus, sigma, exp, log, ln, "
-                                       "tanh, max, H, heaviside, erf"),
+                                       "sigmoid, sigma, logistic, tanh, ReLU, relu, step, "
+                                       "binary_step, linear, identity, LeakyReLU, leaky_relu, "
+                                       "ELU, elu, softplus, SiLU, silu, swish, GELU, gelu, exp, "
+                                       "log, ln, max, H, heaviside, erf"),
     (r"\left| a_1 \right|", True, r"\left at column 1 must be followed by a bracket"),
     (r"_2", True, "subscript '_' at column 1 follows no symbol"),
 ]
@@ -181,8 +184,9 @@ def test_unknown_name_lists_the_networks_symbols() -> None:
         parse("y3 + 1", TWO)
     assert str(info.value) == (
         "unknown name 'y3' at column 1; the network's symbols are: x1, w1, b1, z1, a1, "
-        "delta1, w2, b2, z2, a2, delta2, T; functions: sigma, sigmoid, exp, log, ln, tanh, "
-        "relu, ReLU, softplus, heaviside, Heaviside, max, sqrt, erf")
+        "delta1, w2, b2, z2, a2, delta2, T; functions: sigmoid, sigma, logistic, tanh, relu, "
+        "ReLU, binary_step, step, linear, identity, leaky_relu, elu, softplus, silu, swish, "
+        "gelu, exp, log, ln, heaviside, Heaviside, max, sqrt, erf")
     assert info.value.column == 1
 
 

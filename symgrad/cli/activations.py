@@ -6,7 +6,7 @@ import argparse
 
 import sympy as sp
 
-from ..activations import ACTIVATIONS
+from ..catalogue import ACTIVATIONS
 from ..printing import text
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..activations import get_activation
+from ..catalogue import get_activation
 from ..errors import ArgumentError
 from ..printing import text
 from ..vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading

@@ -26,7 +26,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..activations import Activation, exact
+from ..catalogue import Activation, exact
 from ..derive import Derivation, Factor, Gradient
 from ..errors import DivergenceError, SymgradError
 from ..network import Layer, Network

@@ -18,7 +18,7 @@ from typing import Callable, Literal, Sequence
 import sympy as sp
 from sympy import Expr, Rational
 
-from .errors import UnknownNameError
+from ..errors import UnknownNameError
 
 __all__ = ["Loss", "LOSSES", "get_loss"]
 

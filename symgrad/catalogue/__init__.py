@@ -1,0 +1,25 @@
+"""The catalogue: every activation and loss defined once, with every facet.
+
+One entry per activation (:class:`Activation`) and per loss (:class:`Loss`); everything
+else in symgrad (networks, both derivation levels, code generation, the checker, the
+parser, reports and the command line) looks them up here.
+
+>>> get_activation("relu").kink
+"ReLU'(0) = 0 (the Heaviside step with H(0) = 0)"
+>>> get_loss("cross_entropy").name
+'cce'
+"""
+
+from __future__ import annotations
+
+from .base import (ACTIVATIONS, Activation, CatalogueFunction, UnitForms, entry_of, exact,
+                   functions_of, get_activation, names_table, register, unregister)
+from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu, sigmoid,
+                          silu, softplus)
+from .softmax import softmax, softmax_forms
+from .losses import LOSSES, Loss, get_loss
+
+__all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
+           "functions_of", "get_activation", "names_table", "register", "unregister",
+           "ERFC", "binary_step", "elu", "gelu", "leaky_relu", "linear", "relu", "sigmoid",
+           "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss"]
