@@ -128,7 +128,7 @@ class Activation:
     its numeric parameters with defaults, passed after the argument in this order.
     ``own_output`` writes ``f'`` in the unit's output ``a`` where that is shorter
     (``a (1 - a)`` for the sigmoid); ``forms`` the numerically stable forms, including the
-    ``"slope"`` role; ``kink`` the convention at points where ``f`` is not differentiable
+    ``"slope"`` role (without them, the definition and ``fdiff`` are compiled as they are); ``kink`` the convention at points where ``f`` is not differentiable
     (``kinked`` says whether there are any); ``init`` the initialization of the weights
     feeding it (``"he"`` normal or ``"glorot"`` uniform); ``aliases`` more names that
     specs and the parser accept; ``text`` and ``ascii`` its names in print (LaTeX:
@@ -139,7 +139,7 @@ class Activation:
     title: str
     function: type[Function]
     range: str
-    forms: Forms
+    forms: Forms | None = None
     kink: str = "smooth everywhere"
     kinked: bool = False
     elementwise: bool = True
@@ -199,6 +199,10 @@ class Activation:
         """The stable forms of ``a = f(z)`` (named temporaries ``{a}_e``, ...)."""
         out = UnitForms()
         values = self.with_defaults(params)
+        if self.forms is None:  # no stable form: the definition, the slope as fdiff gives it
+            out.add(a, self.definition(z, **params))
+            out.add(Symbol(f"{a}_d"), self(z, **params).diff(z).rewrite(sp.exp), a, "slope")
+            return out
         self.forms(out, z, a, {k: sp.Float(float(v)) for k, v in values.items()})
         return out
 

@@ -415,7 +415,7 @@ def _activation_of(net: Network, post: Symbol) -> tuple[Layer, Activation]:
     return layer, layer.activation
 
 
-_Z = Symbol("z")
+_Z = Symbol("z", real=True)  # activations are real functions: d|z|/dz = sign(z)
 
 
 def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> FactorView:
