@@ -593,8 +593,9 @@ def _same_role_pairs(derivation: Derivation) -> list[tuple[Symbol, Symbol, str]]
                                                         ("w", "b", "z", "a", "d")}
     groups["a"] += [(0, k, s) for k, s in enumerate(net.inputs)]  # inputs: layer 0's outputs
     for layer in net.layers:
-        weights = layer.parameters[:len(layer.parameters) - len(layer.biases)]
-        roles = {"w": weights, "b": layer.biases, "z": layer.pre, "d": layer.deltas,
+        weights = tuple(dict.fromkeys(w for row in layer.weights for w in row))  # tied: once
+        roles = {"w": weights, "b": tuple(dict.fromkeys(layer.biases)), "z": layer.pre,
+                 "d": layer.deltas,
                  "a": layer.post if layer.activation is not None else ()}
         for r, symbols in roles.items():
             groups[r] += [(layer.index, k, s) for k, s in enumerate(symbols)]
