@@ -48,8 +48,8 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
     several = len(g.terms) > 1  # a sum of chains: a factor that is a sum gets brackets
     lines = [f"{lhs} = " + " + ".join(dot.join(partial_text(f.numerator, f.denominator, uni)
                                                for f in term) for term in g.terms),
-             f"{pad} = " + " + ".join(dot.join(_factor_text(f, several) for f in term)
-                                      for term in g.terms)]
+             f"{pad} = " + _sum([dot.join(_factor_text(f, several and k > 0, several)
+                                          for k, f in enumerate(term)) for term in g.terms])]
     if not net.is_chain or several:
         lines.append(f"{pad} = {text(g.factored)}")
     if values is not None:
@@ -59,9 +59,20 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
     return "\n".join(lines)
 
 
-def _factor_text(f: Factor, bracket_sums: bool) -> str:
+def _factor_text(f: Factor, bracket_negative: bool, bracket_sums: bool) -> str:
     shown = text(f.expression, negated=f.kind == "loss")
-    return f"({shown})" if bracket_sums and isinstance(f.expression, Add) else shown
+    if (bracket_sums and isinstance(f.expression, Add)) or (
+            bracket_negative and shown.startswith("-")):
+        return f"({shown})"
+    return shown
+
+
+def _sum(terms: list[str]) -> str:
+    """Terms joined by ``+``, or by ``-`` before a term that starts with a minus."""
+    out = terms[0]
+    for term in terms[1:]:
+        out += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+    return out
 
 
 def _value_text(g: Gradient, values: dict[str, float]) -> str:
