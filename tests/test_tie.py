@@ -287,3 +287,15 @@ def test_unknown_member_is_a_key_error() -> None:
     with pytest.raises(UnknownNameError):
         d["b2_2"]
     assert "b2_2" not in d and "b2" in d
+
+
+def test_auto_level_keeps_a_large_tied_network_at_the_unit_level(tmp_path: Path) -> None:
+    import argparse
+
+    from symgrad.cli._layers import layer_level
+
+    path = tmp_path / "wide.toml"
+    path.write_text(BASE.replace("inputs = 2", "inputs = 30").replace(
+        "units = 2", "units = 8, shared_bias = true"))  # 257 parameters before the tie
+    args = argparse.Namespace(spec=path, level="auto", wrt=None, form="factored", latex=False)
+    assert layer_level(args) is False
