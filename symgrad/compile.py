@@ -262,17 +262,21 @@ class CompiledNetwork:
     # -- building --------------------------------------------------------------------------
 
     def _gradient_terms(self, reduced: bool) -> list[Expr]:
+        """Each gradient's ``delta * input``; a tied parameter's is a sum of such terms,
+        one per unit it enters, each reduced over the samples by itself."""
         terms = []
         for name in self.parameters:
-            form = self.derivation[name].delta_form
-            delta = next(s for s in form.free_symbols if s in self.derivation.deltas)
-            factor = form.xreplace({delta: sp.S.One})
-            if not reduced:
-                terms.append(delta * factor)
-            elif factor == 1:
-                terms.append(_BSUM(delta, _SAMPLES))
-            else:
-                terms.append(_BDOT(delta, factor, _SAMPLES))
+            uses = []
+            for term in sp.Add.make_args(self.derivation[name].delta_form):
+                delta = next(s for s in term.free_symbols if s in self.derivation.deltas)
+                factor = term.xreplace({delta: sp.S.One})
+                if not reduced:
+                    uses.append(delta * factor)
+                elif factor == 1:
+                    uses.append(_BSUM(delta, _SAMPLES))
+                else:
+                    uses.append(_BDOT(delta, factor, _SAMPLES))
+            terms.append(sp.Add(*uses))
         return terms
 
     def _outputs(self, name: str) -> tuple[list[Expr], list[str]]:

@@ -9,6 +9,11 @@ layer, computed backwards by the delta recursion:
 * hidden layer: ``delta_l = (sum_k delta_{l+1,k} w_{l+1,k}) * da_l/dz_l``,
 * ``dE/dw_l,ij = delta_l,i a_{l-1,j}`` and ``dE/db_l,i = delta_l,i``.
 
+A tied parameter (one symbol in several units) gets one term per unit it enters, and its
+gradient is their sum. ``d["a1"]``, ``d["z2"]`` or ``d["x1"]`` give the gradient with
+respect to an intermediate or an input the same way (built on request; iterating a
+derivation lists the parameters only).
+
 The work is linear in depth. Activation derivatives are written in terms of the
 layer's own output where the activation allows it (``a (1 - a)`` for the sigmoid,
 ``1 - a**2`` for tanh). The fully substituted (expanded) form is built only on request.
@@ -46,9 +51,9 @@ class Factor:
 
     ``kind`` says which rule produced it: ``"loss"`` (differentiating the loss),
     ``"activation"`` (the activation's derivative), ``"weight"`` (``dz/da`` is a weight),
-    ``"input"`` (``dz/dw`` is the layer's input), ``"bias"`` (``dz/db = 1``) or ``"delta"``
-    (the error signal of a unit, defined by the delta recursion). ``source`` is the
-    expression that was differentiated.
+    ``"input"`` (``dz/dw`` is the layer's input, or the sum of the inputs a tied weight
+    multiplies), ``"bias"`` (``dz/db = 1``) or ``"delta"`` (the error signal of a unit,
+    defined by the delta recursion). ``source`` is the expression that was differentiated.
     """
 
     numerator: Symbol
@@ -79,50 +84,77 @@ class DeltaStep:
     note: str = ""
 
 
+Chain = tuple[Factor, ...]
+
+
 class Gradient:
-    """The derivative of the loss with respect to one parameter.
+    """The derivative of the loss with respect to one parameter, or one named quantity.
 
     Attributes
     ----------
-    parameter : the weight or bias.
-    chain : the factors whose product is the gradient, output side first.
-    delta_form : ``delta * input``, in terms of the unit's error signal.
-    factored : the product in intermediates (``z``, ``a``), with every delta substituted.
+    parameter : the weight or bias (for ``d["a1"]`` and the like: that symbol); also ``wrt``.
+    terms : one chain of factors per way the loss depends on ``parameter``, output side
+        first; the gradient is the sum of their products. An untied parameter has one
+        term; a tied one a term per unit it enters; ``a1`` of a wide network a term per
+        unit of the next layer.
+    chain : the factors of all terms, term by term (the one chain of an untied parameter).
+    delta_form : in the units' error signals: ``delta * input``, summed over the terms.
+    factored : the sum of products in intermediates (``z``, ``a``), every delta substituted.
     expanded : in inputs, targets and parameters only (built on first use).
+    note : why the gradient is a sum (a tied parameter) or what an alias means, else ``""``.
     """
 
-    def __init__(self, derivation: "Derivation", parameter: Symbol, chain: tuple[Factor, ...],
-                 delta_form: Expr) -> None:
+    def __init__(self, derivation: "Derivation", parameter: Symbol, terms: tuple[Chain, ...],
+                 delta_form: Expr, note: str = "") -> None:
         self.derivation = derivation
         self.parameter = parameter
-        self.chain = chain
+        self.terms = terms
         self.delta_form = delta_form
+        self.note = note
 
     @property
     def name(self) -> str:
         return str(self.parameter)
 
+    @property
+    def wrt(self) -> Symbol:
+        """The symbol differentiated with respect to (``parameter``)."""
+        return self.parameter
+
+    @property
+    def chain(self) -> Chain:
+        return tuple(f for term in self.terms for f in term)
+
     @cached_property
     def factored(self) -> Expr:
         if self.derivation.network.is_chain:
-            return sp.Mul(*(f.expression for f in self.chain))
+            return sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in self.terms))
         return self.derivation.in_intermediates(self.delta_form)
 
     @cached_property
     def expanded(self) -> Expr:
         return self.derivation.expand(self.factored)
 
-    def at(self, values: Mapping[str | Symbol, object]) -> float:
-        """The gradient's value (reduced over samples as the loss says) at ``values``."""
-        return self.derivation.at(values)[self.name]
+    def at(self, values: Mapping[str | Symbol, object]) -> float | np.ndarray:
+        """The gradient's value at ``values``: for a parameter, reduced over samples as the
+        loss says; for an input or intermediate, one value per sample (a float for one)."""
+        d = self.derivation
+        if d.gradients.get(self.name) is self:
+            return d.at(values)[self.name]
+        points = d._points(values)
+        each = [d._number(self.delta_form.xreplace(p).evalf(digits), f"d/d{self.name}")
+                for p, digits in points]
+        if d.network.loss.reduction == "mean":
+            each = [v / len(points) for v in each]
+        return each[0] if len(each) == 1 else np.array(each)
 
     def _repr_latex_(self) -> str:
         from .printing import latex, partial_latex
 
         net = self.derivation.network
         lhs = partial_latex(net.loss_symbol, self.parameter, net)
-        chain = r" \cdot ".join(partial_latex(f.numerator, f.denominator, net)
-                                for f in self.chain)
+        chain = " + ".join(r" \cdot ".join(partial_latex(f.numerator, f.denominator, net)
+                                            for f in term) for term in self.terms)
         return f"$\\displaystyle {lhs} = {chain} = {latex(self.factored, net)}$"
 
     def __repr__(self) -> str:
@@ -139,12 +171,11 @@ class Derivation(Mapping[str, Gradient]):
             for step in self._layer_deltas(layer):
                 self.deltas[step.symbol] = step
         self.gradients: dict[str, Gradient] = {}
-        for layer in network.layers:
-            for i in range(layer.units):
-                for j, weight in enumerate(layer.weights[i]):
-                    self._add(layer, i, weight, layer.inputs[j], "input")
-            for i, bias in enumerate(layer.biases):
-                self._add(layer, i, bias, sp.S.One, "bias")
+        uses = self._uses()
+        for parameter in network.parameters:
+            self.gradients[str(parameter)] = self._parameter_gradient(parameter,
+                                                                      uses[parameter])
+        self._quantities: dict[str, Gradient] = {}
 
     # -- the recursion -------------------------------------------------------------------
 
@@ -193,16 +224,42 @@ class Derivation(Mapping[str, Gradient]):
                                    None, expr, general, note))
         return steps
 
-    def _add(self, layer: Layer, i: int, parameter: Symbol, dz_dp: Expr, kind: str) -> None:
-        net = self.network
+    def _uses(self) -> dict[Symbol, list[tuple[Layer, int, Expr]]]:
+        """Every unit each parameter enters, with ``dz/dp`` there: the input it multiplies,
+        ``1`` for a bias, a sum for a weight tied within one unit."""
+        uses: dict[Symbol, list[tuple[Layer, int, Expr]]] = {
+            p: [] for p in self.network.parameters}
+        for layer in self.network.layers:
+            for i in range(layer.units):
+                local: dict[Symbol, list[Expr]] = {}
+                for w, x in zip(layer.weights[i], layer.inputs):
+                    local.setdefault(w, []).append(x)
+                if layer.biases:
+                    local.setdefault(layer.biases[i], []).append(sp.S.One)
+                for p, parts in local.items():
+                    uses[p].append((layer, i, sp.Add(*parts)))
+        return uses
+
+    def _to_pre(self, layer: Layer, i: int) -> Chain:
+        """``dE/dz`` of unit ``i``: the path from the loss in a chain of one-unit layers,
+        otherwise the unit's error signal."""
+        if self.network.is_chain:
+            return self._paths[layer.index]
         delta = layer.deltas[i]
-        link = Factor(layer.pre[i], parameter, dz_dp, kind, layer.pre_expr(i))
-        if net.is_chain:
-            chain = self._paths[layer.index] + (link,)
-        else:
-            chain = (Factor(net.loss_symbol, layer.pre[i], delta, "delta",
-                            self.deltas[delta].expression), link)
-        self.gradients[str(parameter)] = Gradient(self, parameter, chain, delta * dz_dp)
+        return (Factor(self.network.loss_symbol, layer.pre[i], delta, "delta",
+                       self.deltas[delta].expression),)
+
+    def _parameter_gradient(self, parameter: Symbol, uses: list[tuple[Layer, int, Expr]]
+                            ) -> Gradient:
+        terms = tuple(self._to_pre(layer, i) + (Factor(
+            layer.pre[i], parameter, dz_dp, "bias" if dz_dp == 1 else "input",
+            layer.pre_expr(i)),) for layer, i, dz_dp in uses)
+        form = sp.Add(*(layer.deltas[i] * dz_dp for layer, i, dz_dp in uses))
+        members = self.network.ties.get(parameter)
+        note = "" if members is None else (
+            f"{parameter} is shared by {', '.join(map(str, members))}: its gradient sums "
+            "their contributions")
+        return Gradient(self, parameter, terms, form, note)
 
     @cached_property
     def _paths(self) -> dict[int, tuple[Factor, ...]]:
@@ -224,6 +281,96 @@ class Derivation(Mapping[str, Gradient]):
                                 "activation", layer.post_expr(0)),)
             paths[layer.index] = path
         return paths
+
+    # -- any named quantity ------------------------------------------------------------
+
+    def _through(self, following: Layer, j: int) -> tuple[tuple[Chain, ...], Expr]:
+        """``dE/d`` (input ``j`` of layer ``following``): a term per unit of that layer."""
+        terms = tuple(self._to_pre(following, k) + (Factor(
+            following.pre[k], following.inputs[j], following.weights[k][j], "weight",
+            following.pre_expr(k)),) for k in range(following.units))
+        form = sp.Add(*(following.deltas[k] * following.weights[k][j]
+                        for k in range(following.units)))
+        return terms, form
+
+    def _to_post(self, layer: Layer, i: int) -> tuple[tuple[Chain, ...], Expr]:
+        """``dE/da`` of unit ``i``: from the loss for the output layer, else through the
+        next layer."""
+        net = self.network
+        if layer.index < len(net.layers):
+            return self._through(net.layers[layer.index], i)
+        upstream = self.deltas[layer.deltas[i]].upstream
+        return ((Factor(net.loss_symbol, layer.post[i], upstream, "loss", net.error),),), \
+            upstream
+
+    def _pre_terms(self, layer: Layer, i: int) -> tuple[Chain, ...]:
+        """``dE/dz`` of unit ``i`` as a sum of chains: ``dE/da · da/dz``, over the units of
+        the layer for a softmax (whose output ``a_k`` depends on every ``z``)."""
+        if layer.activation is None:
+            return self._to_post(layer, i)[0]
+        units = range(layer.units) if not layer.activation.elementwise else (i,)
+        terms: list[Chain] = []
+        for k in units:
+            local = self._own_output(layer, layer.post_expr(k).diff(layer.pre[i]))
+            step = Factor(layer.post[k], layer.pre[i], local, "activation", layer.post_expr(k))
+            terms += [term + (step,) for term in self._to_post(layer, k)[0]]
+        return tuple(terms)
+
+    def _quantity(self, name: str) -> Gradient:
+        """The gradient with respect to the input, ``z``, ``a`` or ``delta`` called ``name``."""
+        net = self.network
+        symbol = net.symbols.get(name)
+        if symbol in net.inputs:
+            return Gradient(self, symbol, *self._through(net.layers[0], net.inputs.index(symbol)))
+        for layer in net.layers:
+            for i in range(layer.units):
+                if symbol in (layer.pre[i], layer.deltas[i]):
+                    note = "" if symbol == layer.pre[i] else (
+                        f"{symbol} is d{net.loss.symbol}/d{layer.pre[i]} by definition: "
+                        f"this is the gradient with respect to {layer.pre[i]}")
+                    return Gradient(self, layer.pre[i], self._pre_terms(layer, i),
+                                    layer.deltas[i], note)
+                if symbol == layer.post[i]:
+                    return Gradient(self, symbol, *self._to_post(layer, i))
+        raise self._unknown(name)
+
+    def _unknown(self, name: str) -> UnknownNameError:
+        """An unknown name: the kinds of names a gradient can be taken with respect to."""
+        net = self.network
+        tied = {str(m): str(t) for t, members in net.ties.items() for m in members}
+        if name in tied:
+            error = UnknownNameError("parameter", name, [tied[name]])
+            error.args = (f"'{name}' is tied into '{tied[name]}': differentiate with respect "
+                          f"to '{tied[name]}'",)
+            return error
+        post = [s for layer in net.layers if layer.activation is not None for s in layer.post]
+        kinds = [("parameters", net.parameters), ("inputs", net.inputs),
+                 ("pre-activations", [s for layer in net.layers for s in layer.pre]),
+                 ("activations", post),
+                 (f"error signals, aliases of d{net.loss.symbol}/dz",
+                  [s for layer in net.layers for s in layer.deltas])]
+        known = [f"{kind} ({', '.join(map(str, symbols[:4]))}{', ...' * (len(symbols) > 4)})"
+                 for kind, symbols in kinds if symbols]
+        return UnknownNameError("parameter or quantity", name, known)
+
+    def wrt(self, name: str | Symbol) -> Gradient:
+        """The gradient with respect to a parameter, an input, a ``z``, an ``a`` or a
+        ``delta`` (an alias of its ``z``: ``delta2`` is ``dE/dz2`` itself). Same as
+        ``d[name]``.
+
+        >>> from symgrad.network import load
+        >>> d = derive(load("derivations/two_neuron.toml"))
+        >>> d.wrt("a1").factored
+        a2*w2*(1 - a2)*(-T + a2)
+        >>> [f"d{f.numerator}/d{f.denominator}" for f in d["a1"].chain]
+        ['dE/da2', 'da2/dz2', 'dz2/da1']
+        """
+        key = str(name)
+        if key in self.gradients:
+            return self.gradients[key]
+        if key not in self._quantities:
+            self._quantities[key] = self._quantity(key)
+        return self._quantities[key]
 
     # -- forms -------------------------------------------------------------------------
 
@@ -335,10 +482,11 @@ class Derivation(Mapping[str, Gradient]):
     # -- Mapping -----------------------------------------------------------------------
 
     def __getitem__(self, name: str | Symbol) -> Gradient:
-        try:
-            return self.gradients[str(name)]
-        except KeyError:
-            raise UnknownNameError("parameter", str(name), list(self.gradients)) from None
+        return self.wrt(name)
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is a parameter (the keys; ``d["a1"]`` works all the same)."""
+        return str(name) in self.gradients
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.gradients)

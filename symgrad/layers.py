@@ -307,6 +307,9 @@ class LayerDerivation:
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
+        tied = spec.network.tied_field()
+        if tied is not None:
+            raise spec.error(tied, "tied parameters are derived at the unit level only")
         try:
             self.loss: Loss = get_loss(spec.network.loss)
         except UnknownNameError as exc:
@@ -654,7 +657,9 @@ def _spec_from_network(net: Network) -> Spec:
     layers = tuple(LayerSpec(l.units, l.activation.name if l.activation else NO_ACTIVATION,
                              bool(l.biases), MappingProxyType(dict(l.params)))
                    for l in net.layers)
-    return Spec(NetworkSpec(len(net.inputs), layers, net.loss.name), MappingProxyType({}),
+    ties = {str(t): tuple(map(str, members)) for t, members in net.ties.items()}
+    return Spec(NetworkSpec(len(net.inputs), layers, net.loss.name, tie=ties),
+                MappingProxyType({}),
                 DataSpec(), TrainingSpec(), title=net.title, path="<network>")
 
 

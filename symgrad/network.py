@@ -7,6 +7,14 @@ to unit ``i`` is ``w{l}_{i}_{j}`` (LaTeX ``w^{(l)}_{i,j}``), and so on for ``b``
 ``a`` and the error signals ``delta``. Names are plain :class:`sympy.Symbol` objects,
 so ``Symbol("a2")`` typed by a user is the network's ``a2``.
 
+Parameters can be tied: one symbol replaces several parameters (``ties``, or a layer's
+``shared_bias``, whose biases become ``b{l}``), and :attr:`Network.ties` maps it to the
+names it replaces.
+
+>>> wide = Network(2, [Dense(2, "sigmoid", shared_bias=True)], "half_sse")
+>>> wide.equations[wide.symbol("z1_2")], dict(wide.ties)
+(b1 + w1_2_1*x1 + w1_2_2*x2, {b1: (b1_1, b1_2)})
+
 >>> net = Network(1, [Dense(1, "sigmoid"), Dense(1, "sigmoid")], "half_sse")
 >>> [str(s) for s in net.parameters]
 ['w1', 'b1', 'w2', 'b2']
@@ -17,7 +25,7 @@ a1*w2 + b2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Sequence
@@ -38,19 +46,22 @@ NO_ACTIVATION = "none"
 _DEFAULT_NAMES = {"input": "x", "target": "T", "weight": "w", "bias": "b", "pre": "z",
                   "post": "a"}
 _INDEXED = re.compile(r"^([A-Za-z]+?)(\d+)_(\d+)(?:_(\d+))?$")
+_LAYER_NAME = re.compile(r"^([A-Za-z]+?)(\d+)$")
 
 
 @dataclass(frozen=True)
 class Dense:
     """A dense layer as a user describes it: units, activation name, bias, activation params.
 
-    ``activation=None`` (``"none"`` in a spec) means no activation: the output is ``z``.
+    ``activation=None`` (``"none"`` in a spec) means no activation: the output is ``z``;
+    ``shared_bias=True`` gives all units of the layer one bias.
     """
 
     units: int
     activation: str | None
     bias: bool = True
     params: Mapping[str, float] = field(default_factory=dict)
+    shared_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,8 @@ class Layer:
 
     @property
     def parameters(self) -> tuple[Symbol, ...]:
-        """Weights row by row, then biases."""
-        return tuple(w for row in self.weights for w in row) + self.biases
+        """Weights row by row, then biases; a tied parameter once, where it first appears."""
+        return tuple(dict.fromkeys(tuple(w for row in self.weights for w in row) + self.biases))
 
     def pre_expr(self, i: int) -> Expr:
         """``z_i = sum_j w_ij a_j + b_i``."""
@@ -105,6 +116,8 @@ class Network:
         ``weight``, ``bias``, ``pre`` and ``post``.
     parameters, data : values of parameters, inputs and targets (numbers, or arrays of
         samples for inputs and targets). Missing parameters are initialized with ``seed``.
+    ties : tied parameters: a new name -> the names of the parameters it replaces
+        (``{"b1": ["b1_1", "b1_2"]}``); their gradient sums the contributions of every use.
     title : a title for reports.
     spec : the spec this network was built from, if any (errors then name its fields).
     """
@@ -113,7 +126,8 @@ class Network:
                  names: Mapping[str, str] | None = None,
                  parameters: Mapping[str, float] | None = None,
                  data: Mapping[str, float | Sequence[float]] | None = None,
-                 seed: int = 0, title: str = "", spec: Spec | None = None) -> None:
+                 seed: int = 0, title: str = "", spec: Spec | None = None,
+                 ties: Mapping[str, Sequence[str]] | None = None) -> None:
         self.spec = spec
         self.title = title
         self.loss: Loss = loss if isinstance(loss, Loss) else self._lookup(
@@ -139,9 +153,12 @@ class Network:
             previous = built[-1].post
         self.layers: tuple[Layer, ...] = tuple(built)
         self.targets = tuple(self._new("target", None, k) for k in range(len(previous)))
+        #: Tied parameters: the shared symbol -> the parameters it replaces.
+        self.ties: Mapping[Symbol, tuple[Symbol, ...]] = MappingProxyType(
+            self._tie(ties or {}, [dense.shared_bias for dense in layers]))
         self._check_loss_fits()
-        self.parameters: tuple[Symbol, ...] = tuple(p for layer in self.layers
-                                                    for p in layer.parameters)
+        self.parameters: tuple[Symbol, ...] = tuple(dict.fromkeys(
+            p for layer in self.layers for p in layer.parameters))
         self.equations: dict[Symbol, Expr] = {}
         for layer in self.layers:
             for i in range(layer.units):
@@ -184,12 +201,16 @@ class Network:
                                "choose different base names in [network.names]")
         symbol = Symbol(name)
         self.symbols[name] = symbol
+        self._latex_name(symbol)
+        return symbol
+
+    def _latex_name(self, symbol: Symbol) -> None:
+        name = str(symbol)
         match = _INDEXED.match(name)
         if match:
             head, l, i, j = match.groups()
             sub = f"{i},{j}" if j else i
             self.latex_names[symbol] = f"{sp.latex(Symbol(head))}^{{({l})}}_{{{sub}}}"
-        return symbol
 
     def _layer(self, l: int, dense: Dense, inputs: tuple[Symbol, ...]) -> Layer:
         field_name = f"network.layers[{l - 1}].activation"
@@ -217,6 +238,66 @@ class Network:
         return Layer(l, activation, MappingProxyType(params), inputs, weights, biases, pre,
                      post, deltas)
 
+    def _tie_groups(self, ties: Mapping[str, Sequence[str]], shared: Sequence[bool]
+                    ) -> list[tuple[str, str, tuple[str, ...]]]:
+        """``(field, new name, members)`` of every tie: shared biases, then ``ties``."""
+        groups = [(f"network.layers[{layer.index - 1}].shared_bias",
+                   f"{self._base['bias']}{layer.index}", tuple(map(str, layer.biases)))
+                  for layer, share in zip(self.layers, shared)
+                  if share and len(layer.biases) > 1]  # one bias is shared already
+        groups += [(f"network.tie.{name}", name, tuple(members))
+                   for name, members in ties.items()]
+        owner: dict[str, str] = {}
+        parameters = [str(p) for layer in self.layers for p in layer.parameters]
+        for field_name, name, members in groups:
+            if len(set(members)) < 2:
+                raise self._fail(field_name, "a tie needs at least two different parameters")
+            for member in members:
+                if member not in parameters:
+                    raise self._fail(field_name, f"'{member}' is not a parameter of this "
+                                     f"network; its parameters are: {', '.join(parameters)}",
+                                     member)
+                if member in owner:
+                    raise self._fail(field_name, f"'{member}' is tied twice: in "
+                                     f"{owner[member]} and here", member)
+                owner[member] = field_name
+            if name in self.symbols or name in owner:
+                raise self._fail(field_name, f"'{name}' is already the name of a symbol of the "
+                                 "network; a tie needs a new name")
+            owner[name] = field_name
+        return groups
+
+    def _tie(self, ties: Mapping[str, Sequence[str]], shared: Sequence[bool]
+             ) -> dict[Symbol, tuple[Symbol, ...]]:
+        """Replace tied parameters by their shared symbol, in the layers and the symbols
+        (where the first one stood)."""
+        tied: dict[Symbol, tuple[Symbol, ...]] = {}
+        new: dict[Symbol, Symbol] = {}
+        for _, name, members in self._tie_groups(ties, shared):
+            symbol = Symbol(name)
+            tied[symbol] = tuple(self.symbols[m] for m in members)
+            new.update({self.symbols[m]: symbol for m in members})
+        if not new:
+            return tied
+        symbols = {}
+        for name, symbol in self.symbols.items():
+            if symbol in new:
+                symbols[str(new[symbol])] = new[symbol]  # a member keeps its LaTeX name
+            else:
+                symbols[name] = symbol
+        self.symbols = symbols
+        for symbol in tied:
+            self._latex_name(symbol)
+            layer_wide = _LAYER_NAME.match(str(symbol))
+            if layer_wide and not self.is_chain:  # b1 of a wide layer: b^{(1)}, as b^{(1)}_{2}
+                head, l = layer_wide.groups()
+                self.latex_names[symbol] = f"{sp.latex(Symbol(head))}^{{({l})}}"
+        self.layers = tuple(replace(layer, biases=tuple(new.get(b, b) for b in layer.biases),
+                                    weights=tuple(tuple(new.get(w, w) for w in row)
+                                                  for row in layer.weights))
+                            for layer in self.layers)
+        return tied
+
     def _check_loss_fits(self) -> None:
         last = self.layers[-1].activation
         if self.loss.needs_probabilities and (last is None or last.name not in
@@ -230,6 +311,7 @@ class Network:
             raise SymgradError(message)
 
     def _fail(self, field_name: str, message: str, value: object = None) -> SymgradError:
+        """An error naming ``field_name`` (a :class:`SpecError` with its line for a spec)."""
         if self.spec is not None:
             return self.spec.error(field_name, message, value=value)
         return SymgradError(f"{field_name}: {message}")
@@ -237,7 +319,11 @@ class Network:
     def _values(self, parameters: Mapping[str, float], data: Mapping[str, object],
                 seed: int) -> dict[str, float | np.ndarray]:
         names = [str(p) for p in self.parameters]
+        tied_into = {str(m): str(t) for t, members in self.ties.items() for m in members}
         for key in parameters:
+            if key in tied_into:
+                raise self._fail(f"parameters.{key}", f"'{key}' is tied: give the value of "
+                                 f"'{tied_into[key]}' instead")
             if key not in names:
                 raise self._fail(f"parameters.{key}", f"'{key}' is not a parameter of this "
                                  f"network; its parameters are: {', '.join(names)}")
@@ -292,11 +378,11 @@ class Network:
     def from_spec(cls, spec: Spec) -> "Network":
         """Build the network a spec describes (errors name the spec's fields)."""
         n = spec.network
-        layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params))
-                  for layer in n.layers]
+        layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params),
+                        layer.shared_bias) for layer in n.layers]
         return cls(n.inputs, layers, n.loss, names=dict(n.names),
                    parameters=dict(spec.parameters), data=dict(spec.data.values),
-                   seed=spec.training.seed, title=spec.title, spec=spec)
+                   seed=spec.training.seed, title=spec.title, spec=spec, ties=dict(n.tie))
 
     @property
     def outputs(self) -> tuple[Symbol, ...]:

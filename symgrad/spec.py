@@ -48,26 +48,39 @@ TRAINING_MODES = ("batch", "minibatch", "stochastic")
 #: Roles whose base names a spec may override in ``[network.names]``.
 NAME_ROLES = ("input", "target", "weight", "bias", "pre", "post")
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_TIE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a parameter's name, as b1 or b1_1
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One dense layer: how many units, which activation (or ``"none"``), a bias or not."""
+    """One dense layer: how many units, which activation (or ``"none"``), a bias or not,
+    and whether its units share one bias (``shared_bias``)."""
 
     units: int
     activation: str
     bias: bool = True
     params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    shared_bias: bool = False
 
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Inputs, layers and loss of a network, and optional base names for its symbols."""
+    """Inputs, layers and loss of a network, optional base names for its symbols, and tied
+    parameters: ``tie`` maps a new name to the parameters it replaces."""
 
     inputs: int
     layers: tuple[LayerSpec, ...]
     loss: str
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    tie: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def tied_field(self) -> str | None:
+        """The field that ties parameters (``network.tie`` or a layer's ``shared_bias``),
+        or ``None`` when no parameter is shared."""
+        if self.tie:
+            return "network.tie"
+        shared = [i for i, layer in enumerate(self.layers) if layer.shared_bias]
+        return f"network.layers[{shared[0]}].shared_bias" if shared else None
 
 
 @dataclass(frozen=True)
@@ -224,7 +237,7 @@ def _finite(value: object, fail: Any) -> float:
     return float(value)
 
 
-_LAYER_KEYS = ("units", "activation", "bias")
+_LAYER_KEYS = ("units", "activation", "bias", "shared_bias")
 
 
 def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
@@ -233,16 +246,46 @@ def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
                                  f"\"sigmoid\" }}, got {_type_name(raw)}")
     units = reader.integer(raw, "units", where, required=True)
     activation = reader.string(raw, "activation", where, required=True)
-    bias = raw.get("bias", True)
-    if not isinstance(bias, bool):
-        raise reader.fail(f"{where}.bias", f"expected true or false, got {bias!r}", bias)
+    bias, shared = raw.get("bias", True), raw.get("shared_bias", False)
+    for key, flag in (("bias", bias), ("shared_bias", shared)):
+        if not isinstance(flag, bool):
+            raise reader.fail(f"{where}.{key}", f"expected true or false, got {flag!r}", flag)
+    if shared and not bias:
+        raise reader.fail(f"{where}.shared_bias", "a layer without a bias has none to share")
     params = {key: reader.number(raw, key, where) for key in raw if key not in _LAYER_KEYS}
     return LayerSpec(int(units or 1), activation, bias, MappingProxyType(
-        {k: v for k, v in params.items() if v is not None}))
+        {k: v for k, v in params.items() if v is not None}), shared)
+
+
+def _tie(reader: _Reader, raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...]]:
+    """``tie = { b1 = ["b1_1", "b1_2"] }``: names, each of two or more distinct members, no
+    member in two ties. Whether the members exist is the network's to say."""
+    table = reader.table(raw, "tie", "network")
+    ties: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name, members in table.items():
+        where = f"network.tie.{name}"
+        if not _TIE_NAME.match(name):
+            raise reader.fail(where, f"'{name}' is not a name of letters, digits and "
+                                     "underscores starting with a letter")
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise reader.fail(where, "expected an array of parameter names, such as "
+                                     '["b1_1", "b1_2"]')
+        if len(set(members)) < 2:
+            raise reader.fail(where, "a tie needs at least two different parameters")
+        for member in members:
+            if member in owner:
+                raise reader.fail(where, f"'{member}' is tied twice: in "
+                                         f"network.tie.{owner[member]} and here", member)
+            if members.count(member) > 1:
+                raise reader.fail(where, f"'{member}' is listed twice", member)
+            owner[member] = name
+        ties[name] = tuple(members)
+    return MappingProxyType(ties)
 
 
 def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
-    reader.only(raw, ("inputs", "layers", "loss", "names"), "network")
+    reader.only(raw, ("inputs", "layers", "loss", "names", "tie"), "network")
     inputs = reader.integer(raw, "inputs", "network", required=True)
     layers_raw = raw.get("layers")
     if layers_raw is None:
@@ -263,7 +306,8 @@ def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
                               f"'{base}' is not a name of letters and digits starting with a "
                               "letter", base)
         names[role] = base
-    return NetworkSpec(int(inputs or 1), layers, loss, MappingProxyType(names))
+    return NetworkSpec(int(inputs or 1), layers, loss, MappingProxyType(names),
+                       _tie(reader, raw))
 
 
 def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:

@@ -209,7 +209,11 @@ _COMPILED: dict[int, tuple[Derivation, Any]] = {}
 
 def _compiled_gradient(derivation: Derivation, wrt: str,
                        points: Sequence[Mapping[str, float]]) -> np.ndarray | None:
-    """symgrad's gradient at the points through :mod:`symgrad.compile`, if it is there."""
+    """symgrad's gradient at the points through :mod:`symgrad.compile`, if it is there
+    (it compiles parameters' gradients only; ``dE/da1`` and the like come from the
+    derivation)."""
+    if wrt not in derivation:
+        return None
     try:
         from .compile import compile as compile_derivation
     except ImportError:
@@ -307,7 +311,8 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     Parameters
     ----------
     derivation : from :func:`symgrad.derive`.
-    wrt : the parameter's name (``"w2"``).
+    wrt : the parameter's name (``"w2"``), or an input's, a ``z``'s, an ``a``'s or a
+        ``delta``'s (``"a1"``: the hand expression is then ``dE/da1``).
     expr : the hand expression: text (``"-(T - a2)*a2*(1 - a2)*a1"``), LaTeX with
         ``latex=True``, or a SymPy expression in the network's symbols.
     points : how many random points the numeric stage adds to the spec's own values.
@@ -323,7 +328,7 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     Raises
     ------
     UnknownNameError
-        ``wrt`` is not a parameter of the network.
+        ``wrt`` is not a parameter or named quantity of the network.
     ParseError
         The text is not a valid expression in the network's names (names the column).
     """
@@ -485,8 +490,9 @@ def _same_role_pairs(derivation: Derivation) -> list[tuple[Symbol, Symbol, str]]
                                                         ("w", "b", "z", "a", "d")}
     groups["a"] += [(0, k, s) for k, s in enumerate(net.inputs)]  # inputs: layer 0's outputs
     for layer in net.layers:
-        weights = layer.parameters[:len(layer.parameters) - len(layer.biases)]
-        roles = {"w": weights, "b": layer.biases, "z": layer.pre, "d": layer.deltas,
+        weights = tuple(dict.fromkeys(w for row in layer.weights for w in row))  # tied: once
+        roles = {"w": weights, "b": tuple(dict.fromkeys(layer.biases)), "z": layer.pre,
+                 "d": layer.deltas,
                  "a": layer.post if layer.activation is not None else ()}
         for r, symbols in roles.items():
             groups[r] += [(layer.index, k, s) for k, s in enumerate(symbols)]

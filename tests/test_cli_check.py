@@ -107,8 +107,10 @@ def test_json_of_a_file(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 BAD = [
-    (["--wrt", "w9", "--expr", "a1"], "symgrad check: error: --wrt: 'w9' is not a parameter "
-                                      "of the network; its parameters are: w1, b1, w2, b2"),
+    (["--wrt", "w9", "--expr", "a1"], "symgrad check: error: --wrt: unknown parameter or "
+                                      "quantity 'w9'; known: parameters (w1, b1, w2, b2), "
+                                      "inputs (x1), pre-activations (z1, z2), activations (a1, "
+                                      "a2), error signals, aliases of dE/dz (delta1, delta2)"),
     (["--expr", "a1"], "symgrad check: error: --wrt P is needed with --expr or --latex"),
     (["--wrt", "w2", "--file", str(HAND)],
      "symgrad check: error: --wrt goes with --expr or --latex; --file names its parameters"),

@@ -99,7 +99,7 @@ BAD = [
      "non_numeric.toml:18: field 'parameters.w2': expected a number, got a string '0.45'"),
     ("unknown_field", "inputs = 1", "input = 1",
      "unknown_field.toml:8: field 'network.input': unknown field; expected one of: inputs, "
-     "layers, loss, names"),
+     "layers, loss, names, tie"),
     ("unknown_parameter", "w2 = 0.45", "w3 = 0.45",
      "unknown_parameter.toml:18: field 'parameters.w3': 'w3' is not a parameter of this "
      "network; its parameters are: w1, b1, w2, b2"),
@@ -127,7 +127,10 @@ def test_bad_spec(tmp_path: Path, name: str, old: str, new: str, message: str) -
 def test_unknown_wrt_parameter() -> None:
     r = run_cli("derive", TWO, "--wrt", "w9")
     assert r.returncode == 2
-    assert r.stderr == "symgrad derive: error: unknown parameter 'w9'; known: w1, b1, w2, b2\n"
+    assert r.stderr == (
+        "symgrad derive: error: unknown parameter or quantity 'w9'; known: parameters (w1, b1, "
+        "w2, b2), inputs (x1), pre-activations (z1, z2), activations (a1, a2), error signals, "
+        "aliases of dE/dz (delta1, delta2)\n")
 
 
 def test_missing_file() -> None:

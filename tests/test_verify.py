@@ -231,7 +231,10 @@ def test_overflowing_expression_is_undecided() -> None:
 def test_unknown_parameter() -> None:
     with pytest.raises(UnknownNameError) as info:
         check(TWO, "w3", "a1")
-    assert str(info.value) == "unknown parameter 'w3'; known: w1, b1, w2, b2"
+    assert str(info.value) == (
+        "unknown parameter or quantity 'w3'; known: parameters (w1, b1, w2, b2), inputs (x1), "
+        "pre-activations (z1, z2), activations (a1, a2), error signals, aliases of dE/dz "
+        "(delta1, delta2)")
 
 
 def test_sympy_expression_with_a_foreign_symbol() -> None:

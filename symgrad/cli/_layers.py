@@ -55,8 +55,9 @@ def layer_level(args: argparse.Namespace) -> bool:
         raise ArgumentError(f"this network has {count:,} parameters, too many to print one "
                             f"gradient each (the limit is {SCALAR_LIMIT}); use --level layer, "
                             "or --wrt P for single parameters")
-    if level == "scalar" or (level == "auto" and (count <= SCALAR_LIMIT or args.wrt)):
-        return False
+    if level == "scalar" or (level == "auto" and (count <= SCALAR_LIMIT or args.wrt
+                                                  or spec.network.tied_field() is not None)):
+        return False  # tied parameters: the unit level only
     if args.wrt:
         raise ArgumentError("--wrt picks scalar gradients; use it with --level scalar")
     if getattr(args, "form", "factored") != "factored":

@@ -11,7 +11,7 @@ import json
 import re
 
 from ..derive import derive
-from ..errors import ArgumentError, CheckError, ParseError
+from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
 from ..verify import CheckResult, check, check_file
 from . import EXIT_FAIL, EXIT_OK
@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                               "any is not equal or undecided, 2 on bad input")
     p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
     p.add_argument("--wrt", metavar="P", help="the parameter the hand expression is the "
-                                              "gradient for (with --expr or --latex)")
+                                              "gradient for (with --expr or --latex); also "
+                                              "an input, a z, an a or a delta")
     given = p.add_mutually_exclusive_group(required=True)
     given.add_argument("--expr", metavar="TEXT",
                        help='plain math, e.g. "-(T - a2)*a2*(1 - a2)*a1"')
@@ -84,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         results = check_file(d, args.file)
     else:
-        if args.wrt not in d:
-            raise CheckError(f"--wrt: '{args.wrt}' is not a parameter of the network; its "
-                             f"parameters are: {', '.join(d)}")
+        try:
+            d.wrt(args.wrt)  # a parameter, or an input, z, a or delta (dE/da1 ...)
+        except UnknownNameError as exc:
+            raise CheckError(f"--wrt: {exc}") from None
         given = args.expr if args.expr is not None else args.latex
         try:
             results = [check(d, args.wrt, given, latex=args.latex is not None)]

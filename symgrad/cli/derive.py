@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..derive import Derivation, Gradient, derive
+from sympy import Add
+
+from ..derive import Derivation, Factor, Gradient, derive
 from ..network import Network, load
 from ..printing import latex, partial_latex, partial_text, text
 from ._layers import LEVELS, layer_level
@@ -19,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
     p.add_argument("--wrt", action="append", metavar="P",
                    help="a parameter to differentiate with respect to (repeatable; "
-                        "default: all)")
+                        "default: all); also an input (x1), a z, an a, or a delta (an alias "
+                        "of its z)")
     p.add_argument("--form", choices=FORMS, default="factored",
                    help="factored: chain and product in intermediates (default); expanded: in "
                         "inputs and parameters only; steps: forward equations, deltas, chains")
@@ -42,15 +45,45 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
     pad = " " * len(lhs)
     if form == "expanded":
         return f"{lhs} = {text(g.expanded)}"
-    lines = [f"{lhs} = " + dot.join(partial_text(f.numerator, f.denominator, uni)
-                                    for f in g.chain),
-             f"{pad} = " + dot.join(text(f.expression, negated=f.kind == "loss")
-                                    for f in g.chain)]
-    if not net.is_chain:
+    several = len(g.terms) > 1  # a sum of chains: a factor that is a sum gets brackets
+    lines = [f"{lhs} = " + " + ".join(dot.join(partial_text(f.numerator, f.denominator, uni)
+                                               for f in term) for term in g.terms),
+             f"{pad} = " + _sum([dot.join(_factor_text(f, several and k > 0, several)
+                                          for k, f in enumerate(term)) for term in g.terms])]
+    if not net.is_chain or several:
         lines.append(f"{pad} = {text(g.factored)}")
     if values is not None:
-        lines.append(f"{pad} = {values[g.name]:.10g}   (at the spec's values)")
+        lines.append(f"{pad} = {_value_text(g, values)}   (at the spec's values)")
+    if g.note:
+        lines.append(f"{pad}   ({g.note})")
     return "\n".join(lines)
+
+
+def _factor_text(f: Factor, bracket_negative: bool, bracket_sums: bool) -> str:
+    shown = text(f.expression, negated=f.kind == "loss")
+    if (bracket_sums and isinstance(f.expression, Add)) or (
+            bracket_negative and shown.startswith("-")):
+        return f"({shown})"
+    return shown
+
+
+def _sum(terms: list[str]) -> str:
+    """Terms joined by ``+``, or by ``-`` before a term that starts with a minus."""
+    out = terms[0]
+    for term in terms[1:]:
+        out += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+    return out
+
+
+def _value_text(g: Gradient, values: dict[str, float]) -> str:
+    """The parameter's value from ``values``; an intermediate's from the derivation,
+    one per sample."""
+    if g.name in values and g.derivation.gradients.get(g.name) is g:
+        return f"{values[g.name]:.10g}"
+    value = g.at(g.derivation.network.values)
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return "[" + ", ".join(f"{v:.10g}" for v in value) + "]"
 
 
 def _steps(d: Derivation, uni: bool) -> str:

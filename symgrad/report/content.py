@@ -127,11 +127,20 @@ class Row:
     right: str
 
 
-def _continued(first: str, items: Sequence[str], joiner: str, sign: str = "") -> list[Row]:
+def _continued(first: str, items: Sequence[str], joiner: str, sign: str = "",
+               more: str = r"\cdot") -> list[Row]:
     lines = _chunks(items, joiner)
     rows = [Row("", f"{first} {sign}{lines[0]}")]
-    rows += [Row("", rf"\quad \cdot {line}") for line in lines[1:]]
+    rows += [Row("", rf"\quad {more} {line}") for line in lines[1:]]
     return rows
+
+
+def _chain_rows(terms: Sequence[Sequence[str]]) -> list[Row]:
+    r"""``= a \cdot b``, or for several terms (a tied parameter, an ``a`` feeding several
+    units) ``= a \cdot b + c \cdot d``, broken into lines between terms."""
+    if len(terms) == 1:
+        return _continued("=", terms[0], r" \cdot ")
+    return _continued("=", [r" \cdot ".join(term) for term in terms], " + ", more="+")
 
 
 def product_rows(first: str, expr: Expr, net: Network) -> list[Row]:
@@ -141,6 +150,16 @@ def product_rows(first: str, expr: Expr, net: Network) -> list[Row]:
     if len(parts) == 1:
         return [Row("", f"{first} {latex(expr, net)}")]
     return _continued(first, parts, " ", sign)
+
+
+def sum_rows(first: str, expr: Expr, net: Network) -> list[Row]:
+    """``= expr``: a long sum broken into lines between its terms, a product as in
+    :func:`product_rows`."""
+    if not isinstance(expr, sp.Add) or _width(latex(expr, net)) <= LINE_BUDGET:
+        return product_rows(first, expr, net)
+    terms = [latex(t, net) for t in expr.as_ordered_terms()]
+    rows = _continued(first, terms, " + ", more="+")
+    return [Row(r.left, r.right.replace("+ -", "- ")) for r in rows]
 
 
 def _with_left(rows: list[Row], left: str) -> list[Row]:
@@ -201,6 +220,7 @@ class GradientView:
     value: str
     value_float: float
     layer: int
+    shared: list[str] = field(default_factory=list)  # a tied parameter: the names it replaces
 
 
 @dataclass(frozen=True)
@@ -441,14 +461,18 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
 def _gradient_view(g: Gradient, net: Network, value: float | None,
                    seen: set[tuple[Symbol, Symbol]], large: bool = False) -> GradientView:
     lhs = partial_latex(net.loss_symbol, g.parameter, net)
-    partials = [partial_latex(f.numerator, f.denominator, net) for f in g.chain]
-    pieces = [latex(f.expression, net, negated=f.kind == "loss") for f in g.chain]
-    pieces = [rf"\left({p}\right)" if p.startswith("-") and i else p
-              for i, p in enumerate(pieces)]
-    rows = _continued("=", partials, r" \cdot ")
-    rows += _continued("=", pieces, r" \cdot ")
+    partials = [[partial_latex(f.numerator, f.denominator, net) for f in term]
+                for term in g.terms]
+    pieces = [[latex(f.expression, net, negated=f.kind == "loss") for f in term]
+              for term in g.terms]
+    pieces = [[rf"\left({p}\right)" if (p.startswith("-") and i) or (
+        len(g.terms) > 1 and isinstance(f.expression, sp.Add)) else p
+               for i, (p, f) in enumerate(zip(term, factors))]
+              for term, factors in zip(pieces, g.terms)]
+    rows = _chain_rows(partials)
+    rows += _chain_rows(pieces)
     factored = g.factored
-    rows += product_rows("=", factored, net)
+    rows += sum_rows("=", factored, net)
     short = len(g.chain) <= 8 and not large
     ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
     expanded = _with_left(product_rows("=", g.expanded, net), lhs) \
@@ -459,7 +483,8 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     return GradientView(g.name, latex(g.parameter, net), lhs, _with_left(rows, lhs),
                         [_factor_view(f, net, seen) for f in g.chain], latex(factored, net),
                         expanded, ops, number(value) if value is not None else "",
-                        value if value is not None else math.nan, layer)
+                        value if value is not None else math.nan, layer,
+                        [latex(m, net) for m in net.ties.get(g.parameter, ())])
 
 
 def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
@@ -495,7 +520,8 @@ def _first_unit(net: Network, symbol: Symbol) -> bool:
 
 def _backprop_order(d: Derivation, large: bool = False) -> list[Gradient]:
     net = d.network
-    return [d[str(p)] for layer in reversed(net.layers) for p in layer.parameters
+    return [d[str(p)] for p in dict.fromkeys(p for layer in reversed(net.layers)
+                                             for p in layer.parameters)
             if not large or _first_unit(net, p)]
 
 
