@@ -311,7 +311,8 @@ class Derivation(Mapping[str, Gradient]):
         units = range(layer.units) if not layer.activation.elementwise else (i,)
         terms: list[Chain] = []
         for k in units:
-            local = self._own_output(layer, layer.post_expr(k).diff(layer.pre[i]))
+            local = self._local(layer, i) if layer.activation.elementwise else \
+                layer.activation.jacobian(layer.pre, layer.post, k, i, **layer.params)
             step = Factor(layer.post[k], layer.pre[i], local, "activation", layer.post_expr(k))
             terms += [term + (step,) for term in self._to_post(layer, k)[0]]
         return tuple(terms)

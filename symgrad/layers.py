@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 import time
-from types import MappingProxyType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -52,18 +51,18 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .catalogue import Activation, Loss, get_activation, get_loss
+from .architecture import Architecture, LayerShape
+from .catalogue import Loss, get_activation
 from .compile import activation_kernel
 from .datasets import Dataset, load_dataset
-from .errors import (ArgumentError, DerivationError, DivergenceError,
-                     UnknownNameError)
+from .errors import ArgumentError, DerivationError, DivergenceError
 from .numbers import evaluate
 from .printing import text
-from .network import NO_ACTIVATION, Network
-from .spec import (TRAINING_MODES, DataSpec, LayerSpec, NetworkSpec, Spec, TrainingSpec,
+from .network import Network
+from .spec import (TRAINING_MODES, Spec, TrainingSpec,
                    parse_spec, read_spec)  # noqa: F401 (parse_spec: doctests)
 
-__all__ = ["LayerShape", "LayerStep", "LayerDerivation", "CompiledLayers", "FitResult",
+__all__ = ["LayerStep", "LayerDerivation", "CompiledLayers", "FitResult",
            "derive_layers", "fit", "SCALAR_LIMIT"]
 
 #: Above this many parameters ``symgrad derive`` shows the layer-level derivation.
@@ -73,44 +72,15 @@ SCALAR_LIMIT = 200
 
 # -- shapes --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LayerShape:
-    """One dense layer as the layer-level derivation sees it (``index`` is 1-based)."""
-
-    index: int
-    inputs: int
-    units: int
-    activation: Activation | None
-    params: Mapping[str, float]
-    bias: bool
-
-    @property
-    def label(self) -> str:
-        return self.activation.name if self.activation is not None else NO_ACTIVATION
-
-
-def _shapes(spec: Spec) -> tuple[LayerShape, ...]:
-    out = []
-    previous = spec.network.inputs
-    count = len(spec.network.layers)
-    for l, layer in enumerate(spec.network.layers, start=1):
-        field_name = f"network.layers[{l - 1}].activation"
-        activation = None
-        params: dict[str, float] = {}
-        if layer.activation != NO_ACTIVATION:
-            try:
-                activation = get_activation(layer.activation)
-                params = activation.with_defaults(layer.params)
-            except UnknownNameError as exc:
-                raise spec.error(field_name, str(exc), value=layer.activation) from None
-            if not activation.elementwise and l < count:
-                raise spec.error(field_name, f"activation '{activation.name}' is not "
-                                 "elementwise; the layer-level derivation needs an elementwise "
-                                 f"activation in hidden layer {l} (use it in the output layer "
-                                 "only)", value=layer.activation)
-        out.append(LayerShape(l, previous, layer.units, activation, params, layer.bias))
-        previous = layer.units
-    return tuple(out)
+def _hidden_elementwise(arch: Architecture) -> None:
+    """The matrix form lifts per-unit derivatives: a mixing activation only at the output."""
+    for shape in arch.layers[:-1]:
+        if shape.activation is not None and not shape.activation.elementwise:
+            raise arch.error(f"network.layers[{shape.index - 1}].activation",
+                             f"activation '{shape.activation.name}' is not elementwise; the "
+                             "layer-level derivation needs an elementwise activation in hidden "
+                             f"layer {shape.index} (use it in the output layer only)",
+                             value=shape.activation.name)
 
 
 # -- printing ------------------------------------------------------------------------------
@@ -305,29 +275,23 @@ class LayerDerivation:
     ``A``, ``Delta`` their minibatch versions with ``m`` columns.
     """
 
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        tied = spec.network.tied_field()
-        if tied is not None:
-            raise spec.error(tied, "tied parameters are derived at the unit level only")
-        try:
-            self.loss: Loss = get_loss(spec.network.loss)
-        except UnknownNameError as exc:
-            raise spec.error("network.loss", str(exc), value=spec.network.loss) from None
-        self.shapes = _shapes(spec)
+    def __init__(self, source: Architecture | Spec) -> None:
+        arch = source if isinstance(source, Architecture) else Architecture.from_spec(source)
+        self.architecture = arch
+        self.spec = arch.spec
+        if arch.tied is not None:
+            raise arch.error(arch.tied, "tied parameters are derived at the unit level only")
+        _hidden_elementwise(arch)
+        self.loss: Loss = arch.loss
+        self.shapes = arch.layers
         last = self.shapes[-1]
-        if self.loss.needs_probabilities and (last.activation is None or
-                                              last.activation.name not in ("sigmoid", "softmax")):
-            raise spec.error(f"network.layers[{last.index - 1}].activation",
-                             f"loss '{self.loss.name}' takes probabilities: the last layer's "
-                             f"activation must be sigmoid or softmax, not '{last.label}'")
         if last.activation is not None and not last.activation.elementwise \
                 and self.loss.name != "cce":
-            raise spec.error("network.loss", f"a {last.activation.name} output is derived at "
+            raise arch.error("network.loss", f"a {last.activation.name} output is derived at "
                              f"the layer level with loss 'cce' only, not '{self.loss.name}'",
-                             value=spec.network.loss)
+                             value=self.loss.name)
         self.m = Symbol("m", integer=True, positive=True)
-        sizes = [spec.network.inputs] + [s.units for s in self.shapes]
+        sizes = list(arch.sizes)
         L = len(self.shapes)
         self.output_name = "s" if self._softmax_out else f"a{L}"
         self.a = [MatrixSymbol("x", sizes[0], 1)] + [
@@ -577,20 +541,8 @@ class LayerDerivation:
     # -- parameters -------------------------------------------------------------------
 
     def initial_parameters(self, seed: int = 0) -> dict[str, np.ndarray]:
-        """Seeded ``W1, b1, ...``, drawn exactly as :meth:`Network.initial_parameters` draws
-        the scalar weights (Glorot uniform, He normal for ReLU-like layers, zero biases)."""
-        rng = np.random.default_rng(seed)
-        out: dict[str, np.ndarray] = {}
-        for s in self.shapes:
-            if s.activation is not None and s.activation.init == "he":
-                W = rng.normal(0.0, np.sqrt(2.0 / s.inputs), size=(s.units, s.inputs))
-            else:
-                limit = np.sqrt(6.0 / (s.inputs + s.units))
-                W = rng.uniform(-limit, limit, size=(s.units, s.inputs))
-            out[f"W{s.index}"] = W
-            if s.bias:
-                out[f"b{s.index}"] = np.zeros(s.units)
-        return out
+        """Seeded ``W1, b1, ...``: the arrays :meth:`Network.initial_parameters` draws too."""
+        return self.architecture.initial_arrays(seed)
 
     def params_from_network(self, net: Network,
                             values: Mapping[str, object] | None = None) -> dict[str, np.ndarray]:
@@ -637,30 +589,24 @@ def derive_layers(source: Network | Spec | str | Path) -> LayerDerivation:
     >>> d.steps[1].weight_gradient  # dE/dW1 = delta1 x^T
     delta1*x.T
     """
-    return LayerDerivation(_spec_of(source))
+    return LayerDerivation(_architecture_of(source))
 
 
-def _spec_of(source: Network | Spec | str | Path) -> Spec:
+def _architecture_of(source: Network | Spec | str | Path) -> Architecture:
+    if isinstance(source, Network):
+        return source.architecture
+    return Architecture.from_spec(_spec_of(source))
+
+
+def _spec_of(source: Network | Spec | str | Path) -> Spec | None:
     if isinstance(source, Spec):
         return source
     if isinstance(source, (str, Path)):
         return read_spec(source)
     if isinstance(source, Network):
-        if source.spec is not None:
-            return source.spec
-        return _spec_from_network(source)
+        return source.spec
     raise ArgumentError(f"expected a Network, a Spec or a spec path, got "
                         f"{type(source).__name__}")
-
-
-def _spec_from_network(net: Network) -> Spec:
-    layers = tuple(LayerSpec(l.units, l.activation.name if l.activation else NO_ACTIVATION,
-                             bool(l.biases), MappingProxyType(dict(l.params)))
-                   for l in net.layers)
-    ties = {str(t): tuple(map(str, members)) for t, members in net.ties.items()}
-    return Spec(NetworkSpec(len(net.inputs), layers, net.loss.name, tie=ties),
-                MappingProxyType({}),
-                DataSpec(), TrainingSpec(), title=net.title, path="<network>")
 
 
 # -- compilation ---------------------------------------------------------------------------
@@ -958,11 +904,11 @@ class FitResult:
         return float(np.median(self.epoch_seconds))
 
 
-def _setting(value: Any, spec_value: Any, spec: Spec, field_name: str) -> Any:
+def _setting(value: Any, spec_value: Any, arch: Architecture, field_name: str) -> Any:
     if value is not None:
         return value
     if spec_value is None:
-        raise spec.error(field_name, "missing; give it in the spec or as an argument")
+        raise arch.error(field_name, "missing; give it in the spec or as an argument")
     return spec_value
 
 
@@ -998,16 +944,18 @@ def fit(net: Network | Spec | str | Path, *, epochs: int | None = None,
     ((3,), True)
     """
     start = time.perf_counter()
-    spec = _spec_of(net)
-    derivation = LayerDerivation(spec)
+    arch = _architecture_of(net)
+    derivation = LayerDerivation(arch)
     setup = time.perf_counter() - start
-    t = spec.training
-    epochs = int(_setting(epochs, t.epochs, spec, "training.epochs"))
-    learning_rate = float(_setting(learning_rate, t.learning_rate, spec,
+    t = arch.spec.training if arch.spec is not None else TrainingSpec()
+    epochs = int(_setting(epochs, t.epochs, arch, "training.epochs"))
+    learning_rate = float(_setting(learning_rate, t.learning_rate, arch,
                                    "training.learning_rate"))
     seed = int(seed if seed is not None else t.seed)
     if data is None:
-        data = load_dataset(spec)
+        if arch.spec is None:
+            raise ArgumentError("a network built in code names no data set: pass data=")
+        data = load_dataset(arch.spec)
     n = len(data.x_train)
     mode = t.mode if mode is None else mode
     if mode not in TRAINING_MODES:
@@ -1018,7 +966,7 @@ def fit(net: Network | Spec | str | Path, *, epochs: int | None = None,
         elif mode == "stochastic":
             batch_size = 1
         else:
-            batch_size = int(_setting(None, t.batch_size, spec, "training.batch_size"))
+            batch_size = int(_setting(None, t.batch_size, arch, "training.batch_size"))
     if epochs < 1 or batch_size < 1 or not learning_rate > 0:
         raise ArgumentError(f"epochs and batch_size must be at least 1 and learning_rate "
                             f"positive, got {epochs}, {batch_size}, {learning_rate}")

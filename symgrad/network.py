@@ -25,7 +25,7 @@ a1*w2 + b2
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Sequence
@@ -34,34 +34,17 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .catalogue import Activation, get_activation
+from .architecture import NO_ACTIVATION, Architecture, Dense
+from .catalogue import Activation, Loss
 from .errors import SpecError, SymgradError, UnknownNameError
-from .catalogue import Loss, get_loss
 from .spec import NAME_ROLES, Spec, read_spec
 
 __all__ = ["Dense", "Layer", "Network", "load", "NO_ACTIVATION"]
 
-#: The spec word for a layer whose output is its pre-activation ``z`` itself.
-NO_ACTIVATION = "none"
 _DEFAULT_NAMES = {"input": "x", "target": "T", "weight": "w", "bias": "b", "pre": "z",
                   "post": "a"}
 _INDEXED = re.compile(r"^([A-Za-z]+?)(\d+)_(\d+)(?:_(\d+))?$")
 _LAYER_NAME = re.compile(r"^([A-Za-z]+?)(\d+)$")
-
-
-@dataclass(frozen=True)
-class Dense:
-    """A dense layer as a user describes it: units, activation name, bias, activation params.
-
-    ``activation=None`` (``"none"`` in a spec) means no activation: the output is ``z``;
-    ``shared_bias=True`` gives all units of the layer one bias.
-    """
-
-    units: int
-    activation: str | None
-    bias: bool = True
-    params: Mapping[str, float] = field(default_factory=dict)
-    shared_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,10 +113,11 @@ class Network:
                  ties: Mapping[str, Sequence[str]] | None = None) -> None:
         self.spec = spec
         self.title = title
-        self.loss: Loss = loss if isinstance(loss, Loss) else self._lookup(
-            get_loss, loss, "network.loss")
-        if inputs < 1 or not layers:
-            raise SymgradError("a network needs at least one input and one layer")
+        tied = spec.network.tied_field() if spec is not None else (
+            "network.tie" if ties or any(d.shared_bias for d in layers) else None)
+        #: The layers resolved against the catalogue, shared with the layer level.
+        self.architecture = Architecture.build(inputs, layers, loss, spec=spec, tied=tied)
+        self.loss: Loss = self.architecture.loss
         self.is_chain = inputs == 1 and all(layer.units == 1 for layer in layers)
         self._single = self.is_chain and len(layers) == 1
         base = {**_DEFAULT_NAMES, **(names or {})}
@@ -148,15 +132,14 @@ class Network:
         self.inputs = tuple(self._new("input", None, j) for j in range(inputs))
         built: list[Layer] = []
         previous = self.inputs
-        for l, dense in enumerate(layers, start=1):
-            built.append(self._layer(l, dense, previous))
+        for l in range(1, len(layers) + 1):
+            built.append(self._layer(l, previous))
             previous = built[-1].post
         self.layers: tuple[Layer, ...] = tuple(built)
         self.targets = tuple(self._new("target", None, k) for k in range(len(previous)))
         #: Tied parameters: the shared symbol -> the parameters it replaces.
         self.ties: Mapping[Symbol, tuple[Symbol, ...]] = MappingProxyType(
             self._tie(ties or {}, [dense.shared_bias for dense in layers]))
-        self._check_loss_fits()
         self.parameters: tuple[Symbol, ...] = tuple(dict.fromkeys(
             p for layer in self.layers for p in layer.parameters))
         self.equations: dict[Symbol, Expr] = {}
@@ -173,14 +156,6 @@ class Network:
             self._values(parameters or {}, data or {}, seed))
 
     # -- construction -------------------------------------------------------------------
-
-    def _lookup(self, getter, name: str, field_name: str):  # type: ignore[no-untyped-def]
-        try:
-            return getter(name)
-        except UnknownNameError as exc:
-            if self.spec is not None:
-                raise self.spec.error(field_name, str(exc), value=name) from None
-            raise
 
     def _name(self, role: str, layer: int | None, *index: int) -> str:
         base = self._base.get(role, role)
@@ -212,31 +187,18 @@ class Network:
             sub = f"{i},{j}" if j else i
             self.latex_names[symbol] = f"{sp.latex(Symbol(head))}^{{({l})}}_{{{sub}}}"
 
-    def _layer(self, l: int, dense: Dense, inputs: tuple[Symbol, ...]) -> Layer:
-        field_name = f"network.layers[{l - 1}].activation"
-        activation = None
-        params: dict[str, float] = {}
-        if dense.activation not in (None, NO_ACTIVATION):
-            activation = self._lookup(get_activation, str(dense.activation), field_name)
-            try:
-                params = activation.with_defaults(dense.params)
-            except UnknownNameError as exc:
-                if self.spec is not None:
-                    raise self.spec.error(f"network.layers[{l - 1}].{exc.name}", str(exc)) \
-                        from None
-                raise
-        elif dense.params:
-            raise SymgradError(f"layer {l} has no activation but parameters "
-                               f"{', '.join(dense.params)}")
-        units = range(dense.units)
+    def _layer(self, l: int, inputs: tuple[Symbol, ...]) -> Layer:
+        shape = self.architecture.layers[l - 1]
+        units = range(shape.units)
         weights = tuple(tuple(self._new("weight", l, i, j) for j in range(len(inputs)))
                         for i in units)
-        biases = tuple(self._new("bias", l, i) for i in units) if dense.bias else ()
+        biases = tuple(self._new("bias", l, i) for i in units) if shape.bias else ()
         pre = tuple(self._new("pre", l, i) for i in units)
-        post = pre if activation is None else tuple(self._new("post", l, i) for i in units)
+        post = pre if shape.activation is None else tuple(self._new("post", l, i)
+                                                           for i in units)
         deltas = tuple(self._new("delta", l, i) for i in units)
-        return Layer(l, activation, MappingProxyType(params), inputs, weights, biases, pre,
-                     post, deltas)
+        return Layer(l, shape.activation, shape.params, inputs, weights, biases, pre, post,
+                     deltas)
 
     def _tie_groups(self, ties: Mapping[str, Sequence[str]], shared: Sequence[bool]
                     ) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -298,18 +260,6 @@ class Network:
                             for layer in self.layers)
         return tied
 
-    def _check_loss_fits(self) -> None:
-        last = self.layers[-1].activation
-        if self.loss.needs_probabilities and (last is None or last.name not in
-                                              ("sigmoid", "softmax")):
-            message = (f"loss '{self.loss.name}' takes probabilities: the last layer's "
-                       f"activation must be sigmoid or softmax, not "
-                       f"'{last.name if last else NO_ACTIVATION}'")
-            if self.spec is not None:
-                raise self.spec.error(f"network.layers[{len(self.layers) - 1}].activation",
-                                      message)
-            raise SymgradError(message)
-
     def _fail(self, field_name: str, message: str, value: object = None) -> SymgradError:
         """An error naming ``field_name`` (a :class:`SpecError` with its line for a spec)."""
         if self.spec is not None:
@@ -349,25 +299,21 @@ class Network:
         return values
 
     def initial_parameters(self, seed: int = 0) -> dict[str, float]:
-        """Seeded initial values: Glorot uniform weights (He normal for ReLU-like layers),
-        zero biases.
+        """Seeded initial values, the entries of :meth:`Architecture.initial_arrays` (the
+        layer level's ``W1, b1, ...``) under the units' names.
 
         >>> net = Network(2, [Dense(3, "tanh")], "half_sse")
-        >>> net.initial_parameters(0) == net.initial_parameters(0)
+        >>> W1 = net.architecture.initial_arrays(0)["W1"]
+        >>> net.initial_parameters(0)["w1_2_1"] == float(W1[1, 0])
         True
         """
-        rng = np.random.default_rng(seed)
+        arrays = self.architecture.initial_arrays(seed)
         values: dict[str, float] = {}
         for layer in self.layers:
-            fan_in, fan_out = len(layer.inputs), layer.units
-            if layer.activation is not None and layer.activation.init == "he":
-                draw = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_out, fan_in))
-            else:
-                limit = np.sqrt(6.0 / (fan_in + fan_out))
-                draw = rng.uniform(-limit, limit, size=(fan_out, fan_in))
+            W = arrays[f"W{layer.index}"]
             for i, row in enumerate(layer.weights):
                 for j, w in enumerate(row):
-                    values[str(w)] = float(draw[i, j])
+                    values[str(w)] = float(W[i, j])
             for b in layer.biases:
                 values[str(b)] = 0.0
         return values

@@ -23,7 +23,6 @@ import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -31,10 +30,11 @@ import sympy as sp
 from sympy import Expr, Symbol
 from sympy.calculus.util import maximum
 
+from .architecture import Architecture, Dense
 from .catalogue import get_activation
 from .errors import ArgumentError
 from .layers import LayerDerivation
-from .spec import DataSpec, LayerSpec, NetworkSpec, Spec, TrainingSpec
+from .spec import Spec
 
 __all__ = ["derivative_bound", "factor_product", "VanishingResult", "measure", "measure_spec",
            "plot", "reading", "FIGURE_FORMATS"]
@@ -136,10 +136,8 @@ class VanishingResult:
         return float(self.gradient[0] / self.gradient[-1])
 
 
-def _deep_spec(name: str, depth: int, width: int) -> Spec:
-    layers = tuple(LayerSpec(width, name) for _ in range(depth))
-    return Spec(NetworkSpec(width, layers, "half_sse"), MappingProxyType({}), DataSpec(),
-                TrainingSpec(), title=f"{depth} {name} layers of {width}", path="<vanishing>")
+def _deep(name: str, depth: int, width: int) -> Architecture:
+    return Architecture.build(width, [Dense(width, name)] * depth, "half_sse")
 
 
 def measure(name: str, depth: int = 10, width: int = 32, *, seeds: int = 20,
@@ -162,7 +160,7 @@ def measure(name: str, depth: int = 10, width: int = 32, *, seeds: int = 20,
     if not act.elementwise:
         raise ArgumentError(f"activation '{act.name}' is not elementwise; choose one of the "
                             "elementwise activations for the vanishing-gradient figures")
-    derivation = LayerDerivation(_deep_spec(act.name, depth, width))
+    derivation = LayerDerivation(_deep(act.name, depth, width))
     return _measure(derivation, act.name, seeds, samples)
 
 

@@ -18,6 +18,7 @@ RANK = {
     "errors": 0,
     "spec": 1,
     "catalogue": 2, "printing": 2, "numbers": 3,  # every activation and loss, and float64
+    "architecture": 2.5,  # layers and loss resolved once, for both derivation levels
     "network": 3,
     "derive": 4,
     "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only

@@ -1,0 +1,169 @@
+"""A network's architecture: the layers, their activations and the loss, resolved against
+the catalogue and checked once.
+
+Both derivation levels are built from it: :class:`symgrad.network.Network` gives each
+unit its symbols, and :class:`symgrad.layers.LayerDerivation` gives each layer its
+matrices; both draw their initial parameters from :meth:`Architecture.initial_arrays`, so
+the same seed gives the same numbers at either level.
+
+>>> arch = Architecture.build(2, [Dense(3, "relu"), Dense(1, "sigmoid")], "bce")
+>>> arch.sizes, arch.parameter_count
+((2, 3, 1), 13)
+>>> {k: v.shape for k, v in arch.initial_arrays(0).items()}
+{'W1': (3, 2), 'b1': (3,), 'W2': (1, 3), 'b2': (1,)}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .catalogue import Activation, Loss, get_activation, get_loss
+from .errors import SpecError, SymgradError, UnknownNameError
+from .spec import Spec
+
+__all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION"]
+
+#: The spec word for a layer whose output is its pre-activation ``z`` itself.
+NO_ACTIVATION = "none"
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer as a user describes it: units, activation name, bias, activation params.
+
+    ``activation=None`` (``"none"`` in a spec) means no activation: the output is ``z``.
+    ``shared_bias=True`` gives the layer's units one bias between them.
+    """
+
+    units: int
+    activation: str | None
+    bias: bool = True
+    params: Mapping[str, float] = field(default_factory=dict)
+    shared_bias: bool = False
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One dense layer resolved: its catalogue entry and full parameters (``index`` from 1)."""
+
+    index: int
+    inputs: int
+    units: int
+    activation: Activation | None
+    params: Mapping[str, float]
+    bias: bool
+
+    @property
+    def label(self) -> str:
+        return self.activation.name if self.activation is not None else NO_ACTIVATION
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The layers and the loss of a network; ``spec`` (if any) locates errors, and
+    ``tied`` names the spec field that ties parameters, if one does."""
+
+    inputs: int
+    layers: tuple[LayerShape, ...]
+    loss: Loss
+    spec: Spec | None = None
+    tied: str | None = None
+
+    @classmethod
+    def build(cls, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
+              spec: Spec | None = None, tied: str | None = None) -> Architecture:
+        """Resolve names against the catalogue; every error names the spec field."""
+        if not isinstance(loss, Loss):
+            loss = _lookup(get_loss, loss, "network.loss", spec)
+        if inputs < 1 or not layers:
+            raise SymgradError("a network needs at least one input and one layer")
+        shapes, previous = [], inputs
+        for l, dense in enumerate(layers, start=1):
+            shapes.append(_shape(l, previous, dense, spec))
+            previous = dense.units
+        arch = cls(inputs, tuple(shapes), loss, spec, tied)
+        arch._check_loss_fits()
+        return arch
+
+    @classmethod
+    def from_spec(cls, spec: Spec) -> Architecture:
+        n = spec.network
+        layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params))
+                  for layer in n.layers]
+        return cls.build(n.inputs, layers, n.loss, spec=spec, tied=n.tied_field())
+
+    def error(self, field_name: str, message: str, value: object = None) -> SymgradError:
+        """An error naming ``field_name`` (a :class:`SpecError` with its line for a spec)."""
+        return _error(self.spec, field_name, message, value)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.inputs,) + tuple(s.units for s in self.layers)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(s.units * s.inputs + (s.units if s.bias else 0) for s in self.layers)
+
+    def initial_arrays(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded ``W1, b1, ...``: Glorot uniform weights, He normal for the activations
+        whose entry asks for it (ReLU-like), zero biases."""
+        rng = np.random.default_rng(seed)
+        out: dict[str, np.ndarray] = {}
+        for s in self.layers:
+            if s.activation is not None and s.activation.init == "he":
+                W = rng.normal(0.0, np.sqrt(2.0 / s.inputs), size=(s.units, s.inputs))
+            else:
+                limit = np.sqrt(6.0 / (s.inputs + s.units))
+                W = rng.uniform(-limit, limit, size=(s.units, s.inputs))
+            out[f"W{s.index}"] = W
+            if s.bias:
+                out[f"b{s.index}"] = np.zeros(s.units)
+        return out
+
+    def _check_loss_fits(self) -> None:
+        last = self.layers[-1]
+        if self.loss.needs_probabilities and last.label not in ("sigmoid", "softmax"):
+            raise self.error(f"network.layers[{last.index - 1}].activation",
+                             f"loss '{self.loss.name}' takes probabilities: the last layer's "
+                             f"activation must be sigmoid or softmax, not '{last.label}'")
+
+
+def _error(spec: Spec | None, field_name: str, message: str,
+           value: object = None) -> SymgradError:
+    """A :class:`SpecError` naming the field (and, for a spec file, its path and line)."""
+    if spec is not None:
+        return spec.error(field_name, message, value=value)
+    return SpecError(message, field=field_name)
+
+
+def _lookup(getter: Callable[[str], Any], name: str, field_name: str,
+            spec: Spec | None) -> Any:
+    """``getter(name)``; an unknown name is a located error in a spec, else itself."""
+    try:
+        return getter(name)
+    except UnknownNameError as exc:
+        if spec is None:
+            raise
+        raise spec.error(field_name, str(exc), value=name) from None
+
+
+def _shape(l: int, inputs: int, dense: Dense, spec: Spec | None) -> LayerShape:
+    activation = None
+    params: dict[str, float] = {}
+    if dense.activation not in (None, NO_ACTIVATION):
+        activation = _lookup(get_activation, str(dense.activation),
+                             f"network.layers[{l - 1}].activation", spec)
+        try:
+            params = activation.with_defaults(dense.params)
+        except UnknownNameError as exc:
+            if spec is None:
+                raise
+            raise spec.error(f"network.layers[{l - 1}].{exc.name}", str(exc)) from None
+    elif dense.params:
+        raise SymgradError(f"layer {l} has no activation but parameters "
+                           f"{', '.join(dense.params)}")
+    return LayerShape(l, inputs, dense.units, activation, MappingProxyType(params), dense.bias)
