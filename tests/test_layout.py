@@ -2,7 +2,7 @@
 
 Modules are ranked from left (errors) to right (cli); a module may import only from
 modules of a lower rank. The ranks follow STYLE.md:
-errors <- spec <- activations/losses <- network <- derive <- compile/verify/report <- cli.
+errors <- files <- spec <- activations/losses <- network <- derive <- compile/verify/report <- cli.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 
 RANK = {
     "errors": 0,
+    "files": 0.5,  # the one reader and writer: errors only, used from spec (1) up
     "spec": 1,
     "activations": 2, "losses": 2, "printing": 2,
     "network": 3,
