@@ -132,9 +132,10 @@ def read_toml(path: str | os.PathLike[str], *, what: str = "a file",
     return parse_toml(text, path, error=error), text
 
 
-def create_temporary(folder: str | os.PathLike[str], name: str) -> tuple[int, Path]:
-    """A new empty file in ``folder`` named after ``name`` (``.name.1a2b3c4d.tmp``),
-    open for writing: the descriptor and the path.
+def create_temporary(folder: str | os.PathLike[str], name: str, *, suffix: str = ".tmp"
+                     ) -> tuple[int, Path]:
+    """A new empty file in ``folder`` named after ``name`` (``.name.1a2b3c4d.tmp``; a
+    compiler wants ``suffix=".c"``), open for writing: the descriptor and the path.
 
     The file is created by :func:`os.open` with mode ``0o666``, so the kernel applies the
     umask as it does for :func:`open`; reading the umask instead would mean setting it,
@@ -142,14 +143,15 @@ def create_temporary(folder: str | os.PathLike[str], name: str) -> tuple[int, Pa
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     fd, path = create_temporary(folder, "x.c")
+    ...     fd, path = create_temporary(folder, "x.svg")
     ...     os.close(fd)
-    ...     path.name.startswith(".x.c.") and path.suffix == ".tmp"
+    ...     path.name.startswith(".x.svg.") and path.suffix == ".tmp"
     True
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        path = Path(folder, f".{name[:200]}.{secrets.token_hex(4)}.tmp")  # NAME_MAX: 255
+        token = secrets.token_hex(4)
+        path = Path(folder, f".{name[:200]}.{token}{suffix}")  # NAME_MAX is 255
         try:
             return os.open(path, flags, 0o666), path
         except FileExistsError:
