@@ -120,11 +120,11 @@ def write_module(path: str | Path, text: str) -> Path:
     leaves half a module behind; the file gets the mode :func:`open` would give it."""
     target = Path(path)
     if target.suffix != ".py":
-        raise ExportError(f"output '{target}': a Python module's name must end in .py")
+        raise ExportError("a Python module's name must end in .py", path=target)
     if not target.stem.isidentifier():
-        raise ExportError(f"output '{target}': '{target.stem}' is not an importable module name")
+        raise ExportError(f"'{target.stem}' is not an importable module name", path=target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise ExportError(f"output '{target}': the folder '{folder}' does not exist")
+        raise ExportError(f"the folder '{folder}' does not exist", path=target)
     write_atomic(target, text, what="the module", error=ExportError)
     return target
