@@ -179,7 +179,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, what: str =
     The data goes to a temporary file beside ``path``, is flushed to disk and renamed
     over ``path``. The file keeps the permissions of the one it replaces, or gets
     ``0o666`` less the umask, as with :func:`open`; a symbolic link is written through,
-    as :func:`open` does. ``parents`` creates missing folders first.
+    and a device or a pipe (``/dev/stdout``) is written in place, as :func:`open` does.
+    ``parents`` creates missing folders first.
 
     On failure, raises ``error`` (:class:`~symgrad.errors.FileError` unless the caller
     names its own) with ``path`` set, for example ``out/x.svg: cannot write the figure:
@@ -192,20 +193,31 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, what: str =
     symgrad.errors.FileError: /proc/nope/x.svg: cannot write the figure: No such file or directory
     """
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
-    temporary: Path | None = None
     try:
         if parents:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+            info: os.stat_result | None = os.stat(path)
         except FileNotFoundError:
-            mode = None  # a new file: the mode from os.open, 0o666 less the umask
-        fd, temporary = create_temporary(target.parent, target.name)
-        _write_synced(fd, payload, mode)
-        os.replace(temporary, target)
+            info = None  # a new file: the mode from os.open, 0o666 less the umask
+        if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            with open(path, "wb") as stream:  # nothing to rename over: write, as open() does
+                stream.write(payload)
+        else:
+            target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+            _replace(target, payload, None if info is None else stat.S_IMODE(info.st_mode))
     except OSError as exc:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
         raise error(f"cannot write {what}: {_reason(exc)}", path=path) from None
     return Path(path)
+
+
+def _replace(target: Path, payload: bytes, mode: int | None) -> None:
+    """Put ``payload`` in place of ``target`` through a temporary file that is removed
+    if anything fails; raises :class:`OSError`."""
+    fd, temporary = create_temporary(target.parent, target.name)
+    try:
+        _write_synced(fd, payload, mode)
+        os.replace(temporary, target)
+    except BaseException:  # an interrupt too: never leave the temporary file behind
+        temporary.unlink(missing_ok=True)
+        raise

@@ -819,9 +819,8 @@ def read_hand_file(path: str | os.PathLike[str]) -> tuple[str, list[HandEntry]]:
     Every error is a :class:`CheckError` naming the file, the line and the field.
     """
     name = str(path)
-    # the limit is checked before TOML parsing, which is slow on MBs
     data, body = read_toml(name, what="a file of hand derivations", limit=MAX_FILE_BYTES,
-                           error=CheckError)
+                           error=CheckError)  # the limit is checked before TOML parsing
     for key in data:
         if key not in ("title", "description", "gradient"):
             raise CheckError("unknown field; expected one of: title, description, gradient",
@@ -831,8 +830,7 @@ def read_hand_file(path: str | os.PathLike[str]) -> tuple[str, list[HandEntry]]:
         raise CheckError("expected a string", path=name, field="title")
     entries_raw = data.get("gradient")
     if not isinstance(entries_raw, list) or not entries_raw:
-        raise CheckError("expected one or more [[gradient]] tables", path=name,
-                         field="gradient")
+        raise CheckError("expected one or more [[gradient]] tables", path=name, field="gradient")
     starts = _entry_lines(body)
     entries = []
     for i, raw in enumerate(entries_raw):

@@ -8,6 +8,7 @@ import errno
 import os
 import pickle
 import stat
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -165,6 +166,19 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
     write_atomic(tmp_path / "link.txt", "new")
     assert (tmp_path / "link.txt").is_symlink()
     assert (tmp_path / "real.txt").read_text() == "new"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_is_written_in_place_as_open_does(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"  # as /dev/stdout would be: nothing to rename over
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_atomic(fifo, "through the pipe\n")
+    reader.join(timeout=10)
+    assert got == [b"through the pipe\n"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
 
 
 def test_parents_are_made_on_request(tmp_path: Path, umask: int) -> None:
