@@ -52,18 +52,19 @@ class LocatedError(SymgradError):
         self.message = message
         self.path = None if path is None else os.fspath(path)
         self.line = line
-        self.column = column if line is not None else None
+        self.column = column
         self.field = field
         super().__init__(message)
 
     def __str__(self) -> str:
         where = ""
+        column = self.column if self.line is not None else None  # shown after a line only
         if self.path is not None:
-            where = self.path + "".join(f":{n}" for n in (self.line, self.column)
+            where = self.path + "".join(f":{n}" for n in (self.line, column)
                                         if n is not None) + ": "
         elif self.line is not None:
-            where = f"line {self.line}" + (f", column {self.column}"
-                                           if self.column is not None else "") + ": "
+            where = f"line {self.line}" + (f", column {column}" if column is not None
+                                           else "") + ": "
         what = f"field '{self.field}': " if self.field is not None else ""
         return f"{where}{what}{self.message}"
 
