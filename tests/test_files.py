@@ -12,11 +12,15 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
+from symgrad.compile import compile
+from symgrad.derive import derive
 from symgrad.errors import (CheckError, ExportError, FileError, LocatedError, ReportError,
                             SpecError, SymgradError)
 from symgrad.files import create_temporary, parse_toml, read_text, read_toml, write_atomic
+from symgrad.network import Dense, Network
 
 from .conftest import DERIVATIONS, run_cli_here
 
@@ -226,6 +230,18 @@ def test_temporary_files_are_hidden_new_and_have_the_umask_mode(tmp_path: Path,
     os.close(fd)
     assert path.parent == tmp_path and path.name.startswith(".kernel.")
     assert path.suffix == ".c" and _mode(path) == 0o666 & ~umask
+
+
+def test_the_kernel_cache_gets_the_modes_the_compiler_and_open_give(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int) -> None:
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))
+    net = Network(1, [Dense(1, "tanh")], "half_sse")
+    compile(derive(net), backend="c").grad(x=np.linspace(0, 1, 5), T=0.5, w=0.3, b=0.1)
+    (source,) = (tmp_path / "c").glob("*.c")
+    (library,) = (tmp_path / "c").glob("*.so")
+    assert _mode(source) == 0o666 & ~umask  # it was a fixed 0o644
+    assert _mode(library) == 0o777 & ~umask  # as the linker made it
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [source.name, library.name]
 
 
 # -- no other reader or writer ----------------------------------------------------------------
