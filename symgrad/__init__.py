@@ -20,8 +20,9 @@ from .catalogue import ACTIVATIONS, Activation, get_activation
 from .compile import CompiledNetwork, compile  # noqa: A004
 from .derive import DeltaStep, Derivation, Factor, Gradient, derive
 from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
-                     DivergenceError, ExportError, MissingDependencyError, ParseError,
-                     ReportError, SpecError, SymgradError, UnknownNameError)
+                     DivergenceError, ExportError, FileError, LocatedError,
+                     MissingDependencyError, ParseError, ReportError, SpecError, SymgradError,
+                     UnknownNameError)
 from .layers import CompiledLayers, FitResult, LayerDerivation, derive_layers, fit
 from .catalogue import LOSSES, Loss, get_loss
 from .network import Dense, Network, load
@@ -46,5 +47,5 @@ __all__ = [
     "render_report", "report",
     "SymgradError", "SpecError", "UnknownNameError", "DerivationError", "CompileError",
     "ArgumentError", "DivergenceError", "ParseError", "CheckError", "ReportError",
-    "ExportError", "MissingDependencyError",
+    "ExportError", "MissingDependencyError", "LocatedError", "FileError",
 ]

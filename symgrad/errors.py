@@ -6,10 +6,13 @@ the command line can print it as one line and exit with status 2.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = [
     "SymgradError",
+    "LocatedError",
+    "FileError",
     "SpecError",
     "UnknownNameError",
     "DerivationError",
@@ -28,22 +31,63 @@ class SymgradError(Exception):
     """Base class of every error symgrad raises deliberately."""
 
 
-class SpecError(SymgradError):
+class LocatedError(SymgradError):
+    """An error at a place in a file: ``path``, ``line``, ``column`` and ``field`` are
+    attributes (each ``None`` where unknown), and the message is formatted from them here,
+    in one place, as ``path:line:column: field 'name': message``.
+
+    As Jinja's ``TemplateSyntaxError`` does, the exception keeps the bare ``message`` and
+    builds its text on demand, so callers can read the location without parsing it.
+
+    >>> error = LocatedError("expected a number", path="net.toml", line=3, field="w1")
+    >>> str(error)
+    "net.toml:3: field 'w1': expected a number"
+    >>> (error.path, error.line, error.column, error.field)
+    ('net.toml', 3, None, 'w1')
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str] | None = None,
+                 line: int | None = None, column: int | None = None,
+                 field: str | None = None) -> None:
+        self.message = message
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        self.column = column
+        self.field = field
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = ""
+        column = self.column if self.line is not None else None  # shown after a line only
+        if self.path is not None:
+            where = self.path + "".join(f":{n}" for n in (self.line, column)
+                                        if n is not None) + ": "
+        elif self.line is not None:
+            where = f"line {self.line}" + (f", column {column}" if column is not None
+                                           else "") + ": "
+        what = f"field '{self.field}': " if self.field is not None else ""
+        return f"{where}{what}{self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only arguments: pickle needs help
+        return _rebuild, (type(self), self.message, self.path, self.line, self.column,
+                          self.field)
+
+
+def _rebuild(cls: type[LocatedError], message: str, path: str | None, line: int | None,
+             column: int | None, field: str | None) -> LocatedError:
+    return cls(message, path=path, line=line, column=column, field=field)
+
+
+class FileError(LocatedError):
+    """A file that cannot be read or written: missing, a folder, unreadable, too large,
+    not UTF-8, or an output that cannot be put in place. ``path`` names it."""
+
+
+class SpecError(LocatedError):
     """A spec file cannot be read: TOML syntax, a missing or mistyped field, a bad value.
 
     The message starts with the file (and line where one is known) and names the field.
     """
-
-    def __init__(self, message: str, *, path: str | None = None, field: str | None = None,
-                 line: int | None = None) -> None:
-        self.path = path
-        self.field = field
-        self.line = line
-        where = ""
-        if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-        what = f"field '{field}': " if field is not None else ""
-        super().__init__(f"{where}{what}{message}")
 
 
 class UnknownNameError(SymgradError, KeyError):
@@ -92,11 +136,12 @@ class ParseError(SymgradError, ValueError):
         super().__init__(message)
 
 
-class CheckError(SymgradError):
-    """A hand-derivation check that cannot be carried out (bad file, unknown parameter)."""
+class CheckError(LocatedError):
+    """A hand-derivation check that cannot be carried out (bad file, unknown parameter);
+    for a file of hand derivations, ``path``, ``line`` and ``field`` say where."""
 
 
-class ReportError(SymgradError):
+class ReportError(LocatedError):
     """A report that cannot be rendered or compiled (template, TeX engine, output path)."""
 
 
@@ -104,5 +149,5 @@ class MissingDependencyError(SymgradError):
     """An optional package a feature needs is not installed; the message says how to install it."""
 
 
-class ExportError(SymgradError):
+class ExportError(LocatedError):
     """An exported module that cannot be written (the output path names what is wrong)."""

@@ -19,14 +19,13 @@ True
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import runtime
 from .compile import KERNELS, CompiledNetwork
 from .errors import ExportError
+from .files import write_atomic
 from .printers_numeric import MATH_NAMES
 
 __all__ = ["module_source", "write_module"]
@@ -116,25 +115,16 @@ def value_and_grad(**values):
 
 
 def write_module(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a
-    rename), so an interrupted export never leaves half a module behind."""
+    """Write ``text`` to ``path`` atomically (:func:`symgrad.files.write_atomic`: a
+    temporary file in the same folder, then a rename), so an interrupted export never
+    leaves half a module behind; the file gets the mode :func:`open` would give it."""
     target = Path(path)
     if target.suffix != ".py":
-        raise ExportError(f"output '{target}': a Python module's name must end in .py")
+        raise ExportError("a Python module's name must end in .py", path=target)
     if not target.stem.isidentifier():
-        raise ExportError(f"output '{target}': '{target.stem}' is not an importable module name")
+        raise ExportError(f"'{target.stem}' is not an importable module name", path=target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise ExportError(f"output '{target}': the folder '{folder}' does not exist")
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise ExportError(f"output '{target}': cannot write there ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, target)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise ExportError(f"output '{target}': cannot write it ({exc.strerror})") from None
+        raise ExportError(f"the folder '{folder}' does not exist", path=target)
+    write_atomic(target, text, what="the module", error=ExportError)
     return target

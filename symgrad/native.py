@@ -41,7 +41,6 @@ import shlex
 import shutil
 import subprocess
 import sysconfig
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -49,6 +48,7 @@ import numpy
 from sympy import Expr, Symbol
 
 from .errors import CompileError, MissingDependencyError
+from .files import create_temporary
 from .printers_numeric import StableCPrinter
 
 __all__ = ["FusedLoop", "BLOCK", "cache_dir", "compiler", "threads"]
@@ -125,11 +125,10 @@ def _build(source: str, name: str) -> Path:
         return library
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".c")
+        fd, c_file = create_temporary(folder, name, suffix=".c")  # mode as open() gives
     except OSError as exc:
         raise CompileError(f"cannot write to the kernel cache {folder}: {exc.strerror}; "
                            "set SYMGRAD_CACHE_DIR to a writable folder") from None
-    c_file = Path(scratch)
     built = c_file.with_suffix(".so")
     try:
         with os.fdopen(fd, "w") as handle:
@@ -147,9 +146,7 @@ def _build(source: str, name: str) -> Path:
                 errors = str(exc)
                 continue
             if run.returncode == 0:
-                os.chmod(c_file, 0o644)  # mkstemp made it private; it is there to be read
-                os.replace(c_file, library.with_suffix(".c"))  # kept beside the library
-                os.replace(built, library)
+                _install(c_file, built, library)
                 return library
             errors = run.stderr
         first = next((line for line in errors.splitlines() if "error" in line),
@@ -158,6 +155,18 @@ def _build(source: str, name: str) -> Path:
     finally:
         for leftover in (c_file, built):
             leftover.unlink(missing_ok=True)
+
+
+def _install(c_file: Path, built: Path, library: Path) -> None:
+    """Rename the source and the library built from it to their names in the cache: the
+    library last, as its presence is what says the build is done."""
+    try:
+        os.replace(c_file, library.with_suffix(".c"))  # kept beside the library, to be read
+        os.replace(built, library)
+    except OSError as exc:
+        raise CompileError(f"cannot write to the kernel cache {library.parent}: "
+                           f"{exc.strerror}; set SYMGRAD_CACHE_DIR to a writable folder"
+                           ) from None
 
 
 class FusedLoop:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .errors import SpecError
+from .files import parse_toml, read_text
 
 __all__ = [
     "LayerSpec",
@@ -357,13 +357,7 @@ def _training(reader: _Reader, raw: Mapping[str, Any]) -> TrainingSpec:
 
 def parse_spec(text: str, path: str = "<spec>") -> Spec:
     """Parse and validate the TOML text of a spec; ``path`` is used in error messages."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(match.group(1)) if match else None
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise SpecError(f"TOML syntax error: {message}", path=path, line=line) from None
+    raw = parse_toml(text, path, error=SpecError)
     reader = _Reader(path, text)
     reader.only(raw, ("title", "description", "network", "parameters", "data", "training"), "")
     network = _network(reader, reader.table(raw, "network", "", required=True))
@@ -389,12 +383,4 @@ def read_spec(path: str | Path) -> Spec:
     A file that cannot be read or decoded is a :class:`SpecError` naming it.
     """
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror or exc}", path=name) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (byte {exc.start})", path=name) from None
-    return parse_spec(text, name)
+    return parse_spec(read_text(name, what="a spec file", error=SpecError), name)

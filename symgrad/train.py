@@ -29,10 +29,9 @@ Training stops
 from __future__ import annotations
 
 import csv
+import io
 import math
 import numbers
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Protocol, Sequence
@@ -43,6 +42,7 @@ from tqdm import tqdm
 from .compile import compile as compile_derivation
 from .derive import derive
 from .errors import ArgumentError, DivergenceError, SymgradError, UnknownNameError
+from .files import write_atomic
 from .network import Network
 from .spec import TRAINING_MODES, TrainingSpec
 
@@ -117,7 +117,8 @@ class TrainingResult:
 
 
 def write_history_csv(history: Sequence[Step], path: str | Path, loss_symbol: str = "E") -> None:
-    """Write ``history`` to ``path`` as CSV, atomically (a failed write leaves no file).
+    """Write ``history`` to ``path`` as CSV, atomically (a failed write leaves no file and
+    is a :class:`~symgrad.errors.FileError`; see :func:`symgrad.files.write_atomic`).
 
     Columns: ``iteration``, ``loss``, each parameter, then each gradient named
     ``d<loss>/d<parameter>`` (``dE/dw1``). Numbers are written to full precision.
@@ -125,24 +126,13 @@ def write_history_csv(history: Sequence[Step], path: str | Path, loss_symbol: st
     path = Path(path)
     names = list(history[0].params) if history else []
     header = ["iteration", "loss", *names, *(f"d{loss_symbol}/d{n}" for n in names)]
-    tmp: str | None = None
-    try:
-        with tempfile.NamedTemporaryFile("w", newline="", encoding="utf-8", delete=False,
-                                         dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp") as handle:
-            tmp = handle.name
-            writer = csv.writer(handle)
-            writer.writerow(header)
-            for step in history:
-                writer.writerow([step.iteration, repr(step.loss),
-                                 *(repr(step.params[n]) for n in names),
-                                 *(repr(step.grads[n]) for n in names)])
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise ArgumentError(f"cannot write the history to {path}: "
-                            f"{exc.strerror or exc}") from None
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for step in history:
+        writer.writerow([step.iteration, repr(step.loss), *(repr(step.params[n]) for n in names),
+                         *(repr(step.grads[n]) for n in names)])
+    write_atomic(path, buffer.getvalue(), what="the history")
 
 
 # -- settings -------------------------------------------------------------------------------

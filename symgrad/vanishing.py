@@ -18,8 +18,7 @@ in a deep dense network (or a chain of one-unit layers) with the median over see
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +32,7 @@ from sympy.calculus.util import maximum
 from .architecture import Architecture, Dense
 from .catalogue import get_activation
 from .errors import ArgumentError
+from .files import write_atomic
 from .layers import LayerDerivation
 from .spec import Spec
 
@@ -230,7 +230,7 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
     (right), log scale, black and white; the format follows the extension (svg, pdf, png).
 
     The file is written to a temporary name and moved into place, so a failure leaves
-    nothing half-written.
+    nothing half-written; one that cannot be written is a :class:`~symgrad.errors.FileError`.
     """
     target = Path(path)
     ext = target.suffix.lower().lstrip(".")
@@ -270,16 +270,9 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
         ax.set_xticks(np.arange(1, depth + 1))
         ax.grid(True, which="major", color="0.85", linewidth=0.6)
         ax.legend(fontsize="small", frameon=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=f".{ext}", dir=target.parent, prefix=".vanishing-")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=ext, metadata={"Date": None} if ext == "svg" else None)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    image = io.BytesIO()  # drawn in memory, then written by the one atomic writer
+    fig.savefig(image, format=ext, metadata={"Date": None} if ext == "svg" else None)
+    return write_atomic(target, image.getvalue(), what="the figure", parents=True)
 
 
 def reading(results: Sequence[VanishingResult]) -> str:

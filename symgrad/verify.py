@@ -36,10 +36,8 @@ from __future__ import annotations
 import os
 import re
 import time
-import tomllib
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -49,6 +47,7 @@ from sympy import Expr, Symbol
 from .catalogue import functions_of
 from .derive import Derivation, Factor
 from .errors import CheckError, ParseError, SymgradError
+from .files import read_toml
 from .parse import parse_expression
 from .numbers import UnsupportedError, evaluate
 from .printing import latex, partial_latex, partial_text, text
@@ -718,34 +717,18 @@ def read_hand_file(path: str | os.PathLike[str]) -> tuple[str, list[HandEntry]]:
     Every error is a :class:`CheckError` naming the file, the line and the field.
     """
     name = str(path)
-    try:
-        raw_bytes = Path(path).read_bytes()
-    except OSError as exc:
-        raise CheckError(f"{name}: cannot read the file: {exc.strerror or exc}") from None
-    if len(raw_bytes) > MAX_FILE_BYTES:  # refused before TOML parsing, which is slow on MBs
-        raise CheckError(f"{name}: the file has {len(raw_bytes)} bytes; the limit for a file "
-                         f"of hand derivations is {MAX_FILE_BYTES}")
-    try:
-        body = raw_bytes.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CheckError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        data = tomllib.loads(body)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        where = f"{name}:{match.group(1)}" if match else name
-        raise CheckError(f"{where}: TOML syntax error: {message}") from None
+    data, body = read_toml(name, what="a file of hand derivations", limit=MAX_FILE_BYTES,
+                           error=CheckError)  # the limit is checked before TOML parsing
     for key in data:
         if key not in ("title", "description", "gradient"):
-            raise CheckError(f"{name}: field '{key}': unknown field; expected one of: title, "
-                             "description, gradient")
+            raise CheckError("unknown field; expected one of: title, description, gradient",
+                             path=name, field=key)
     title = data.get("title", "")
     if not isinstance(title, str):
-        raise CheckError(f"{name}: field 'title': expected a string")
+        raise CheckError("expected a string", path=name, field="title")
     entries_raw = data.get("gradient")
     if not isinstance(entries_raw, list) or not entries_raw:
-        raise CheckError(f"{name}: field 'gradient': expected one or more [[gradient]] tables")
+        raise CheckError("expected one or more [[gradient]] tables", path=name, field="gradient")
     starts = _entry_lines(body)
     entries = []
     for i, raw in enumerate(entries_raw):
@@ -754,8 +737,8 @@ def read_hand_file(path: str | os.PathLike[str]) -> tuple[str, list[HandEntry]]:
 
         def fail(key: str, message: str) -> CheckError:
             line = _field_line(body, start, key) if key else start
-            at = f"{name}:{line}" if line is not None else name
-            return CheckError(f"{at}: field '{where}{'.' + key if key else ''}': {message}")
+            return CheckError(message, path=name, line=line,
+                              field=f"{where}{'.' + key if key else ''}")
 
         if not isinstance(raw, dict):
             raise fail("", "expected a table")
@@ -798,15 +781,14 @@ def check_file(derivation: Derivation, path: str | os.PathLike[str], **options: 
     _, entries = read_hand_file(path)
     results = []
     for entry in entries:
-        at = f"{name}:{entry.line}" if entry.line is not None else name
         if entry.wrt not in derivation:
-            raise CheckError(f"{at}: field '{entry.field.rsplit('.', 1)[0]}.wrt': "
-                             f"'{entry.wrt}' is not a parameter of the network; its "
-                             f"parameters are: {', '.join(derivation)}")
+            raise CheckError(f"'{entry.wrt}' is not a parameter of the network; its "
+                             f"parameters are: {', '.join(derivation)}", path=name,
+                             line=entry.line, field=f"{entry.field.rsplit('.', 1)[0]}.wrt")
         try:
             result = check(derivation, entry.wrt, entry.text, latex=entry.latex, **options)
         except ParseError as exc:
-            raise CheckError(f"{at}: field '{entry.field}': {exc}") from None
+            raise CheckError(str(exc), path=name, line=entry.line, field=entry.field) from None
         result.note, result.expected, result.line = entry.note, entry.expected, entry.line
         results.append(result)
     return results

@@ -78,7 +78,7 @@ def _variant(tmp_path: Path, name: str, old: str, new: str, count: int = 1) -> P
 
 BAD = [
     ("syntax", 'loss = "half_sse"', 'loss = "half_sse',
-     "syntax.toml:13: TOML syntax error: Illegal character '\\n'"),
+     "syntax.toml:13:17: TOML syntax error: Illegal character '\\n'"),
     ("missing", 'loss = "half_sse"\n', "",
      "missing.toml:7: missing field 'network.loss'"),
     ("mistyped", "units = 1,", 'units = "one",',
@@ -145,7 +145,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes('title = "caf\xe9"\n'.encode("latin-1"))
     r = run_cli("derive", path)
     assert r.returncode == 2
-    assert r.stderr == f"symgrad derive: error: {path}: not UTF-8 text (byte 12)\n"
+    assert r.stderr == f"symgrad derive: error: {path}:1: not UTF-8 text (byte 12)\n"
 
 
 def test_usage_error_is_exit_2() -> None:

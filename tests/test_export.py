@@ -108,11 +108,11 @@ def test_exported_module_is_readable(cli, tmp_path: Path) -> None:
     (["derivations/missing.toml", "-o", "{tmp}/m.py"],
      "derivations/missing.toml: cannot read the file: No such file or directory"),
     (["derivations/two_neuron.toml", "-o", "{tmp}/no/such/m.py"],
-     "output '{tmp}/no/such/m.py': the folder '{tmp}/no/such' does not exist"),
+     "{tmp}/no/such/m.py: the folder '{tmp}/no/such' does not exist"),
     (["derivations/two_neuron.toml", "-o", "{tmp}/m.txt"],
-     "output '{tmp}/m.txt': a Python module's name must end in .py"),
+     "{tmp}/m.txt: a Python module's name must end in .py"),
     (["derivations/two_neuron.toml", "-o", "{tmp}/two-neuron.py"],
-     "output '{tmp}/two-neuron.py': 'two-neuron' is not an importable module name"),
+     "{tmp}/two-neuron.py: 'two-neuron' is not an importable module name"),
 ], ids=["missing-spec", "missing-folder", "suffix", "module-name"])
 def test_bad_input_exits_2_and_writes_nothing(cli, tmp_path: Path, args: list[str],
                                               message: str) -> None:

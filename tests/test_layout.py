@@ -2,7 +2,8 @@
 
 Modules are ranked from left (errors) to right (cli); a module may import only from
 modules of a lower rank. The ranks follow STYLE.md:
-errors <- spec <- catalogue <- numbers/network <- derive <- compile/verify/report <- cli.
+errors <- files <- spec <- catalogue <- architecture <- numbers/network <- derive <-
+compile/verify/report <- cli.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 
 RANK = {
     "errors": 0,
+    "files": 0.5,  # the one reader and writer: errors only, used from spec (1) up
     "spec": 1,
     "catalogue": 2, "printing": 2, "numbers": 3,  # every activation and loss, and float64
     "architecture": 2.5,  # layers and loss resolved once, for both derivation levels

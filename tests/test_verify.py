@@ -320,7 +320,7 @@ BAD_FILES = [
      "allowed; allowed: \\cdot, \\delta, \\dfrac, \\exp, \\frac, \\left, \\ln, \\log, "
      "\\mathrm, \\max, \\operatorname, \\pi, \\qquad, \\quad, \\right, \\sigma, \\sqrt, "
      "\\tanh, \\tfrac, \\theta, \\times"),
-    ('[[gradient]]\nwrt = "w2"\nexpr = "a1\n', "{path}:3: TOML syntax error: Illegal "
+    ('[[gradient]]\nwrt = "w2"\nexpr = "a1\n', "{path}:3:11: TOML syntax error: Illegal "
                                                 "character '\\n'"),
     ('gradients = []\n', "{path}: field 'gradients': unknown field; expected one of: title, "
                          "description, gradient"),

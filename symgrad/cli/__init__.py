@@ -46,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except SymgradError as exc:
-        print(f"symgrad {args.command}: error: {exc}", file=sys.stderr)
+    except SymgradError as exc:  # path:line: field: message, on one line
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"symgrad {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"symgrad {args.command}: interrupted", file=sys.stderr)

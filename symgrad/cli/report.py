@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..derive import derive
-from ..errors import ArgumentError, ReportError
+from ..errors import ArgumentError, FileError, ReportError
 from ..network import load
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
 
@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             Path(args.outdir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ArgumentError(f"--outdir '{args.outdir}': {exc.strerror or exc}") from None
+            raise FileError(f"cannot make the folder: {exc.strerror or exc}",
+                            path=args.outdir) from None
     for spec, path in targets:
         if len(targets) > 1 and Path(spec).stem.endswith(HAND_SUFFIX):
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import re
-from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from .content import FigureData
@@ -102,9 +101,9 @@ _AXES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "activation": _activation, "cost": _cost, "loss": _loss, "vanishing": _vanishing}
 
 
-def draw(figure: FigureData, path: Path | BinaryIO, fmt: str) -> None:
-    """Draw ``figure`` into ``path`` (a file name or a binary stream) as ``fmt``
-    (``"pdf"`` or ``"svg"``)."""
+def draw(figure: FigureData, out: BinaryIO, fmt: str) -> None:
+    """Draw ``figure`` into the binary stream ``out`` as ``fmt`` (``"pdf"`` or ``"svg"``);
+    files are written from memory by :func:`symgrad.files.write_atomic`."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -125,7 +124,7 @@ def draw(figure: FigureData, path: Path | BinaryIO, fmt: str) -> None:
         # no creation date in the metadata, so the same spec gives the same file
         metadata = ({"Date": None, "Creator": "symgrad"} if fmt == "svg"
                     else {"CreationDate": None, "Creator": "symgrad"})
-        fig.savefig(path, format=fmt, metadata=metadata)
+        fig.savefig(out, format=fmt, metadata=metadata)
 
 
 def svg_inline(figure: FigureData) -> str:
