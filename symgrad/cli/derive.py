@@ -6,7 +6,8 @@ import argparse
 
 from ..derive import Derivation, Gradient, derive
 from ..network import Network, load
-from ..printing import latex, partial_latex, partial_text, text
+from ..printing import (chain_factors, latex, partial_latex, partial_text, product_text,
+                        text)
 from ._layers import LEVELS, layer_level
 from ._output import supports_unicode
 
@@ -44,8 +45,7 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
         return f"{lhs} = {text(g.expanded)}"
     lines = [f"{lhs} = " + dot.join(partial_text(f.numerator, f.denominator, uni)
                                     for f in g.chain),
-             f"{pad} = " + dot.join(text(f.expression, negated=f.kind == "loss")
-                                    for f in g.chain)]
+             f"{pad} = " + product_text(chain_factors(g.chain), uni)]
     if not net.is_chain:
         lines.append(f"{pad} = {text(g.factored)}")
     if values is not None:

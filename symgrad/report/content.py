@@ -30,7 +30,7 @@ from ..activations import Activation, exact
 from ..derive import Derivation, Factor, Gradient
 from ..errors import DivergenceError, SymgradError
 from ..network import Layer, Network
-from ..printing import latex, partial_latex
+from ..printing import chain_factors, factor_latexes, latex, natural_key, partial_latex
 from .escape import paragraphs
 
 __all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
@@ -94,14 +94,15 @@ def _width(tex: str) -> int:
 def _factors(expr: Expr, net: Network) -> tuple[str, list[str]]:
     """A product as its sign and the LaTeX of its factors (sums in parentheses)."""
     sign = ""
-    if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
+    if isinstance(expr, sp.Mul) and expr.as_coeff_Mul()[0].is_negative:
         sign, expr = "-", -expr
     parts = expr.as_ordered_factors() if isinstance(expr, sp.Mul) else [expr]
-    out = []
-    for part in parts:
-        body = _short_sum(part, net)
-        out.append(rf"\left({body}\right)" if isinstance(part, sp.Add) else body)
-    return sign, out
+    short = [isinstance(p, sp.Add) and len(p.args) > SUM_TERMS for p in parts]
+    if not any(short):
+        return sign, factor_latexes(parts, net)
+    # a long sum is elided (its first terms, \cdots, its last): shown, not printed whole
+    return sign, [rf"\left({_short_sum(p, net)}\right)" if long else latex(p, net)
+                  for p, long in zip(parts, short)]
 
 
 def _chunks(items: Sequence[str], joiner: str, budget: int = LINE_BUDGET) -> list[str]:
@@ -147,11 +148,6 @@ def _with_left(rows: list[Row], left: str) -> list[Row]:
     return [Row(left, rows[0].right)] + rows[1:]
 
 
-def _natural(term: Expr) -> list[object]:
-    """Sort key that puts ``a_2`` before ``a_10`` (numbers compared as numbers)."""
-    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", str(term))]
-
-
 def _short_sum(expr: Expr, net: Network) -> str:
     """LaTeX of ``expr``; a long sum shows its first terms, ``\\cdots`` and its last."""
     if isinstance(expr, sp.Mul) and any(isinstance(a, sp.Add) and len(a.args) > SUM_TERMS
@@ -160,7 +156,7 @@ def _short_sum(expr: Expr, net: Network) -> str:
         return sign + " ".join(parts)
     if not isinstance(expr, sp.Add) or len(expr.args) <= SUM_TERMS:
         return latex(expr, net)
-    terms = sorted(expr.args, key=_natural)
+    terms = sorted(expr.args, key=lambda t: natural_key(str(t)))
     for first in (3, 2, 1):  # as many leading terms as fit on a line
         shown = [latex(t, net) for t in terms[:first]] + [r"\cdots", latex(terms[-1], net)]
         text = " + ".join(shown).replace("+ -", "-")
@@ -442,9 +438,7 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
                    seen: set[tuple[Symbol, Symbol]], large: bool = False) -> GradientView:
     lhs = partial_latex(net.loss_symbol, g.parameter, net)
     partials = [partial_latex(f.numerator, f.denominator, net) for f in g.chain]
-    pieces = [latex(f.expression, net, negated=f.kind == "loss") for f in g.chain]
-    pieces = [rf"\left({p}\right)" if p.startswith("-") and i else p
-              for i, p in enumerate(pieces)]
+    pieces = factor_latexes(chain_factors(g.chain), net)
     rows = _continued("=", partials, r" \cdot ")
     rows += _continued("=", pieces, r" \cdot ")
     factored = g.factored
