@@ -48,7 +48,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .activations import relu, sigmoid, softplus
+from .activations import binary_step, elu, gelu, leaky_relu, relu, sigmoid, silu, softmax, softplus
 from .errors import ParseError
 
 __all__ = [
@@ -87,6 +87,13 @@ def _max(*args: Expr) -> Expr:
     return sp.Max(*args)
 
 
+def _softmax(k: Expr, *z: Expr) -> Expr:
+    if not (k.is_Integer and 1 <= int(k) <= len(z)):
+        raise ParseError(f"softmax's first argument is the component, one of 1..{len(z)}; "
+                         f"got {k}")
+    return softmax(k, *z)
+
+
 #: Function names accepted in text, with (builder, smallest and largest argument count).
 FUNCTIONS: dict[str, tuple[Callable[..., Expr], int, int]] = {
     "sigma": (sigmoid, 1, 1),
@@ -103,6 +110,13 @@ FUNCTIONS: dict[str, tuple[Callable[..., Expr], int, int]] = {
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
+    "binary_step": (binary_step, 1, 1),
+    "step": (binary_step, 1, 1),
+    "leaky_relu": (leaky_relu, 2, 2),
+    "elu": (elu, 2, 2),
+    "silu": (silu, 1, 1),
+    "gelu": (gelu, 1, 1),
+    "softmax": (_softmax, 2, 1000),
 }
 
 #: LaTeX commands that stand for a function.
@@ -111,7 +125,9 @@ _LATEX_FUNCTIONS = {"sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "t
 #: \operatorname{...} / \mathrm{...} contents that stand for a function.
 _OPERATOR_NAMES = {"ReLU": "relu", "relu": "relu", "sigmoid": "sigmoid", "softplus": "softplus",
                    "sigma": "sigma", "exp": "exp", "log": "log", "ln": "ln", "tanh": "tanh",
-                   "max": "max", "H": "heaviside", "heaviside": "heaviside", "erf": "erf"}
+                   "max": "max", "H": "heaviside", "heaviside": "heaviside", "erf": "erf",
+                   "step": "step", "LeakyReLU": "leaky_relu", "ELU": "elu", "SiLU": "silu",
+                   "GELU": "gelu", "softmax": "softmax"}
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
 #: Every LaTeX command the parser understands.
 LATEX_COMMANDS = tuple(sorted(
@@ -145,7 +161,7 @@ def _match(pattern: re.Pattern[str], text: str, at: int) -> re.Match[str]:
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str   # num, sym, func, op, open, close, comma, frac, sqrt, end
+    kind: str   # num, sym, func, index, op, open, close, comma, frac, sqrt, end
     value: Any
     column: int
     text: str
@@ -366,6 +382,11 @@ class _Tokenizer:
             raise self._unknown(name, column, shown if shown != name else None)
         return i
 
+    def _is_base(self, run: str) -> bool:
+        """Whether ``run`` (several letters) is the base name of indexed symbols."""
+        return len(run) > 1 and any(re.fullmatch(re.escape(run) + r"\d[\d_]*", name)
+                                    for name in self.symbols)
+
     def _letters(self, i: int) -> int:
         col = i + 1
         m = _match(_WORD, self.text, i)
@@ -376,7 +397,7 @@ class _Tokenizer:
         if len(word) > 1 and word in self.symbols:  # a2, x1, delta2 typed as in plain text
             self.tokens.append(_Token("sym", self.symbols[word], col, word))
             return m.end()
-        if run == "delta":
+        if run == "delta" or (word == run and self._is_base(run)):  # target_{1}
             return self._latex_symbol(run, i, i + len(run))
         # LaTeX reads a run of letters as a product of one-letter symbols
         return self._latex_symbol(run[0], i, i + 1)
@@ -411,6 +432,8 @@ class _Tokenizer:
             if content in _OPERATOR_NAMES:
                 self.tokens.append(_Token("func", _OPERATOR_NAMES[content], col,
                                           self.text[i:after]))
+                if content == "softmax":  # \operatorname{softmax}_{k}: the component k
+                    return self._index(after)
             elif content == "e" and "e" not in self.symbols:
                 self.tokens.append(_Token("num", sp.E, col, self.text[i:after]))
             else:
@@ -436,6 +459,18 @@ class _Tokenizer:
             raise ParseError(f"LaTeX command '{m.group()}' at column {col} is not allowed; "
                              f"allowed: {allowed}", column=col)
         return end
+
+    def _index(self, i: int) -> int:
+        """``_{k}`` after a function name: its first argument, the component index."""
+        j = self._skip_space(i)
+        if not self.text.startswith("_", j):
+            return i
+        script, after = self._script(j + 1)
+        if not script.strip().isdigit():
+            raise ParseError(f"expected a component number after '_' at column {j + 1}",
+                             column=j + 1)
+        self.tokens.append(_Token("index", sp.Integer(int(script)), j + 1, self.text[j:after]))
+        return after
 
     def latex_tokens(self) -> list[_Token]:
         text, i, n = self.text, 0, len(self.text)
@@ -610,13 +645,17 @@ class _Parser:
     def call(self) -> Expr:
         name_tok = self._next()
         builder, least, most = FUNCTIONS[name_tok.value]
+        index = [self._next().value] if self.token.kind == "index" else []
+        caret = self.token  # \tanh^{2}\left(z\right), as SymPy prints a power of a function
+        exponent = self.atom() if caret.kind == "op" and caret.value == "^" and self._next() \
+            else None
         tok = self.token
         if tok.kind != "open" or tok.value not in "({":
             raise self._unexpected(tok, f"'(' after '{name_tok.text}'")
         closer = _OPENERS[tok.value]
         self._next()
         self._enter(tok)
-        args = [self.expr()]
+        args = index + [self.expr()]
         while self.token.kind == "comma":
             self._next()
             args.append(self.expr())
@@ -630,7 +669,8 @@ class _Parser:
             raise ParseError(f"'{name_tok.text}' at column {name_tok.column} takes {count} "
                              f"argument{'s' if most > 1 else ''}, got {len(args)}",
                              column=name_tok.column)
-        return builder(*args)
+        value = builder(*args)
+        return value if exponent is None else _power(value, exponent, caret)
 
 
 def _digits(value: sp.Rational) -> int:

@@ -126,11 +126,28 @@ class _LatexPrinter(_FactorsMixin, LatexPrinter):
         return r"\left(" + s + r"\right)"
 
 
+def _as_steps(expr: sp.Piecewise) -> Expr | None:
+    """``Piecewise((A, u > 0), (B, True))`` as ``A*Heaviside(u, 0) + B*(1 - Heaviside(u, 0))``
+    (equal everywhere, ``u = 0`` included), or ``None`` for other shapes."""
+    if len(expr.args) != 2 or expr.args[1].cond is not sp.true:
+        return None
+    (a, cond), (b, _) = expr.args
+    if not isinstance(cond, sp.StrictGreaterThan):
+        return None
+    step = sp.Heaviside(cond.lhs - cond.rhs, 0)
+    return a * step + b * (1 - step)
+
+
 class _StrPrinter(_FactorsMixin, StrPrinter):
-    """SymPy's string printer with natural sums: ``a2 - T``."""
+    """SymPy's string printer with natural sums (``a2 - T``), and a two-piece function as
+    steps, which reads back as text (``Heaviside(z, 0)*z`` for ReLU's definition)."""
 
     def _add_parens(self, s: str) -> str:
         return "(" + s + ")"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        steps = _as_steps(expr)
+        return super()._print_Piecewise(expr) if steps is None else self._print(steps)
 
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:
