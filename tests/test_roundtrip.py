@@ -344,3 +344,18 @@ def test_the_bias_ends_every_forward_equation(case: Case, tmp_path: Path) -> Non
         for pre, bias in zip(layer.pre, layer.biases):
             assert text(net.equations[pre]).endswith(f" + {bias}"), net.equations[pre]
             assert latex(net.equations[pre], net).endswith(f" + {latex(bias, net)}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_report_delta_rows_read_back(case: Case, tmp_path: Path) -> None:
+    """Each error signal as the reports show it: ``upstream · local``, then the product."""
+    from symgrad.report.content import _delta_views
+
+    path, net, d = _loaded(case, tmp_path)
+    if len(d) > 200:
+        pytest.skip("a digits delta sums 10 or 32 terms, shown elided with \\cdots")
+    for view, step in zip(_delta_views(d), d.deltas.values()):
+        for i, row in enumerate(view.rows):  # first the general form, where one was kept
+            want = step.general if i == 0 and step.general is not None else step.expression
+            assert row.right.startswith("= "), row  # one line each in these networks
+            _reads_back(row.right.removeprefix("= "), want, net, latex_=True)

@@ -467,10 +467,9 @@ def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
         if step.general is not None:
             rows += product_rows("=", step.general, net)
         elif step.local is not None and step.upstream != 0:
-            up = _short_sum(step.upstream, net)
-            up = rf"\left({up}\right)" if isinstance(step.upstream, sp.Add) else up
-            local = latex(step.local, net)
-            local = rf"\left({local}\right)" if isinstance(step.local, sp.Add) else local
+            up, local = factor_latexes([step.upstream, step.local], net)
+            if isinstance(step.upstream, sp.Add) and len(step.upstream.args) > SUM_TERMS:
+                up = rf"\left({_short_sum(step.upstream, net)}\right)"  # shown elided
             rows.append(Row("", rf"= {up} \cdot {local}"))
         rows += product_rows("=", step.expression, net)
         deduped = [r for i, r in enumerate(rows) if i == 0 or r.right != rows[i - 1].right]
