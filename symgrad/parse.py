@@ -114,6 +114,20 @@ def _activation_builder(entry: Activation) -> Builder:
     return build, 1, 1 + len(entry.params)
 
 
+def _mixing_builder(entry: Activation) -> Builder:
+    """``softmax(k, z1, ..., zn)``: component ``k`` of an activation that mixes its units."""
+    def build(k: Expr, *z: Expr) -> Expr:
+        if not (k.is_Integer and 1 <= int(k) <= len(z)):
+            raise ParseError(f"{entry.name}'s first argument is the component, one of "
+                             f"1..{len(z)}; got {k}")
+        return entry.function(k, *z)
+    return build, 2, 1000
+
+
+def _builder(entry: Activation) -> Builder:
+    return _activation_builder(entry) if entry.elementwise else _mixing_builder(entry)
+
+
 class _CatalogueTable(Mapping[str, Any]):
     """A name table made from the activation catalogue and fixed rows, remade whenever an
     entry is registered, so a new activation is known to the parser at once."""
@@ -154,16 +168,17 @@ def _operator(entry: Activation) -> str | None:
     return m.group(1) if m else None
 
 
-#: Function names accepted in text: every elementwise activation of the catalogue by each
-#: of its names, then the functions of :data:`_MATH`.
+#: Function names accepted in text: every activation of the catalogue by each of its
+#: names, then the functions of :data:`_MATH`.
 FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
-    **{name: _activation_builder(e) for e in _elementwise() for name in e.names}, **_MATH})
+    **{name: _builder(e) for e in ACTIVATIONS.values() for name in e.names}, **_MATH})
 #: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
 _LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
     **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})
 #: \\operatorname{...} / \\mathrm{...} contents that stand for a function.
 _OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
-    **{n: e.name for e in _elementwise() for n in filter(None, (_operator(e),) + e.names)},
+    **{n: e.name for e in ACTIVATIONS.values()
+       for n in filter(None, (_operator(e),) + e.names)},
     **_MATH_OPERATORS})
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
 #: Every LaTeX command the parser understands.
@@ -198,7 +213,7 @@ def _match(pattern: re.Pattern[str], text: str, at: int) -> re.Match[str]:
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str   # num, sym, func, op, open, close, comma, frac, sqrt, end
+    kind: str   # num, sym, func, index, op, open, close, comma, frac, sqrt, end
     value: Any
     column: int
     text: str
@@ -419,6 +434,11 @@ class _Tokenizer:
             raise self._unknown(name, column, shown if shown != name else None)
         return i
 
+    def _is_base(self, run: str) -> bool:
+        """Whether ``run`` (several letters) is the base name of indexed symbols."""
+        return len(run) > 1 and any(re.fullmatch(re.escape(run) + r"\d[\d_]*", name)
+                                    for name in self.symbols)
+
     def _letters(self, i: int) -> int:
         col = i + 1
         m = _match(_WORD, self.text, i)
@@ -429,7 +449,7 @@ class _Tokenizer:
         if len(word) > 1 and word in self.symbols:  # a2, x1, delta2 typed as in plain text
             self.tokens.append(_Token("sym", self.symbols[word], col, word))
             return m.end()
-        if run == "delta":
+        if run == "delta" or (word == run and self._is_base(run)):  # target_{1}
             return self._latex_symbol(run, i, i + len(run))
         # LaTeX reads a run of letters as a product of one-letter symbols
         return self._latex_symbol(run[0], i, i + 1)
@@ -464,6 +484,8 @@ class _Tokenizer:
             if content in _OPERATOR_NAMES:
                 self.tokens.append(_Token("func", _OPERATOR_NAMES[content], col,
                                           self.text[i:after]))
+                if content == "softmax":  # \operatorname{softmax}_{k}: the component k
+                    return self._index(after)
             elif content == "e" and "e" not in self.symbols:
                 self.tokens.append(_Token("num", sp.E, col, self.text[i:after]))
             else:
@@ -489,6 +511,18 @@ class _Tokenizer:
             raise ParseError(f"LaTeX command '{m.group()}' at column {col} is not allowed; "
                              f"allowed: {allowed}", column=col)
         return end
+
+    def _index(self, i: int) -> int:
+        """``_{k}`` after a function name: its first argument, the component index."""
+        j = self._skip_space(i)
+        if not self.text.startswith("_", j):
+            return i
+        script, after = self._script(j + 1)
+        if not script.strip().isdigit():
+            raise ParseError(f"expected a component number after '_' at column {j + 1}",
+                             column=j + 1)
+        self.tokens.append(_Token("index", sp.Integer(int(script)), j + 1, self.text[j:after]))
+        return after
 
     def latex_tokens(self) -> list[_Token]:
         text, i, n = self.text, 0, len(self.text)
@@ -663,13 +697,17 @@ class _Parser:
     def call(self) -> Expr:
         name_tok = self._next()
         builder, least, most = FUNCTIONS[name_tok.value]
+        index = [self._next().value] if self.token.kind == "index" else []
+        caret = self.token  # \tanh^{2}\left(z\right), as SymPy prints a power of a function
+        exponent = self.atom() if caret.kind == "op" and caret.value == "^" and self._next() \
+            else None
         tok = self.token
         if tok.kind != "open" or tok.value not in "({":
             raise self._unexpected(tok, f"'(' after '{name_tok.text}'")
         closer = _OPENERS[tok.value]
         self._next()
         self._enter(tok)
-        args = [self.expr()]
+        args = index + [self.expr()]
         while self.token.kind == "comma":
             self._next()
             args.append(self.expr())
@@ -683,7 +721,8 @@ class _Parser:
             raise ParseError(f"'{name_tok.text}' at column {name_tok.column} takes {count} "
                              f"argument{'s' if most > 1 else ''}, got {len(args)}",
                              column=name_tok.column)
-        return builder(*args)
+        value = builder(*args)
+        return value if exponent is None else _power(value, exponent, caret)
 
 
 def _digits(value: sp.Rational) -> int:

@@ -1,86 +1,203 @@
 r"""Printing in one place: LaTeX through SymPy's ``latex`` (with the network's symbol
-names), and plain or Unicode text for terminals.
+names), and plain or Unicode text for terminals. Everything here parses back through
+:mod:`symgrad.parse` to the expression printed (``tests/test_roundtrip.py``).
 
-Sums print the way people write them, positive terms first: ``a2 - T`` rather than
-SymPy's ``-T + a2``; the loss's derivative can print as the textbook has it, ``-(T - a2)``.
+Sums print the way people write them: products before single symbols before numbers,
+names in natural order (``T2`` before ``T10``), then the first positive term moved to the
+front, so ``a2 - T`` and ``a2 - z`` print alike whatever the names. The loss's derivative
+can print as the textbook has it, ``-(T - a2)``. A chain of factors prints through the
+same printers, each factor in brackets where its precedence is below a product's.
 
 >>> from sympy import symbols
->>> T, a2 = symbols("T a2")
->>> text(a2 - T, negated=True)
-'-(T - a2)'
->>> text(a2 - T)
-'a2 - T'
+>>> T, a2, z, a1, w1, x1, b1 = symbols("T a2 z a1 w1 x1 b1")
+>>> text(a2 - T, negated=True), text(a2 - z, negated=True)
+('-(T - a2)', '-(z - a2)')
+>>> text(a2 - T), text(b1 + w1*x1)
+('a2 - T', 'w1*x1 + b1')
+>>> product_text([a2 - z, a2 * (1 - a2), a1])
+'(a2 - z) · a2*(1 - a2) · a1'
 >>> print(latex(2 * a2 * (1 - a2) * (a2 - T)))
 2 a_{2} \left(1 - a_{2}\right) \left(a_{2} - T\right)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Sequence
 
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 if TYPE_CHECKING:
+    from .derive import Factor
     from .network import Network
 
-__all__ = ["latex", "text", "partial_latex", "partial_text"]
+__all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
+           "product_latex", "factor_latexes", "chain_factors", "natural_key"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
     return dict(network.latex_names) if network is not None else {}
 
 
-def _negated_sum(expr: Expr) -> bool:
-    return isinstance(expr, sp.Add) and expr.could_extract_minus_sign()
+def natural_key(s: str) -> list[tuple[int, int | str]]:
+    """Sort key comparing the digit runs of ``s`` as numbers: ``T2`` before ``T10``."""
+    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", s) if t]
 
 
-def _positive_first(terms: list[Expr]) -> list[Expr]:
-    """A sum's terms in SymPy's order, except that a sum starting with a minus starts
-    with its first positive term instead (``-T + a2`` becomes ``a2 - T``)."""
-    if not terms or not terms[0].could_extract_minus_sign():
-        return terms
+def _is_negative(term: Expr) -> bool:
+    """Whether a sum's term carries a minus sign (its numeric coefficient is negative),
+    decided by the term alone, never by where SymPy sorted its symbols."""
+    return bool(term.as_coeff_Mul()[0].is_negative)
+
+
+def _term_key(term: Expr) -> tuple[int, list[tuple[int, int | str]]]:
+    """Products of more factors first (``w1*x1`` before the bias ``b1``), numbers last;
+    among equals the natural order of the unsigned term as printed."""
+    rest = term.as_coeff_Mul()[1]
+    size = 0 if rest == 1 else len(sp.Mul.make_args(rest))
+    return -size, natural_key(StrPrinter().doprint(rest))
+
+
+def _ordered(terms: Sequence[Expr]) -> list[Expr]:
+    """A sum's terms in :func:`_term_key` order, the first positive term moved first
+    (``-T + a2`` becomes ``a2 - T``)."""
+    terms = sorted(terms, key=_term_key)
     for i, term in enumerate(terms):
-        if not term.could_extract_minus_sign():
+        if not _is_negative(term):
             return [term] + terms[:i] + terms[i + 1:]
     return terms
 
 
-class _LatexPrinter(LatexPrinter):
-    """SymPy's LaTeX printer, writing every sum positive terms first: ``a_{2} - T``."""
+class Negation(sp.Expr):
+    """``-(arg)`` kept unevaluated for printing: ``-(T - a2)``."""
+
+    precedence = PRECEDENCE["Add"]
+
+    @property
+    def arg(self) -> Expr:
+        return self.args[0]
+
+
+def negated(expr: Expr) -> Expr:
+    """``expr`` as the negation of a difference when it is a sum with at least as many
+    negative terms as positive ones (``a2 - T`` becomes ``-(T - a2)``), else ``expr``.
+    The sign pattern decides, never the names; equal to ``expr`` as an expression."""
+    if not isinstance(expr, sp.Add):
+        return expr
+    negative = sum(_is_negative(t) for t in expr.args)
+    if negative and 2 * negative >= len(expr.args):
+        return Negation(-expr)
+    return expr
+
+
+class _FactorsMixin:
+    """What both printers share: sums in natural order, negations, products of factors."""
 
     def _as_ordered_terms(self, expr: Expr, order: Any = None) -> list[Expr]:
-        return _positive_first(super()._as_ordered_terms(expr, order=order))
+        return _ordered(expr.args) if isinstance(expr, sp.Add) else \
+            super()._as_ordered_terms(expr, order=order)  # type: ignore[misc]
+
+    def _print_Negation(self, expr: Negation) -> str:
+        return "-" + self.parenthesize(expr.arg, PRECEDENCE["Mul"], strict=True)  # type: ignore[attr-defined]
+
+    def factors(self, factors: Sequence[Expr]) -> list[str]:
+        """Each factor of a product of factors, in brackets where its precedence is lower
+        than a product's; a leading sign stays unbracketed on the first factor only."""
+        out = []
+        for i, f in enumerate(factors):
+            low = precedence(f) < PRECEDENCE["Mul"] or _is_negative(f)
+            body: str = self._print(f)  # type: ignore[attr-defined]
+            out.append(self._add_parens(body) if isinstance(f, sp.Add) or (i and low)
+                       else body)
+        return out
+
+    def _add_parens(self, s: str) -> str:
+        raise NotImplementedError
 
 
-class _StrPrinter(StrPrinter):
-    """SymPy's string printer, writing every sum positive terms first: ``a2 - T``."""
+class _LatexPrinter(_FactorsMixin, LatexPrinter):
+    """SymPy's LaTeX printer with natural sums: ``a_{2} - T``."""
 
-    def _as_ordered_terms(self, expr: Expr, order: Any = None) -> list[Expr]:
-        return _positive_first(super()._as_ordered_terms(expr, order=order))
+    def _add_parens(self, s: str) -> str:
+        return r"\left(" + s + r"\right)"
+
+
+def _as_steps(expr: sp.Piecewise) -> Expr | None:
+    """``Piecewise((A, u > 0), (B, True))`` as ``A*Heaviside(u, 0) + B*(1 - Heaviside(u, 0))``
+    (equal everywhere, ``u = 0`` included), or ``None`` for other shapes."""
+    if len(expr.args) != 2 or expr.args[1].cond is not sp.true:
+        return None
+    (a, cond), (b, _) = expr.args
+    if not isinstance(cond, sp.StrictGreaterThan):
+        return None
+    step = sp.Heaviside(cond.lhs - cond.rhs, 0)
+    return a * step + b * (1 - step)
+
+
+class _StrPrinter(_FactorsMixin, StrPrinter):
+    """SymPy's string printer with natural sums (``a2 - T``), and a two-piece function as
+    steps, which reads back as text (``Heaviside(z, 0)*z`` for ReLU's definition)."""
+
+    def _add_parens(self, s: str) -> str:
+        return "(" + s + ")"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        steps = _as_steps(expr)
+        return super()._print_Piecewise(expr) if steps is None else self._print(steps)
+
+
+def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:
+    """The expressions of a chain's factors as a chain line shows them: the loss's
+    derivative as the textbook has it (``-(T - a2)``, see :func:`negated`)."""
+    return [negated(f.expression) if f.kind == "loss" else f.expression for f in chain]
+
+
+def _latex_printer(network: "Network | None", settings: dict[str, Any]) -> _LatexPrinter:
+    return _LatexPrinter({"symbol_names": _names(network), **settings})
 
 
 def latex(expr: Expr, network: "Network | None" = None, *, negated: bool = False,
           **settings: Any) -> str:
     """LaTeX of ``expr`` with the network's symbol names (``w^{(2)}_{1,3}``).
 
-    Sums print positive terms first (``a_{2} - T``); with ``negated=True`` a sum with a
-    leading minus prints as the negation of a difference (``-\\left(T - a_{2}\\right)``).
+    Sums print positive terms first (``a_{2} - T``); with ``negated=True`` a sum with as
+    many negative terms as positive ones prints as the negation of a difference
+    (``-\\left(T - a_{2}\\right)``, see :func:`negated`).
     """
-    printer = _LatexPrinter({"symbol_names": _names(network), **settings})
-    if negated and _negated_sum(expr):
-        return r"-\left(" + printer.doprint(-expr) + r"\right)"
-    return printer.doprint(expr)
+    shown = _negation(expr) if negated else expr
+    return _latex_printer(network, settings).doprint(shown)
+
+
+def _negation(expr: Expr) -> Expr:
+    return negated(expr)
 
 
 def text(expr: Expr, *, negated: bool = False) -> str:
     """One-line plain text of ``expr``, as Python would read it (see :func:`latex`)."""
-    printer = _StrPrinter()
-    if negated and _negated_sum(expr):
-        return f"-({printer.doprint(-expr)})"
-    return printer.doprint(expr)
+    return _StrPrinter().doprint(_negation(expr) if negated else expr)
+
+
+def product_text(factors: Sequence[Expr], unicode: bool = True) -> str:
+    """A product of factors as a chain line: ``(a2 - z) · a2*(1 - a2) · a1`` (with
+    ``unicode=False``: ``(a2 - z) * a2*(1 - a2) * a1``)."""
+    return (" · " if unicode else " * ").join(_StrPrinter().factors(factors))
+
+
+def factor_latexes(factors: Sequence[Expr], network: "Network | None" = None,
+                   **settings: Any) -> list[str]:
+    """The LaTeX of each factor of a product, bracketed as in :func:`product_latex` (for
+    layouts that break a long product into lines between factors)."""
+    return _latex_printer(network, settings).factors(factors)
+
+
+def product_latex(factors: Sequence[Expr], network: "Network | None" = None,
+                  **settings: Any) -> str:
+    r"""A product of factors joined by ``\cdot``, each bracketed where needed."""
+    return r" \cdot ".join(factor_latexes(factors, network, **settings))
 
 
 def partial_latex(numerator: Expr, denominator: Expr, network: "Network | None" = None) -> str:

@@ -25,8 +25,8 @@ def test_derive_expanded_has_inputs_and_parameters_only() -> None:
     r = run_cli("derive", TWO, "--form", "expanded", "--wrt", "w2")
     assert r.returncode == 0
     assert r.stdout.strip() == (
-        "∂E/∂w2 = (1 - sigmoid(b2 + w2*sigmoid(b1 + w1*x1)))*(sigmoid(b2 + w2*sigmoid(b1 + "
-        "w1*x1)) - T)*sigmoid(b1 + w1*x1)*sigmoid(b2 + w2*sigmoid(b1 + w1*x1))")
+        "∂E/∂w2 = (1 - sigmoid(w2*sigmoid(w1*x1 + b1) + b2))*(sigmoid(w2*sigmoid(w1*x1 + b1) "
+        "+ b2) - T)*sigmoid(w1*x1 + b1)*sigmoid(w2*sigmoid(w1*x1 + b1) + b2)")
 
 
 def test_derive_steps_shows_forward_equations_and_deltas() -> None:

@@ -36,7 +36,7 @@ def test_two_neuron_one_iteration_prints_forward_gradients_and_updates(capsys) -
         "batch mode, learning rate 0.4, 1 sample",
         "",
         "forward pass at x1 = 0.1, T = 0.25:",
-        "  z1 = b1 + w1*x1 = 0.415",
+        "  z1 = w1*x1 + b1 = 0.415",
         "  a1 = sigmoid(z1) = 0.6022861769",
         "  z2 = a1*w2 + b2 = 0.9210287796",
         "  a2 = sigmoid(z2) = 0.7152516803",

@@ -48,8 +48,8 @@ CORPUS: list[tuple[str, str, bool, str]] = [
     ("f-string", "f'{__import__(\"os\").system(\"touch CANARY\")}'", False,
      "unknown name 'f' at column 1; the network's symbols are: x1, w1, b1, z1, a1, delta1, "
      "w2, b2, z2, a2, delta2, T; functions: sigmoid, sigma, logistic, tanh, relu, ReLU, "
-     "binary_step, step, linear, identity, leaky_relu, elu, softplus, silu, swish, gelu, exp, "
-     "log, ln, heaviside, Heaviside, max, sqrt, erf"),
+     "softmax, binary_step, step, linear, identity, leaky_relu, elu, softplus, silu, swish, "
+     "gelu, exp, log, ln, heaviside, Heaviside, max, sqrt, erf"),
     ("eval", "eval('1')", False, "unexpected 'eval' at column 1"),
     ("exec", "exec('import os')", False, "unexpected 'exec' at column 1"),
     ("open", "open('/etc/passwd').read()", False, "unexpected 'open' at column 1"),

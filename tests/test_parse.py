@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 from sympy import Heaviside, Max, Rational, exp, log, sqrt, tanh
 
-from symgrad.catalogue import relu, sigmoid
+from symgrad.catalogue import binary_step, elu, gelu, leaky_relu, relu, sigmoid, silu, softmax
 from symgrad.derive import derive
 from symgrad.errors import ParseError
 from symgrad.network import Dense, Network, load
@@ -158,14 +158,14 @@ ERRORS = [
     (r"\frac{1}", True, "unexpected end of input at column 9 (expected '{' after '\\frac')"),
     (r"a_{3}", True, "unknown name 'a_{3}' at column 1; the network's symbols are: x1, w1, "
                      "b1, z1, a1, delta1, w2, b2, z2, a2, delta2, T; functions: sigmoid, "
-                     "sigma, logistic, tanh, relu, ReLU, binary_step, step, linear, "
+                     "sigma, logistic, tanh, relu, ReLU, softmax, binary_step, step, linear, "
                      "identity, leaky_relu, elu, softplus, silu, swish, gelu, exp, log, ln, "
                      "heaviside, Heaviside, max, sqrt, erf"),
     (r"\operatorname{foo}(z_1)", True, "unknown operator name 'foo' at column 1; known: "
-                                       "sigmoid, sigma, logistic, tanh, ReLU, relu, step, "
-                                       "binary_step, linear, identity, LeakyReLU, leaky_relu, "
-                                       "ELU, elu, softplus, SiLU, silu, swish, GELU, gelu, exp, "
-                                       "log, ln, max, H, heaviside, erf"),
+                                       "sigmoid, sigma, logistic, tanh, ReLU, relu, softmax, "
+                                       "step, binary_step, linear, identity, LeakyReLU, "
+                                       "leaky_relu, ELU, elu, softplus, SiLU, silu, swish, GELU, "
+                                       "gelu, exp, log, ln, max, H, heaviside, erf"),
     (r"\left| a_1 \right|", True, r"\left at column 1 must be followed by a bracket"),
     (r"_2", True, "subscript '_' at column 1 follows no symbol"),
 ]
@@ -185,8 +185,8 @@ def test_unknown_name_lists_the_networks_symbols() -> None:
     assert str(info.value) == (
         "unknown name 'y3' at column 1; the network's symbols are: x1, w1, b1, z1, a1, "
         "delta1, w2, b2, z2, a2, delta2, T; functions: sigmoid, sigma, logistic, tanh, relu, "
-        "ReLU, binary_step, step, linear, identity, leaky_relu, elu, softplus, silu, swish, "
-        "gelu, exp, log, ln, heaviside, Heaviside, max, sqrt, erf")
+        "ReLU, softmax, binary_step, step, linear, identity, leaky_relu, elu, softplus, silu, "
+        "swish, gelu, exp, log, ln, heaviside, Heaviside, max, sqrt, erf")
     assert info.value.column == 1
 
 
@@ -211,3 +211,32 @@ def test_parse_expression_takes_any_table() -> None:
     x = sp.Symbol("x")
     assert parse_expression("2x^2 + x", {"x": x}) == 2 * x**2 + x
     assert parse_expression("e", {"e": x}) == x  # a network's own symbol wins over Euler's e
+
+
+_Z, _Z1, _Z2 = sp.symbols("z z1 z2")
+_NAMED = {"z": _Z, "z1": _Z1, "z2": _Z2, "target1": sp.Symbol("target1")}
+PRINTED = [  # forms symgrad prints, read back
+    ("softmax(2, z1, z2)", False, softmax(2, _Z1, _Z2)),
+    (r"\operatorname{softmax}_{1}\left(z_{1}, z_{2}\right)", True, softmax(1, _Z1, _Z2)),
+    ("leaky_relu(z, 1/100)", False, leaky_relu(_Z, sp.Rational(1, 100))),
+    (r"\operatorname{LeakyReLU}\left(z, \frac{1}{100}\right)", True,
+     leaky_relu(_Z, sp.Rational(1, 100))),
+    (r"\operatorname{ELU}\left(z, 1\right)", True, elu(_Z, 1)),
+    ("binary_step(z)", False, binary_step(_Z)),
+    (r"1 - \tanh^{2}{\left(z \right)}", True, 1 - sp.tanh(_Z)**2),
+    (r"\operatorname{GELU}\left(z\right) + \operatorname{SiLU}\left(z\right)", True,
+     gelu(_Z) + silu(_Z)),
+    ("Heaviside(z, 0)", False, sp.Heaviside(_Z, 0)),
+    (r"target_{1} - z", True, sp.Symbol("target1") - _Z),
+]
+
+
+@pytest.mark.parametrize("source, is_latex, want", PRINTED, ids=[p[0] for p in PRINTED])
+def test_what_symgrad_prints_parses(source: str, is_latex: bool, want: sp.Expr) -> None:
+    assert parse_expression(source, _NAMED, latex=is_latex) == want
+
+
+def test_softmax_component_must_be_one_of_its_inputs() -> None:
+    with pytest.raises(ParseError, match=r"^softmax's first argument is the component, one "
+                                         r"of 1\.\.2; got 3$"):
+        parse_expression("softmax(3, z1, z2)", _NAMED)

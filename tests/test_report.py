@@ -494,3 +494,25 @@ def test_cli_check_writes_the_verdicts(tmp_path: Path) -> None:
                 "--check", hand, "--outdir", tmp_path / "out")
     assert (r.returncode, r.stderr) == (2, "symgrad report: error: --check needs exactly one "
                                            "SPEC, got 2\n")
+
+
+def test_lowercase_target_chain_line_is_bracketed_in_markdown_and_html(tmp_path: Path) -> None:
+    """With ``names = { target = "z", pre = "y" }`` the loss factor ``a2 - z`` sorts its
+    terms the other way round from ``a2 - T``; it must still print as ``-(z - a2)``."""
+    spec = (DERIVATIONS / "two_neuron.toml").read_text()
+    spec = spec.replace("[network]\n", '[network]\nnames = { target = "z", pre = "y" }\n')
+    path = tmp_path / "lower.toml"
+    path.write_text(spec.replace("\nT = 0.25", "\nz = 0.25"))
+    content = build(derive(load(path)))
+    for fmt in ("md", "html"):
+        write_report(content, tmp_path / f"lower.{fmt}")
+    md = (tmp_path / "lower.md").read_text()
+    assert (r" &= -\left(z - a_{2}\right) \cdot a_{2} \left(1 - a_{2}\right) \cdot a_{1} \\"
+            in md)
+    assert r"- $\frac{\partial E}{\partial a_{2}} = -\left(z - a_{2}\right)$: " in md
+    html = (tmp_path / "lower.html").read_text()
+    bracketed = ('<mo>&#x02212;</mo><mrow><mo stretchy="true" fence="true" form="prefix">'
+                 '&#x00028;</mo><mi>z</mi><mo>&#x02212;</mo><msub><mi>a</mi><mrow><mn>2</mn>'
+                 '</mrow></msub><mo stretchy="true" fence="true" form="postfix">&#x00029;</mo>'
+                 '</mrow><mo>&#x000B7;</mo><msub><mi>a</mi><mrow><mn>2</mn></mrow></msub>')
+    assert html.count(bracketed) == 4  # the chain line of each of the four gradients

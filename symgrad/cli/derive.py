@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from sympy import Add
-
-from ..derive import Derivation, Factor, Gradient, derive
+from ..derive import Derivation, Gradient, derive
 from ..network import Network, load
-from ..printing import latex, partial_latex, partial_text, text
+from ..printing import (chain_factors, latex, partial_latex, partial_text, product_text,
+                        text)
 from ._layers import LEVELS, layer_level
 from ._output import supports_unicode
 
@@ -45,26 +44,16 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
     pad = " " * len(lhs)
     if form == "expanded":
         return f"{lhs} = {text(g.expanded)}"
-    several = len(g.terms) > 1  # a sum of chains: a factor that is a sum gets brackets
     lines = [f"{lhs} = " + " + ".join(dot.join(partial_text(f.numerator, f.denominator, uni)
                                                for f in term) for term in g.terms),
-             f"{pad} = " + _sum([dot.join(_factor_text(f, several and k > 0, several)
-                                          for k, f in enumerate(term)) for term in g.terms])]
-    if not net.is_chain or several:
+             f"{pad} = " + _sum([product_text(chain_factors(term), uni) for term in g.terms])]
+    if not net.is_chain or len(g.terms) > 1:
         lines.append(f"{pad} = {text(g.factored)}")
     if values is not None:
         lines.append(f"{pad} = {_value_text(g, values)}   (at the spec's values)")
     if g.note:
         lines.append(f"{pad}   ({g.note})")
     return "\n".join(lines)
-
-
-def _factor_text(f: Factor, bracket_negative: bool, bracket_sums: bool) -> str:
-    shown = text(f.expression, negated=f.kind == "loss")
-    if (bracket_sums and isinstance(f.expression, Add)) or (
-            bracket_negative and shown.startswith("-")):
-        return f"({shown})"
-    return shown
 
 
 def _sum(terms: list[str]) -> str:

@@ -30,7 +30,7 @@ from ..catalogue import Activation, exact
 from ..derive import Derivation, Factor, Gradient
 from ..errors import DivergenceError, SymgradError
 from ..network import Layer, Network
-from ..printing import latex, partial_latex
+from ..printing import chain_factors, factor_latexes, latex, natural_key, partial_latex
 from .escape import paragraphs
 
 __all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
@@ -94,14 +94,15 @@ def _width(tex: str) -> int:
 def _factors(expr: Expr, net: Network) -> tuple[str, list[str]]:
     """A product as its sign and the LaTeX of its factors (sums in parentheses)."""
     sign = ""
-    if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
+    if isinstance(expr, sp.Mul) and expr.as_coeff_Mul()[0].is_negative:
         sign, expr = "-", -expr
     parts = expr.as_ordered_factors() if isinstance(expr, sp.Mul) else [expr]
-    out = []
-    for part in parts:
-        body = _short_sum(part, net)
-        out.append(rf"\left({body}\right)" if isinstance(part, sp.Add) else body)
-    return sign, out
+    short = [isinstance(p, sp.Add) and len(p.args) > SUM_TERMS for p in parts]
+    if not any(short):
+        return sign, factor_latexes(parts, net)
+    # a long sum is elided (its first terms, \cdots, its last): shown, not printed whole
+    return sign, [rf"\left({_short_sum(p, net)}\right)" if long else latex(p, net)
+                  for p, long in zip(parts, short)]
 
 
 def _chunks(items: Sequence[str], joiner: str, budget: int = LINE_BUDGET) -> list[str]:
@@ -166,11 +167,6 @@ def _with_left(rows: list[Row], left: str) -> list[Row]:
     return [Row(left, rows[0].right)] + rows[1:]
 
 
-def _natural(term: Expr) -> list[object]:
-    """Sort key that puts ``a_2`` before ``a_10`` (numbers compared as numbers)."""
-    return [(0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", str(term))]
-
-
 def _short_sum(expr: Expr, net: Network) -> str:
     """LaTeX of ``expr``; a long sum shows its first terms, ``\\cdots`` and its last."""
     if isinstance(expr, sp.Mul) and any(isinstance(a, sp.Add) and len(a.args) > SUM_TERMS
@@ -179,7 +175,7 @@ def _short_sum(expr: Expr, net: Network) -> str:
         return sign + " ".join(parts)
     if not isinstance(expr, sp.Add) or len(expr.args) <= SUM_TERMS:
         return latex(expr, net)
-    terms = sorted(expr.args, key=_natural)
+    terms = sorted(expr.args, key=lambda t: natural_key(str(t)))
     for first in (3, 2, 1):  # as many leading terms as fit on a line
         shown = [latex(t, net) for t in terms[:first]] + [r"\cdots", latex(terms[-1], net)]
         text = " + ".join(shown).replace("+ -", "-")
@@ -463,12 +459,7 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     lhs = partial_latex(net.loss_symbol, g.parameter, net)
     partials = [[partial_latex(f.numerator, f.denominator, net) for f in term]
                 for term in g.terms]
-    pieces = [[latex(f.expression, net, negated=f.kind == "loss") for f in term]
-              for term in g.terms]
-    pieces = [[rf"\left({p}\right)" if (p.startswith("-") and i) or (
-        len(g.terms) > 1 and isinstance(f.expression, sp.Add)) else p
-               for i, (p, f) in enumerate(zip(term, factors))]
-              for term, factors in zip(pieces, g.terms)]
+    pieces = [factor_latexes(chain_factors(term), net) for term in g.terms]
     rows = _chain_rows(partials)
     rows += _chain_rows(pieces)
     factored = g.factored
@@ -498,10 +489,9 @@ def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
         if step.general is not None:
             rows += product_rows("=", step.general, net)
         elif step.local is not None and step.upstream != 0:
-            up = _short_sum(step.upstream, net)
-            up = rf"\left({up}\right)" if isinstance(step.upstream, sp.Add) else up
-            local = latex(step.local, net)
-            local = rf"\left({local}\right)" if isinstance(step.local, sp.Add) else local
+            up, local = factor_latexes([step.upstream, step.local], net)
+            if isinstance(step.upstream, sp.Add) and len(step.upstream.args) > SUM_TERMS:
+                up = rf"\left({_short_sum(step.upstream, net)}\right)"  # shown elided
             rows.append(Row("", rf"= {up} \cdot {local}"))
         rows += product_rows("=", step.expression, net)
         deduped = [r for i, r in enumerate(rows) if i == 0 or r.right != rows[i - 1].right]

@@ -1,0 +1,361 @@
+"""What symgrad prints parses back: every chain line, factor, delta, forward equation,
+factored and expanded form, as text (the terminal) and as LaTeX (``derive --latex`` and
+the reports), read by :mod:`symgrad.parse` to an expression equal to the symbolic one.
+
+Equality is checked exactly (the same SymPy tree) or, failing that, numerically: both
+sides evaluated at 30 significant digits at three random points with every symbol in
+(0.1, 0.9) (softmax components, Heaviside steps and logs included) must agree to 1e-20
+relative; expressions that differ would differ in the leading digits.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sympy as sp
+from sympy import Expr
+
+from symgrad.catalogue import ACTIVATIONS
+from symgrad.derive import Derivation, derive
+from symgrad.losses import LOSSES
+from symgrad.network import Dense, Network, load
+from symgrad.parse import MAX_LENGTH, parse, parse_expression
+from symgrad.printing import (chain_factors, factor_latexes, latex, negated, product_latex,
+                              product_text, text)
+from symgrad.report.content import product_rows
+
+from .conftest import ALL_SPECS, DERIVATIONS, run_cli_here
+
+#: Renamed base names: lowercase and uppercase targets, other pre- and post-activations.
+RENAMES: dict[str, dict[str, str]] = {
+    "target_z_pre_y": {"target": "z", "pre": "y"},  # the README's example
+    "target_t": {"target": "t"},
+    "target_y": {"target": "y"},
+    "target_Y": {"target": "Y"},
+    "target_word": {"target": "target"},
+    "pre_y_post_s": {"pre": "y", "post": "s"},
+    "pre_h": {"pre": "h"},
+}
+#: The digits networks have 2,410 parameters: their first parameters of each layer stand
+#: for the rest (the same printing code runs for every one).
+FIRST_FEW = ("w1_1_1", "b1_1", "w2_1_1", "b2_1")
+#: A printed form longer than this is not read back (the parser's own input limit).
+TOO_LONG = MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class Case:
+    """A shipped spec, or a copy of one with other base names (and loss)."""
+
+    name: str
+    source: Path
+    names: tuple[tuple[str, str], ...] = ()
+    loss: str | None = None
+
+    def path(self, tmp: Path) -> Path:
+        """The spec file: the shipped one, or its renamed copy written to ``tmp``."""
+        if not self.names and self.loss is None:
+            return self.source
+        names = dict(self.names)
+        spec = self.source.read_text()
+        inline = ", ".join(f'{role} = "{base}"' for role, base in names.items())
+        spec = spec.replace("[network]\n", f"[network]\nnames = {{ {inline} }}\n", 1)
+        if "target" in names:  # the data's targets T, T1, T2 take the new name
+            spec = re.sub(r"(?m)^T(\d*) = ", lambda m: f"{names['target']}{m.group(1)} = ",
+                          spec)
+        if self.loss is not None:
+            spec = re.sub(r'(?m)^loss = "\w+"', f'loss = "{self.loss}"', spec)
+        path = tmp / f"{self.name}.toml"
+        path.write_text(spec)
+        return path
+
+
+def _cases() -> list[Case]:
+    cases = [Case(p.stem, p) for p in ALL_SPECS]
+    two, mlp = DERIVATIONS / "two_neuron.toml", DERIVATIONS / "small_mlp.toml"
+    for label, names in RENAMES.items():
+        pairs = tuple(names.items())
+        cases.append(Case(f"two_neuron-{label}", two, pairs))
+        cases.append(Case(f"two_neuron-{label}-half_mse", two, pairs, "half_mse"))
+        if names.get("target") not in ("z", "y"):  # z1 would be a target and a pre-activation
+            cases.append(Case(f"small_mlp-{label}", mlp, pairs))
+    return cases
+
+
+CASES = _cases()
+IDS = [c.name for c in CASES]
+
+
+def _same(got: Expr, want: Expr) -> bool:
+    if got == want:
+        return True
+    rng = random.Random(7)
+    symbols = sorted(got.free_symbols | want.free_symbols, key=str)
+    for _ in range(3):
+        point = {s: sp.Float(rng.uniform(0.1, 0.9), 30) for s in symbols}
+        a, b = sp.N(got.xreplace(point), 30), sp.N(want.xreplace(point), 30)
+        if not abs(a - b) <= sp.Float("1e-20") * (1 + abs(b)):
+            return False
+    return True
+
+
+def _reads_back(printed: str, want: Expr, net: Network, latex_: bool = False) -> None:
+    got = parse(printed, net, latex=latex_)
+    assert _same(got, want), (printed, got, want)
+
+
+def _chosen(d: Derivation) -> list[str]:
+    names = list(d)
+    return [n for n in FIRST_FEW if n in d] if len(names) > 200 else names
+
+
+def _loaded(case: Case, tmp: Path) -> tuple[Path, Network, Derivation]:
+    path = case.path(tmp)
+    net = load(path)
+    return path, net, derive(net)
+
+
+def _chain(d: Derivation, name: str) -> Expr:
+    return sp.Mul(*(f.expression for f in d[name].chain))
+
+
+def _cli(path: Path, chosen: list[str], *options: str) -> str:
+    wrt = [arg for name in chosen for arg in ("--wrt", name)]
+    r = run_cli_here("derive", path, "--level", "scalar", *wrt, *options)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_terminal_chain_lines_and_factored_forms_read_back(case: Case, tmp_path: Path) -> None:
+    path, net, d = _loaded(case, tmp_path)
+    chosen = _chosen(d)
+    blocks = _cli(path, chosen).rstrip("\n").split("\n\n")
+    assert len(blocks) == len(chosen)
+    for name, block in zip(chosen, blocks):
+        # the partials line is notation; then the chain line, the factored form, the value
+        rhs = [line.split(" = ", 1)[1] for line in block.splitlines()[1:]]
+        _reads_back(rhs[0], _chain(d, name), net)
+        if not net.is_chain:
+            _reads_back(rhs[1], d[name].factored, net)
+        factors = chain_factors(d[name].chain)
+        assert rhs[0] == product_text(factors)
+        for f, shown in zip(d[name].chain, factors):
+            _reads_back(text(shown), f.expression, net)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_terminal_steps_read_back(case: Case, tmp_path: Path) -> None:
+    path, net, d = _loaded(case, tmp_path)
+    if len(d) > 200:
+        pytest.skip("2,410 forward equations of 65 terms: the small networks run the same "
+                    "printing code")
+    lines = _cli(path, [next(iter(d))], "--form", "steps").split("\n\n")[0].splitlines()
+    by_name = {str(s): e for s, e in net.equations.items()}
+    by_name.update({str(s): step.expression for s, step in d.deltas.items()})
+    checked, general = 0, {str(s): step.general for s, step in d.deltas.items()}
+    last = ""
+    for line in lines:
+        if line.strip().startswith(("←", "<-")):  # the form before a simplification
+            shown = line.strip().split(" ", 1)[1].split(": ", 1)[0]
+            _reads_back(shown, general[last], net)
+            checked += 1
+        elif line.startswith("  ") and " = " in line:
+            lhs, rhs = (part.strip() for part in line.split(" = ", 1))
+            if lhs == net.loss.symbol:
+                _reads_back(rhs.split("   (", 1)[0], net.error, net)
+            else:
+                _reads_back(rhs, by_name[lhs], net)
+            last, checked = lhs, checked + 1
+    assert checked == len(net.equations) + 1 + len(d.deltas) + sum(
+        g is not None for g in general.values())
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_expanded_forms_read_back(case: Case, tmp_path: Path) -> None:
+    path, net, d = _loaded(case, tmp_path)
+    if len(d) > 200:
+        pytest.skip("an expanded gradient of the digits networks has thousands of terms, far "
+                    f"above the parser's {MAX_LENGTH}-character limit")
+    chosen = _chosen(d)
+    plain = _cli(path, chosen, "--form", "expanded").rstrip("\n").split("\n\n")
+    tex = _cli(path, chosen, "--form", "expanded", "--latex").rstrip("\n").split("\n")
+    read = 0
+    for name, line, line_tex in zip(chosen, plain, tex):
+        shown, shown_tex = line.split(" = ", 1)[1], line_tex.split(" = ", 1)[1]
+        if len(shown) <= TOO_LONG:
+            _reads_back(shown, d[name].expanded, net)
+            read += 1
+        if len(shown_tex) <= TOO_LONG:
+            _reads_back(shown_tex, d[name].expanded, net, latex_=True)
+    assert read >= 1  # at least the gradients of the last layer are short enough
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_latex_of_cli_and_reports_reads_back(case: Case, tmp_path: Path) -> None:
+    path, net, d = _loaded(case, tmp_path)
+    chosen = _chosen(d)
+    for name, line in zip(chosen, _cli(path, chosen, "--latex").rstrip("\n").split("\n")):
+        g = d[name]
+        _reads_back(line.split(" = ", 1)[1], g.factored, net, latex_=True)
+        factors = chain_factors(g.chain)
+        _reads_back(product_latex(factors, net), _chain(d, name), net, latex_=True)
+        for f, shown in zip(g.chain, factor_latexes(factors, net)):
+            _reads_back(shown, f.expression, net, latex_=True)
+            _reads_back(latex(f.expression, net, negated=f.kind == "loss"), f.expression, net,
+                        latex_=True)
+        rows = product_rows("=", g.factored, net)  # the report's factored form, line by line
+        joined = rows[0].right.removeprefix("= ") + "".join(
+            r" \cdot " + r.right.removeprefix(r"\quad \cdot ") for r in rows[1:])
+        if r"\cdots" in joined:  # a sum of more than SUM_TERMS terms is shown elided
+            assert len(d) > 200, joined
+        else:
+            _reads_back(joined, g.factored, net, latex_=True)
+    if len(d) <= 200:
+        for s, e in net.equations.items():
+            _reads_back(latex(e, net), e, net, latex_=True)
+        _reads_back(latex(net.error, net), net.error, net, latex_=True)
+        for step in d.deltas.values():
+            _reads_back(latex(step.expression, net), step.expression, net, latex_=True)
+
+
+# -- activations and losses -------------------------------------------------------------
+
+_Z = sp.Symbol("z")
+ELEMENTWISE = [a for a in ACTIVATIONS.values() if a.elementwise]
+#: LaTeX that is a display, not an expression: SymPy's cases environment for a function
+#: defined piecewise. The reports show it as is; the text form reads back (as Heaviside
+#: steps, see symgrad.printing), and the parser reads no environments.
+CASES_ENV = {("relu", "definition"), ("leaky_relu", "definition"), ("elu", "definition"),
+             ("leaky_relu", "derivative"), ("elu", "derivative")}
+
+
+@pytest.fixture(scope="module")
+def listing() -> dict[str, tuple[str, str]]:
+    """``symgrad activations``: each activation's formula and derivative lines."""
+    out = run_cli_here("activations").stdout
+    found = {}
+    for block in out.split("\n\n"):
+        names = block.split("[", 1)[1].split("]", 1)[0].split(", ")
+        lines = {k.strip(): v.strip() for k, v in
+                 (line.split(":", 1) for line in block.splitlines()[1:])}
+        found[names[0]] = (lines["formula"], lines["derivative"])
+    return found
+
+
+@pytest.mark.parametrize("act", ELEMENTWISE, ids=[a.name for a in ELEMENTWISE])
+def test_activation_listing_reads_back(act: Any, listing: dict[str, tuple[str, str]]) -> None:
+    table = {"z": _Z}
+    f = act(_Z)
+    formula, derivative = listing[act.name]
+    lhs, rhs = formula.split(" = ")
+    assert parse_expression(lhs, table) == f
+    assert _same(parse_expression(rhs, table), act.definition(_Z))
+    lhs, rhs = derivative.split(" = ")
+    assert lhs == f"d/dz {text(f)}"
+    assert _same(parse_expression(rhs, table), f.diff(_Z))
+
+
+@pytest.mark.parametrize("act", ELEMENTWISE, ids=[a.name for a in ELEMENTWISE])
+def test_activation_latex_reads_back(act: Any) -> None:
+    f = act(_Z)
+    forms = {"function": f, "definition": act.definition(_Z), "derivative": f.diff(_Z)}
+    for part, expr in forms.items():
+        shown = latex(expr)
+        if (act.name, part) in CASES_ENV:
+            assert shown.startswith(r"\begin{cases}"), shown
+            continue
+        assert _same(parse_expression(shown, {"z": _Z}, latex=True), expr), (part, shown)
+
+
+def test_softmax_components_read_back() -> None:
+    """The softmax listing is a formula over an index (``s[k]``, ``Sum``, ``KroneckerDelta``),
+    not an expression in a network's symbols; its components, as networks print them, are."""
+    z1, z2 = sp.symbols("z1 z2")
+    table = {"z1": z1, "z2": z2}
+    s1 = ACTIVATIONS["softmax"](sp.Integer(1), z1, z2)
+    for expr in (s1, s1.diff(z1), s1.diff(z2)):
+        assert parse_expression(text(expr), table) == expr
+        assert parse_expression(latex(expr), table, latex=True) == expr
+
+
+def _loss_network(loss: str) -> Network:
+    if loss == "cce":
+        return Network(2, [Dense(3, "softmax")], loss)
+    return Network(1, [Dense(1, "sigmoid")], loss)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_and_its_derivative_read_back(loss: str) -> None:
+    net = _loss_network(loss)
+    d = derive(net)
+    _reads_back(text(net.error), net.error, net)
+    _reads_back(latex(net.error, net), net.error, net, latex_=True)
+    for g in d.values():
+        factors = chain_factors(g.chain)
+        _reads_back(product_text(factors), _chain(d, g.name), net)
+        _reads_back(product_latex(factors, net), _chain(d, g.name), net, latex_=True)
+        _reads_back(text(g.factored), g.factored, net)
+        _reads_back(latex(g.factored, net), g.factored, net, latex_=True)
+        for step in d.deltas.values():
+            _reads_back(text(step.expression), step.expression, net)
+            if step.general is not None:
+                _reads_back(text(step.general), step.general, net)
+
+
+# -- the order and the brackets, as exact strings ---------------------------------------
+
+
+def test_lowercase_target_chain_line_has_its_brackets(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.name == "two_neuron-target_z_pre_y")
+    out = _cli(case.path(tmp_path), ["w2"])
+    assert out.splitlines()[1:3] == ["       = -(z - a2) · a2*(1 - a2) · a1",
+                                     "       = 0.0570703982   (at the spec's values)"]
+
+
+@pytest.mark.parametrize("target", ["T", "z", "t", "y", "Y", "target"])
+def test_a_difference_prints_alike_whatever_the_target_is_called(target: str) -> None:
+    t, a1, a2 = sp.symbols(f"{target} a1 a2")
+    assert text(a2 - t) == f"a2 - {target}"
+    assert text(a2 - t, negated=True) == f"-({target} - a2)"
+    assert text(a1 * a2 * (1 - a2) * (a2 - t)) == f"a1*a2*(1 - a2)*(a2 - {target})"
+    assert product_text([a2 - t, a2 * (1 - a2), a1]) == f"(a2 - {target}) · a2*(1 - a2) · a1"
+    assert product_text([negated(a2 - t), a2 * (1 - a2), a1], unicode=False) == \
+        f"-({target} - a2) * a2*(1 - a2) * a1"
+    assert latex(a2 - t, negated=True) == rf"-\left({sp.latex(t)} - a_{{2}}\right)"
+
+
+def test_numbered_names_sort_naturally() -> None:
+    targets = sp.symbols("T1:12")
+    assert text(sp.Add(*targets)) == " + ".join(f"T{k}" for k in range(1, 12))
+    assert latex(sp.Add(*targets)).startswith("T_{1} + T_{2} + T_{3}")
+    assert latex(sp.Add(*targets)).endswith("T_{9} + T_{10} + T_{11}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_bias_ends_every_forward_equation(case: Case, tmp_path: Path) -> None:
+    net = load(case.path(tmp_path))
+    for layer in net.layers:
+        for pre, bias in zip(layer.pre, layer.biases):
+            assert text(net.equations[pre]).endswith(f" + {bias}"), net.equations[pre]
+            assert latex(net.equations[pre], net).endswith(f" + {latex(bias, net)}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_report_delta_rows_read_back(case: Case, tmp_path: Path) -> None:
+    """Each error signal as the reports show it: ``upstream · local``, then the product."""
+    from symgrad.report.content import _delta_views
+
+    path, net, d = _loaded(case, tmp_path)
+    if len(d) > 200:
+        pytest.skip("a digits delta sums 10 or 32 terms, shown elided with \\cdots")
+    for view, step in zip(_delta_views(d), d.deltas.values()):
+        for i, row in enumerate(view.rows):  # first the general form, where one was kept
+            want = step.general if i == 0 and step.general is not None else step.expression
+            assert row.right.startswith("= "), row  # one line each in these networks
+            _reads_back(row.right.removeprefix("= "), want, net, latex_=True)
