@@ -22,7 +22,7 @@ from sympy import Expr
 
 from symgrad.catalogue import ACTIVATIONS
 from symgrad.derive import Derivation, derive
-from symgrad.losses import LOSSES
+from symgrad.catalogue import LOSSES
 from symgrad.network import Dense, Network, load
 from symgrad.parse import MAX_LENGTH, parse, parse_expression
 from symgrad.printing import (chain_factors, factor_latexes, latex, negated, product_latex,

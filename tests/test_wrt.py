@@ -17,7 +17,7 @@ from sympy import Symbol
 from symgrad import derive, load
 from symgrad.errors import UnknownNameError
 from symgrad.network import Network
-from symgrad.verify import evaluate
+from symgrad.numbers import evaluate
 
 from .conftest import DERIVATIONS, SPECS, run_cli_here
 
