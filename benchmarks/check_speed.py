@@ -1,4 +1,4 @@
-"""How long ``symgrad.verify.check`` takes per gradient, on every inline spec.
+"""How long ``symgrad.check.check`` takes per gradient, on every inline spec.
 
 For each gradient: a correct hand expression (symgrad's own factored form printed as
 text: decided symbolically) and a sign error (decided numerically, then diagnosed).
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from symgrad.derive import derive  # noqa: E402
 from symgrad.network import load  # noqa: E402
 from symgrad.printing import text  # noqa: E402
-from symgrad.verify import check  # noqa: E402
+from symgrad.check import check  # noqa: E402
 
 BUDGET = 1.0
 

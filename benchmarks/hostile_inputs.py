@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from symgrad.cli import main  # noqa: E402
 from symgrad.errors import ParseError  # noqa: E402
 from symgrad.network import load  # noqa: E402
-from symgrad.parse import parse  # noqa: E402
+from symgrad.check.parse import parse  # noqa: E402
 from tests.test_hostile import CORPUS  # noqa: E402
 
 BUDGET = 1.0

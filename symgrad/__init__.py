@@ -31,7 +31,9 @@ from .report import render_report
 from .spec import Spec, parse_spec, read_spec
 from .testing import assert_gradient_matches
 from .train import Step, TrainingResult, train
-from .verify import CheckResult, check, check_file
+# binds ``symgrad.check`` to the subpackage, which is callable as check.check
+from . import check
+from .check import CheckResult, check_file
 
 __all__ = [
     "__version__",

@@ -1,6 +1,6 @@
 r"""Printing in one place: LaTeX through SymPy's ``latex`` (with the network's symbol
 names), and plain or Unicode text for terminals. Everything here parses back through
-:mod:`symgrad.parse` to the expression printed (``tests/test_roundtrip.py``).
+:mod:`symgrad.check.parse` to the expression printed (``tests/test_roundtrip.py``).
 
 Sums print the way people write them: products before single symbols before numbers,
 names in natural order (``T2`` before ``T10``), then the first positive term moved to the

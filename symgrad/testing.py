@@ -22,7 +22,7 @@ import numpy as np
 from .derive import Derivation, derive
 from .errors import ArgumentError
 from .network import Network, load
-from .verify import sample_points
+from .check import sample_points
 
 __all__ = ["assert_gradient_matches", "GradientComparison", "TOLERANCES"]
 

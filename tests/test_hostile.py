@@ -17,8 +17,8 @@ from symgrad.cli import main
 from symgrad.derive import derive
 from symgrad.errors import CheckError, ParseError
 from symgrad.network import load
-from symgrad.parse import parse
-from symgrad.verify import check_file
+from symgrad.check.parse import parse
+from symgrad.check import check_file
 
 from .conftest import DERIVATIONS, run_cli
 

@@ -25,7 +25,7 @@ RANK = {
     "derive": 4,
     "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
-    "parse": 3, "verify": 6, "testing": 7,  # verify uses compile (5) for numbers
+    "check": 6, "testing": 7,  # check (parse, prove, diagnose) uses compile (5) for numbers
     "train": 6,  # gradient descent on compiled functions (5)
     "datasets": 2, "layers": 6, "vanishing": 7,  # layer-level derivation on compiled kernels (5)
     "report": 8,  # runs training (6) and checks hand derivations (verify, 6) for its sections

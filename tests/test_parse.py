@@ -10,7 +10,7 @@ from symgrad.catalogue import binary_step, elu, gelu, leaky_relu, relu, sigmoid,
 from symgrad.derive import derive
 from symgrad.errors import ParseError
 from symgrad.network import Dense, Network, load
-from symgrad.parse import MAX_DEPTH, parse, parse_expression
+from symgrad.check.parse import MAX_DEPTH, parse, parse_expression
 from symgrad.printing import latex, text
 
 from .conftest import DERIVATIONS, SPECS

@@ -1,6 +1,6 @@
 """What symgrad prints parses back: every chain line, factor, delta, forward equation,
 factored and expanded form, as text (the terminal) and as LaTeX (``derive --latex`` and
-the reports), read by :mod:`symgrad.parse` to an expression equal to the symbolic one.
+the reports), read by :mod:`symgrad.check.parse` to an expression equal to the symbolic one.
 
 Equality is checked exactly (the same SymPy tree) or, failing that, numerically: both
 sides evaluated at 30 significant digits at three random points with every symbol in
@@ -24,7 +24,7 @@ from symgrad.catalogue import ACTIVATIONS
 from symgrad.derive import Derivation, derive
 from symgrad.catalogue import LOSSES
 from symgrad.network import Dense, Network, load
-from symgrad.parse import MAX_LENGTH, parse, parse_expression
+from symgrad.check.parse import MAX_LENGTH, parse, parse_expression
 from symgrad.printing import (chain_factors, factor_latexes, latex, negated, product_latex,
                               product_text, text)
 from symgrad.report.content import product_rows

@@ -13,7 +13,7 @@ from symgrad.errors import CheckError, UnknownNameError
 from symgrad.network import Dense, Network, load
 from symgrad.printing import latex, text
 from symgrad.numbers import evaluate
-from symgrad.verify import (MISTAKES, check, check_file, read_hand_file,
+from symgrad.check import (MISTAKES, check, check_file, read_hand_file,
                             sample_points)
 
 from .conftest import DERIVATIONS, SPECS
@@ -247,7 +247,7 @@ def test_sympy_expression_with_a_foreign_symbol() -> None:
 
 def test_float64_evaluator_agrees_with_the_30_digit_one() -> None:
     points = sample_points(MLP, 5, seed=1)
-    from symgrad.verify import _environment
+    from symgrad.check.sampling import environment as _environment
     env = _environment(MLP, points)
     for name in ("w1_2_1", "w2_1_3", "b1_3"):
         ours = evaluate(MLP.in_intermediates(MLP[name].factored), env)

@@ -13,7 +13,7 @@ import re
 from ..derive import derive
 from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
-from ..verify import CheckResult, check, check_file
+from ..check import CheckResult, check, check_file
 from . import EXIT_FAIL, EXIT_OK
 
 

@@ -838,7 +838,7 @@ def _checks(d: Derivation, results: Sequence[Any]) -> list[CheckView]:
 
 def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     """Everything a report of ``d`` shows (``checks``: results of
-    :func:`symgrad.verify.check_file`, or ``None`` to leave that section out)."""
+    :func:`symgrad.check.check_file`, or ``None`` to leave that section out)."""
     net = d.network
     figures: list[FigureData] = []
     has_point = _has_point(net)

@@ -174,7 +174,7 @@ def _results(d: Derivation, check: Any) -> Sequence[Any] | None:
     if check is None:
         return None
     if isinstance(check, (str, os.PathLike)):
-        from ..verify import check_file
+        from ..check import check_file
 
         return check_file(d, check)
     return list(check)
@@ -238,7 +238,7 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
     ----------
     derivation : from :func:`symgrad.derive`.
     path : the output file.
-    check : a hand-derivation file (checked with :func:`symgrad.verify.check_file`), or
+    check : a hand-derivation file (checked with :func:`symgrad.check.check_file`), or
         its results; adds a section with each verdict and diagnosis.
 
     Returns

@@ -48,8 +48,8 @@ from typing import Any, Callable, Iterator, Mapping
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .catalogue import ACTIVATIONS, Activation, exact
-from .errors import ParseError
+from ..catalogue import ACTIVATIONS, Activation, exact
+from ..errors import ParseError
 
 __all__ = [
     "parse",

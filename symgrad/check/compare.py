@@ -1,0 +1,202 @@
+"""The check of one hand-derived gradient: symbolic first, then numbers, then a diagnosis.
+
+A hand expression (text, LaTeX or a SymPy expression) may use intermediates (``z1``,
+``a1``) and error signals (``delta2``); they are replaced by their definitions before
+comparing. The check runs in three stages:
+
+1. **symbolic**, cheap: identical expressions, or a ratio SymPy already evaluates to 1;
+2. **numeric**: both sides at the spec's own values and at random float64 points
+   (resampled away from kinks when an activation has one); a point where they differ is
+   a counterexample. Where the numbers agree, the symbolic stage goes on within a time
+   budget: the difference is expanded in intermediates, then in inputs and parameters
+   (each only when the expansion is bounded), and zero proves equality; otherwise the
+   agreement at every point decides;
+3. **diagnosis** of a difference, by testing the usual mistakes as identities between
+   products at every point: a sign error, a constant factor, a layer or unit index mixed
+   up, a missing or extra chain-rule factor (named), a wrong activation derivative.
+
+Verdicts: ``"equal"``, ``"equal almost everywhere"`` (a non-smooth function such as
+ReLU is involved and the two agree away from its kink, which symbolic algebra could not
+show), ``"not equal"`` (with a counterexample) and ``"undecided"`` (with the reason).
+
+>>> from symgrad.network import load
+>>> from symgrad.derive import derive
+>>> d = derive(load("derivations/two_neuron.toml"))
+>>> check(d, "w2", "-(T - a2)*a2*(1 - a2)*a1").verdict
+'equal'
+>>> r = check(d, "w2", "(T - a2)*a2*(1 - a2)*a1")
+>>> r.verdict, r.kind
+('not equal', 'sign')
+>>> r.diagnosis
+'Your expression is the negative of dE/dw2 (sign error: dE/da2 = -(T - a2)).'
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy import Expr
+
+from ..catalogue import functions_of
+from ..derive import Derivation
+from ..errors import CheckError, SymgradError
+from ..numbers import UnsupportedError, evaluate
+from .diagnose import Words, diagnose
+from .parse import parse_expression
+from .proof import close, symbolic_proof, to_intermediates
+from .result import CheckResult, undecided
+from .sampling import environment, sample_points
+
+__all__ = ["check"]
+
+#: Functions with kinks besides the catalogue's kinked activations.
+_NONSMOOTH = (sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.Abs, sp.sign)
+
+
+#: Compiled gradients of the derivations checked lately, by ``id``; an entry leaves when
+#: its derivation is collected.
+_COMPILED: dict[int, Any] = {}
+
+
+def _compiled_gradient(derivation: Derivation, wrt: str,
+                       points: Sequence[Mapping[str, float]]) -> np.ndarray | None:
+    """symgrad's gradient at the points through :mod:`symgrad.compile`, if it is there
+    (it compiles parameters' gradients only; ``dE/da1`` and the like come from the
+    derivation)."""
+    if wrt not in derivation:
+        return None
+    try:
+        from ..compile import compile as compile_derivation
+    except ImportError:
+        return None
+    try:
+        key = id(derivation)
+        if key not in _COMPILED:
+            _COMPILED[key] = compile_derivation(derivation)
+            weakref.finalize(derivation, _COMPILED.pop, key, None)
+        compiled = _COMPILED[key]
+        with np.errstate(all="ignore"):
+            return np.array([float(compiled.grad(**p)[wrt]) for p in points])
+    except SymgradError:
+        return None  # numbers then come from the derivation itself
+
+
+def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = False,
+          points: int = 32, seed: int = 0, budget: float = 2.0) -> CheckResult:
+    """Check a hand-derived gradient ``dE/d wrt`` against symgrad's.
+
+    Parameters
+    ----------
+    derivation : from :func:`symgrad.derive`.
+    wrt : the parameter's name (``"w2"``), or an input's, a ``z``'s, an ``a``'s or a
+        ``delta``'s (``"a1"``: the hand expression is then ``dE/da1``).
+    expr : the hand expression: text (``"-(T - a2)*a2*(1 - a2)*a1"``), LaTeX with
+        ``latex=True``, or a SymPy expression in the network's symbols.
+    points : how many random points the numeric stage adds to the spec's own values.
+    seed : seed of the random points.
+    budget : seconds the symbolic stage may take before numbers decide.
+
+    Returns
+    -------
+    CheckResult
+        The verdict, the diagnosis in words and LaTeX, the mistake kind, and for
+        ``"not equal"`` a counterexample.
+
+    Raises
+    ------
+    UnknownNameError
+        ``wrt`` is not a parameter or named quantity of the network.
+    ParseError
+        The text is not a valid expression in the network's names (names the column).
+    """
+    net = derivation.network
+    gradient = derivation[wrt]
+    if isinstance(expr, str):
+        yours = parse_expression(expr, net.symbols, latex=latex)
+    elif isinstance(expr, sp.Basic):
+        yours = expr
+        stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
+        twins = [name for name in stray if name in net.symbols]
+        if twins:
+            raise CheckError(f"the expression's symbol {twins[0]} is not the network's: it "
+                             "has other assumptions; use plain Symbol(name) or "
+                             "network.symbols[name]")
+        if stray:
+            raise CheckError(f"the expression uses {', '.join(stray)}, which the network "
+                             f"does not have; its symbols are: {', '.join(net.symbols)}")
+    else:
+        raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}")
+    mine = derivation.in_intermediates(gradient.factored)
+    base = dict(wrt=wrt, yours=yours, symbolic=gradient.factored)
+    words = Words(derivation, wrt)
+
+    yours_i = to_intermediates(derivation, yours)
+
+    def proved(proof: str) -> CheckResult:
+        return CheckResult(verdict="equal", method=proof,
+                           diagnosis=f"Your expression equals {words.grad} ({proof}).",
+                           diagnosis_latex=f"Your expression equals ${words.grad_latex}$.",
+                           **base)
+
+    proof = symbolic_proof(derivation, yours_i, mine, wrt, budget, cheap=True)
+    if proof is not None:
+        return proved(proof)
+
+    with np.errstate(all="ignore"):  # inf and nan are handled as values, not warnings
+        return _numeric_check(derivation, wrt, yours_i, mine, base, words, proved,
+                              points=points, seed=seed, budget=budget)
+
+
+def _numeric_check(derivation: Derivation, wrt: str, yours_i: Expr, mine: Expr,
+                   base: dict[str, Any], words: Words,
+                   proved: Callable[[str], CheckResult], *, points: int, seed: int,
+                   budget: float) -> CheckResult:
+    """Stage 2 and 3 of :func:`check`: numbers, a proof where they agree, a diagnosis."""
+    net = derivation.network
+    pts = sample_points(derivation, points, seed)
+    env = environment(derivation, pts)
+    try:
+        y = evaluate(yours_i, env)
+    except UnsupportedError as exc:
+        return undecided(base, f"the expression cannot be evaluated numerically ({exc})")
+    s = _compiled_gradient(derivation, wrt, pts)
+    if s is None:
+        s = evaluate(mine, env)
+    finite = np.isfinite(y) & np.isfinite(s)
+    agree = close(y, s) | ~finite
+    near = np.abs(y - s) <= 1e-4 * np.maximum(np.abs(y), np.abs(s))
+    if agree.all() or (near | ~finite).all():
+        # the numbers agree (or nearly: rounding in a cancelling form?): try for a proof
+        proof = symbolic_proof(derivation, yours_i, mine, wrt, budget)
+        if proof is not None:
+            return proved(proof)
+    if finite.sum() < max(3, len(pts) // 2):
+        return undecided(base, f"the two sides are finite at only {int(finite.sum())} of "
+                                f"{len(pts)} points (overflow, a division by zero, or a "
+                                "logarithm or root of a negative number)")
+    method = f"numeric: {int(finite.sum())} points"
+    if agree.all():
+        nonsmooth = functions_of(kinked=True) + _NONSMOOTH
+        if yours_i.has(*nonsmooth) or mine.has(*nonsmooth):
+            return CheckResult(
+                verdict="equal almost everywhere", method=method,
+                diagnosis=(f"Your expression equals {words.grad} at {int(finite.sum())} "
+                           "points away from the kinks of its non-smooth functions; the two "
+                           "may differ where a pre-activation is exactly at a kink."),
+                diagnosis_latex=(f"Your expression equals ${words.grad_latex}$ away from the "
+                                 "kinks of its non-smooth functions."), **base)
+        return CheckResult(verdict="equal", method=method,
+                           diagnosis=f"Your expression equals {words.grad} ({method}).",
+                           diagnosis_latex=f"Your expression equals ${words.grad_latex}$.",
+                           **base)
+    bad = int(np.argmin(agree))
+    order = net.inputs + net.parameters + net.targets + tuple(net.equations)
+    counter = {str(sym): float(env[sym][bad]) for sym in order}
+    kind, said, said_latex = diagnose(derivation, wrt, yours_i, y, s, env, finite, words)
+    return CheckResult(verdict="not equal", kind=kind, diagnosis=said,
+                       diagnosis_latex=said_latex, counterexample=counter,
+                       yours_value=float(y[bad]), symbolic_value=float(s[bad]),
+                       method=method, **base)
