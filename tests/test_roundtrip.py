@@ -121,7 +121,9 @@ def _loaded(case: Case, tmp: Path) -> tuple[Path, Network, Derivation]:
 
 
 def _chain(d: Derivation, name: str) -> Expr:
-    return sp.Mul(*(f.expression for f in d[name].chain))
+    """The chain line's expression: a product of factors, or a sum of them for a quantity
+    used in several places (a tied parameter)."""
+    return sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in d[name].terms))
 
 
 def _cli(path: Path, chosen: list[str], *options: str) -> str:
@@ -139,14 +141,15 @@ def test_terminal_chain_lines_and_factored_forms_read_back(case: Case, tmp_path:
     assert len(blocks) == len(chosen)
     for name, block in zip(chosen, blocks):
         # the partials line is notation; then the chain line, the factored form, the value
-        rhs = [line.split(" = ", 1)[1] for line in block.splitlines()[1:]]
+        rhs = [line.split(" = ", 1)[1] for line in block.splitlines()[1:] if " = " in line]
         _reads_back(rhs[0], _chain(d, name), net)
-        if not net.is_chain:
+        if not net.is_chain or len(d[name].terms) > 1:
             _reads_back(rhs[1], d[name].factored, net)
-        factors = chain_factors(d[name].chain)
-        assert rhs[0] == product_text(factors)
-        for f, shown in zip(d[name].chain, factors):
-            _reads_back(text(shown), f.expression, net)
+        if len(d[name].terms) == 1:
+            assert rhs[0] == product_text(chain_factors(d[name].chain))
+        for term in d[name].terms:
+            for f, shown in zip(term, chain_factors(term)):
+                _reads_back(text(shown), f.expression, net)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -203,12 +206,13 @@ def test_latex_of_cli_and_reports_reads_back(case: Case, tmp_path: Path) -> None
     for name, line in zip(chosen, _cli(path, chosen, "--latex").rstrip("\n").split("\n")):
         g = d[name]
         _reads_back(line.split(" = ", 1)[1], g.factored, net, latex_=True)
-        factors = chain_factors(g.chain)
-        _reads_back(product_latex(factors, net), _chain(d, name), net, latex_=True)
-        for f, shown in zip(g.chain, factor_latexes(factors, net)):
-            _reads_back(shown, f.expression, net, latex_=True)
-            _reads_back(latex(f.expression, net, negated=f.kind == "loss"), f.expression, net,
-                        latex_=True)
+        products = [product_latex(chain_factors(term), net) for term in g.terms]
+        _reads_back(" + ".join(products), _chain(d, name), net, latex_=True)
+        for term in g.terms:
+            for f, shown in zip(term, factor_latexes(chain_factors(term), net)):
+                _reads_back(shown, f.expression, net, latex_=True)
+                _reads_back(latex(f.expression, net, negated=f.kind == "loss"), f.expression,
+                            net, latex_=True)
         rows = product_rows("=", g.factored, net)  # the report's factored form, line by line
         joined = rows[0].right.removeprefix("= ") + "".join(
             r" \cdot " + r.right.removeprefix(r"\quad \cdot ") for r in rows[1:])

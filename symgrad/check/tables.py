@@ -1,0 +1,149 @@
+"""The names and limits of hand-typed maths: which functions (every activation of the
+catalogue, by each of its names, and a few of mathematics), LaTeX commands, constants and
+characters the parser accepts, and how long, deep and large an input may be."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator, Mapping
+
+import sympy as sp
+from sympy import Expr
+
+from ..catalogue import ACTIVATIONS, Activation, exact
+from ..errors import ParseError
+
+__all__ = ["FUNCTIONS", "LATEX_COMMANDS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
+           "MAX_DIGITS", "MAX_RESULT_DIGITS"]
+
+#: Longest text accepted, in characters.
+MAX_LENGTH = 5000
+#: Deepest nesting of brackets, braces and nested operators (unary minus, powers).
+MAX_DEPTH = 50
+#: Largest absolute value of a numeric exponent, and largest denominator of one.
+MAX_EXPONENT = 100
+#: Most digits in one number as typed.
+MAX_DIGITS = 30
+#: Most digits of a number computed from a numeric power (``10^100`` is fine).
+MAX_RESULT_DIGITS = 1000
+
+
+def _heaviside(x: Expr) -> Expr:
+    return sp.Heaviside(x, 0)  # the convention of symgrad's ReLU: H(0) = 0
+
+
+def _step(x: Expr, at_zero: Expr = sp.Integer(0)) -> Expr:
+    return sp.Heaviside(x, at_zero)
+
+
+def _max(*args: Expr) -> Expr:
+    return sp.Max(*args)
+
+
+Builder = tuple[Callable[..., Expr], int, int]
+
+#: Functions that are not activations, with (builder, smallest and largest argument count).
+_MATH: dict[str, Builder] = {
+    "exp": (sp.exp, 1, 1),
+    "log": (sp.log, 1, 1),
+    "ln": (sp.log, 1, 1),
+    "heaviside": (_heaviside, 1, 1),
+    "Heaviside": (_step, 1, 2),
+    "max": (_max, 2, 8),
+    "sqrt": (sp.sqrt, 1, 1),
+    "erf": (sp.erf, 1, 1),
+}
+#: LaTeX commands for those, and \operatorname{...} contents.
+_MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
+_MATH_OPERATORS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "H": "heaviside",
+                   "heaviside": "heaviside", "erf": "erf"}
+
+
+def _activation_builder(entry: Activation) -> Builder:
+    """``name(z)`` or ``name(z, alpha)``: the entry's parameters may follow the argument."""
+    def build(z: Expr, *given: Expr) -> Expr:
+        defaults = [exact(v) for v in entry.params.values()]
+        return entry.function(z, *given, *defaults[len(given):])
+    return build, 1, 1 + len(entry.params)
+
+
+def _mixing_builder(entry: Activation) -> Builder:
+    """``softmax(k, z1, ..., zn)``: component ``k`` of an activation that mixes its units."""
+    def build(k: Expr, *z: Expr) -> Expr:
+        if not (k.is_Integer and 1 <= int(k) <= len(z)):
+            raise ParseError(f"{entry.name}'s first argument is the component, one of "
+                             f"1..{len(z)}; got {k}")
+        return entry.function(k, *z)
+    return build, 2, 1000
+
+
+def _builder(entry: Activation) -> Builder:
+    return _activation_builder(entry) if entry.elementwise else _mixing_builder(entry)
+
+
+class _CatalogueTable(Mapping[str, Any]):
+    """A name table made from the activation catalogue and fixed rows, remade whenever an
+    entry is registered, so a new activation is known to the parser at once."""
+
+    def __init__(self, make: Callable[[], dict[str, Any]]) -> None:
+        self._make = make
+        self._key: tuple[str, ...] = ()
+        self._table: dict[str, Any] = {}
+
+    def _current(self) -> dict[str, Any]:
+        key = tuple(ACTIVATIONS)
+        if key != self._key:
+            self._table, self._key = self._make(), key
+        return self._table
+
+    def __getitem__(self, name: str) -> Any:
+        return self._current()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+
+def _elementwise() -> list[Activation]:
+    return [e for e in ACTIVATIONS.values() if e.elementwise]
+
+
+def _command(entry: Activation) -> str | None:
+    """``sigma`` for ``\\sigma``, ``None`` for ``\\operatorname{...}``."""
+    m = re.fullmatch(r"\\([A-Za-z]+)", entry.latex)
+    return m.group(1) if m else None
+
+
+def _operator(entry: Activation) -> str | None:
+    m = re.fullmatch(r"\\operatorname\{([A-Za-z]+)\}", entry.latex)
+    return m.group(1) if m else None
+
+
+#: Function names accepted in text: every activation of the catalogue by each of its
+#: names, then the functions of :data:`_MATH`.
+FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
+    **{name: _builder(e) for e in ACTIVATIONS.values() for name in e.names}, **_MATH})
+#: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
+_LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
+    **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})
+#: \\operatorname{...} / \\mathrm{...} contents that stand for a function.
+_OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
+    **{n: e.name for e in ACTIVATIONS.values()
+       for n in filter(None, (_operator(e),) + e.names)},
+    **_MATH_OPERATORS})
+_SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
+#: Every LaTeX command the parser understands.
+LATEX_COMMANDS = tuple(sorted(
+    {"frac", "dfrac", "tfrac", "sqrt", "cdot", "times", "left", "right", "operatorname",
+     "mathrm", "delta", "pi", "{", "}"} | set(_LATEX_FUNCTIONS) | _SPACING))
+#: Constants by name, where the network has no symbol of that name.
+_CONSTANTS = {"e": sp.E, "pi": sp.pi}
+
+#: Unicode characters with one unambiguous meaning; every other non-ASCII character is refused.
+_UNICODE = {"·": "*", "⋅": "*", "×": "*", "−": "-", "σ": "sigma"}
+#: Names that only code uses: refused as "unexpected" rather than "unknown".
+_CODE_WORDS = {"eval", "exec", "open", "compile", "getattr", "setattr", "globals", "locals",
+               "vars", "dir", "print", "input", "breakpoint", "os", "sys", "subprocess",
+               "builtins", "system", "popen", "type", "object", "help", "exit", "quit"}
