@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from symgrad.datasets import Dataset, load_dataset  # noqa: E402
-from symgrad.layers import LayerDerivation, fit  # noqa: E402
+from symgrad.derive import LayerDerivation
+from symgrad.backends import CompiledLayers, fit  # noqa: E402
 from symgrad.spec import read_spec  # noqa: E402
 
 
@@ -159,7 +160,7 @@ def main() -> None:
     derivation = LayerDerivation(spec)
     t2 = time.perf_counter()
     t = spec.training
-    derivation.compile(t.batch_size)
+    CompiledLayers(derivation, t.batch_size)
     t3 = time.perf_counter()
     setup = t3 - t0
     data = load_dataset(spec)

@@ -23,14 +23,18 @@ from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
                      DivergenceError, ExportError, FileError, LocatedError,
                      MissingDependencyError, ParseError, ReportError, SpecError, SymgradError,
                      UnknownNameError)
-from .layers import CompiledLayers, FitResult, LayerDerivation, derive_layers, fit
+from .backends import CompiledLayers
+from .derive import LayerDerivation, derive_layers
+from .train import FitResult, fit
 from .catalogue import LOSSES, Loss, get_loss
 from .network import Dense, Network, load
 # binds ``symgrad.report`` too: the subpackage, which is callable as render_report
 from .report import render_report
 from .spec import Spec, parse_spec, read_spec
 from .testing import assert_gradient_matches
-from .train import Step, TrainingResult, train
+# binds ``symgrad.train`` to the subpackage, which is callable as train.train
+from . import train
+from .train import Step, TrainingResult
 # binds ``symgrad.check`` to the subpackage, which is callable as check.check
 from . import check
 from .check import CheckResult, check_file

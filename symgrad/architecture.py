@@ -2,7 +2,7 @@
 the catalogue and checked once.
 
 Both derivation levels are built from it: :class:`symgrad.network.Network` gives each
-unit its symbols, and :class:`symgrad.layers.LayerDerivation` gives each layer its
+unit its symbols, and :class:`symgrad.derive.LayerDerivation` gives each layer its
 matrices; both draw their initial parameters from :meth:`Architecture.initial_arrays`, so
 the same seed gives the same numbers at either level.
 

@@ -30,6 +30,10 @@ from sympy import Expr, Symbol
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
+from sympy import MatAdd, MatMul, MatrixExpr
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .catalogue import get_activation
 
 if TYPE_CHECKING:
     from .derive import Factor
@@ -210,3 +214,107 @@ def partial_text(numerator: Expr, denominator: Expr, unicode: bool = True) -> st
     """``∂E/∂w2`` (or ``dE/dw2`` without Unicode)."""
     d = "∂" if unicode else "d"
     return f"{d}{numerator}/{d}{denominator}"
+
+
+# -- the matrix level ------------------------------------------------------------------------
+
+_Elementwise = ElementwiseApplyFunction
+
+
+def _display(name: str, style: str) -> str:
+    """How an activation name prints: ``sigma`` as a Greek letter, a ``_prime`` suffix as '."""
+    base = name.removesuffix("_prime")
+    prime = "'" if name.endswith("_prime") else ""
+    entry = get_activation(base)
+    shown = {"unicode": entry.text or base, "ascii": entry.ascii or base,
+             "latex": entry.latex}[style]
+    return shown + prime
+
+
+def _wrap(printer: Any, arg: Any) -> str:
+    """Parenthesize a matrix product or sum inside a Hadamard product."""
+    text = printer._print(arg)
+    if isinstance(arg, (MatMul, MatAdd)) or (isinstance(arg, MatrixExpr) and
+                                             arg.could_extract_minus_sign()) or (
+            isinstance(arg, _Elementwise) and isinstance(arg.function.expr, sp.Add)):
+        return f"({text})" if not isinstance(printer, LatexPrinter) else rf"\left({text}\right)"
+    return text
+
+
+class _MatrixTextPrinter(StrPrinter):
+    """Plain text of matrix expressions: ``W2^T · delta2``, ``a1 ⊙ (1 - a1)``."""
+
+    def __init__(self, unicode: bool) -> None:
+        super().__init__({"order": "none"})
+        self.style = "unicode" if unicode else "ascii"
+        self.dot = " · " if unicode else "*"
+        self.had = " ⊙ " if unicode else " .* "
+
+    def _print_MatMul(self, expr: Any) -> str:
+        c, rest = expr.as_coeff_mmul()
+        body = self.dot.join(self.parenthesize(a, PRECEDENCE["Mul"], strict=False)
+                             for a in rest.args)
+        if c == 1:
+            return body
+        return f"{self._print(c)}{self.dot}{body}" if c != -1 else f"-{body}"
+
+    def _print_HadamardProduct(self, expr: Any) -> str:
+        return self.had.join(_wrap(self, a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr: Any) -> str:
+        return f"{self.parenthesize(expr.base, PRECEDENCE['Pow'])}^{self._print(expr.exp)}"
+
+    def _print_Transpose(self, expr: Any) -> str:
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}^T"
+
+    def _print_OneMatrix(self, expr: Any) -> str:
+        sym = [n for n in expr.shape if not n.is_Integer]
+        return f"1_{sym[0]}" if sym else "1"
+
+    def _print_ElementwiseApplyFunction(self, expr: Any) -> str:
+        return self._print(expr.function.expr.xreplace(
+            {expr.function.variables[0]: Symbol(str(expr.expr))}))
+
+    def _print_Function(self, expr: Any) -> str:
+        if isinstance(expr.func, sp.core.function.UndefinedFunction):
+            inner = ", ".join(self._print(a) for a in expr.args)
+            return f"{_display(expr.func.__name__, self.style)}({inner})"
+        return super()._print_Function(expr)
+
+
+class _MatrixLatexPrinter(LatexPrinter):
+    """LaTeX of matrix expressions with ``\\odot`` for the Hadamard product."""
+
+    def __init__(self) -> None:
+        super().__init__({"order": "none"})
+
+    def _print_HadamardProduct(self, expr: Any) -> str:
+        return r" \odot ".join(_wrap(self, a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr: Any) -> str:
+        base = self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=True)
+        return rf"{base}^{{\odot {self._print(expr.exp)}}}"
+
+    def _print_OneMatrix(self, expr: Any) -> str:
+        sym = [n for n in expr.shape if not n.is_Integer]
+        return rf"\mathbf{{1}}_{{{self._print(sym[0])}}}" if sym else "1"
+
+    def _print_ElementwiseApplyFunction(self, expr: Any) -> str:
+        return self._print(expr.function.expr.xreplace(
+            {expr.function.variables[0]: Symbol(str(expr.expr))}))
+
+    def _print_Function(self, expr: Any, exp: Any = None) -> str:
+        if isinstance(expr.func, sp.core.function.UndefinedFunction):
+            inner = ", ".join(self._print(a) for a in expr.args)
+            return rf"{_display(expr.func.__name__, 'latex')}\left({inner}\right)"
+        return super()._print_Function(expr, exp)
+
+
+def matrix_text(expr: Expr | MatrixExpr, unicode: bool = True) -> str:
+    """A matrix expression in text: ``W2^T·delta2 ⊙ σ'(z1)``."""
+    return _MatrixTextPrinter(unicode).doprint(expr)
+
+
+def matrix_latex(expr: Expr | MatrixExpr) -> str:
+    r"""A matrix expression in LaTeX: ``\odot`` for the Hadamard product."""
+    return _MatrixLatexPrinter().doprint(expr)

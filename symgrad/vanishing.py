@@ -33,7 +33,8 @@ from .architecture import Architecture, Dense
 from .catalogue import get_activation
 from .errors import ArgumentError
 from .files import write_atomic
-from .layers import LayerDerivation
+from .backends import CompiledLayers
+from .derive import LayerDerivation
 from .spec import Spec
 
 __all__ = ["derivative_bound", "factor_product", "VanishingResult", "measure", "measure_spec",
@@ -183,7 +184,7 @@ def measure_spec(spec: Spec, *, seeds: int = 20, samples: int = 64) -> Vanishing
 
 def _measure(derivation: LayerDerivation, label: str, seeds: int,
              samples: int) -> VanishingResult:
-    compiled = derivation.compile()
+    compiled = CompiledLayers(derivation)
     shapes = derivation.shapes
     depth = len(shapes)
     # slope bound per layer; 1 for a layer without activation and for a softmax output,

@@ -16,6 +16,7 @@ from sympy.core.function import ArgumentIndexError
 import symgrad
 from symgrad.catalogue import (ACTIVATIONS, Activation, CatalogueFunction, UnitForms,
                                get_activation, register, unregister)
+from symgrad.backends import CompiledLayers
 from symgrad.compile import activation_kernel
 from symgrad.numbers import evaluate
 
@@ -110,7 +111,7 @@ def test_a_registered_activation_works_everywhere(throwaway: Path, tmp_path: Pat
     # the layer level: derived with f' printed by name, and its minibatch kernels
     layers = symgrad.derive_layers(throwaway)
     assert "softsign_t'(z1)" in layers.text(unicode=False)
-    compiled_layers = layers.compile()
+    compiled_layers = CompiledLayers(layers)
     params = layers.params_from_network(net)
     X = np.array([[0.5], [-1.5], [2.0]])
     Y = np.array([[0.2], [0.7], [0.4]])

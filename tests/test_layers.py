@@ -15,7 +15,8 @@ from symgrad import Dense, Network, derive, derive_layers, fit
 from symgrad.catalogue import ACTIVATIONS
 from symgrad.errors import ArgumentError, SpecError
 from symgrad.compile import activation_kernel
-from symgrad.layers import LayerDerivation
+from symgrad.derive import LayerDerivation
+from symgrad.backends import CompiledLayers
 from symgrad.spec import parse_spec
 
 from .conftest import DERIVATIONS
@@ -149,7 +150,7 @@ def _against_scalar(net: Network, seed: int) -> None:
     values, X, Y = _random_point(net, rng)
     scalar = derive(net)
     d = derive_layers(net)
-    c = d.compile()
+    c = CompiledLayers(d)
     params = d.params_from_network(net)
     layer = d.to_scalar(net, c.gradients(params, X, Y))
     expected = scalar.at(values)
@@ -217,7 +218,7 @@ def test_gradients_match_central_differences(hidden: str, output: str, loss: str
         params[key] = params[key] + rng.normal(0, 0.1, size=params[key].shape)
     X = rng.normal(size=(6, 4))
     Y = np.eye(3)[rng.integers(0, 3, 6)] if loss == "cce" else rng.uniform(0.1, 0.9, (6, 3))
-    c = d.compile()
+    c = CompiledLayers(d)
     analytic = c.gradients(params, X, Y)
     numeric = _central(c, params, X, Y)
     for key in params:
@@ -245,7 +246,7 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
     params = {"W1": np.array([[1.0], [0.0]]), "b1": np.zeros(2),
               "W2": np.array([[1e4, 0.0], [-1e4, 0.0], [0.0, 0.0]]), "b2": np.zeros(3)}
     X, Y = np.array([[1.0]]), np.array([[0.0, 1.0, 0.0]])
-    c = d.compile()
+    c = CompiledLayers(d)
     assert c.loss(params, X, Y) == pytest.approx(2e4)  # log-softmax: no log(0)
     grads = c.gradients(params, X, Y)
     np.testing.assert_allclose(grads["b2"], [1.0, -1.0, 0.0])
@@ -256,13 +257,13 @@ def test_sigmoid_bce_loss_is_stable_for_huge_logits() -> None:
               "bce", inputs=1)
     params = {"W1": np.array([[1.0]]), "b1": np.zeros(1), "W2": np.array([[1.0]]),
               "b2": np.zeros(1)}
-    loss = d.compile().loss(params, np.array([[800.0]]), np.array([[0.0]]))
+    loss = CompiledLayers(d).loss(params, np.array([[800.0]]), np.array([[0.0]]))
     assert loss == pytest.approx(800.0)
 
 
 def test_compiled_arguments_are_checked() -> None:
     d = _spec('{ units = 3, activation = "tanh" }, { units = 2, activation = "softmax" }', "cce")
-    c = d.compile()
+    c = CompiledLayers(d)
     params = d.initial_parameters(0)
     with pytest.raises(ArgumentError, match=r"^inputs X must have shape \(samples, 4\), got "
                                             r"\(2, 3\)$"):

@@ -19,16 +19,16 @@ RANK = {
     "errors": 0,
     "files": 0.5,  # the one reader and writer: errors only, used from spec (1) up
     "spec": 1,
-    "catalogue": 2, "printing": 2, "numbers": 3,  # every activation and loss, and float64
+    "catalogue": 2, "printing": 2.2, "numbers": 3,  # every activation and loss, and float64
     "architecture": 2.5,  # layers and loss resolved once, for both derivation levels
     "network": 3,
     "derive": 4,
     "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,  # check (parse, prove, diagnose) uses compile (5) for numbers
-    "train": 6,  # gradient descent on compiled functions (5)
-    "datasets": 2, "layers": 6, "vanishing": 7,  # layer-level derivation on compiled kernels (5)
-    "report": 8,  # runs training (6) and checks hand derivations (verify, 6) for its sections
+    "train": 7,  # gradient descent on compiled functions (5) and minibatch kernels (6)
+    "datasets": 2, "backends": 6, "vanishing": 7,  # minibatch kernels from compile (5)
+    "report": 8,  # runs training (7) and checks hand derivations (check, 6) for its sections
 }
 CLI_RANK = 99
 

@@ -19,7 +19,7 @@ import symgrad
 from symgrad import Dense, Network, derive, load, parse_spec
 from symgrad.compile import compile
 from symgrad.errors import SpecError, UnknownNameError
-from symgrad.layers import LayerDerivation, derive_layers
+from symgrad.derive import LayerDerivation, derive_layers
 
 from .conftest import DERIVATIONS, run_cli, run_cli_here
 

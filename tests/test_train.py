@@ -152,7 +152,7 @@ def test_a_growing_loss_below_its_start_is_not_divergence() -> None:
     """Three rises in a row that stay under the starting loss do not stop the run."""
     history = [Step(k, {"w": 0.0}, loss, {"w": 1.0})
                for k, loss in enumerate([10.0, 1.0, 2.0, 3.0, 4.0])]
-    from symgrad.train import _growing
+    from symgrad.train.loop import _growing
 
     assert _growing(history) is None
     history.append(Step(5, {"w": 0.0}, 11.0, {"w": 1.0}))
@@ -402,7 +402,7 @@ def test_result_exposes_final_values(two) -> None:
 
 def test_progress_bar_only_on_a_terminal_or_on_request(two, capsys, monkeypatch) -> None:
     net, f = two
-    monkeypatch.setattr(sys.modules["symgrad.train"], "_PROGRESS_DELAY", 0)
+    monkeypatch.setattr(sys.modules["symgrad.train.loop"], "_PROGRESS_DELAY", 0)
     train(net, iterations=200, compiled=f)  # progress=None: stderr is not a terminal here
     assert capsys.readouterr().err == ""
     train(net, iterations=200, progress=True, compiled=f)
@@ -410,7 +410,10 @@ def test_progress_bar_only_on_a_terminal_or_on_request(two, capsys, monkeypatch)
 
 
 def test_public_api() -> None:
-    assert symgrad.train is train and symgrad.TrainingResult is TrainingResult
+    # symgrad.train is the package, callable as its function (as symgrad.report is)
+    assert symgrad.train.train is train and symgrad.TrainingResult is TrainingResult
+    net = symgrad.load(DERIVATIONS / "linear_cost.toml")
+    assert symgrad.train(net, iterations=2).history == train(net, iterations=2).history
 
 
 # -- bad settings -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """``symgrad train`` for a spec that names a data set: minibatch SGD on the layer-level
-gradients (:func:`symgrad.layers.fit`), a progress bar per epoch on a terminal, the loss
+gradients (:func:`symgrad.train.fit`), a progress bar per epoch on a terminal, the loss
 every few epochs, and the final train and test accuracy."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from tqdm import tqdm
 
 from ..errors import ArgumentError, DivergenceError
-from ..layers import fit
+from ..train import fit
 from ..spec import Spec
 from . import EXIT_FAIL, EXIT_OK
 

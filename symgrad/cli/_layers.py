@@ -1,7 +1,7 @@
 """``symgrad derive --level layer``: the layer-level (matrix) derivation of a spec.
 
 ``--level auto`` (the default) keeps the scalar derivation, one gradient per weight, for
-networks of at most :data:`symgrad.layers.SCALAR_LIMIT` parameters and shows the layer-level
+networks of at most :data:`symgrad.derive.SCALAR_LIMIT` parameters and shows the layer-level
 derivation above that. ``--level scalar`` on a larger network without ``--wrt`` is an error
 that says what to use instead.
 """
@@ -13,7 +13,8 @@ import argparse
 import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
-from ..layers import SCALAR_LIMIT, LayerDerivation
+from ..backends import CompiledLayers
+from ..derive import SCALAR_LIMIT, LayerDerivation
 from ..spec import read_spec
 from ._output import supports_unicode
 
@@ -32,7 +33,7 @@ def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
     except MissingDependencyError as exc:
         return [f"(no values: {exc})"]
     params = d.initial_parameters(spec.training.seed)
-    grads = d.compile().gradients(params, data.x_train, data.y_train)
+    grads = CompiledLayers(d).gradients(params, data.x_train, data.y_train)
     E = d.loss.symbol
     bar = "‖" if uni else "|"
     lines = [f"gradients at the initial parameters (seed {spec.training.seed}), over the "

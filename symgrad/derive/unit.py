@@ -36,8 +36,8 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .errors import ArgumentError, DerivationError, UnknownNameError
-from .network import Layer, Network
+from ..errors import ArgumentError, DerivationError, UnknownNameError
+from ..network import Layer, Network
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 

@@ -39,12 +39,12 @@ from typing import Iterator, Mapping, Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .compile import compile as compile_derivation
-from .derive import derive
-from .errors import ArgumentError, DivergenceError, SymgradError, UnknownNameError
-from .files import write_atomic
-from .network import Network
-from .spec import TRAINING_MODES, TrainingSpec
+from ..compile import compile as compile_derivation
+from ..derive.unit import derive
+from ..errors import ArgumentError, DivergenceError, SymgradError, UnknownNameError
+from ..files import write_atomic
+from ..network import Network
+from ..spec import TRAINING_MODES, TrainingSpec
 
 __all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
            "DEFAULT_ITERATIONS"]

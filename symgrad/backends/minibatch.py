@@ -1,0 +1,297 @@
+"""The layer-level derivation as NumPy code over minibatches.
+
+Rows are samples, so a layer is ``Z = A W^T + b``; every activation's value and slope come
+from one kernel generated from its catalogue entry's stable forms
+(:func:`symgrad.compile.activation_kernel`), the output delta and the loss from the
+derivation's per-unit expressions through :func:`symgrad.numbers.evaluate`, a
+max-shifted softmax and log-softmax sit inside the cross-entropy, and work arrays are
+preallocated per batch size; there is no per-weight code.
+
+>>> from symgrad.derive import derive_layers
+>>> c = CompiledLayers(derive_layers("derivations/digits_mlp.toml"), 32)
+>>> params = c.derivation.initial_parameters(0)
+>>> c.forward(params, np.zeros((2, 64))).shape
+(2, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy import Expr, Symbol
+
+from ..compile import activation_kernel
+from ..derive.matrix import LayerDerivation, _unit_symbols
+from ..errors import ArgumentError
+from ..numbers import evaluate
+
+__all__ = ["CompiledLayers"]
+
+
+_Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _evaluator(expr: Expr, names: Mapping[Symbol, str]) -> Callable[..., np.ndarray]:
+    """``expr`` in per-unit symbols, evaluated on arrays passed by the names in ``names``."""
+    def run(**arrays: np.ndarray) -> np.ndarray:
+        return evaluate(expr, {symbol: arrays[key] for symbol, key in names.items()})
+    return run
+
+
+@dataclass
+class _Buffers:
+    z: list[np.ndarray]
+    a: list[np.ndarray]
+    slope: list[np.ndarray]
+    d: list[np.ndarray]
+    gW: list[np.ndarray]
+    gb: list[np.ndarray]
+    rowmax: np.ndarray
+    rowsum: np.ndarray
+
+
+class CompiledLayers:
+    """The layer-level derivation as NumPy code over minibatches (rows are samples).
+
+    ``forward``, ``loss``, ``gradients`` and ``predict`` take parameters
+    ``{"W1": (n1, n0), "b1": (n1,), ...}`` and inputs ``X`` of shape ``(m, n0)`` (and
+    one-hot or real targets ``Y`` of shape ``(m, nL)``); ``sgd_epoch`` runs one epoch of
+    minibatch SGD in place. Work arrays for a batch size are allocated once and reused.
+    With a softmax output the targets of each sample must sum to 1 (one-hot labels), as
+    the derivation of ``delta_L = s - y`` assumes.
+    """
+
+    def __init__(self, derivation: LayerDerivation, batch_size: int | None = None) -> None:
+        self.derivation = derivation
+        d = derivation
+        self.shapes = d.shapes
+        self.L = len(d.shapes)
+        self.softmax_out = d._softmax_out
+        self.mean = d.loss.reduction == "mean"
+        # value and slope of each elementwise activation, from the catalogue's stable forms
+        self._kernels: list[_Kernel | None] = [
+            activation_kernel(s.activation.name, **s.params)
+            if s.activation is not None and s.activation.elementwise else None
+            for s in d.shapes]
+        out_step = d.steps_by_layer[self.L]
+        z_s, a_s, y_s = _unit_symbols()
+        self._out_fast = self.softmax_out or sp.simplify(out_step.delta_scalar - (a_s - y_s)) == 0
+        self._out_delta = None if self._out_fast else _evaluator(
+            out_step.delta_scalar, {z_s: "z", a_s: "a", y_s: "y"})
+        self._loss_terms = self._loss_kernel()
+        self._buffers: dict[int, _Buffers] = {}
+        if batch_size is not None:
+            self._buffers_for(batch_size)
+
+    # -- pieces ----------------------------------------------------------------------
+
+    def _loss_kernel(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
+        """Total (not yet reduced) loss of a batch from ``(z_L, a_L, Y)``, stable."""
+        d = self.derivation
+        name = d.loss.name
+        if self.softmax_out:
+            def cce_softmax(z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> float:
+                shift = z - z.max(axis=1, keepdims=True)
+                log_s = shift - np.log(np.exp(shift).sum(axis=1, keepdims=True))
+                return float(-np.vdot(Y, log_s))
+            return cce_softmax
+        last = d.shapes[-1]
+        if last.label == "sigmoid" and name in ("bce", "cce"):
+            def from_logits(z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> float:
+                # -log sigma(z) = log(1 + exp(-z)), -log(1 - sigma(z)) = log(1 + exp(z))
+                total = np.vdot(Y, np.logaddexp(0.0, -z))
+                if name == "bce":
+                    total += np.vdot(1.0 - Y, np.logaddexp(0.0, z))
+                return float(total)
+            return from_logits
+        K = last.units
+        outs = sp.symbols(f"o1:{K + 1}", real=True)
+        tgts = sp.symbols(f"t1:{K + 1}", real=True)
+        per = d.loss.per_sample(list(outs), list(tgts))
+        _, a_s, y_s = _unit_symbols()
+        term = sum((t for t in sp.Add.make_args(sp.expand(per))
+                    if t.has(outs[0]) or t.has(tgts[0])), sp.Integer(0))
+        terms = _evaluator(term.xreplace({outs[0]: a_s, tgts[0]: y_s}), {a_s: "a", y_s: "y"})
+        return lambda z, a, Y: float(np.sum(terms(a=a, y=Y)))
+
+    def _buffers_for(self, m: int) -> _Buffers:
+        buf = self._buffers.get(m)
+        if buf is None:
+            sizes = self.derivation.sizes
+            z = [np.empty(0)] + [np.empty((m, n)) for n in sizes[1:]]
+            a = [np.empty(0)] + [np.empty((m, n)) if l == self.L and self.softmax_out
+                                 else z[l] for l, n in enumerate(sizes[1:], start=1)]
+            buf = _Buffers(z=z, a=a, d=[np.empty(0)] + [np.empty((m, n)) for n in sizes[1:]],
+                           slope=[np.empty(0)] * len(sizes),
+                           gW=[np.empty(0)] + [np.empty((sizes[l], sizes[l - 1]))
+                                              for l in range(1, len(sizes))],
+                           gb=[np.empty(0)] + [np.empty(n) for n in sizes[1:]],
+                           rowmax=np.empty((m, 1)), rowsum=np.empty((m, 1)))
+            self._buffers[m] = buf
+        return buf
+
+    def _check(self, params: Mapping[str, np.ndarray]) -> None:
+        for s in self.shapes:
+            expected: list[tuple[str, tuple[int, ...]]] = [(f"W{s.index}", (s.units, s.inputs))]
+            if s.bias:
+                expected.append((f"b{s.index}", (s.units,)))
+            for key, shape in expected:
+                if key not in params:
+                    raise ArgumentError(f"missing parameter '{key}'")
+                if np.shape(params[key]) != shape:
+                    raise ArgumentError(f"parameter '{key}' has shape {np.shape(params[key])}, "
+                                        f"expected {shape}")
+
+    def _plan(self, P: Mapping[str, np.ndarray]) -> list[tuple[Any, ...]]:
+        """Per layer: ``W``, ``W^T`` (a view), ``b`` or ``None`` and the activation's kernel
+        (value and slope); built once per call or epoch, not per batch."""
+        return [(P[f"W{s.index}"], P[f"W{s.index}"].T, P[f"b{s.index}"] if s.bias else None,
+                 self._kernels[s.index - 1]) for s in self.shapes]
+
+    def _run_forward(self, plan: Sequence[tuple[Any, ...]], X: np.ndarray,
+                     buf: _Buffers) -> None:
+        prev = X
+        last = self.L
+        for l, (_, WT, b, kernel) in enumerate(plan, start=1):
+            z = buf.z[l]
+            np.matmul(prev, WT, out=z)
+            if b is not None:
+                np.add(z, b, out=z)
+            if kernel is not None:
+                buf.a[l], buf.slope[l] = kernel(z)
+            elif l == last and self.softmax_out:
+                # shifted by the row maximum in place: exp cannot overflow, and the
+                # log-softmax (hence the loss) is the same for the shifted z
+                s = buf.a[l]
+                np.maximum.reduce(z, axis=1, keepdims=True, out=buf.rowmax)
+                np.subtract(z, buf.rowmax, out=z)
+                np.exp(z, out=s)
+                np.add.reduce(s, axis=1, keepdims=True, out=buf.rowsum)
+                np.divide(s, buf.rowsum, out=s)
+            prev = buf.a[l]
+
+    def _batch_loss(self, buf: _Buffers, Y: np.ndarray) -> float:
+        """The batch's total loss right after :meth:`_run_forward`."""
+        L = self.L
+        if self.softmax_out:
+            # -sum y log s = sum_n log sum_k exp(z_nk) - y.z for max-shifted z, targets
+            # summing to 1 per sample (as s - y assumes)
+            np.log(buf.rowsum, out=buf.rowmax)
+            return float(np.add.reduce(buf.rowmax, axis=None) - np.vdot(Y, buf.z[L]))
+        return self._loss_terms(buf.z[L], buf.a[L], Y)
+
+    def _run_backward(self, plan: Sequence[tuple[Any, ...]], X: np.ndarray, Y: np.ndarray,
+                      buf: _Buffers, scale: float) -> None:
+        """Gradients, times ``scale``, into ``buf.gW`` and ``buf.gb``."""
+        L = self.L
+        dL = buf.d[L]
+        if self._out_fast:
+            np.subtract(buf.a[L], Y, out=dL)
+        else:
+            np.copyto(dL, self._out_delta(z=buf.z[L], a=buf.a[L], y=Y))  # type: ignore[misc]
+        np.multiply(dL, scale, out=dL)
+        for l in range(L, 0, -1):
+            W, _, b, _ = plan[l - 1]
+            delta = buf.d[l]
+            np.matmul(delta.T, X if l == 1 else buf.a[l - 1], out=buf.gW[l])
+            if b is not None:
+                np.add.reduce(delta, axis=0, out=buf.gb[l])
+            if l == 1:
+                break
+            below = buf.d[l - 1]
+            np.matmul(delta, W, out=below)
+            if plan[l - 2][3] is not None:
+                np.multiply(below, buf.slope[l - 1], out=below)
+
+    # -- public --------------------------------------------------------------------------
+
+    def _inputs(self, X: object, Y: object | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        Xa = np.ascontiguousarray(X, dtype=np.float64)
+        n0, nL = self.derivation.sizes[0], self.derivation.sizes[-1]
+        if Xa.ndim != 2 or Xa.shape[1] != n0:
+            raise ArgumentError(f"inputs X must have shape (samples, {n0}), got {Xa.shape}")
+        if Y is None:
+            return Xa, None
+        Ya = np.ascontiguousarray(Y, dtype=np.float64)
+        if Ya.shape != (Xa.shape[0], nL):
+            raise ArgumentError(f"targets Y must have shape ({Xa.shape[0]}, {nL}), "
+                                f"got {Ya.shape}")
+        return Xa, Ya
+
+    def forward(self, params: Mapping[str, np.ndarray], X: object) -> np.ndarray:
+        """The network's outputs, one row per sample (a fresh array)."""
+        self._check(params)
+        Xa, _ = self._inputs(X)
+        buf = self._buffers_for(len(Xa))
+        self._run_forward(self._plan(params), Xa, buf)
+        return buf.a[self.L].copy()
+
+    def loss(self, params: Mapping[str, np.ndarray], X: object, Y: object) -> float:
+        """The loss over ``X, Y``, reduced as the loss says (log-softmax inside the CCE)."""
+        self._check(params)
+        Xa, Ya = self._inputs(X, Y)
+        buf = self._buffers_for(len(Xa))
+        self._run_forward(self._plan(params), Xa, buf)
+        total = self._loss_terms(buf.z[self.L], buf.a[self.L], Ya)  # type: ignore[arg-type]
+        return total / len(Xa) if self.mean else total
+
+    def gradients(self, params: Mapping[str, np.ndarray], X: object,
+                  Y: object) -> dict[str, np.ndarray]:
+        """``{"W1": dE/dW1, "b1": dE/db1, ...}`` over ``X, Y`` (fresh arrays)."""
+        self._check(params)
+        Xa, Ya = self._inputs(X, Y)
+        buf = self._buffers_for(len(Xa))
+        plan = self._plan(params)
+        self._run_forward(plan, Xa, buf)
+        self._run_backward(plan, Xa, Ya, buf,  # type: ignore[arg-type]
+                           1.0 / len(Xa) if self.mean else 1.0)
+        out: dict[str, np.ndarray] = {}
+        for s in self.shapes:
+            out[f"W{s.index}"] = buf.gW[s.index].copy()
+            if s.bias:
+                out[f"b{s.index}"] = buf.gb[s.index].copy()
+        return out
+
+    def predict(self, params: Mapping[str, np.ndarray], X: object) -> np.ndarray:
+        """The class of each sample: the index of its largest output."""
+        return np.argmax(self.forward(params, X), axis=1)
+
+    def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                  order: np.ndarray, batch_size: int, learning_rate: float,
+                  work: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+        """One epoch of minibatch SGD in place, in the sample ``order``; returns the mean of
+        the batch losses (each taken before its update)."""
+        n = len(X)
+        if work is None:
+            work = (np.empty_like(X), np.empty_like(Y))
+        Xs, Ys = work
+        np.take(X, order, axis=0, out=Xs)
+        np.take(Y, order, axis=0, out=Ys)
+        plan = self._plan(params)
+        updates: dict[int, list[tuple[Any, ...]]] = {}
+        total = 0.0
+        for start in range(0, n, batch_size):
+            Xb = Xs[start:start + batch_size]
+            Yb = Ys[start:start + batch_size]
+            m = Xb.shape[0]
+            buf = self._buffers.get(m) or self._buffers_for(m)
+            self._run_forward(plan, Xb, buf)
+            loss = self._batch_loss(buf, Yb)
+            total += loss / m if self.mean else loss
+            # folding the learning rate (and 1/m of a mean) into delta_L scales every
+            # gradient at once, so the update is a plain subtraction
+            self._run_backward(plan, Xb, Yb, buf,
+                               learning_rate / m if self.mean else learning_rate)
+            step = updates.get(m)
+            if step is None:
+                step = updates[m] = [(W, buf.gW[l], b, buf.gb[l])
+                                     for l, (W, _, b, _) in enumerate(plan, start=1)]
+            for W, gW, b, gb in step:
+                np.subtract(W, gW, out=W)
+                if b is not None:
+                    np.subtract(b, gb, out=b)
+        return total / math.ceil(n / batch_size)

@@ -1,0 +1,17 @@
+"""Derivations, at two levels built on the same architecture and rules: :mod:`.unit` writes
+one chain-rule expression per parameter (and per named quantity), :mod:`.matrix` one
+matrix equation per layer.
+
+>>> import symgrad
+>>> d = derive(symgrad.load("derivations/two_neuron.toml"))
+>>> str(d["w2"].chain[-1].expression), derive_layers("derivations/digits_mlp.toml").sizes
+('a1', (64, 32, 10))
+"""
+
+from __future__ import annotations
+
+from .matrix import SCALAR_LIMIT, LayerDerivation, LayerStep, derive_layers
+from .unit import DeltaStep, Derivation, Factor, Gradient, derive
+
+__all__ = ["derive", "Derivation", "DeltaStep", "Factor", "Gradient", "derive_layers",
+           "LayerDerivation", "LayerStep", "SCALAR_LIMIT"]

@@ -1,0 +1,493 @@
+"""Layer-level (matrix) derivations of dense networks: the unit level's rules, lifted.
+
+The scalar derivation (:mod:`symgrad.derive.unit`) writes one expression per weight; a
+network of a few thousand weights needs the matrix form instead. Here every layer is
+one matrix equation, ``z_l = W_l a_{l-1} + b_l`` and ``a_l = f(z_l)``, and SymPy
+derives, with matrix expressions, the delta recursion
+
+* ``delta_L = dE/dz_L``: ``s - y`` for a softmax output with cross-entropy (derived with
+  indexed sums over a symbolic number of classes), otherwise the loss's derivative times
+  the activation's, elementwise;
+* ``delta_l = (W_{l+1}^T delta_{l+1}) ⊙ f'(z_l)``, with ``f'`` written in the layer's own
+  output where the activation allows it (``a_l ⊙ (1 - a_l)`` for the sigmoid);
+* ``dE/dW_l = delta_l a_{l-1}^T`` and ``dE/db_l = delta_l`` per sample; over a minibatch
+  of ``m`` samples (columns) ``Delta_l A_{l-1}^T`` and ``Delta_l 1_m``, divided by ``m``
+  when the loss is a mean.
+
+The linear steps come from differentiating ``tr(Delta^T W A)`` with SymPy's matrix
+calculus; the elementwise factor is SymPy's scalar derivative of the activation
+(its ``fdiff``), lifted to a Hadamard product.
+
+:class:`symgrad.backends.minibatch.CompiledLayers` turns the derivation into NumPy
+matrix products over a minibatch, and :func:`symgrad.train.fit` trains with it.
+
+>>> d = derive_layers(parse_spec('''
+... [network]
+... inputs = 4
+... layers = [{ units = 3, activation = "sigmoid" }, { units = 2, activation = "softmax" }]
+... loss = "cce"
+... '''))
+>>> print(next(line for line in d.text(unicode=False).splitlines() if "delta1 =" in line))
+  delta1 = (W2^T*delta2) .* sigma'(z1) = (W2^T*delta2) .* a1 .* (1 - a1)
+"""
+
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+from sympy import (Expr, HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixExpr,
+                   MatrixSymbol, OneMatrix, Symbol, Trace, ZeroMatrix)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from ..architecture import Architecture, LayerShape
+from ..catalogue import Loss
+from ..errors import ArgumentError, DerivationError
+from ..network import Network
+from ..printing import matrix_latex, matrix_text, text
+from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
+
+__all__ = ["LayerStep", "LayerDerivation", "derive_layers", "SCALAR_LIMIT"]
+
+#: Above this many parameters ``symgrad derive`` shows the layer-level derivation.
+SCALAR_LIMIT = 200
+
+_Elementwise = ElementwiseApplyFunction
+
+
+# -- shapes --------------------------------------------------------------------------------
+
+def _hidden_elementwise(arch: Architecture) -> None:
+    """The matrix form lifts per-unit derivatives: a mixing activation only at the output."""
+    for shape in arch.layers[:-1]:
+        if shape.activation is not None and not shape.activation.elementwise:
+            raise arch.error(f"network.layers[{shape.index - 1}].activation",
+                             f"activation '{shape.activation.name}' is not elementwise; the "
+                             "layer-level derivation needs an elementwise activation in hidden "
+                             f"layer {shape.index} (use it in the output layer only)",
+                             value=shape.activation.name)
+
+
+# -- lifting scalar derivatives to matrices ------------------------------------------------
+
+def _lift(expr: Expr, table: Mapping[Symbol, MatrixExpr], shape: tuple[Any, Any]) -> MatrixExpr:
+    """A scalar expression in per-unit symbols as the elementwise matrix expression.
+
+    Sums become matrix sums, products Hadamard products, integer powers Hadamard powers;
+    anything else of one symbol becomes an elementwise function of that matrix.
+    """
+    if expr in table:
+        return table[expr]
+    free = [s for s in table if expr.has(s)]
+    if len(free) == 1 and not expr.is_polynomial(free[0]):
+        # one function of one matrix, e.g. Heaviside(z1, 0) or GELU's slope: no Hadamard split
+        var = sp.Dummy("u")
+        return _Elementwise(
+            sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
+    if expr.is_number:
+        if expr == 0:
+            return ZeroMatrix(*shape)
+        return OneMatrix(*shape) if expr == 1 else MatMul(expr, OneMatrix(*shape),
+                                                          evaluate=False)
+    if isinstance(expr, sp.Add):
+        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        return MatAdd(*(_lift(t, table, shape) for t in terms), evaluate=False)
+    if isinstance(expr, sp.Mul):
+        coeff = sp.Mul(*(f for f in expr.args if f.is_number))
+        factors = [f for f in expr.args if not f.is_number]
+        lifted = [_lift(f, table, shape) for f in factors]
+        body = lifted[0] if len(lifted) == 1 else HadamardProduct(*lifted, evaluate=False)
+        return body if coeff == 1 else MatMul(coeff, body, evaluate=False)
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return HadamardPower(_lift(expr.base, table, shape), expr.exp)
+    free = [s for s in table if expr.has(s)]
+    if len(free) != 1:
+        raise DerivationError(f"cannot write {expr} elementwise in one of "
+                              f"{', '.join(map(str, table))}")
+    var = sp.Dummy("u")
+    return _Elementwise(
+        sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
+
+
+# -- the derivation ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerStep:
+    """The error signal of one layer and the gradients it gives.
+
+    ``delta = upstream ⊙ local`` (``local`` is ``None`` for a softmax output, whose
+    Jacobian mixes units, and for a layer without activation). ``general`` is the
+    factor before the own-output rewrite (``sigma'(z1)``); ``scalar_local`` is the
+    per-unit derivative as SymPy gives it, in the unit symbols ``z``, ``a``.
+    ``delta_scalar`` is the per-unit delta in ``a``, ``y``, ``z`` for an output layer,
+    and ``note`` says which simplification was applied.
+    """
+
+    index: int
+    delta: MatrixSymbol
+    upstream: MatrixExpr
+    local: MatrixExpr | None
+    general: MatrixExpr | None
+    expression: MatrixExpr
+    weight_gradient: MatrixExpr
+    bias_gradient: MatrixExpr | None
+    batch_weight_gradient: MatrixExpr
+    batch_bias_gradient: MatrixExpr | None
+    scalar_local: Expr | None = None
+    delta_scalar: Expr | None = None
+    note: str = ""
+
+
+def _unit_symbols() -> tuple[Symbol, Symbol, Symbol]:
+    return Symbol("z", real=True), Symbol("a", real=True), Symbol("y", real=True)
+
+
+def _own_output(shape: LayerShape, z: Symbol, a: Symbol) -> tuple[Expr, Expr]:
+    """``f'(z)`` as SymPy differentiates it, and in the layer's own output ``a``."""
+    if shape.activation is None:
+        return sp.Integer(1), sp.Integer(1)
+    return (shape.activation(z, **shape.params).diff(z),
+            shape.activation.local(z, a, **shape.params))
+
+
+class LayerDerivation:
+    """The layer-level derivation of a dense network's gradients (see the module doc).
+
+    Build it with :func:`derive_layers`. ``steps`` are output layer first. ``W``, ``b``,
+    ``z``, ``a`` and ``delta`` are per-layer matrix symbols (``a[0]`` is the input ``x``);
+    ``A``, ``Delta`` their minibatch versions with ``m`` columns.
+    """
+
+    def __init__(self, source: Architecture | Spec) -> None:
+        arch = source if isinstance(source, Architecture) else Architecture.from_spec(source)
+        self.architecture = arch
+        self.spec = arch.spec
+        if arch.tied is not None:
+            raise arch.error(arch.tied, "tied parameters are derived at the unit level only")
+        _hidden_elementwise(arch)
+        self.loss: Loss = arch.loss
+        self.shapes = arch.layers
+        last = self.shapes[-1]
+        if last.activation is not None and not last.activation.elementwise \
+                and self.loss.name != "cce":
+            raise arch.error("network.loss", f"a {last.activation.name} output is derived at "
+                             f"the layer level with loss 'cce' only, not '{self.loss.name}'",
+                             value=self.loss.name)
+        self.m = Symbol("m", integer=True, positive=True)
+        sizes = list(arch.sizes)
+        L = len(self.shapes)
+        self.output_name = "s" if self._softmax_out else f"a{L}"
+        self.a = [MatrixSymbol("x", sizes[0], 1)] + [
+            MatrixSymbol(self.output_name if l == L else f"a{l}", sizes[l], 1)
+            for l in range(1, L + 1)]
+        self.A = [MatrixSymbol("X", sizes[0], self.m)] + [
+            MatrixSymbol("S" if (l == L and self._softmax_out) else f"A{l}", sizes[l], self.m)
+            for l in range(1, L + 1)]
+        self.W = [None] + [MatrixSymbol(f"W{l}", sizes[l], sizes[l - 1]) for l in range(1, L + 1)]
+        self.b = [None] + [MatrixSymbol(f"b{l}", sizes[l], 1) for l in range(1, L + 1)]
+        self.z = [None] + [MatrixSymbol(f"z{l}", sizes[l], 1) for l in range(1, L + 1)]
+        self.delta = [None] + [MatrixSymbol(f"delta{l}", sizes[l], 1) for l in range(1, L + 1)]
+        self.Delta = [None] + [MatrixSymbol(f"Delta{l}", sizes[l], self.m)
+                               for l in range(1, L + 1)]
+        self.y = MatrixSymbol("y", sizes[-1], 1)
+        self.sizes = tuple(sizes)
+        self.steps: list[LayerStep] = []
+        for shape in reversed(self.shapes):
+            self.steps.append(self._step(shape))
+        self.steps_by_layer = {s.index: s for s in self.steps}
+
+    @property
+    def _softmax_out(self) -> bool:
+        act = self.shapes[-1].activation
+        return act is not None and not act.elementwise
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(s.units * s.inputs + (s.units if s.bias else 0) for s in self.shapes)
+
+    # -- the recursion ----------------------------------------------------------------
+
+    def _linear_gradients(self, l: int, delta: MatrixExpr) -> tuple[MatrixExpr, ...]:
+        """``dE/dW``, ``dE/db`` and ``dE/da_{l-1}`` from ``tr(delta^T (W a + b))``."""
+        W, b, a_prev = self.W[l], self.b[l], self.a[l - 1]
+        first_order = Trace(delta.T * W * a_prev)
+        dW = first_order.diff(W)
+        db = Trace(delta.T * b).diff(b)
+        D, A = self.Delta[l], self.A[l - 1]
+        ones = OneMatrix(self.m, 1)
+        batch_dW = Trace(D.T * W * A).diff(W)
+        batch_db = Trace(D.T * b * ones.T).diff(b)
+        return dW, db, batch_dW, batch_db
+
+    def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr,
+                                                         MatrixExpr | None, MatrixExpr | None,
+                                                         Expr | None, Expr, str]:
+        z, a, y = _unit_symbols()
+        L = shape.index
+        if self._softmax_out:
+            # E = -sum_k y_k log softmax_k(z) = -sum_k y_k (z_k - log sum_j exp z_j)
+            i, j, k = sp.symbols("i j k", integer=True)
+            n = Symbol("n", integer=True, positive=True)
+            zi, yi = sp.IndexedBase("z"), sp.IndexedBase("y")
+            logsum = sp.log(sp.Sum(sp.exp(zi[j]), (j, 1, n)))
+            error = -sp.Sum(yi[k] * (zi[k] - logsum), (k, 1, n))
+            derivative = error.diff(zi[i]).doit()
+            # the Piecewise splits off i outside 1..n, where z_i is not an input at all
+            derivative = sp.expand(derivative.replace(
+                lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr))
+            # constants (in k) out of the sum over k: sum_k exp(z_i) y_k / S = s_i sum_k y_k
+            derivative = derivative.replace(lambda e: isinstance(e, sp.Sum),
+                                            lambda e: sp.factor_terms(e.expand()))
+            s_i = Symbol("s_i")
+            general = derivative.subs(sp.exp(zi[i]) / sp.Sum(sp.exp(zi[j]), (j, 1, n)), s_i)
+            collapsed = general.subs(sp.Sum(yi[k], (k, 1, n)), 1)
+            if sp.expand(collapsed - (s_i - yi[i])) != 0:
+                raise DerivationError(f"softmax with cross-entropy gave {collapsed}, "
+                                      "not s_i - y_i")
+            note = (f"softmax with cross-entropy: dE/dz_i = {text(general)}, "
+                    "and the targets sum to 1")
+            delta = MatAdd(self.a[L], -self.y, evaluate=False)
+            return delta, delta, None, None, None, s_i - yi[i], note
+        # an elementwise output: E = sum_k l(a_k, y_k); dE/da_1 of K outputs is l'(a, y)
+        K = shape.units
+        outs = sp.symbols(f"o1:{K + 1}", real=True)
+        tgts = sp.symbols(f"t1:{K + 1}", real=True)
+        upstream = sp.factor_terms(self.loss.per_sample(list(outs), list(tgts)).diff(
+            outs[0]).xreplace({outs[0]: a, tgts[0]: y}))
+        general_local, local = _own_output(shape, z, a)
+        scalar = upstream * local
+        note = ""
+        if self.loss.needs_probabilities and shape.activation is not None:
+            simplified = sp.factor_terms(sp.cancel(scalar))
+            if simplified != scalar:
+                note = (f"{self.loss.title} after a {shape.activation.name} output: the "
+                        "activation's derivative cancels the loss's denominator")
+            scalar = simplified
+        table = {a: self.a[L], y: self.y, z: self.z[L]}
+        shape2 = (shape.units, 1)
+        delta = _lift(scalar, table, shape2)
+        lifted_local = None if local == 1 else _lift(local, table, shape2)
+        general = None if local == 1 else self._general(shape)
+        try:
+            lifted_upstream: MatrixExpr = _lift(upstream, table, shape2)
+        except DerivationError:  # shown only as the simplified delta
+            lifted_upstream = delta
+        return delta, lifted_upstream, lifted_local, general, local, scalar, note
+
+    def _general(self, shape: LayerShape) -> MatrixExpr:
+        """``f'(z_l)`` as an elementwise function, printed ``sigma'(z1)``."""
+        var = sp.Dummy("u")
+        function = sp.Lambda(var, sp.Function(f"{shape.label}_prime")(var))
+        return _Elementwise(function,
+                                                                         self.z[shape.index])
+
+    def _step(self, shape: LayerShape) -> LayerStep:
+        l = shape.index
+        dW, db, bdW, bdb = self._linear_gradients(l, self.delta[l])
+        if not shape.bias:
+            db = bdb = None
+        if l == len(self.shapes):
+            out, upstream, local, general, scalar_local, delta_scalar, note = \
+                self._output_delta(shape)
+            return LayerStep(l, self.delta[l], upstream, local, general, out, dW, db, bdW, bdb,
+                             scalar_local, delta_scalar, note)
+        # dE/da_l: differentiate tr(delta_{l+1}^T W_{l+1} a_l) by a_l
+        upstream = Trace(self.delta[l + 1].T * self.W[l + 1] * self.a[l]).diff(self.a[l])
+        z, a, _ = _unit_symbols()
+        general_local, local = _own_output(shape, z, a)
+        table = {a: self.a[l], z: self.z[l]}
+        if local == 1:
+            return LayerStep(l, self.delta[l], upstream, None, None, upstream, dW, db, bdW, bdb,
+                             local)
+        lifted = _lift(local, table, (shape.units, 1))
+        if isinstance(lifted, ZeroMatrix):
+            expr: MatrixExpr = lifted
+        else:
+            parts = list(lifted.args) if isinstance(lifted, HadamardProduct) else [lifted]
+            expr = HadamardProduct(upstream, *parts, evaluate=False)
+        return LayerStep(l, self.delta[l], upstream, lifted, self._general(shape), expr, dW, db,
+                         bdW, bdb, local)
+
+    # -- showing it -------------------------------------------------------------------
+
+    def forward_equations(self) -> list[tuple[MatrixExpr, Any]]:
+        """``(lhs, rhs)`` pairs of the forward pass, one sample (column vectors)."""
+        out: list[tuple[MatrixExpr, Any]] = []
+        for shape in self.shapes:
+            l = shape.index
+            pre = self.W[l] * self.a[l - 1]
+            out.append((self.z[l], MatAdd(pre, self.b[l], evaluate=False) if shape.bias else pre))
+            if shape.activation is None:
+                continue
+            f = sp.Function(shape.label)
+            var = sp.Dummy("u")
+            out.append((self.a[l], _Elementwise(
+                sp.Lambda(var, f(var)), self.z[l])))
+        return out
+
+    def _loss_expr(self) -> Expr:
+        k = Symbol("k", integer=True)
+        K = self.sizes[-1]
+        out, tgt = sp.IndexedBase(self.output_name), sp.IndexedBase("y")
+        outs = sp.symbols(f"o1:{K + 1}", real=True)
+        tgts = sp.symbols(f"t1:{K + 1}", real=True)
+        per = self.loss.per_sample(list(outs), list(tgts))
+        first = sum((t for t in sp.Add.make_args(sp.expand(per)) if t.has(outs[0]) or
+                     t.has(tgts[0])), sp.Integer(0))
+        general = sp.factor_terms(first.xreplace({outs[0]: out[k], tgts[0]: tgt[k]}))
+        if general.could_extract_minus_sign():
+            return -sp.Sum(-general, (k, 1, K))
+        return sp.Sum(general, (k, 1, K))
+
+    def text(self, unicode: bool = True) -> str:
+        """The derivation step by step, as ``symgrad derive --level layer`` prints it."""
+        dot = " · " if unicode else "*"
+        arrow = "←" if unicode else "<-"
+        shape_text = " -> ".join([str(self.sizes[0])] + [f"{s.units} {s.label}"
+                                                       for s in self.shapes])
+        lines = [f"layer-level derivation: {shape_text}; loss {self.loss.name} "
+                 f"({self.loss.reduction} over samples); {self.parameter_count:,} "
+                 f"parameter{'s' if self.parameter_count != 1 else ''}",
+                 "forward (one sample; x, z_l, a_l, y are column vectors):"]
+        lines += [f"  {matrix_text(lhs, unicode)} = {matrix_text(rhs, unicode)}"
+                  for lhs, rhs in self.forward_equations()]
+        lines.append(f"  {self.loss.symbol} = {matrix_text(self._loss_expr(), unicode)}")
+        lines.append(f"error signals (delta_l = d{self.loss.symbol}/dz_l), output layer first:")
+        for step in self.steps:
+            lhs = f"  {matrix_text(step.delta, unicode)} = "
+            if step.general is not None:
+                upstream = matrix_text(step.upstream, unicode)
+                lines.append(f"{lhs}({upstream}){' ⊙ ' if unicode else ' .* '}"
+                             f"{matrix_text(step.general, unicode)} = {matrix_text(step.expression, unicode)}")
+            else:
+                lines.append(f"{lhs}{matrix_text(step.expression, unicode)}")
+            if step.note:
+                lines.append(f"  {' ' * len(str(step.delta))}   {arrow} {step.note}")
+        lines.append("gradients (one sample):")
+        for step in self.steps:
+            l = step.index
+            row = (f"  d{self.loss.symbol}/dW{l} = {matrix_text(step.weight_gradient, unicode)}")
+            if step.bias_gradient is not None:
+                row += f",   d{self.loss.symbol}/db{l} = {matrix_text(step.bias_gradient, unicode)}"
+            lines.append(row)
+        scale = "(1/m)" + dot if self.loss.reduction == "mean" else ""
+        lines.append(f"over a minibatch of m samples (the columns of X, A_l, Delta_l), "
+                     f"{'averaged' if scale else 'summed'}:")
+        for step in self.steps:
+            l = step.index
+            row = (f"  d{self.loss.symbol}/dW{l} = {scale}"
+                   f"{matrix_text(step.batch_weight_gradient, unicode)}")
+            if step.batch_bias_gradient is not None:
+                row += (f",   d{self.loss.symbol}/db{l} = {scale}"
+                        f"{matrix_text(step.batch_bias_gradient, unicode)}")
+            lines.append(row)
+        return "\n".join(lines)
+
+    def latex_lines(self) -> list[str]:
+        r"""The derivation as LaTeX lines (``lhs &= rhs``) for an ``aligned`` block.
+
+        >>> d = derive_layers(parse_spec('''
+        ... [network]
+        ... inputs = 2
+        ... layers = [{ units = 2, activation = "sigmoid" }, { units = 2, activation = "softmax" }]
+        ... loss = "cce"
+        ... '''))
+        >>> print(d.latex_lines()[6])
+        \delta_{1} &= \left(W_{2}^{T} \delta_{2}\right) \odot \sigma'\left(z_{1}\right) = \left(W_{2}^{T} \delta_{2}\right) \odot a_{1} \odot \left(1 - a_{1}\right)
+        """
+        E = self.loss.symbol
+        lines = [f"{matrix_latex(lhs)} &= {matrix_latex(rhs)}" for lhs, rhs in self.forward_equations()]
+        lines.append(f"{E} &= {matrix_latex(self._loss_expr())}")
+        for step in self.steps:
+            if step.general is not None:
+                rhs = (rf"\left({matrix_latex(step.upstream)}\right) \odot {matrix_latex(step.general)} = "
+                       f"{matrix_latex(step.expression)}")
+            else:
+                rhs = matrix_latex(step.expression)
+            lines.append(f"{matrix_latex(step.delta)} &= {rhs}")
+        for step in self.steps:
+            l = step.index
+            lines.append(rf"\frac{{\partial {E}}}{{\partial W_{{{l}}}}} &= "
+                         f"{matrix_latex(step.weight_gradient)}")
+            if step.bias_gradient is not None:
+                lines.append(rf"\frac{{\partial {E}}}{{\partial b_{{{l}}}}} &= "
+                             f"{matrix_latex(step.bias_gradient)}")
+        return lines
+
+    def _repr_latex_(self) -> str:
+        return "$\\begin{aligned}" + r" \\ ".join(self.latex_lines()) + "\\end{aligned}$"
+
+    def __repr__(self) -> str:
+        return (f"LayerDerivation({' -> '.join(map(str, self.sizes))}; loss {self.loss.name}; "
+                f"{self.parameter_count} parameters)")
+
+    # -- parameters -------------------------------------------------------------------
+
+    def initial_parameters(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded ``W1, b1, ...``: the arrays :meth:`Network.initial_parameters` draws too."""
+        return self.architecture.initial_arrays(seed)
+
+    def params_from_network(self, net: Network,
+                            values: Mapping[str, object] | None = None) -> dict[str, np.ndarray]:
+        """The scalar network's parameter values as ``W1, b1, ...`` arrays."""
+        values = net.values if values is None else values
+        given = {str(k): v for k, v in values.items()}
+        out: dict[str, np.ndarray] = {}
+        for layer in net.layers:
+            out[f"W{layer.index}"] = np.array([[float(given[str(w)]) for w in row]  # type: ignore[arg-type]
+                                               for row in layer.weights])
+            if layer.biases:
+                out[f"b{layer.index}"] = np.array([float(given[str(b)])  # type: ignore[arg-type]
+                                                   for b in layer.biases])
+        return out
+
+    @staticmethod
+    def to_scalar(net: Network, grads: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Layer-level gradients ``W1, b1, ...`` as the scalar names ``w1_1_1, b1_1, ...``."""
+        out: dict[str, float] = {}
+        for layer in net.layers:
+            W = grads[f"W{layer.index}"]
+            for i, row in enumerate(layer.weights):
+                for j, w in enumerate(row):
+                    out[str(w)] = float(W[i, j])
+            for i, b in enumerate(layer.biases):
+                out[str(b)] = float(grads[f"b{layer.index}"][i])
+        return out
+
+
+
+def derive_layers(source: Network | Spec | str | Path) -> LayerDerivation:
+    """The layer-level derivation of a network, a spec or a spec file.
+
+    A :class:`Network` is derived from the spec it was built from (or from its layers
+    when it was built in code); building the scalar network is not needed, which keeps
+    a network of thousands of weights fast to derive.
+
+    >>> d = derive_layers("derivations/digits_mlp.toml")
+    >>> d.sizes, d.parameter_count
+    ((64, 32, 10), 2410)
+    >>> d.steps[1].weight_gradient  # dE/dW1 = delta1 x^T
+    delta1*x.T
+    """
+    return LayerDerivation(_architecture_of(source))
+
+
+def _architecture_of(source: Network | Spec | str | Path) -> Architecture:
+    if isinstance(source, Network):
+        return source.architecture
+    return Architecture.from_spec(_spec_of(source))
+
+
+def _spec_of(source: Network | Spec | str | Path) -> Spec | None:
+    if isinstance(source, Spec):
+        return source
+    if isinstance(source, (str, Path)):
+        return read_spec(source)
+    if isinstance(source, Network):
+        return source.spec
+    raise ArgumentError(f"expected a Network, a Spec or a spec path, got "
+                        f"{type(source).__name__}")

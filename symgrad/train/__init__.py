@@ -1,0 +1,33 @@
+"""Training: gradient descent on compiled gradients (:mod:`.loop`, :func:`train`) and
+minibatch SGD on the layer level for a data set (:mod:`.fit`, :func:`fit`).
+
+The package itself is callable, as :func:`train`, so that ``symgrad.train(net, ...)``
+works while ``symgrad.train`` names this package.
+
+>>> import symgrad
+>>> symgrad.train.loop.train is symgrad.train.train
+True
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from .fit import FitResult, fit
+from .loop import (DEFAULT_ITERATIONS, GROWTH_STEPS, Step, TrainingResult, train,
+                   write_history_csv)
+
+__all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
+           "DEFAULT_ITERATIONS", "fit", "FitResult"]
+
+
+class _CallableModule(types.ModuleType):
+    """This package's module type: calling it calls :func:`train`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TrainingResult:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
