@@ -27,7 +27,8 @@ RANK = {
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,  # check (parse, prove, diagnose) uses compile (5) for numbers
     "train": 7,  # gradient descent on compiled functions (5) and minibatch kernels (6)
-    "datasets": 2, "backends": 6, "vanishing": 7,  # minibatch kernels from compile (5)
+    "datasets": 2, "backends": 6,  # minibatch kernels from compile (5)
+    "analysis": 7.5,  # vanishing gradients and the experiments a report shows (train, 7)
     "report": 8,  # runs training (7) and checks hand derivations (check, 6) for its sections
 }
 CLI_RANK = 99

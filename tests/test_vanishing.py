@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from symgrad.errors import ArgumentError
-from symgrad.vanishing import (derivative_bound, factor_product, measure, measure_spec, plot,
+from symgrad.analysis.vanishing import (derivative_bound, factor_product, measure, measure_spec, plot,
                                reading)
 
 from .conftest import run_cli_here as run_cli

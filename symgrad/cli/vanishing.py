@@ -12,7 +12,7 @@ import argparse
 from ..catalogue import get_activation
 from ..errors import ArgumentError
 from ..printing import text
-from ..vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
+from ..analysis.vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -26,11 +26,14 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..catalogue import Activation, exact
+from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient
-from ..errors import DivergenceError, SymgradError
+from ..errors import SymgradError
 from ..network import Layer, Network
 from ..printing import chain_factors, factor_latexes, latex, natural_key, partial_latex
+from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
+                                    chain_vanishing, one_parameter_study, run_training,
+                                    spec_rate)
 from .escape import paragraphs
 
 __all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
@@ -46,8 +49,6 @@ TABLE_ROWS = 25
 LARGE = 40
 #: A sum with more terms is shown by its first terms, a ``\cdots`` and its last term.
 SUM_TERMS = 6
-#: Points at which an activation's derivative is compared with that of its definition.
-CHECK_POINTS = (-2.0, -0.5, 0.3, 1.7)
 
 
 # -- numbers ------------------------------------------------------------------------------
@@ -538,10 +539,6 @@ def _cost(net: Network, samples: int) -> str:
     return f"{lhs} = {total}"
 
 
-def _rate(net: Network) -> float | None:
-    return net.spec.training.learning_rate if net.spec is not None else None
-
-
 def _update(d: Derivation, values: Mapping[str, float], rate: float) -> Update:
     net = d.network
     old = {str(p): float(net.values[str(p)]) for p in net.parameters}  # type: ignore[arg-type]
@@ -571,25 +568,13 @@ def _version() -> str:
         return "(development)"
 
 
-def _train(net: Network, **settings: Any) -> tuple[list[Any], str, bool]:
-    """Run :func:`symgrad.train`; returns the history, why it stopped, whether it diverged."""
-    from ..train import train
-
-    try:
-        result = train(net, progress=False, **settings)
-    except DivergenceError as exc:
-        return list(exc.history or []), str(exc), True
-    except SymgradError as exc:  # settings training cannot use: the section says nothing
-        return [], str(exc), False
-    return result.history, result.reason, False
-
-
 def _training(net: Network, one: Symbol | None,
               figures: list[FigureData]) -> Training | None:
-    rate = _rate(net)
+    rate = spec_rate(net)
     if rate is None or not _has_point(net):
         return None
-    history, reason, diverged = _train(net)
+    run = run_training(net)
+    history, reason, diverged = run.history, run.reason, run.diverged
     if not history:
         return None
     symbol = net.loss.symbol
@@ -623,102 +608,67 @@ def _training(net: Network, one: Symbol | None,
                     number(history[-1].loss), figure)
 
 
-def _cost_function(d: Derivation, p: Symbol) -> Expr:
-    """The whole-data cost as an exact expression in the one parameter ``p``."""
-    net = d.network
-    per_sample = d.expand(net.error)
-    samples = _samples(net)
-    others = [s for s in net.inputs + net.targets]
-    total = sp.Integer(0)
-    for i in range(samples):
-        point = {}
-        for s in others:
-            arr = np.atleast_1d(np.asarray(net.values[str(s)], dtype=np.float64))
-            point[s] = exact(float(arr[i if arr.size > 1 else 0]))
-        total += per_sample.xreplace(point)
-    if net.loss.reduction == "mean":
-        total = total / samples
-    return sp.expand(total)
+def _floats(expr: Expr) -> Expr:
+    """Exact rationals shown as 15-digit decimals."""
+    return expr.xreplace({r: sp.Float(r, 15) for r in expr.atoms(sp.Rational)
+                          if not r.is_Integer})
 
 
 def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | None:
-    net = d.network
-    if len(net.parameters) != 1 or not _has_point(net):
+    study = one_parameter_study(d)
+    if study is None:
         return None
-    p = net.parameters[0]
-    name = str(p)
-    cost = _cost_function(d, p)
-    deriv = sp.expand(cost.diff(p))
-    floats = {r: sp.Float(r, 15) for r in cost.atoms(sp.Rational) if not r.is_Integer}
-    shown = cost.xreplace(floats)
-    shown_deriv = deriv.xreplace({r: sp.Float(r, 15) for r in deriv.atoms(sp.Rational)
-                                  if not r.is_Integer})
-    minimum = minimum_cost = curvature = stable = None
-    w_star: float | None = None
-    poly = sp.Poly(cost, p) if cost.is_polynomial(p) else None
-    if poly is not None and poly.degree() == 2 and poly.LC() > 0:
-        root = sp.solve(deriv, p)[0]
-        w_star = float(root)
-        minimum = number(w_star)
-        minimum_cost = number(float(cost.xreplace({p: root})))
-        second = float(cost.diff(p, 2))
-        curvature = number(second)
-        stable = number(2 / second)
-    rate = _rate(net)
-    runs: list[RateRun] = []
+    net, p = d.network, study.parameter
+    name, symbol = str(p), net.loss.symbol
     cost_figure = rates_figure = None
-    w0 = float(net.values[name])  # type: ignore[arg-type]
-
-    def j(w: float) -> float:
-        return float(cost.xreplace({p: exact(float(w))}))
-
-    if rate is not None:
-        history, _, spec_diverged = _train(net)
-        path = [s.params[name] for s in history]
-        lo, hi = min(path + [w_star if w_star is not None else w0]), \
-            max(path + [w_star if w_star is not None else w0])
-        pad = max(0.25 * (hi - lo), 0.5)
-        grid = np.linspace(lo - pad, hi + pad, 161)
+    if study.spec_run is not None:
+        history = study.spec_run.history
         cost_figure = "cost"
         figures.append(FigureData(
-            "cost", "cost", f"The cost {net.loss.symbol}({name}) and the first steps of "
-            f"gradient descent from {name}0 = {w0:g} with learning rate {rate:g}.",
-            {"grid": grid.tolist(), "cost": [j(w) for w in grid], "path": path[:12],
-             "path_cost": [s.loss for s in history[:12]], "symbol": net.loss.symbol,
-             "parameter": name, "minimum": w_star}))
-        iterations = net.spec.training.iterations if net.spec is not None else None
-        iterations = iterations or 30
-        choices = [("too small", rate / 10), ("the spec's", rate)]
-        for factor in () if spec_diverged else (2, 3, 4, 5, 6, 8, 10, 16, 32, 64):
-            h, _, diverged = _train(net, learning_rate=rate * factor, iterations=iterations,
-                                    tolerance=0)
-            if diverged:
-                choices.append(("too large", rate * factor))
-                break
-        curves = []
-        for label, r in choices:
-            h, why, diverged = _train(net, learning_rate=r, iterations=iterations, tolerance=0)
-            outcome = "diverged" if diverged else (
-                "converged" if w_star is not None and abs(h[-1].params[name] - w_star) < 1e-3
-                else "not yet converged")
-            runs.append(RateRun(label, number(r), h[-1].iteration, number(h[-1].params[name]),
-                                number(h[-1].loss), outcome))
-            curves.append({"label": f"{label}: \u03b1 = {r:g}", "iterations":
-                           [s.iteration for s in h], "losses": [s.loss for s in h],
-                           "params": [s.params[name] for s in h]})
+            "cost", "cost", f"The cost {symbol}({name}) and the first steps of gradient "
+            f"descent from {name}0 = {float(net.values[name]):g} with learning rate "  # type: ignore[arg-type]
+            f"{study.rate:g}.",
+            {"grid": study.grid, "cost": study.grid_cost,
+             "path": [s.params[name] for s in history[:12]],
+             "path_cost": [s.loss for s in history[:12]], "symbol": symbol,
+             "parameter": name, "minimum": study.minimum}))
         rates_figure = "rates"
         figures.append(FigureData(
             "rates", "rates", f"Gradient descent with three learning rates: the cost "
-            f"{net.loss.symbol} and the weight {name} at each iteration.",
-            {"curves": curves, "symbol": net.loss.symbol, "parameter": name,
-             "minimum": w_star}))
-    return OneParameter(latex(p, net), latex(shown, net, full_prec=False),
-                        latex(shown_deriv, net, full_prec=False), minimum, minimum_cost,
-                        curvature, stable, runs, cost_figure, rates_figure)
+            f"{symbol} and the weight {name} at each iteration.",
+            {"curves": [{"label": f"{r.label}: \u03b1 = {r.rate:g}",
+                         "iterations": [s.iteration for s in r.run.history],
+                         "losses": [s.loss for s in r.run.history],
+                         "params": [s.params[name] for s in r.run.history]}
+                        for r in study.runs],
+             "symbol": symbol, "parameter": name, "minimum": study.minimum}))
+    runs = [RateRun(r.label, number(r.rate), r.run.history[-1].iteration,
+                    number(r.run.history[-1].params[name]), number(r.run.history[-1].loss),
+                    r.outcome) for r in study.runs]
+    optional = (lambda x: None if x is None else number(x))
+    stable = None if study.curvature is None else number(2 / study.curvature)
+    return OneParameter(latex(p, net), latex(_floats(study.cost), net, full_prec=False),
+                        latex(_floats(study.derivative), net, full_prec=False),
+                        optional(study.minimum), optional(study.minimum_cost),
+                        optional(study.curvature), stable, runs, cost_figure, rates_figure)
 
 
-def _evalf(expr: Expr, z: Symbol, at: float) -> float:
-    return float(expr.xreplace({z: sp.Float(at, 30)}).evalf(30))
+def _activation_view(act: Activation, check: ActivationCheck) -> ActivationView:
+    f = check.function
+    if act.elementwise:
+        z, df = check.derivatives[0]
+        rows = [Row(rf"\frac{{d}}{{dz}} {latex(f)}", f"= {latex(df)}")]
+        if df.has(type(f)) and isinstance(f, sp.Function):
+            rows.append(Row("", f"= {latex(df.xreplace({f: Symbol('a')}))}"
+                            rf"\quad\text{{with }} a = {latex(f)}"))
+        shown_def = rf"{latex(f)} = {latex(check.definition)}"
+    else:
+        rows = [Row(partial_latex(Symbol("s1"), z), f"= {latex(dz)}")
+                for z, dz in check.derivatives]
+        shown_def = rf"s_{{1}} = {latex(f)} = {latex(check.definition)}"
+    return ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
+                          act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
+                          number(check.error, 2), f"activation-{act.name}")
 
 
 def _activations(net: Network, figures: list[FigureData]) -> list[ActivationView]:
@@ -729,87 +679,43 @@ def _activations(net: Network, figures: list[FigureData]) -> list[ActivationView
         if act is None or act.name in seen:
             continue
         seen.add(act.name)
-        grid = np.linspace(-5, 5, 201)
-        if act.elementwise:
-            f = act(_Z, **layer.params)
-            df = f.diff(_Z)
-            definition = act.definition(_Z, **layer.params)
-            reference = definition.diff(_Z)
-            error = max(abs(_evalf(df, _Z, t) - _evalf(reference, _Z, t))
-                        for t in CHECK_POINTS)
-            rows = [Row(rf"\frac{{d}}{{dz}} {latex(f)}", f"= {latex(df)}")]
-            if df.has(type(f)) and isinstance(f, sp.Function):
-                rows.append(Row("", f"= {latex(df.xreplace({f: Symbol('a')}))}"
-                                rf"\quad\text{{with }} a = {latex(f)}"))
-            shown_def = rf"{latex(f)} = {latex(definition)}"
-            values, slopes = [_evalf(f, _Z, t) for t in grid], [_evalf(df, _Z, t) for t in grid]
-            label, dlabel = "f(z)", "f'(z)"
-        else:
-            z1, z2 = sp.symbols("z1 z2")
-            f = act(sp.Integer(1), z1, z2, **layer.params)
-            definition = act.definition(sp.Integer(1), z1, z2, **layer.params)
-            d11, d12 = f.diff(z1), f.diff(z2)
-            reference = definition.diff(z1)
-            points = [(t, 0.0) for t in CHECK_POINTS]
-            error = max(abs(float(d11.xreplace({z1: sp.Float(a), z2: sp.Float(b)}).evalf(30))
-                            - float(reference.xreplace({z1: sp.Float(a), z2: sp.Float(b)})
-                                    .evalf(30))) for a, b in points)
-            rows = [Row(partial_latex(Symbol("s1"), z1), f"= {latex(d11)}"),
-                    Row(partial_latex(Symbol("s1"), z2), f"= {latex(d12)}")]
-            shown_def = rf"s_{{1}} = {latex(f)} = {latex(definition)}"
-            at = [{z1: sp.Float(t), z2: sp.Float(0)} for t in grid]
-            values = [float(f.xreplace(v).evalf(30)) for v in at]
-            slopes = [float(d11.xreplace(v).evalf(30)) for v in at]
-            label, dlabel = "s1(z, 0)", "ds1/dz1"
-        name = f"activation-{act.name}"
+        check = activation_check(act, layer.params)
+        view = _activation_view(act, check)
+        labels = ("f(z)", "f'(z)") if act.elementwise else ("s1(z, 0)", "ds1/dz1")
         figures.append(FigureData(
-            name, "activation", f"{act.title} and its derivative.",
-            {"grid": grid.tolist(), "values": values, "slopes": slopes, "label": label,
-             "dlabel": dlabel, "title": act.title}))
-        out.append(ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
-                                  act.elementwise,
-                                  ", ".join(f"{t:g}" for t in CHECK_POINTS), number(error, 2),
-                                  name))
+            view.figure, "activation", f"{act.title} and its derivative.",
+            {"grid": check.grid, "values": check.values, "slopes": check.slopes,
+             "label": labels[0], "dlabel": labels[1], "title": act.title}))
+        out.append(view)
     return out
 
 
 def _vanishing(d: Derivation, values: Mapping[str, float],
                figures: list[FigureData]) -> Vanishing | None:
+    chain = chain_vanishing(d, values)
+    if chain is None:
+        return None
     net = d.network
     layers = net.layers
-    if not (net.is_chain and len(layers) >= 3 and all(
-            layer.activation is not None and layer.activation.name == "sigmoid"
-            for layer in layers)):
-        return None
-    point = d.evaluate(net.values)[0]
     count = len(layers)
-    slopes = [point[layer.post[0]] * (1 - point[layer.post[0]]) for layer in layers]
-    rows = []
-    weights, biases, products, bounds = [], [], [], []
-    for layer, slope in zip(layers, slopes):
-        gw = abs(values[str(layer.weights[0][0])])
-        gb = abs(values[str(layer.biases[0])]) if layer.biases else math.nan
-        below = math.prod(slopes[layer.index - 1:])
-        bound = 0.25 ** (count - layer.index + 1)
-        weights.append(gw)
-        biases.append(gb)
-        products.append(below)
-        bounds.append(bound)
-        rows.append(LayerGradient(layer.index, number(slope), number(bound), number(gw),
-                                  number(gb) if layer.biases else ""))
-    product = math.prod(slopes)
+    rows = [LayerGradient(layer.index, number(slope), number(bound), number(gw),
+                          number(gb) if layer.biases else "")
+            for layer, slope, bound, gw, gb in zip(layers, chain.slopes, chain.bounds,
+                                                    chain.weights, chain.biases)]
     figures.append(FigureData(
         "vanishing", "vanishing", "Size of the gradient of each layer's weight and bias "
         "(log scale), with the product of the sigmoid slopes between the layer and the "
         "output, and its bound.",
-        {"layers": [layer.index for layer in layers], "weights": weights, "biases": biases,
-         "products": products, "bounds": bounds, "symbol": net.loss.symbol}))
-    first, last = weights[0], weights[-1]
+        {"layers": [layer.index for layer in layers], "weights": chain.weights,
+         "biases": chain.biases, "products": chain.products, "bounds": chain.bounds,
+         "symbol": net.loss.symbol}))
+    first, last = chain.weights[0], chain.weights[-1]
     w1 = layers[0].weights[0][0]
     formula = (rf"{partial_latex(net.loss_symbol, w1, net)} = "
                rf"{partial_latex(net.loss_symbol, layers[-1].post[0], net)} \cdot "
                rf"\prod_{{l=1}}^{{{count}}} \sigma'(z_l) \cdot \prod_{{l=2}}^{{{count}}} w_l "
                rf"\cdot {latex(layers[0].inputs[0], net)}")
+    product = chain.products[0]
     return Vanishing(count, number(0.25 ** count), number(product), product, number(first),
                      number(last), number(last / first) if first else r"\infty", rows,
                      _samples(net) > 1, "vanishing", formula, latex(w1, net),
@@ -847,7 +753,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     seen: set[tuple[Symbol, Symbol]] = set()
     gradients = [_gradient_view(g, net, values[g.name] if values else None, seen, large)
                  for g in _backprop_order(d, large)]
-    rate = _rate(net)
+    rate = spec_rate(net)
     one = net.parameters[0] if len(net.parameters) == 1 else None
     spec = net.spec
     samples = _samples(net)

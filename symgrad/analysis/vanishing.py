@@ -29,13 +29,13 @@ import sympy as sp
 from sympy import Expr, Symbol
 from sympy.calculus.util import maximum
 
-from .architecture import Architecture, Dense
-from .catalogue import get_activation
-from .errors import ArgumentError
-from .files import write_atomic
-from .backends import CompiledLayers
-from .derive import LayerDerivation
-from .spec import Spec
+from ..architecture import Architecture, Dense
+from ..catalogue import get_activation
+from ..errors import ArgumentError
+from ..files import write_atomic
+from ..backends import CompiledLayers
+from ..derive import LayerDerivation
+from ..spec import Spec
 
 __all__ = ["derivative_bound", "factor_product", "VanishingResult", "measure", "measure_spec",
            "plot", "reading", "FIGURE_FORMATS"]
