@@ -1,4 +1,6 @@
-"""Expressions become float64 arrays: the one table-driven evaluator outside code generation.
+"""Expressions become numbers outside code generation: float64 arrays through one
+table-driven evaluator (:func:`evaluate`), and exact values at a point with enough working
+precision (:func:`exact_points`, behind ``Derivation.at`` and ``loss_at``).
 
 :func:`evaluate` walks a SymPy tree once, with a rule per node type found in a table
 (walking the class's MRO, so ``Integer`` finds ``Number``'s rule), and broadcasts like
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import sympy as sp
@@ -27,9 +29,10 @@ from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
 
 from .catalogue import ERFC, CatalogueFunction, UnitForms, entry_of, softmax, softmax_forms
-from .errors import SymgradError
+from .errors import ArgumentError, DerivationError, SymgradError
 
-__all__ = ["evaluate", "UnsupportedError"]
+__all__ = ["evaluate", "UnsupportedError", "exact_points", "finite_float", "DIGITS",
+           "MAX_DIGITS"]
 
 
 class UnsupportedError(SymgradError):
@@ -204,3 +207,84 @@ def evaluate(expr: Expr, env: Mapping[Symbol, Array]) -> np.ndarray:
     with np.errstate(all="ignore"):
         out = _walker(env, {})(expr)
     return np.array(np.broadcast_to(out, shape), dtype=float)
+
+
+# -- arbitrary precision -----------------------------------------------------------------
+
+#: Significant digits kept in exact evaluation.
+DIGITS = 30
+#: Working precision is raised up to this many digits for saturated units.
+MAX_DIGITS = 20_000
+
+
+def _sample_arrays(parameters: Sequence[Symbol], data: Sequence[Symbol],
+                   values: Mapping[Any, object]) -> tuple[dict[Symbol, np.ndarray], int]:
+    """Each parameter's number and each input's or target's samples; errors name them."""
+    given = {str(k): v for k, v in values.items()}
+    env: dict[Symbol, np.ndarray] = {}
+    samples = 1
+    for symbol in tuple(parameters) + tuple(data):
+        name = str(symbol)
+        if name not in given:
+            raise ArgumentError(f"missing value for '{name}'")
+        try:
+            arr = np.asarray(given[name], dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ArgumentError(f"value of '{name}' is not numeric: {given[name]!r}") from None
+        if not np.all(np.isfinite(arr)):
+            raise ArgumentError(f"value of '{name}' is not finite")
+        if symbol in parameters and arr.size != 1:
+            raise ArgumentError(f"parameter '{name}' takes one number, got {arr.size}")
+        if arr.size > 1:
+            if samples not in (1, arr.size):
+                raise ArgumentError(f"'{name}' has {arr.size} samples, others {samples}")
+            samples = arr.size
+        env[symbol] = arr
+    return env, samples
+
+
+def _exact_point(equations: Mapping[Symbol, Expr], pre: set[Symbol],
+                 deltas: Mapping[Symbol, Expr], env: Mapping[Symbol, np.ndarray],
+                 sample: int, digits: int = DIGITS) -> tuple[dict[Symbol, Expr], int]:
+    """Every symbol's value at one sample, and the working precision used: 30 significant
+    digits survive in ``1 - a`` for a unit saturated at ``|z|``, because the precision is
+    raised to ``30 + |z| / ln 10`` digits (up to :data:`MAX_DIGITS`)."""
+    point: dict[Symbol, Expr] = {
+        k: sp.Float(float(v[sample if v.size > 1 else 0]), digits) for k, v in env.items()}
+    widest = 0.0
+    for symbol, eq in equations.items():
+        point[symbol] = eq.xreplace(point).evalf(digits)
+        if symbol in pre and point[symbol].is_real:
+            widest = max(widest, abs(float(point[symbol])))
+    needed = min(MAX_DIGITS, DIGITS + int(widest / np.log(10)) + 1)
+    if needed > digits:
+        return _exact_point(equations, pre, deltas, env, sample, needed)
+    for symbol, expr in deltas.items():  # output layer first
+        point[symbol] = expr.xreplace(point).evalf(digits)
+    return point, digits
+
+
+def exact_points(parameters: Sequence[Symbol], data: Sequence[Symbol],
+                 equations: Mapping[Symbol, Expr], pre: set[Symbol],
+                 deltas: Mapping[Symbol, Expr], values: Mapping[Any, object]
+                 ) -> list[tuple[dict[Symbol, Expr], int]]:
+    """Per sample of ``values``: every symbol's exact value (forward ``equations`` in
+    order, then ``deltas``) and the working precision it needed.
+
+    >>> x, w, z = sp.symbols("x w z")
+    >>> point, digits = exact_points([w], [x], {z: w * x}, {z}, {}, {"w": 2, "x": [1, 3]})[1]
+    >>> # 30 digits, raised by 6 / ln 10 for the unit at z = 6
+    >>> float(point[z]), digits
+    (6.0, 33)
+    """
+    env, samples = _sample_arrays(parameters, data, values)
+    return [_exact_point(equations, pre, deltas, env, s) for s in range(samples)]
+
+
+def finite_float(value: Expr, what: str) -> float:
+    """``value`` as a float, or a clear error if it is not a finite real number."""
+    if value.is_real and value.is_finite:
+        return float(value)
+    raise DerivationError(f"{what} is not a finite real number at these values "
+                          f"(evaluated as {sp.N(value, 6)}); the values may be too "
+                          "large for an exact evaluation")

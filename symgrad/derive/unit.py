@@ -36,13 +36,13 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..errors import ArgumentError, DerivationError, UnknownNameError
+from ..errors import UnknownNameError
 from ..network import Layer, Network
+from ..numbers import exact_points, finite_float
+from ..printing import latex, partial_latex
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 
-_DIGITS = 30  # significant digits kept in numeric evaluation
-_MAX_DIGITS = 20_000  # working precision is raised up to this for saturated units
 
 
 @dataclass(frozen=True)
@@ -142,14 +142,13 @@ class Gradient:
         if d.gradients.get(self.name) is self:
             return d.at(values)[self.name]
         points = d._points(values)
-        each = [d._number(self.delta_form.xreplace(p).evalf(digits), f"d/d{self.name}")
+        each = [finite_float(self.delta_form.xreplace(p).evalf(digits), f"d/d{self.name}")
                 for p, digits in points]
         if d.network.loss.reduction == "mean":
             each = [v / len(points) for v in each]
         return each[0] if len(each) == 1 else np.array(each)
 
     def _repr_latex_(self) -> str:
-        from .printing import latex, partial_latex
 
         net = self.derivation.network
         lhs = partial_latex(net.loss_symbol, self.parameter, net)
@@ -399,73 +398,22 @@ class Derivation(Mapping[str, Gradient]):
 
     # -- numbers -----------------------------------------------------------------------
 
-    def _env(self, values: Mapping[str | Symbol, object]) -> tuple[dict[Symbol, np.ndarray], int]:
-        net = self.network
-        given = {str(k): v for k, v in values.items()}
-        env: dict[Symbol, np.ndarray] = {}
-        samples = 1
-        for symbol in net.parameters + net.inputs + net.targets:
-            name = str(symbol)
-            if name not in given:
-                raise ArgumentError(f"missing value for '{name}'")
-            try:
-                arr = np.asarray(given[name], dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                raise ArgumentError(f"value of '{name}' is not numeric: {given[name]!r}") from None
-            if not np.all(np.isfinite(arr)):
-                raise ArgumentError(f"value of '{name}' is not finite")
-            if symbol in net.parameters and arr.size != 1:
-                raise ArgumentError(f"parameter '{name}' takes one number, got {arr.size}")
-            if arr.size > 1:
-                if samples not in (1, arr.size):
-                    raise ArgumentError(f"'{name}' has {arr.size} samples, others {samples}")
-                samples = arr.size
-            env[symbol] = arr
-        return env, samples
-
-    def _point(self, env: Mapping[Symbol, np.ndarray], sample: int,
-               digits: int = _DIGITS) -> tuple[dict[Symbol, Expr], int]:
-        """Every symbol's value at one sample, and the working precision used: 30
-        significant digits survive in ``1 - a`` for a unit saturated at ``|z|``, because
-        the precision is raised to ``30 + |z| / ln 10`` digits (up to :data:`_MAX_DIGITS`)."""
-        point: dict[Symbol, Expr] = {
-            k: sp.Float(float(v[sample if v.size > 1 else 0]), digits) for k, v in env.items()}
-        widest = 0.0
-        pre = {z for layer in self.network.layers for z in layer.pre}
-        for symbol, eq in self.network.equations.items():
-            point[symbol] = eq.xreplace(point).evalf(digits)
-            if symbol in pre and point[symbol].is_real:
-                widest = max(widest, abs(float(point[symbol])))
-        needed = min(_MAX_DIGITS, _DIGITS + int(widest / np.log(10)) + 1)
-        if needed > digits:
-            return self._point(env, sample, needed)
-        for symbol, step in self.deltas.items():
-            point[symbol] = step.expression.xreplace(point).evalf(digits)
-        return point, digits
-
     def _points(self, values: Mapping[str | Symbol, object]
                 ) -> list[tuple[dict[Symbol, Expr], int]]:
-        env, samples = self._env(values)
-        return [self._point(env, s) for s in range(samples)]
-
-    @staticmethod
-    def _number(value: Expr, what: str) -> float:
-        """``value`` as a float, or a clear error if it is not a finite real number."""
-        if value.is_real and value.is_finite:
-            return float(value)
-        raise DerivationError(f"{what} is not a finite real number at these values "
-                              f"(evaluated as {sp.N(value, 6)}); the values may be too "
-                              "large for an exact evaluation")
+        net = self.network
+        return exact_points(net.parameters, net.inputs + net.targets, net.equations,
+                            {z for layer in net.layers for z in layer.pre},
+                            {s: step.expression for s, step in self.deltas.items()}, values)
 
     def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
         """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
-        return [{k: self._number(v, str(k)) for k, v in point.items()}
+        return [{k: finite_float(v, str(k)) for k, v in point.items()}
                 for point, _ in self._points(values)]
 
     def at(self, values: Mapping[str | Symbol, object]) -> dict[str, float]:
         """Every gradient at ``values``, summed or averaged over samples as the loss says."""
         points = self._points(values)
-        totals = {name: sum(self._number(g.delta_form.xreplace(p).evalf(digits), f"d/d{name}")
+        totals = {name: sum(finite_float(g.delta_form.xreplace(p).evalf(digits), f"d/d{name}")
                             for p, digits in points)
                   for name, g in self.gradients.items()}
         if self.network.loss.reduction == "mean":
@@ -476,7 +424,7 @@ class Derivation(Mapping[str, Gradient]):
         """The loss at ``values``, reduced over samples."""
         points = self._points(values)
         error = self.network.error
-        total = sum(self._number(error.xreplace(p).evalf(digits), "the loss")
+        total = sum(finite_float(error.xreplace(p).evalf(digits), "the loss")
                     for p, digits in points)
         return total / len(points) if self.network.loss.reduction == "mean" else total
 
@@ -496,7 +444,6 @@ class Derivation(Mapping[str, Gradient]):
         return len(self.gradients)
 
     def _repr_latex_(self) -> str:
-        from .printing import latex, partial_latex
 
         net = self.network
         rows = [f"{partial_latex(net.loss_symbol, g.parameter, net)} &= {latex(g.factored, net)}"
