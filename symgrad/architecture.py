@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .catalogue import Activation, Loss, get_activation, get_loss
+from .catalogue import ACTIVATIONS, Activation, Loss, get_activation, get_loss
 from .errors import SpecError, SymgradError, UnknownNameError
 from .spec import Spec
 
@@ -126,10 +126,17 @@ class Architecture:
 
     def _check_loss_fits(self) -> None:
         last = self.layers[-1]
-        if self.loss.needs_probabilities and last.label not in ("sigmoid", "softmax"):
+        if self.loss.needs_probabilities and not (last.activation is not None
+                                                  and last.activation.probabilities):
             raise self.error(f"network.layers[{last.index - 1}].activation",
                              f"loss '{self.loss.name}' takes probabilities: the last layer's "
-                             f"activation must be sigmoid or softmax, not '{last.label}'")
+                             f"activation must be {_probability_names()}, not '{last.label}'")
+
+
+def _probability_names() -> str:
+    """``sigmoid or softmax``: the activations whose outputs are probabilities."""
+    names = [e.name for e in ACTIVATIONS.values() if e.probabilities]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _error(spec: Spec | None, field_name: str, message: str,

@@ -40,7 +40,7 @@ from . import runtime
 from .derive import Derivation
 from .errors import ArgumentError, CompileError
 from .native import FusedLoop
-from .catalogue import UnitForms, get_activation, softmax_forms
+from .catalogue import UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions", "KERNELS",
@@ -76,9 +76,9 @@ def _layer_forms(layer: Any) -> UnitForms:
     if layer.activation is None:
         return UnitForms()
     if not layer.activation.elementwise:
-        if layer.activation.name != "softmax":
+        if layer.activation.layer_forms is None:
             raise CompileError(f"no numeric form for activation '{layer.activation.name}'")
-        return softmax_forms(layer.index, layer.pre, layer.post)
+        return layer.activation.layer_forms(layer.index, layer.pre, layer.post)
     merged = UnitForms()
     for z, a in zip(layer.pre, layer.post):
         merged.merge(layer.activation.stable_forms(z, a, **layer.params))

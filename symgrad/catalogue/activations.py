@@ -105,7 +105,7 @@ def _sigmoid_forms(out: UnitForms, z: Symbol, a: Symbol, p: Params) -> None:
 
 register(Activation("sigmoid", "Sigmoid (logistic)", sigmoid, "(0, 1)", _sigmoid_forms,
                     aliases=("sigma", "logistic"), own_output=lambda z, a, p: a * (1 - a),
-                    text="σ", ascii="sigma"))
+                    text="σ", ascii="sigma", probabilities=True))
 
 
 # -- tanh ------------------------------------------------------------------------------------

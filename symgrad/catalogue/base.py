@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import sympy as sp
 from mpmath.libmp import prec_to_dps
@@ -116,6 +116,9 @@ class UnitForms:
 
 #: ``forms(out, z, a, params)`` appends the stable forms of ``a = f(z)`` to ``out``.
 Forms = Callable[[UnitForms, Symbol, Symbol, Mapping[str, Expr]], None]
+#: ``layer_forms(layer, zs, outputs)``: the stable forms of a whole layer, for an
+#: activation that mixes its units (softmax).
+LayerForms = Callable[[int, Sequence[Symbol], Sequence[Symbol]], UnitForms]
 #: ``own_output(z, a, params)``: ``f'(z)`` written in the unit's own output ``a``.
 OwnOutput = Callable[[Expr, Expr, Mapping[str, Expr]], Expr]
 
@@ -132,7 +135,9 @@ class Activation:
     (``kinked`` says whether there are any); ``init`` the initialization of the weights
     feeding it (``"he"`` normal or ``"glorot"`` uniform); ``aliases`` more names that
     specs and the parser accept; ``text`` and ``ascii`` its names in print (LaTeX:
-    :attr:`latex`).
+    :attr:`latex`); ``probabilities`` says its outputs lie in (0, 1), as the
+    cross-entropies need; ``layer_forms`` gives the forms of a whole layer for an
+    activation that mixes its units.
     """
 
     name: str
@@ -149,6 +154,8 @@ class Activation:
     init: Literal["glorot", "he"] = "glorot"
     text: str = ""
     ascii: str = ""
+    probabilities: bool = False
+    layer_forms: LayerForms | None = None
 
     @property
     def latex(self) -> str:

@@ -94,4 +94,5 @@ def _no_unit_forms(out: UnitForms, z: Symbol, a: Symbol, p: Mapping[str, Expr]) 
 
 
 SOFTMAX = Activation("softmax", "Softmax", softmax, "(0, 1), components sum to 1",
-                     _no_unit_forms, elementwise=False)
+                     _no_unit_forms, elementwise=False, probabilities=True,
+                     layer_forms=softmax_forms)

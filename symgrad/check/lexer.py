@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import sympy as sp
 from sympy import Symbol
 
+from ..catalogue import ACTIVATIONS
 from ..errors import ParseError
 from .tables import (_CODE_WORDS, _CONSTANTS, _LATEX_FUNCTIONS, _OPERATOR_NAMES, _SPACING,
                      _UNICODE, FUNCTIONS, LATEX_COMMANDS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT)
@@ -308,8 +309,9 @@ class Tokenizer:
             if content in _OPERATOR_NAMES:
                 self.tokens.append(Token("func", _OPERATOR_NAMES[content], col,
                                           self.text[i:after]))
-                if content == "softmax":  # \operatorname{softmax}_{k}: the component k
-                    return self._index(after)
+                entry = ACTIVATIONS.get(_OPERATOR_NAMES[content])
+                if entry is not None and not entry.elementwise:
+                    return self._index(after)  # \operatorname{softmax}_{k}: component k
             elif content == "e" and "e" not in self.symbols:
                 self.tokens.append(Token("num", sp.E, col, self.text[i:after]))
             else:
