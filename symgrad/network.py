@@ -307,16 +307,33 @@ class Network:
         >>> net.initial_parameters(0)["w1_2_1"] == float(W1[1, 0])
         True
         """
-        arrays = self.architecture.initial_arrays(seed)
-        values: dict[str, float] = {}
+        return self.from_arrays(self.architecture.initial_arrays(seed))
+
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """The layer level's ``W1, b1, ...`` (values or gradients) under the units' names
+        ``w1_1_1, b1_1, ...``."""
+        out: dict[str, float] = {}
         for layer in self.layers:
             W = arrays[f"W{layer.index}"]
             for i, row in enumerate(layer.weights):
                 for j, w in enumerate(row):
-                    values[str(w)] = float(W[i, j])
-            for b in layer.biases:
-                values[str(b)] = 0.0
-        return values
+                    out[str(w)] = float(W[i, j])
+            for i, b in enumerate(layer.biases):
+                out[str(b)] = float(arrays[f"b{layer.index}"][i])
+        return out
+
+    def to_arrays(self, values: Mapping[str, object] | None = None) -> dict[str, np.ndarray]:
+        """Parameter values (the network's own by default) as the layer level's
+        ``W1, b1, ...`` arrays."""
+        given = {str(k): v for k, v in (self.values if values is None else values).items()}
+        out: dict[str, np.ndarray] = {}
+        for layer in self.layers:
+            out[f"W{layer.index}"] = np.array([[float(given[str(w)]) for w in row]  # type: ignore[arg-type]
+                                               for row in layer.weights])
+            if layer.biases:
+                out[f"b{layer.index}"] = np.array([float(given[str(b)])  # type: ignore[arg-type]
+                                                   for b in layer.biases])
+        return out
 
     # -- queries -------------------------------------------------------------------------
 

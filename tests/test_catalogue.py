@@ -112,15 +112,15 @@ def test_a_registered_activation_works_everywhere(throwaway: Path, tmp_path: Pat
     layers = symgrad.derive_layers(throwaway)
     assert "softsign_t'(z1)" in layers.text(unicode=False)
     compiled_layers = CompiledLayers(layers)
-    params = layers.params_from_network(net)
+    params = net.to_arrays()
     X = np.array([[0.5], [-1.5], [2.0]])
     Y = np.array([[0.2], [0.7], [0.4]])
-    by_layers = layers.to_scalar(net, compiled_layers.gradients(params, X, Y))
+    by_layers = net.from_arrays(compiled_layers.gradients(params, X, Y))
     for name, value in grads.items():
         assert by_layers[name] == pytest.approx(value, rel=1e-12, abs=1e-15)
     before = {k: v.copy() for k, v in params.items()}
     compiled_layers.sgd_epoch(params, X, Y, np.arange(3), 3, 0.5)  # one full-batch step
-    step = layers.to_scalar(net, {k: before[k] - params[k] for k in params})
+    step = net.from_arrays({k: before[k] - params[k] for k in params})
     for name, value in grads.items():
         assert step[name] == pytest.approx(0.5 * value, rel=1e-12, abs=1e-15)
     result = symgrad.train(net, iterations=3, mode="minibatch", batch_size=2, seed=1)

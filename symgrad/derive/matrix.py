@@ -431,34 +431,6 @@ class LayerDerivation:
         """Seeded ``W1, b1, ...``: the arrays :meth:`Network.initial_parameters` draws too."""
         return self.architecture.initial_arrays(seed)
 
-    def params_from_network(self, net: Network,
-                            values: Mapping[str, object] | None = None) -> dict[str, np.ndarray]:
-        """The scalar network's parameter values as ``W1, b1, ...`` arrays."""
-        values = net.values if values is None else values
-        given = {str(k): v for k, v in values.items()}
-        out: dict[str, np.ndarray] = {}
-        for layer in net.layers:
-            out[f"W{layer.index}"] = np.array([[float(given[str(w)]) for w in row]  # type: ignore[arg-type]
-                                               for row in layer.weights])
-            if layer.biases:
-                out[f"b{layer.index}"] = np.array([float(given[str(b)])  # type: ignore[arg-type]
-                                                   for b in layer.biases])
-        return out
-
-    @staticmethod
-    def to_scalar(net: Network, grads: Mapping[str, np.ndarray]) -> dict[str, float]:
-        """Layer-level gradients ``W1, b1, ...`` as the scalar names ``w1_1_1, b1_1, ...``."""
-        out: dict[str, float] = {}
-        for layer in net.layers:
-            W = grads[f"W{layer.index}"]
-            for i, row in enumerate(layer.weights):
-                for j, w in enumerate(row):
-                    out[str(w)] = float(W[i, j])
-            for i, b in enumerate(layer.biases):
-                out[str(b)] = float(grads[f"b{layer.index}"][i])
-        return out
-
-
 
 def derive_layers(source: Network | Spec | str | Path) -> LayerDerivation:
     """The layer-level derivation of a network, a spec or a spec file.

@@ -119,7 +119,7 @@ def fit(net: Network | Spec | str | Path, *, epochs: int | None = None,
         compiled._buffers_for(n % batch_size)
     setup += time.perf_counter() - start
     if isinstance(net, Network) and (net.spec is None or dict(net.spec.parameters)):
-        params = derivation.params_from_network(net)
+        params = net.to_arrays()
     else:
         params = derivation.initial_parameters(seed)
     rng = np.random.default_rng(seed)
