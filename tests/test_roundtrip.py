@@ -27,7 +27,7 @@ from symgrad.network import Dense, Network, load
 from symgrad.check.parse import MAX_LENGTH, parse, parse_expression
 from symgrad.printing import (chain_factors, factor_latexes, latex, negated, product_latex,
                               product_text, text)
-from symgrad.report.content import product_rows
+from symgrad.report.layout import product_rows
 
 from .conftest import ALL_SPECS, DERIVATIONS, run_cli_here
 

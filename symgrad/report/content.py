@@ -16,9 +16,7 @@ checks) into plain data that the templates lay out. All math is printed here, th
 from __future__ import annotations
 
 import math
-import re
 from importlib.metadata import PackageNotFoundError, version as _dist_version
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -30,385 +28,26 @@ from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient
 from ..errors import SymgradError
 from ..network import Layer, Network
-from ..printing import chain_factors, factor_latexes, latex, natural_key, partial_latex
+from ..printing import chain_factors, factor_latexes, latex, partial_latex
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
 from .escape import paragraphs
+from .layout import (SUM_TERMS, Row, chain_rows, number, product_rows, short_sum, sum_rows,
+                     values_text, with_left)
+from .views import (FactorView, GradientView, DeltaView, ValueRow, LayerView, UpdateRow, Update,
+                    IterationRow, Training, RateRun, OneParameter, ActivationView, LayerGradient,
+                    Vanishing, CheckView, FigureData, Content)
 
 __all__ = ["Content", "build", "number", "EXPANDED_MAX_OPS"]
 
 #: The expanded form (in inputs and parameters only) is shown up to this many operations.
 EXPANDED_MAX_OPS = 40
-#: Visible characters of math per display line before a product is broken.
-LINE_BUDGET = 58
 #: An iteration table longer than this shows the first ten rows, every tenth, and the last.
 TABLE_ROWS = 25
 #: Networks with more parameters are reported by representatives: the first unit of each
 #: layer (its equations, error signal, first weight and bias) stands for the others.
 LARGE = 40
-#: A sum with more terms is shown by its first terms, a ``\cdots`` and its last term.
-SUM_TERMS = 6
-
-
-# -- numbers ------------------------------------------------------------------------------
-
-
-def number(x: float, digits: int = 6) -> str:
-    """A number as LaTeX: ``0.0570704``, or ``-9.70720 \\times 10^{-7}`` when tiny or huge.
-
-    >>> number(0.05707039820105493)
-    '0.0570704'
-    >>> number(-9.707197599253442e-07)
-    '-9.7072 \\\\times 10^{-7}'
-    """
-    if not math.isfinite(x):
-        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\text{NaN}")
-    if x == 0 or 1e-4 <= abs(x) < 1e6:
-        return f"{x:.{digits}g}"
-    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
-    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-
-
-def _values(v: object) -> str:
-    arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    if arr.size == 1:
-        return number(float(arr[0]))
-    return r"\left(" + ",\\ ".join(number(float(x)) for x in arr) + r"\right)"
-
-
-# -- math layout --------------------------------------------------------------------------
-
-
-def _width(tex: str) -> int:
-    """Rough width of typeset math in characters (for breaking long lines)."""
-    s = re.sub(r"\\(left|right)\b", "", tex)
-    s = re.sub(r"\\frac\{\\partial ([^{}]*(?:\{[^{}]*\})*[^{}]*)\}\{\\partial ", r"d\1/", s)
-    s = re.sub(r"\\(cdot|quad|qquad)\b", "..", s)
-    s = re.sub(r"\\[A-Za-z]+", "x", s)
-    s = re.sub(r"\^\{\(\d+\)\}", "", s)  # layer superscripts sit above the subscripts
-    s = re.sub(r"[{}_^\\ ]", "", s)
-    return len(s)
-
-
-def _factors(expr: Expr, net: Network) -> tuple[str, list[str]]:
-    """A product as its sign and the LaTeX of its factors (sums in parentheses)."""
-    sign = ""
-    if isinstance(expr, sp.Mul) and expr.as_coeff_Mul()[0].is_negative:
-        sign, expr = "-", -expr
-    parts = expr.as_ordered_factors() if isinstance(expr, sp.Mul) else [expr]
-    short = [isinstance(p, sp.Add) and len(p.args) > SUM_TERMS for p in parts]
-    if not any(short):
-        return sign, factor_latexes(parts, net)
-    # a long sum is elided (its first terms, \cdots, its last): shown, not printed whole
-    return sign, [rf"\left({_short_sum(p, net)}\right)" if long else latex(p, net)
-                  for p, long in zip(parts, short)]
-
-
-def _chunks(items: Sequence[str], joiner: str, budget: int = LINE_BUDGET) -> list[str]:
-    """Join ``items`` with ``joiner`` into lines of about ``budget`` visible characters."""
-    lines: list[list[str]] = [[]]
-    used = 0
-    for item in items:
-        w = _width(item) + 2
-        if lines[-1] and used + w > budget:
-            lines.append([])
-            used = 0
-        lines[-1].append(item)
-        used += w
-    return [joiner.join(line) for line in lines]
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of a displayed equation: ``left`` (may be empty) and ``right``, which
-    starts with its relation (``=``) or a continuation (``\\cdot``)."""
-
-    left: str
-    right: str
-
-
-def _continued(first: str, items: Sequence[str], joiner: str, sign: str = "",
-               more: str = r"\cdot") -> list[Row]:
-    lines = _chunks(items, joiner)
-    rows = [Row("", f"{first} {sign}{lines[0]}")]
-    rows += [Row("", rf"\quad {more} {line}") for line in lines[1:]]
-    return rows
-
-
-def _chain_rows(terms: Sequence[Sequence[str]]) -> list[Row]:
-    r"""``= a \cdot b``, or for several terms (a tied parameter, an ``a`` feeding several
-    units) ``= a \cdot b + c \cdot d``, broken into lines between terms."""
-    if len(terms) == 1:
-        return _continued("=", terms[0], r" \cdot ")
-    return _continued("=", [r" \cdot ".join(term) for term in terms], " + ", more="+")
-
-
-def product_rows(first: str, expr: Expr, net: Network) -> list[Row]:
-    """``= expr``, a product printed factor by factor (a sum factor reads ``a_2 - T``
-    rather than ``- T + a_2``) and broken into lines at its factors when long."""
-    sign, parts = _factors(expr, net)
-    if len(parts) == 1:
-        return [Row("", f"{first} {latex(expr, net)}")]
-    return _continued(first, parts, " ", sign)
-
-
-def sum_rows(first: str, expr: Expr, net: Network) -> list[Row]:
-    """``= expr``: a long sum broken into lines between its terms, a product as in
-    :func:`product_rows`."""
-    if not isinstance(expr, sp.Add) or _width(latex(expr, net)) <= LINE_BUDGET:
-        return product_rows(first, expr, net)
-    terms = [latex(t, net) for t in expr.as_ordered_terms()]
-    rows = _continued(first, terms, " + ", more="+")
-    return [Row(r.left, r.right.replace("+ -", "- ")) for r in rows]
-
-
-def _with_left(rows: list[Row], left: str) -> list[Row]:
-    return [Row(left, rows[0].right)] + rows[1:]
-
-
-def _short_sum(expr: Expr, net: Network) -> str:
-    """LaTeX of ``expr``; a long sum shows its first terms, ``\\cdots`` and its last."""
-    if isinstance(expr, sp.Mul) and any(isinstance(a, sp.Add) and len(a.args) > SUM_TERMS
-                                        for a in expr.args):
-        sign, parts = _factors(expr, net)
-        return sign + " ".join(parts)
-    if not isinstance(expr, sp.Add) or len(expr.args) <= SUM_TERMS:
-        return latex(expr, net)
-    terms = sorted(expr.args, key=lambda t: natural_key(str(t)))
-    for first in (3, 2, 1):  # as many leading terms as fit on a line
-        shown = [latex(t, net) for t in terms[:first]] + [r"\cdots", latex(terms[-1], net)]
-        text = " + ".join(shown).replace("+ -", "-")
-        if _width(text) <= LINE_BUDGET:
-            break
-    return text
-
-
-# -- views --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FactorView:
-    """One factor of a chain and what is needed to say where it comes from."""
-
-    kind: str
-    partial: str
-    expression: str
-    numerator: str
-    wrt: str
-    source: str
-    new: bool
-    activation: str = ""
-    rule: str = ""
-    rule_at: str = ""
-
-
-@dataclass(frozen=True)
-class GradientView:
-    name: str
-    symbol: str
-    lhs: str
-    rows: list[Row]
-    factors: list[FactorView]
-    factored: str
-    expanded: list[Row] | None
-    expanded_ops: int
-    value: str
-    value_float: float
-    layer: int
-    shared: list[str] = field(default_factory=list)  # a tied parameter: the names it replaces
-
-
-@dataclass(frozen=True)
-class DeltaView:
-    symbol: str
-    rows: list[Row]
-    note: str
-
-
-@dataclass(frozen=True)
-class ValueRow:
-    symbol: str
-    role: str
-    value: str
-
-
-@dataclass(frozen=True)
-class LayerView:
-    index: int
-    units: int
-    activation: str
-    bias: bool
-
-
-@dataclass(frozen=True)
-class UpdateRow:
-    symbol: str
-    old: str
-    gradient: str
-    step: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Update:
-    rate: str
-    rule: str
-    rows: list[UpdateRow]
-    loss_before: str
-    loss_after: str
-    loss_symbol: str
-
-
-@dataclass(frozen=True)
-class IterationRow:
-    iteration: int
-    cells: list[str]
-    gap_before: bool
-
-
-@dataclass(frozen=True)
-class Training:
-    rate: str
-    iterations: int
-    header: list[str]
-    rows: list[IterationRow]
-    reason: str
-    diverged: bool
-    final_loss: str
-    figure: str | None
-
-
-@dataclass(frozen=True)
-class RateRun:
-    label: str
-    rate: str
-    iterations: int
-    final: str
-    final_loss: str
-    outcome: str
-
-
-@dataclass(frozen=True)
-class OneParameter:
-    """A one-parameter model: its cost as a function of the parameter."""
-
-    symbol: str
-    cost: str
-    derivative: str
-    minimum: str | None
-    minimum_cost: str | None
-    curvature: str | None
-    stable_below: str | None
-    runs: list[RateRun]
-    cost_figure: str | None
-    rates_figure: str | None
-
-
-@dataclass(frozen=True)
-class ActivationView:
-    name: str
-    title: str
-    definition: str
-    derivative: list[Row]
-    range: str
-    kink: str
-    elementwise: bool
-    checked_at: str
-    check_error: str
-    figure: str
-
-
-@dataclass(frozen=True)
-class LayerGradient:
-    layer: int
-    slope: str
-    bound: str
-    weight_gradient: str
-    bias_gradient: str
-
-
-@dataclass(frozen=True)
-class Vanishing:
-    layers: int
-    bound: str
-    product: str
-    product_float: float
-    first: str
-    last: str
-    ratio: str
-    rows: list[LayerGradient]
-    sample_note: bool
-    figure: str
-    formula: str
-    first_symbol: str
-    last_symbol: str
-
-
-@dataclass(frozen=True)
-class CheckView:
-    wrt: str
-    symbol: str
-    partial: str
-    yours: str
-    ours: str
-    verdict: str
-    kind: str
-    correct: bool
-    note: str
-    diagnosis: str
-    diagnosis_latex: str
-    counterexample: list[ValueRow]
-
-
-@dataclass(frozen=True)
-class FigureData:
-    """What a figure shows; :mod:`symgrad.report.figures` draws it."""
-
-    name: str
-    kind: str
-    caption: str
-    data: dict[str, Any]
-
-
-@dataclass
-class Content:
-    """Everything a report shows. Text fields hold user text (escaped by the templates);
-    fields documented as math hold LaTeX that symgrad generated."""
-
-    title: str
-    description: list[str]
-    source: str
-    version: str
-    inputs: int
-    layers: list[LayerView]
-    loss_title: str
-    loss_symbol: str
-    reduction: str
-    samples: int
-    error: str
-    cost: str
-    parameters: list[str]
-    parameter_count: int
-    large: bool
-    data_source: str
-    point: list[ValueRow]
-    seeded: bool
-    seed: int
-    is_chain: bool
-    forward: list[Row]
-    deltas: list[DeltaView]
-    gradients: list[GradientView]
-    has_point: bool
-    loss_value: str | None
-    update: Update | None
-    training: Training | None
-    one_parameter: OneParameter | None
-    activations: list[ActivationView]
-    vanishing: Vanishing | None
-    checks: list[CheckView] | None
-    figures: list[FigureData] = field(default_factory=list)
 
 
 # -- building -----------------------------------------------------------------------------
@@ -444,7 +83,7 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
                   expression=latex(f.expression, net, negated=f.kind == "loss"),
                   numerator=latex(f.numerator, net), wrt=latex(f.denominator, net),
                   source=(latex(f.source, net) if f.kind == "loss"
-                          else _short_sum(f.source, net)),
+                          else short_sum(f.source, net)),
                   new=new)
     if f.kind == "activation":
         layer, act = _activation_of(net, f.numerator)
@@ -461,18 +100,18 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     partials = [[partial_latex(f.numerator, f.denominator, net) for f in term]
                 for term in g.terms]
     pieces = [factor_latexes(chain_factors(term), net) for term in g.terms]
-    rows = _chain_rows(partials)
-    rows += _chain_rows(pieces)
+    rows = chain_rows(partials)
+    rows += chain_rows(pieces)
     factored = g.factored
     rows += sum_rows("=", factored, net)
     short = len(g.chain) <= 8 and not large
     ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
-    expanded = _with_left(product_rows("=", g.expanded, net), lhs) \
+    expanded = with_left(product_rows("=", g.expanded, net), lhs) \
         if short and ops <= EXPANDED_MAX_OPS else None
     if value is not None:
         rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
     layer = net.layer_of(g.parameter).index
-    return GradientView(g.name, latex(g.parameter, net), lhs, _with_left(rows, lhs),
+    return GradientView(g.name, latex(g.parameter, net), lhs, with_left(rows, lhs),
                         [_factor_view(f, net, seen) for f in g.chain], latex(factored, net),
                         expanded, ops, number(value) if value is not None else "",
                         value if value is not None else math.nan, layer,
@@ -492,11 +131,11 @@ def _delta_views(d: Derivation, large: bool = False) -> list[DeltaView]:
         elif step.local is not None and step.upstream != 0:
             up, local = factor_latexes([step.upstream, step.local], net)
             if isinstance(step.upstream, sp.Add) and len(step.upstream.args) > SUM_TERMS:
-                up = rf"\left({_short_sum(step.upstream, net)}\right)"  # shown elided
+                up = rf"\left({short_sum(step.upstream, net)}\right)"  # shown elided
             rows.append(Row("", rf"= {up} \cdot {local}"))
         rows += product_rows("=", step.expression, net)
         deduped = [r for i, r in enumerate(rows) if i == 0 or r.right != rows[i - 1].right]
-        out.append(DeltaView(sym, _with_left(deduped, sym), step.note))
+        out.append(DeltaView(sym, with_left(deduped, sym), step.note))
     return out
 
 
@@ -517,9 +156,9 @@ def _backprop_order(d: Derivation, large: bool = False) -> list[Gradient]:
 
 
 def _point(net: Network) -> list[ValueRow]:
-    rows = [ValueRow(latex(p, net), "parameter", _values(net.values[str(p)]))
+    rows = [ValueRow(latex(p, net), "parameter", values_text(net.values[str(p)]))
             for p in net.parameters if str(p) in net.values]
-    rows += [ValueRow(latex(s, net), role, _values(net.values[str(s)]))
+    rows += [ValueRow(latex(s, net), role, values_text(net.values[str(s)]))
              for role, group in (("input", net.inputs), ("target", net.targets))
              for s in group if str(s) in net.values]
     return rows
@@ -528,7 +167,7 @@ def _point(net: Network) -> list[ValueRow]:
 def _cost(net: Network, samples: int) -> str:
     lhs = latex(net.loss_symbol)
     long = isinstance(net.error, sp.Add) and len(net.error.args) > SUM_TERMS
-    err = _short_sum(net.error, net) if long else latex(net.error, net)
+    err = short_sum(net.error, net) if long else latex(net.error, net)
     if samples <= 1:
         return f"{lhs} = {err}"
     body = rf"\left({err}\right)_{{i}}" if isinstance(net.error, sp.Add) else \
@@ -775,7 +414,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         point=_point(net) if not large else [], seeded=net.seeded,
         seed=spec.training.seed if spec is not None else 0,
         is_chain=net.is_chain,
-        forward=[Row(latex(s, net), f"= {_short_sum(e, net)}")
+        forward=[Row(latex(s, net), f"= {short_sum(e, net)}")
                  for s, e in net.equations.items() if not large or _first_unit(net, s)],
         deltas=[] if net.is_chain else _delta_views(d, large),
         gradients=gradients, has_point=has_point,

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any, BinaryIO, Callable
 
-from .content import FigureData
+from .views import FigureData
 
 __all__ = ["draw", "svg_inline", "FORMATS"]
 

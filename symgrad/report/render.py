@@ -34,7 +34,8 @@ from ..derive import Derivation
 from ..errors import ReportError
 from ..files import write_atomic
 from . import escape
-from .content import Content, build
+from .content import build
+from .views import Content
 
 __all__ = ["render_report", "write_report", "render_source", "environment", "FORMATS", "tex_engine",
            "INSTALL_TEX"]
