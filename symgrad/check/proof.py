@@ -4,6 +4,7 @@ for one when the algebra is too large."""
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 import sympy as sp
@@ -32,18 +33,31 @@ def to_intermediates(derivation: Derivation, expr: Expr) -> Expr:
     return expr
 
 
+def _product_terms(expr: Expr, limit: int) -> int:
+    total = 1
+    for a in expr.args:
+        total = min(total * _terms(a, limit), limit + 1)
+    return total
+
+
+def _power_terms(expr: Expr, limit: int) -> int:
+    if not (expr.exp.is_Integer and expr.exp > 0):
+        return 1
+    return min(_terms(expr.base, limit) ** min(int(expr.exp), 64), limit + 1)
+
+
+#: How many terms each kind of node expands to; anything else is one term.
+_TERM_RULES: dict[type, Callable[[Expr, int], int]] = {
+    sp.Add: lambda expr, limit: min(sum(_terms(a, limit) for a in expr.args), limit + 1),
+    sp.Mul: _product_terms,
+    sp.Pow: _power_terms,
+}
+
+
 def _terms(expr: Expr, limit: int) -> int:
     """An upper bound of the number of terms ``expand(expr)`` makes (capped past ``limit``)."""
-    if isinstance(expr, sp.Add):
-        return min(sum(_terms(a, limit) for a in expr.args), limit + 1)
-    if isinstance(expr, sp.Mul):
-        total = 1
-        for a in expr.args:
-            total = min(total * _terms(a, limit), limit + 1)
-        return total
-    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
-        return min(_terms(expr.base, limit) ** min(int(expr.exp), 64), limit + 1)
-    return 1
+    rule = _TERM_RULES.get(type(expr))
+    return 1 if rule is None else rule(expr, limit)
 
 
 def _expands_to_zero(expr: Expr) -> bool:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy as sp
@@ -74,43 +74,60 @@ def _hidden_elementwise(arch: Architecture) -> None:
 
 # -- lifting scalar derivatives to matrices ------------------------------------------------
 
-def _lift(expr: Expr, table: Mapping[Symbol, MatrixExpr], shape: tuple[Any, Any]) -> MatrixExpr:
-    """A scalar expression in per-unit symbols as the elementwise matrix expression.
+Table = Mapping[Symbol, MatrixExpr]
+Shape = tuple[Any, Any]
 
-    Sums become matrix sums, products Hadamard products, integer powers Hadamard powers;
-    anything else of one symbol becomes an elementwise function of that matrix.
-    """
-    if expr in table:
-        return table[expr]
-    free = [s for s in table if expr.has(s)]
-    if len(free) == 1 and not expr.is_polynomial(free[0]):
-        # one function of one matrix, e.g. Heaviside(z1, 0) or GELU's slope: no Hadamard split
-        var = sp.Dummy("u")
-        return _Elementwise(
-            sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
-    if expr.is_number:
-        if expr == 0:
-            return ZeroMatrix(*shape)
-        return OneMatrix(*shape) if expr == 1 else MatMul(expr, OneMatrix(*shape),
-                                                          evaluate=False)
-    if isinstance(expr, sp.Add):
-        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
-        return MatAdd(*(_lift(t, table, shape) for t in terms), evaluate=False)
-    if isinstance(expr, sp.Mul):
-        coeff = sp.Mul(*(f for f in expr.args if f.is_number))
-        factors = [f for f in expr.args if not f.is_number]
-        lifted = [_lift(f, table, shape) for f in factors]
-        body = lifted[0] if len(lifted) == 1 else HadamardProduct(*lifted, evaluate=False)
-        return body if coeff == 1 else MatMul(coeff, body, evaluate=False)
-    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
-        return HadamardPower(_lift(expr.base, table, shape), expr.exp)
+
+def _elementwise(expr: Expr, table: Table) -> MatrixExpr:
+    """``expr`` of one unit symbol as an elementwise function of that symbol's matrix."""
     free = [s for s in table if expr.has(s)]
     if len(free) != 1:
         raise DerivationError(f"cannot write {expr} elementwise in one of "
                               f"{', '.join(map(str, table))}")
     var = sp.Dummy("u")
-    return _Elementwise(
-        sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
+    return _Elementwise(sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
+
+
+def _lift_sum(expr: Expr, table: Table, shape: Shape) -> MatrixExpr:
+    terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+    return MatAdd(*(_lift(t, table, shape) for t in terms), evaluate=False)
+
+
+def _lift_product(expr: Expr, table: Table, shape: Shape) -> MatrixExpr:
+    coeff = sp.Mul(*(f for f in expr.args if f.is_number))
+    lifted = [_lift(f, table, shape) for f in expr.args if not f.is_number]
+    body = lifted[0] if len(lifted) == 1 else HadamardProduct(*lifted, evaluate=False)
+    return body if coeff == 1 else MatMul(coeff, body, evaluate=False)
+
+
+def _lift_power(expr: Expr, table: Table, shape: Shape) -> MatrixExpr:
+    if expr.exp.is_Integer and expr.exp > 0:
+        return HadamardPower(_lift(expr.base, table, shape), expr.exp)
+    return _elementwise(expr, table)
+
+
+#: Sums become matrix sums, products Hadamard products, integer powers Hadamard powers.
+_LIFTS: dict[type, Callable[[Expr, Table, Shape], MatrixExpr]] = {
+    sp.Add: _lift_sum, sp.Mul: _lift_product, sp.Pow: _lift_power}
+
+
+def _lift(expr: Expr, table: Table, shape: Shape) -> MatrixExpr:
+    """A scalar expression in per-unit symbols as the elementwise matrix expression;
+    anything but a sum, product or power of one symbol is an elementwise function of
+    that symbol's matrix."""
+    if expr in table:
+        return table[expr]
+    free = [s for s in table if expr.has(s)]
+    if len(free) == 1 and not expr.is_polynomial(free[0]):
+        # one function of one matrix, e.g. Heaviside(z1, 0) or GELU's slope: no Hadamard split
+        return _elementwise(expr, table)
+    if expr.is_number:
+        if expr == 0:
+            return ZeroMatrix(*shape)
+        return OneMatrix(*shape) if expr == 1 else MatMul(expr, OneMatrix(*shape),
+                                                          evaluate=False)
+    rule = _LIFTS.get(type(expr))
+    return _elementwise(expr, table) if rule is None else rule(expr, table, shape)
 
 
 # -- the derivation ------------------------------------------------------------------------
