@@ -112,23 +112,8 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     ParseError
         The text is not a valid expression in the network's names (names the column).
     """
-    net = derivation.network
     gradient = derivation[wrt]
-    if isinstance(expr, str):
-        yours = parse_expression(expr, net.symbols, latex=latex)
-    elif isinstance(expr, sp.Basic):
-        yours = expr
-        stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
-        twins = [name for name in stray if name in net.symbols]
-        if twins:
-            raise CheckError(f"the expression's symbol {twins[0]} is not the network's: it "
-                             "has other assumptions; use plain Symbol(name) or "
-                             "network.symbols[name]")
-        if stray:
-            raise CheckError(f"the expression uses {', '.join(stray)}, which the network "
-                             f"does not have; its symbols are: {', '.join(net.symbols)}")
-    else:
-        raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}")
+    yours = _yours(derivation, expr, latex)
     mine = derivation.in_intermediates(gradient.factored)
     base = dict(wrt=wrt, yours=yours, symbolic=gradient.factored)
     words = Words(derivation, wrt)
@@ -148,6 +133,26 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     with np.errstate(all="ignore"):  # inf and nan are handled as values, not warnings
         return _numeric_check(derivation, wrt, yours_i, mine, base, words, proved,
                               points=points, seed=seed, budget=budget)
+
+
+def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:
+    """The hand expression in the network's own symbols: parsed safely from text, or a
+    SymPy expression whose symbols must be the network's."""
+    net = derivation.network
+    if isinstance(expr, str):
+        return parse_expression(expr, net.symbols, latex=latex)
+    if not isinstance(expr, sp.Basic):
+        raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}")
+    stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
+    twins = [name for name in stray if name in net.symbols]
+    if twins:
+        raise CheckError(f"the expression's symbol {twins[0]} is not the network's: it "
+                         "has other assumptions; use plain Symbol(name) or "
+                         "network.symbols[name]")
+    if stray:
+        raise CheckError(f"the expression uses {', '.join(stray)}, which the network "
+                         f"does not have; its symbols are: {', '.join(net.symbols)}")
+    return expr
 
 
 def _numeric_check(derivation: Derivation, wrt: str, yours_i: Expr, mine: Expr,

@@ -90,56 +90,83 @@ def fit(net: Network | Spec | str | Path, *, epochs: int | None = None,
     arch = _architecture_of(net)
     derivation = LayerDerivation(arch)
     setup = time.perf_counter() - start
-    t = arch.spec.training if arch.spec is not None else TrainingSpec()
-    epochs = int(_setting(epochs, t.epochs, arch, "training.epochs"))
-    learning_rate = float(_setting(learning_rate, t.learning_rate, arch,
-                                   "training.learning_rate"))
-    seed = int(seed if seed is not None else t.seed)
-    if data is None:
-        if arch.spec is None:
-            raise ArgumentError("a network built in code names no data set: pass data=")
-        data = load_dataset(arch.spec)
-    n = len(data.x_train)
-    mode = t.mode if mode is None else mode
-    if mode not in TRAINING_MODES:
-        raise ArgumentError(f"unknown training mode '{mode}'; known: {', '.join(TRAINING_MODES)}")
-    if batch_size is None:
-        if mode == "batch":
-            batch_size = n
-        elif mode == "stochastic":
-            batch_size = 1
-        else:
-            batch_size = int(_setting(None, t.batch_size, arch, "training.batch_size"))
-    if epochs < 1 or batch_size < 1 or not learning_rate > 0:
-        raise ArgumentError(f"epochs and batch_size must be at least 1 and learning_rate "
-                            f"positive, got {epochs}, {batch_size}, {learning_rate}")
+    plan = _plan(arch, epochs, batch_size, learning_rate, seed, mode, data)
     start = time.perf_counter()
-    compiled = CompiledLayers(derivation, batch_size)
-    if n % batch_size:
-        compiled._buffers_for(n % batch_size)
+    compiled = CompiledLayers(derivation, plan.batch_size)
+    if plan.samples % plan.batch_size:
+        compiled._buffers_for(plan.samples % plan.batch_size)
     setup += time.perf_counter() - start
     if isinstance(net, Network) and (net.spec is None or dict(net.spec.parameters)):
         params = net.to_arrays()
     else:
-        params = derivation.initial_parameters(seed)
-    rng = np.random.default_rng(seed)
+        params = derivation.initial_parameters(plan.seed)
+    history, seconds = _epochs(compiled, params, plan, progress)
+    data = plan.data
+    train_acc = float(np.mean(compiled.predict(params, data.x_train) == data.labels_train))
+    test_acc = float(np.mean(compiled.predict(params, data.x_test) == data.labels_test))
+    return FitResult(history, params, train_acc, test_acc, seconds, setup, derivation,
+                     plan.epochs, plan.batch_size, plan.learning_rate, plan.mode)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The settings of a run, each from the caller, else the spec."""
+
+    data: Dataset
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    mode: str
+
+    @property
+    def samples(self) -> int:
+        return len(self.data.x_train)
+
+
+def _plan(arch: Architecture, epochs: int | None, batch_size: int | None,
+          learning_rate: float | None, seed: int | None, mode: str | None,
+          data: Dataset | None) -> _Plan:
+    t = arch.spec.training if arch.spec is not None else TrainingSpec()
+    epochs = int(_setting(epochs, t.epochs, arch, "training.epochs"))
+    learning_rate = float(_setting(learning_rate, t.learning_rate, arch,
+                                   "training.learning_rate"))
+    if data is None:
+        if arch.spec is None:
+            raise ArgumentError("a network built in code names no data set: pass data=")
+        data = load_dataset(arch.spec)
+    mode = t.mode if mode is None else mode
+    if mode not in TRAINING_MODES:
+        raise ArgumentError(f"unknown training mode '{mode}'; known: {', '.join(TRAINING_MODES)}")
+    if batch_size is None:
+        batch_size = {"batch": len(data.x_train), "stochastic": 1}.get(mode) or int(
+            _setting(None, t.batch_size, arch, "training.batch_size"))
+    if epochs < 1 or batch_size < 1 or not learning_rate > 0:
+        raise ArgumentError(f"epochs and batch_size must be at least 1 and learning_rate "
+                            f"positive, got {epochs}, {batch_size}, {learning_rate}")
+    return _Plan(data, epochs, batch_size, learning_rate,
+                 int(seed if seed is not None else t.seed), mode)
+
+
+def _epochs(compiled: CompiledLayers, params: dict[str, np.ndarray], plan: _Plan,
+            progress: Callable[[int, float], object] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Run the epochs in place on ``params``: each epoch's mean loss and seconds."""
+    data, n = plan.data, plan.samples
+    rng = np.random.default_rng(plan.seed)
     work = (np.empty_like(data.x_train), np.empty_like(data.y_train))
-    history = np.empty(epochs)
-    seconds = np.empty(epochs)
-    for epoch in range(epochs):
+    history = np.empty(plan.epochs)
+    seconds = np.empty(plan.epochs)
+    for epoch in range(plan.epochs):
         order = rng.permutation(n)
         t0 = time.perf_counter()
-        loss = compiled.sgd_epoch(params, data.x_train, data.y_train, order, batch_size,
-                                  learning_rate, work)
+        loss = compiled.sgd_epoch(params, data.x_train, data.y_train, order, plan.batch_size,
+                                  plan.learning_rate, work)
         seconds[epoch] = time.perf_counter() - t0
         history[epoch] = loss
         if not math.isfinite(loss):
             raise DivergenceError(f"the loss is not finite after epoch {epoch + 1}; try a "
-                                  f"smaller learning rate than {learning_rate}",
+                                  f"smaller learning rate than {plan.learning_rate}",
                                   iteration=epoch + 1, history=history[:epoch + 1].copy())
         if progress is not None:
             progress(epoch + 1, loss)
-    train_acc = float(np.mean(compiled.predict(params, data.x_train) == data.labels_train))
-    test_acc = float(np.mean(compiled.predict(params, data.x_test) == data.labels_test))
-    return FitResult(history, params, train_acc, test_acc, seconds, setup, derivation,
-                     epochs, batch_size, learning_rate, mode)
+    return history, seconds

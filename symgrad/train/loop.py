@@ -34,7 +34,7 @@ import math
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -352,36 +352,44 @@ def train(net: Network, *, learning_rate: float | None = None, iterations: int |
                  seed)
     current = _start(net, params, plan.seed, reseed=seed is not None)
     symbol = net.loss.symbol
-    batches = _batches(samples, plan.batch_size, np.random.default_rng(plan.seed))
-    history: list[Step] = []
-    converged = False
     bar = tqdm(total=plan.updates, desc="training", unit="it", leave=False,
                delay=_PROGRESS_DELAY, disable=None if progress is None else not progress)
     try:
-        for k in range(plan.updates + 1):
-            loss, grads = _evaluate(f, current, data)
-            if not (math.isfinite(loss) and all(map(math.isfinite, grads.values()))):
-                raise _not_finite(k, history, loss, grads, symbol)
-            history.append(Step(k, dict(current), loss, grads))
-            growing = _growing(history)
-            if growing is not None:
-                raise growing
-            if plan.tolerance is not None and history[-1].grad_norm <= plan.tolerance:
-                converged = True
-                break
-            if k == plan.updates:
-                break
-            if plan.mode != "batch":
-                loss, grads = _evaluate(f, current, _select(data, next(batches), samples))
-                if not grads or not all(map(math.isfinite, grads.values())):
-                    raise _not_finite(k, history, loss, grads, symbol, plan.batch_size)
-            current = {n: v - plan.learning_rate * grads[n] for n, v in current.items()}
-            bar.update()
-            bar.set_postfix(loss=f"{history[-1].loss:.4g}", refresh=False)
+        history, converged = _descend(f, current, data, samples, plan, bar, symbol)
     finally:
         bar.close()
     return TrainingResult(history, converged, _reason(history[-1], converged, plan),
                           plan.learning_rate, plan.mode, plan.batch_size, samples, symbol)
+
+
+def _descend(f: GradientFunctions, current: dict[str, float],
+             data: dict[str, float | np.ndarray],
+             samples: int, plan: _Plan, bar: Any, symbol: str
+             ) -> tuple[list[Step], bool]:
+    """The updates: the whole-data loss and gradient before each (the history), a step on
+    a batch's gradient; stops converged, or at the last update, or raises on divergence."""
+    batches = _batches(samples, plan.batch_size, np.random.default_rng(plan.seed))
+    history: list[Step] = []
+    for k in range(plan.updates + 1):
+        loss, grads = _evaluate(f, current, data)
+        if not (math.isfinite(loss) and all(map(math.isfinite, grads.values()))):
+            raise _not_finite(k, history, loss, grads, symbol)
+        history.append(Step(k, dict(current), loss, grads))
+        growing = _growing(history)
+        if growing is not None:
+            raise growing
+        if plan.tolerance is not None and history[-1].grad_norm <= plan.tolerance:
+            return history, True
+        if k == plan.updates:
+            break
+        if plan.mode != "batch":
+            loss, grads = _evaluate(f, current, _select(data, next(batches), samples))
+            if not grads or not all(map(math.isfinite, grads.values())):
+                raise _not_finite(k, history, loss, grads, symbol, plan.batch_size)
+        current = {n: v - plan.learning_rate * grads[n] for n, v in current.items()}
+        bar.update()
+        bar.set_postfix(loss=f"{history[-1].loss:.4g}", refresh=False)
+    return history, False
 
 
 def _reason(last: Step, converged: bool, plan: _Plan) -> str:
