@@ -46,72 +46,25 @@ def _runtime_body() -> str:
 
 
 def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> str:
-    """The text of a standalone module with every compiled function of ``compiled``."""
+    """The text of a standalone module with every compiled function of ``compiled``,
+    from the Jinja template ``templates/exported_module.py.j2``."""
+    import jinja2  # on first use: ``import symgrad`` stays quick
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
     net = compiled.network
-    origin = f"from {spec_path}" if spec_path else "from a network built in Python"
-    data = ", ".join(compiled.data_names)
-    params = ", ".join(compiled.parameters)
-    title = net.title or repr(net)
-    header = f'''"""Gradients of "{title}", exported by symgrad {_version()} {origin}.
-
-Network: {net!r}. Loss: {net.loss.title}, {net.loss.reduction} over samples.
-Generated code: it imports NumPy and math only (no SymPy, no symgrad),
-and returns the same numbers as symgrad.compile to the last bit.
-
-Arguments, in this order everywhere: inputs and targets {data} (numbers or 1-D arrays of
-samples), then parameters {params} (numbers).
-
-By name:     forward(**values), loss(**values), grad(**values), value_and_grad(**values)
-Positional:  {", ".join(KERNELS)}
-"""
-
-from __future__ import annotations
-
-import math
-from math import {", ".join(MATH_NAMES)}
-
-import numpy
-'''
-    parts = [header, "# -- run-time helpers (symgrad.runtime) " + "-" * 48, "",
-             _runtime_body(), "", "",
-             "# -- generated functions, one per quantity " + "-" * 45, ""]
-    for name in KERNELS:
-        parts += [compiled.source(name).rstrip("\n"), "", ""]
-    dtype = f"numpy.{compiled.dtype.name}"
-    n = len(compiled.data_names)
-    parts.append(f'''# -- calls by name {"-" * 71}
-
-ARGUMENTS = {compiled.arguments!r}
-DATA_NAMES = {compiled.data_names!r}
-PARAMETERS = {compiled.parameters!r}
-FORWARD_NAMES = {compiled.forward_names!r}
-MEAN = {compiled.mean!r}  # the loss reduces over samples by its {net.loss.reduction}
-
-
-def forward(**values):
-    """Every z and a of the forward pass, by symbol name."""
-    return evaluate_forward(forward_arrays, ARGUMENTS, FORWARD_NAMES, values, {n},
-                            {dtype})
-
-
-def loss(**values):
-    """The loss, reduced over the samples."""
-    return reduce_batch(loss_sums, ARGUMENTS, values, {n}, {dtype}, MEAN)[0]
-
-
-def grad(**values):
-    """Every parameter's gradient, reduced over the samples like the loss."""
-    return dict(zip(PARAMETERS, reduce_batch(grad_sums, ARGUMENTS, values, {n},
-                                             {dtype}, MEAN)))
-
-
-def value_and_grad(**values):
-    """The loss and every gradient, from one pass over the samples."""
-    total, *grads = reduce_batch(value_and_grad_sums, ARGUMENTS, values, {n},
-                                 {dtype}, MEAN)
-    return total, dict(zip(PARAMETERS, grads))
-''')
-    return "\n".join(parts)
+    return env.get_template("exported_module.py.j2").render(
+        title=net.title or repr(net), version=_version(),
+        origin=f"from {spec_path}" if spec_path else "from a network built in Python",
+        network=repr(net), loss_title=net.loss.title, reduction=net.loss.reduction,
+        data=compiled.data_names, parameters=compiled.parameters, kernels=list(KERNELS),
+        math_names=MATH_NAMES, runtime=_runtime_body(),
+        sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
+        arguments=repr(compiled.arguments), data_names=repr(compiled.data_names),
+        parameter_names=repr(compiled.parameters), forward_names=repr(compiled.forward_names),
+        mean=repr(compiled.mean), n=len(compiled.data_names),
+        dtype=f"numpy.{compiled.dtype.name}")
 
 
 def write_module(path: str | Path, text: str) -> Path:
