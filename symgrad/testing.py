@@ -107,17 +107,10 @@ def assert_gradient_matches(fn: Callable[..., Mapping[str, Any]],
         and, per parameter, your value and symgrad's side by side.
     """
     d, where = _derivation(spec_or_network)
-    net = d.network
     names = tuple(wrt) if wrt is not None else tuple(d)
     for name in names:
         d[name]  # an unknown parameter is an error naming the known ones
-    arg_names = [str(s) for s in net.inputs + net.targets + net.parameters]
-    chosen: list[dict[str, Any]] = []
-    has_spec = include_spec and set(arg_names) <= set(net.values)
-    if has_spec:
-        chosen.append({k: net.values[k] for k in arg_names})
-    chosen += [{k: p[k] for k in arg_names}
-               for p in sample_points(d, points, seed, include_spec=False)]
+    chosen, has_spec = _chosen_points(d, points, seed, include_spec)
     symbolic = _symbolic(d)
     label = getattr(fn, "__name__", repr(fn))
     comparison: GradientComparison | None = None
@@ -130,58 +123,25 @@ def assert_gradient_matches(fn: Callable[..., Mapping[str, Any]],
             raise AssertionError(f"{label} returned {type(yours).__name__}; expected a mapping "
                                  f"from parameter name to gradient ({', '.join(names)})")
         dtype = _kind([yours[n] for n in names if n in yours])
-        r_tol, a_tol = TOLERANCES[dtype]
-        r_tol = rtol if rtol is not None else r_tol
-        a_tol = atol if atol is not None else a_tol
-        note = ""
-        if dtype != "float64":
-            note = (f"note: {label} returns {dtype}; compared with a tolerance suited to "
-                    f"{dtype} (rtol={r_tol:g}, atol={a_tol:g}; machine epsilon "
-                    f"{np.finfo(dtype).eps:.3g})")
+        r_tol, a_tol, note = _tolerance(dtype, rtol, atol, label)
         if comparison is None:
             comparison = GradientComparison(chosen, names, dtype, r_tol, a_tol, note)
         with np.errstate(all="ignore"):
             expected = symbolic(point)
-        rows = [("parameter", "yours", "symgrad", "abs diff", "")]
-        bad: list[str] = []
-        values: dict[str, tuple[float, float]] = {}
-        for name in names:
-            want = float(expected[name])
-            if name not in yours:
-                rows.append((name, "(missing)", f"{want:.10g}", "", "<- missing"))
-                bad.append(name)
-                continue
-            got_arr = np.asarray(yours[name])
-            if got_arr.dtype.kind not in "fiu" or got_arr.size != 1:
-                rows.append((name, _show(yours[name]), f"{want:.10g}", "",
-                             "<- not one number"))
-                bad.append(name)
-                continue
-            got = float(got_arr.reshape(-1)[0])
-            diff = abs(got - want)
-            ok = np.isfinite(got) and diff <= r_tol * abs(want) + a_tol
-            rows.append((name, f"{got:.10g}", f"{want:.10g}", f"{diff:.3g}",
-                         "" if ok else "<- differs"))
-            values[name] = (got, want)
-            if not ok:
-                bad.append(name)
+        rows, bad, values = _compare(yours, expected, names, r_tol, a_tol)
         comparison.rows.append(values)
         extra = sorted(set(yours) - set(names) - (set(d) if wrt is not None else set()))
         if extra:
             rows.append((", ".join(map(str, extra)), "(not a parameter)", "", "", "<- extra"))
             bad += extra
-        if bad:
-            widths = [max(len(r[k]) for r in rows) for k in range(5)]
-            table = "\n".join("  " + "  ".join(c.rjust(w) if k in (1, 2, 3) else c.ljust(w)
-                                               for k, (c, w) in enumerate(zip(r, widths)))
-                              .rstrip() for r in rows)
+        if bad and not failures:
+            origin = "the spec's values" if has_spec and index == 0 else \
+                f"random point {index + 1 - has_spec}"
             shown = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
-            if not failures:
-                origin = "the spec's values" if has_spec and index == 0 else \
-                    f"random point {index + 1 - has_spec}"
-                first_table = (f"  point ({origin}): {shown}\n{table}\n"
-                               f"  tolerance: |yours - symgrad| <= {r_tol:g} * |symgrad| + "
-                               f"{a_tol:g} ({dtype})" + (f"\n  {note}" if note else ""))
+            first_table = (f"  point ({origin}): {shown}\n{_table(rows)}\n"
+                           f"  tolerance: |yours - symgrad| <= {r_tol:g} * |symgrad| + "
+                           f"{a_tol:g} ({dtype})" + (f"\n  {note}" if note else ""))
+        if bad:
             failures.append((index, bad))
     if failures:
         index, bad = failures[0]
@@ -193,3 +153,71 @@ def assert_gradient_matches(fn: Callable[..., Mapping[str, Any]],
         raise AssertionError("no points to compare at: give points >= 1 or a spec with "
                              "values")
     return comparison
+
+
+def _chosen_points(d: Derivation, points: int, seed: int, include_spec: bool
+                   ) -> tuple[list[dict[str, Any]], bool]:
+    """The spec's own values (all samples) if asked and given, then seeded random points."""
+    net = d.network
+    arg_names = [str(s) for s in net.inputs + net.targets + net.parameters]
+    chosen: list[dict[str, Any]] = []
+    has_spec = include_spec and set(arg_names) <= set(net.values)
+    if has_spec:
+        chosen.append({k: net.values[k] for k in arg_names})
+    chosen += [{k: p[k] for k in arg_names}
+               for p in sample_points(d, points, seed, include_spec=False)]
+    return chosen, has_spec
+
+
+def _tolerance(dtype: str, rtol: float | None, atol: float | None,
+               label: str) -> tuple[float, float, str]:
+    """The caller's tolerances, else those of ``dtype``; and a note for a narrow type."""
+    r_tol, a_tol = TOLERANCES[dtype]
+    r_tol = rtol if rtol is not None else r_tol
+    a_tol = atol if atol is not None else a_tol
+    note = ""
+    if dtype != "float64":
+        note = (f"note: {label} returns {dtype}; compared with a tolerance suited to "
+                f"{dtype} (rtol={r_tol:g}, atol={a_tol:g}; machine epsilon "
+                f"{np.finfo(dtype).eps:.3g})")
+    return r_tol, a_tol, note
+
+
+Table = list[tuple[str, str, str, str, str]]
+
+
+def _compare(yours: Mapping[str, Any], expected: Mapping[str, Any], names: Sequence[str],
+             r_tol: float, a_tol: float
+             ) -> tuple[Table, list[str], dict[str, tuple[float, float]]]:
+    """Per parameter: a table row, whether it is wrong, and the two values."""
+    rows: Table = [("parameter", "yours", "symgrad", "abs diff", "")]
+    bad: list[str] = []
+    values: dict[str, tuple[float, float]] = {}
+    for name in names:
+        want = float(expected[name])
+        if name not in yours:
+            rows.append((name, "(missing)", f"{want:.10g}", "", "<- missing"))
+            bad.append(name)
+            continue
+        got_arr = np.asarray(yours[name])
+        if got_arr.dtype.kind not in "fiu" or got_arr.size != 1:
+            rows.append((name, _show(yours[name]), f"{want:.10g}", "", "<- not one number"))
+            bad.append(name)
+            continue
+        got = float(got_arr.reshape(-1)[0])
+        diff = abs(got - want)
+        ok = np.isfinite(got) and diff <= r_tol * abs(want) + a_tol
+        rows.append((name, f"{got:.10g}", f"{want:.10g}", f"{diff:.3g}",
+                     "" if ok else "<- differs"))
+        values[name] = (got, want)
+        if not ok:
+            bad.append(name)
+    return rows, bad, values
+
+
+def _table(rows: Table) -> str:
+    """The rows in aligned columns, numbers to the right."""
+    widths = [max(len(r[k]) for r in rows) for k in range(5)]
+    return "\n".join("  " + "  ".join(c.rjust(w) if k in (1, 2, 3) else c.ljust(w)
+                                      for k, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in rows)
