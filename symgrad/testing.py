@@ -117,42 +117,47 @@ def assert_gradient_matches(fn: Callable[..., Mapping[str, Any]],
     failures: list[tuple[int, list[str]]] = []
     first_table = ""
     for index, point in enumerate(chosen):
-        yours = fn(**{k: (np.array(v) if isinstance(v, np.ndarray) else v)
-                      for k, v in point.items()})
-        if not isinstance(yours, Mapping):
-            raise AssertionError(f"{label} returned {type(yours).__name__}; expected a mapping "
-                                 f"from parameter name to gradient ({', '.join(names)})")
+        yours = _call(fn, point, names, label)
         dtype = _kind([yours[n] for n in names if n in yours])
         r_tol, a_tol, note = _tolerance(dtype, rtol, atol, label)
         if comparison is None:
             comparison = GradientComparison(chosen, names, dtype, r_tol, a_tol, note)
         with np.errstate(all="ignore"):
-            expected = symbolic(point)
-        rows, bad, values = _compare(yours, expected, names, r_tol, a_tol)
+            rows, bad, values = _compare(yours, symbolic(point), names, r_tol, a_tol,
+                                         set(d) if wrt is not None else set())
         comparison.rows.append(values)
-        extra = sorted(set(yours) - set(names) - (set(d) if wrt is not None else set()))
-        if extra:
-            rows.append((", ".join(map(str, extra)), "(not a parameter)", "", "", "<- extra"))
-            bad += extra
         if bad and not failures:
             origin = "the spec's values" if has_spec and index == 0 else \
                 f"random point {index + 1 - has_spec}"
-            shown = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
-            first_table = (f"  point ({origin}): {shown}\n{_table(rows)}\n"
-                           f"  tolerance: |yours - symgrad| <= {r_tol:g} * |symgrad| + "
-                           f"{a_tol:g} ({dtype})" + (f"\n  {note}" if note else ""))
+            first_table = _first_failure(origin, point, rows, (r_tol, a_tol, note), dtype)
         if bad:
             failures.append((index, bad))
     if failures:
-        index, bad = failures[0]
-        more = f" (and at {len(failures) - 1} more of the {len(chosen)} points)" \
-            if len(failures) > 1 else f" (of {len(chosen)} points)"
-        raise AssertionError(f"gradients of {label} differ from symgrad's for {where} in "
-                             f"{', '.join(bad)} at point {index + 1}{more}:\n{first_table}")
+        raise _failed(label, where, failures, len(chosen), first_table)
     if comparison is None:  # no points at all: nothing was compared
         raise AssertionError("no points to compare at: give points >= 1 or a spec with "
                              "values")
     return comparison
+
+
+def _failed(label: str, where: str, failures: Sequence[tuple[int, list[str]]], count: int,
+            first_table: str) -> AssertionError:
+    """The error naming the first point where gradients differ, and how many more."""
+    index, bad = failures[0]
+    more = f" (and at {len(failures) - 1} more of the {count} points)" \
+        if len(failures) > 1 else f" (of {count} points)"
+    return AssertionError(f"gradients of {label} differ from symgrad's for {where} in "
+                          f"{', '.join(bad)} at point {index + 1}{more}:\n{first_table}")
+
+
+def _first_failure(origin: str, point: Mapping[str, Any], rows: Table,
+                   tolerance: tuple[float, float, str], dtype: str) -> str:
+    """The point, the table and the tolerance of the first point where gradients differ."""
+    r_tol, a_tol, note = tolerance
+    shown = ", ".join(f"{k}={_show(v)}" for k, v in point.items())
+    return (f"  point ({origin}): {shown}\n{_table(rows)}\n"
+            f"  tolerance: |yours - symgrad| <= {r_tol:g} * |symgrad| + "
+            f"{a_tol:g} ({dtype})" + (f"\n  {note}" if note else ""))
 
 
 def _chosen_points(d: Derivation, points: int, seed: int, include_spec: bool
@@ -186,10 +191,22 @@ def _tolerance(dtype: str, rtol: float | None, atol: float | None,
 Table = list[tuple[str, str, str, str, str]]
 
 
+def _call(fn: Callable[..., Mapping[str, Any]], point: Mapping[str, Any],
+          names: Sequence[str], label: str) -> Mapping[str, Any]:
+    """``fn`` at ``point`` (arrays copied), which must return a mapping."""
+    yours = fn(**{k: (np.array(v) if isinstance(v, np.ndarray) else v)
+                  for k, v in point.items()})
+    if not isinstance(yours, Mapping):
+        raise AssertionError(f"{label} returned {type(yours).__name__}; expected a mapping "
+                             f"from parameter name to gradient ({', '.join(names)})")
+    return yours
+
+
 def _compare(yours: Mapping[str, Any], expected: Mapping[str, Any], names: Sequence[str],
-             r_tol: float, a_tol: float
+             r_tol: float, a_tol: float, unasked: set[str]
              ) -> tuple[Table, list[str], dict[str, tuple[float, float]]]:
-    """Per parameter: a table row, whether it is wrong, and the two values."""
+    """Per parameter: a table row, whether it is wrong, and the two values; a name that is
+    neither asked for nor in ``unasked`` (parameters not chosen) is an extra row."""
     rows: Table = [("parameter", "yours", "symgrad", "abs diff", "")]
     bad: list[str] = []
     values: dict[str, tuple[float, float]] = {}
@@ -212,6 +229,10 @@ def _compare(yours: Mapping[str, Any], expected: Mapping[str, Any], names: Seque
         values[name] = (got, want)
         if not ok:
             bad.append(name)
+    extra = sorted(set(yours) - set(names) - unasked)
+    if extra:
+        rows.append((", ".join(map(str, extra)), "(not a parameter)", "", "", "<- extra"))
+        bad += extra
     return rows, bad, values
 
 
