@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from symgrad.datasets import Dataset, load_dataset  # noqa: E402
-from symgrad.derive import LayerDerivation
-from symgrad.backends import CompiledLayers, fit  # noqa: E402
+from symgrad.backends import CompiledLayers  # noqa: E402
+from symgrad.derive import LayerDerivation  # noqa: E402
+from symgrad.train import fit  # noqa: E402
 from symgrad.spec import read_spec  # noqa: E402
 
 

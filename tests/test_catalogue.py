@@ -115,7 +115,7 @@ def test_a_registered_activation_works_everywhere(throwaway: Path, tmp_path: Pat
     params = net.to_arrays()
     X = np.array([[0.5], [-1.5], [2.0]])
     Y = np.array([[0.2], [0.7], [0.4]])
-    by_layers = net.from_arrays(compiled_layers.gradients(params, X, Y))
+    by_layers = net.from_arrays(compiled_layers.grad(**params, x=X, y=Y))
     for name, value in grads.items():
         assert by_layers[name] == pytest.approx(value, rel=1e-12, abs=1e-15)
     before = {k: v.copy() for k, v in params.items()}

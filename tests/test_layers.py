@@ -152,12 +152,12 @@ def _against_scalar(net: Network, seed: int) -> None:
     d = derive_layers(net)
     c = CompiledLayers(d)
     params = net.to_arrays()
-    layer = net.from_arrays(c.gradients(params, X, Y))
+    layer = net.from_arrays(c.grad(**params, x=X, y=Y))
     expected = scalar.at(values)
     assert list(layer) == list(expected)
     for name, value in expected.items():
         assert layer[name] == pytest.approx(value, rel=1e-10, abs=1e-13), name
-    assert c.loss(params, X, Y) == pytest.approx(scalar.loss_at(values), rel=1e-12)
+    assert c.loss(**params, x=X, y=Y) == pytest.approx(scalar.loss_at(values), rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -197,9 +197,9 @@ def _central(c, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
         for idx in np.ndindex(value.shape):
             old = value[idx]
             value[idx] = old + h
-            up = c.loss(params, X, Y)
+            up = c.loss(**params, x=X, y=Y)
             value[idx] = old - h
-            down = c.loss(params, X, Y)
+            down = c.loss(**params, x=X, y=Y)
             value[idx] = old
             g[idx] = (up - down) / (2 * h)
         out[key] = g
@@ -219,7 +219,7 @@ def test_gradients_match_central_differences(hidden: str, output: str, loss: str
     X = rng.normal(size=(6, 4))
     Y = np.eye(3)[rng.integers(0, 3, 6)] if loss == "cce" else rng.uniform(0.1, 0.9, (6, 3))
     c = CompiledLayers(d)
-    analytic = c.gradients(params, X, Y)
+    analytic = c.grad(**params, x=X, y=Y)
     numeric = _central(c, params, X, Y)
     for key in params:
         np.testing.assert_allclose(analytic[key], numeric[key], rtol=1e-6, atol=1e-8,
@@ -247,8 +247,8 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits() -> None:
               "W2": np.array([[1e4, 0.0], [-1e4, 0.0], [0.0, 0.0]]), "b2": np.zeros(3)}
     X, Y = np.array([[1.0]]), np.array([[0.0, 1.0, 0.0]])
     c = CompiledLayers(d)
-    assert c.loss(params, X, Y) == pytest.approx(2e4)  # log-softmax: no log(0)
-    grads = c.gradients(params, X, Y)
+    assert c.loss(**params, x=X, y=Y) == pytest.approx(2e4)  # log-softmax: no log(0)
+    grads = c.grad(**params, x=X, y=Y)
     np.testing.assert_allclose(grads["b2"], [1.0, -1.0, 0.0])
 
 
@@ -257,7 +257,7 @@ def test_sigmoid_bce_loss_is_stable_for_huge_logits() -> None:
               "bce", inputs=1)
     params = {"W1": np.array([[1.0]]), "b1": np.zeros(1), "W2": np.array([[1.0]]),
               "b2": np.zeros(1)}
-    loss = CompiledLayers(d).loss(params, np.array([[800.0]]), np.array([[0.0]]))
+    loss = CompiledLayers(d).loss(**params, x=np.array([[800.0]]), y=np.array([[0.0]]))
     assert loss == pytest.approx(800.0)
 
 
@@ -267,12 +267,12 @@ def test_compiled_arguments_are_checked() -> None:
     params = d.initial_parameters(0)
     with pytest.raises(ArgumentError, match=r"^inputs X must have shape \(samples, 4\), got "
                                             r"\(2, 3\)$"):
-        c.forward(params, np.zeros((2, 3)))
+        c.forward(**params, x=np.zeros((2, 3)))
     with pytest.raises(ArgumentError, match=r"^parameter 'W2' has shape \(2, 2\), "
                                             r"expected \(2, 3\)$"):
-        c.forward({**params, "W2": np.zeros((2, 2))}, np.zeros((2, 4)))
+        c.forward(**{**params, "W2": np.zeros((2, 2))}, x=np.zeros((2, 4)))
     with pytest.raises(ArgumentError, match="^missing parameter 'b1'$"):
-        c.forward({k: v for k, v in params.items() if k != "b1"}, np.zeros((2, 4)))
+        c.forward(**{k: v for k, v in params.items() if k != "b1"}, x=np.zeros((2, 4)))
 
 
 # -- training on the digits ----------------------------------------------------------------
@@ -453,3 +453,22 @@ def test_cli_train_on_the_digits() -> None:
                         "3 epochs; layer-level gradients")
     assert lines[-2].startswith("train accuracy: ") and lines[-1].startswith("test accuracy:  ")
     assert r.stderr == ""
+
+
+def test_compiled_layers_are_called_by_name_as_the_unit_level_is() -> None:
+    d = _spec('{ units = 3, activation = "tanh" }, { units = 2, activation = "softmax" }', "cce")
+    c = CompiledLayers(d)
+    params = d.initial_parameters(1)
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(5, 4)), np.eye(2)[rng.integers(0, 2, 5)]
+    value, grads = c.value_and_grad(**params, x=X, y=Y)
+    assert value == c.loss(**params, x=X, y=Y)
+    assert grads.keys() == c.grad(**params, x=X, y=Y).keys() == {"W1", "b1", "W2", "b2"}
+    for key, g in c.grad(**params, x=X, y=Y).items():
+        np.testing.assert_array_equal(g, grads[key])
+    with pytest.raises(ArgumentError, match=r"^unknown argument 'w1'; the arguments are: "
+                                            r"W1, W2, b1, b2, x, y$"):
+        c.loss(**params, w1=1.0, x=X, y=Y)
+    with pytest.raises(ArgumentError, match=r"^missing argument 'y' \(the targets, one row "
+                                            r"per sample\)$"):
+        c.grad(**params, x=X)

@@ -203,7 +203,7 @@ def _measure(derivation: LayerDerivation, label: str, seeds: int,
             Y = np.eye(n_out)[rng.integers(0, n_out, samples)]
         else:
             Y = rng.uniform(size=(samples, n_out))
-        g = compiled.gradients(params, X, Y)
+        g = compiled.grad(**params, x=X, y=Y)
         buf = compiled._buffers_for(samples)
         slopes = np.empty(depth)
         for l in range(1, depth + 1):

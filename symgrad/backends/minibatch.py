@@ -10,7 +10,7 @@ preallocated per batch size; there is no per-weight code.
 >>> from symgrad.derive import derive_layers
 >>> c = CompiledLayers(derive_layers("derivations/digits_mlp.toml"), 32)
 >>> params = c.derivation.initial_parameters(0)
->>> c.forward(params, np.zeros((2, 64))).shape
+>>> c.forward(**params, x=np.zeros((2, 64))).shape
 (2, 10)
 """
 
@@ -57,9 +57,10 @@ class _Buffers:
 class CompiledLayers:
     """The layer-level derivation as NumPy code over minibatches (rows are samples).
 
-    ``forward``, ``loss``, ``gradients`` and ``predict`` take parameters
-    ``{"W1": (n1, n0), "b1": (n1,), ...}`` and inputs ``X`` of shape ``(m, n0)`` (and
-    one-hot or real targets ``Y`` of shape ``(m, nL)``); ``sgd_epoch`` runs one epoch of
+    ``forward``, ``loss``, ``grad``, ``value_and_grad`` and ``predict`` take their
+    arguments by name, as the unit level's compiled functions do: parameters
+    ``W1=(n1, n0), b1=(n1,), ...``, inputs ``x`` of shape ``(m, n0)`` and one-hot or real
+    targets ``y`` of shape ``(m, nL)``; ``sgd_epoch`` runs one epoch of
     minibatch SGD in place. Work arrays for a batch size are allocated once and reused.
     With a softmax output the targets of each sample must sum to 1 (one-hot labels), as
     the derivation of ``delta_L = s - y`` assumes.
@@ -222,43 +223,66 @@ class CompiledLayers:
                                 f"got {Ya.shape}")
         return Xa, Ya
 
-    def forward(self, params: Mapping[str, np.ndarray], X: object) -> np.ndarray:
-        """The network's outputs, one row per sample (a fresh array)."""
+    def _named(self, values: Mapping[str, Any], targets: bool = True
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """Parameters ``W1, b1, ...`` and the data ``x`` (and ``y``) from keyword values."""
+        data = ("x", "y") if targets else ("x",)
+        known = {f"W{s.index}" for s in self.shapes} | {
+            f"b{s.index}" for s in self.shapes if s.bias} | set(data)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ArgumentError(f"unknown argument '{unknown[0]}'; the arguments are: "
+                                f"{', '.join(sorted(known - set(data)))}, {', '.join(data)}")
+        for key in data:
+            if key not in values:
+                raise ArgumentError(f"missing argument '{key}' (the "
+                                    f"{'inputs' if key == 'x' else 'targets'}, one row per "
+                                    "sample)")
+        params = {k: v for k, v in values.items() if k not in data}
         self._check(params)
-        Xa, _ = self._inputs(X)
-        buf = self._buffers_for(len(Xa))
-        self._run_forward(self._plan(params), Xa, buf)
+        X, Y = self._inputs(values["x"], values.get("y") if targets else None)
+        return params, X, Y
+
+    def forward(self, **values: Any) -> np.ndarray:
+        """The network's outputs for parameters ``W1, b1, ...`` and inputs ``x``, one row
+        per sample (a fresh array)."""
+        params, X, _ = self._named(values, targets=False)
+        buf = self._buffers_for(len(X))
+        self._run_forward(self._plan(params), X, buf)
         return buf.a[self.L].copy()
 
-    def loss(self, params: Mapping[str, np.ndarray], X: object, Y: object) -> float:
-        """The loss over ``X, Y``, reduced as the loss says (log-softmax inside the CCE)."""
-        self._check(params)
-        Xa, Ya = self._inputs(X, Y)
-        buf = self._buffers_for(len(Xa))
-        self._run_forward(self._plan(params), Xa, buf)
-        total = self._loss_terms(buf.z[self.L], buf.a[self.L], Ya)  # type: ignore[arg-type]
-        return total / len(Xa) if self.mean else total
+    def loss(self, **values: Any) -> float:
+        """The loss over ``x, y``, reduced as the loss says (log-softmax inside the CCE)."""
+        params, X, Y = self._named(values)
+        buf = self._buffers_for(len(X))
+        self._run_forward(self._plan(params), X, buf)
+        total = self._loss_terms(buf.z[self.L], buf.a[self.L], Y)  # type: ignore[arg-type]
+        return total / len(X) if self.mean else total
 
-    def gradients(self, params: Mapping[str, np.ndarray], X: object,
-                  Y: object) -> dict[str, np.ndarray]:
-        """``{"W1": dE/dW1, "b1": dE/db1, ...}`` over ``X, Y`` (fresh arrays)."""
-        self._check(params)
-        Xa, Ya = self._inputs(X, Y)
-        buf = self._buffers_for(len(Xa))
+    def grad(self, **values: Any) -> dict[str, np.ndarray]:
+        """``{"W1": dE/dW1, "b1": dE/db1, ...}`` over ``x, y`` (fresh arrays)."""
+        return self.value_and_grad(**values)[1]
+
+    def value_and_grad(self, **values: Any) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss and every gradient from one forward and one backward pass, called as
+        :meth:`symgrad.compile.CompiledNetwork.value_and_grad` is: by name."""
+        params, X, Y = self._named(values)
+        buf = self._buffers_for(len(X))
         plan = self._plan(params)
-        self._run_forward(plan, Xa, buf)
-        self._run_backward(plan, Xa, Ya, buf,  # type: ignore[arg-type]
-                           1.0 / len(Xa) if self.mean else 1.0)
+        self._run_forward(plan, X, buf)
+        total = self._loss_terms(buf.z[self.L], buf.a[self.L], Y)  # type: ignore[arg-type]
+        self._run_backward(plan, X, Y, buf,  # type: ignore[arg-type]
+                           1.0 / len(X) if self.mean else 1.0)
         out: dict[str, np.ndarray] = {}
         for s in self.shapes:
             out[f"W{s.index}"] = buf.gW[s.index].copy()
             if s.bias:
                 out[f"b{s.index}"] = buf.gb[s.index].copy()
-        return out
+        return (total / len(X) if self.mean else total), out
 
-    def predict(self, params: Mapping[str, np.ndarray], X: object) -> np.ndarray:
+    def predict(self, **values: Any) -> np.ndarray:
         """The class of each sample: the index of its largest output."""
-        return np.argmax(self.forward(params, X), axis=1)
+        return np.argmax(self.forward(**values), axis=1)
 
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,

@@ -33,7 +33,7 @@ def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
     except MissingDependencyError as exc:
         return [f"(no values: {exc})"]
     params = d.initial_parameters(spec.training.seed)
-    grads = CompiledLayers(d).gradients(params, data.x_train, data.y_train)
+    grads = CompiledLayers(d).grad(**params, x=data.x_train, y=data.y_train)
     E = d.loss.symbol
     bar = "‖" if uni else "|"
     lines = [f"gradients at the initial parameters (seed {spec.training.seed}), over the "

@@ -102,8 +102,8 @@ def fit(net: Network | Spec | str | Path, *, epochs: int | None = None,
         params = derivation.initial_parameters(plan.seed)
     history, seconds = _epochs(compiled, params, plan, progress)
     data = plan.data
-    train_acc = float(np.mean(compiled.predict(params, data.x_train) == data.labels_train))
-    test_acc = float(np.mean(compiled.predict(params, data.x_test) == data.labels_test))
+    train_acc = float(np.mean(compiled.predict(**params, x=data.x_train) == data.labels_train))
+    test_acc = float(np.mean(compiled.predict(**params, x=data.x_test) == data.labels_test))
     return FitResult(history, params, train_acc, test_acc, seconds, setup, derivation,
                      plan.epochs, plan.batch_size, plan.learning_rate, plan.mode)
 
