@@ -13,13 +13,13 @@ parser, reports and the command line) looks them up here.
 from __future__ import annotations
 
 from .base import (ACTIVATIONS, Activation, CatalogueFunction, UnitForms, entry_of, exact,
-                   functions_of, get_activation, names_table, register, unregister)
+                   functions_of, get_activation, register, unregister)
 from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu, sigmoid,
                           silu, softplus)
 from .softmax import softmax, softmax_forms
 from .losses import LOSSES, Loss, get_loss
 
 __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
-           "functions_of", "get_activation", "names_table", "register", "unregister",
+           "functions_of", "get_activation", "register", "unregister",
            "ERFC", "binary_step", "elu", "gelu", "leaky_relu", "linear", "relu", "sigmoid",
            "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss"]

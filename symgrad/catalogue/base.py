@@ -28,8 +28,7 @@ from sympy.core.function import ArgumentIndexError
 from ..errors import SymgradError, UnknownNameError
 
 __all__ = ["exact", "CatalogueFunction", "UnitForms", "Activation", "ACTIVATIONS",
-           "register", "get_activation", "unregister", "entry_of", "names_table",
-           "functions_of"]
+           "register", "get_activation", "unregister", "entry_of", "functions_of"]
 
 
 def exact(value: float | int | Fraction | Expr) -> Expr:
@@ -267,11 +266,6 @@ def entry_of(function: type) -> Activation:
     except KeyError:
         raise UnknownNameError("activation function", getattr(function, "__name__", "?"),
                                [f.__name__ for f in _BY_FUNCTION]) from None
-
-
-def names_table() -> dict[str, Activation]:
-    """Every name and alias of every entry, mapped to its entry (for parsers)."""
-    return {n: e for e in ACTIVATIONS.values() for n in e.names}
 
 
 def functions_of(kinked: bool | None = None) -> tuple[type[Function], ...]:
