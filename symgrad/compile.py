@@ -441,11 +441,16 @@ def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, 
     kernel = sp.lambdify((z,), (a, slope), modules=[_NUMPY_NAMESPACE, "numpy"],
                          printer=StableNumPyPrinter(), cse=_named_cse(body), docstring_limit=0)
 
+    def shaped(result: Any, values: Any) -> Any:
+        # a constant (the linear slope 1) comes back as a number: give it the shape of z
+        if result is values:  # the identity: a fresh array, never the caller's own
+            return np.array(values, dtype=float)
+        return result if np.shape(result) == np.shape(values) else \
+            np.asarray(result) + np.zeros_like(values)
+
     def run(values: Any) -> tuple[Any, Any]:
         value, derivative = kernel(values)
-        # a constant (the linear slope 1) comes back as a number: give it the shape of z
-        return (np.asarray(value) + np.zeros_like(values),
-                np.asarray(derivative) + np.zeros_like(values))
+        return shaped(value, values), shaped(derivative, values)
     return run
 
 
