@@ -50,6 +50,7 @@ from ..errors import ArgumentError, DerivationError
 from ..network import Network
 from ..printing import matrix_latex, matrix_text, text
 from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
+from .rules import output_upstream, unit_delta
 
 __all__ = ["LayerStep", "LayerDerivation", "derive_layers", "SCALAR_LIMIT"]
 
@@ -273,17 +274,10 @@ class LayerDerivation:
         K = shape.units
         outs = sp.symbols(f"o1:{K + 1}", real=True)
         tgts = sp.symbols(f"t1:{K + 1}", real=True)
-        upstream = sp.factor_terms(self.loss.per_sample(list(outs), list(tgts)).diff(
-            outs[0]).xreplace({outs[0]: a, tgts[0]: y}))
+        upstream = output_upstream(self.loss.per_sample(list(outs), list(tgts)),
+                                   outs[0]).xreplace({outs[0]: a, tgts[0]: y})
         general_local, local = _own_output(shape, z, a)
-        scalar = upstream * local
-        note = ""
-        if self.loss.needs_probabilities and shape.activation is not None:
-            simplified = sp.factor_terms(sp.cancel(scalar))
-            if simplified != scalar:
-                note = (f"{self.loss.title} after a {shape.activation.name} output: the "
-                        "activation's derivative cancels the loss's denominator")
-            scalar = simplified
+        scalar, _, note = unit_delta(upstream, local, self.loss, shape.activation, output=True)
         table = {a: self.a[L], y: self.y, z: self.z[L]}
         shape2 = (shape.units, 1)
         delta = _lift(scalar, table, shape2)

@@ -40,6 +40,7 @@ from ..errors import UnknownNameError
 from ..network import Layer, Network
 from ..numbers import exact_points, finite_float
 from ..printing import latex, partial_latex
+from .rules import output_upstream, unit_delta
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 
@@ -189,7 +190,7 @@ class Derivation(Mapping[str, Gradient]):
         net = self.network
         last = layer.index == len(net.layers)
         if last:
-            upstream = [sp.factor_terms(net.error.diff(a)) for a in layer.post]
+            upstream = [output_upstream(net.error, a) for a in layer.post]
         else:
             following = net.layers[layer.index]
             upstream = [sp.Add(*(following.deltas[k] * following.weights[k][i]
@@ -200,12 +201,7 @@ class Derivation(Mapping[str, Gradient]):
             act = layer.activation
             if act is None or act.elementwise:
                 local = None if act is None else self._local(layer, j)
-                expr = upstream[j] if local is None else upstream[j] * local
-                general, note = None, ""
-                if last and net.loss.needs_probabilities and act is not None:
-                    general, expr = expr, sp.factor_terms(sp.cancel(expr))
-                    note = (f"{net.loss.title} after a {act.name} output: "
-                            "the activation's derivative cancels the loss's denominator")
+                expr, general, note = unit_delta(upstream[j], local, net.loss, act, output=last)
                 steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
                                        upstream[j], local, expr, general, note))
                 continue
