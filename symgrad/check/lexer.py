@@ -152,20 +152,29 @@ class Tokenizer:
 
     # -- plain text -----------------------------------------------------------------------
 
+    def _shared(self, ch: str, i: int, col: int) -> int | None:
+        """What text and LaTeX read alike (white space, a number, the letter σ): the
+        position after it, or ``None`` when ``ch`` starts none of them."""
+        text = self.text
+        if ch in " \t\r\n":
+            return i + 1
+        if ch.isascii() and (ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit())):
+            m = _match(_NUMBER, text, i)
+            self._number(m.group(), col)
+            return m.end()
+        if ch == "sigma":
+            self.tokens.append(Token("func", "sigma", col, text[i]))
+            return i + 1
+        return None
+
     def plain(self) -> list[Token]:
         text, i, n = self.text, 0, len(self.text)
         while i < n:
             ch = _UNICODE.get(self.text[i], self.text[i])
             col = i + 1
-            if ch in " \t\r\n":
-                i += 1
-            elif ch.isascii() and (ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit())):
-                m = _match(_NUMBER, text, i)
-                self._number(m.group(), col)
-                i = m.end()
-            elif ch == "sigma":
-                self.tokens.append(Token("func", "sigma", col, text[i]))
-                i += 1
+            shared = self._shared(ch, i, col)
+            if shared is not None:
+                i = shared
             elif ch.isascii() and (ch.isalpha() or ch == "_"):
                 m = _match(_NAME, text, i)
                 self._name(m.group(), col)
@@ -355,17 +364,11 @@ class Tokenizer:
         while i < n:
             ch = _UNICODE.get(text[i], text[i])
             col = i + 1
-            if ch in " \t\r\n":
-                i += 1
+            shared = self._shared(ch, i, col)
+            if shared is not None:
+                i = shared
             elif ch == "\\":
                 i = self._command(i)
-            elif ch.isascii() and (ch.isdigit() or (ch == "." and text[i + 1:i + 2].isdigit())):
-                m = _match(_NUMBER, text, i)
-                self._number(m.group(), col)
-                i = m.end()
-            elif ch == "sigma":
-                self.tokens.append(Token("func", "sigma", col, text[i]))
-                i += 1
             elif ch.isascii() and ch.isalpha():
                 i = self._letters(i)
             elif ch == "^":
