@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from symgrad.datasets import Dataset, load_dataset  # noqa: E402
 from symgrad.backends import CompiledLayers  # noqa: E402
 from symgrad.derive import LayerDerivation  # noqa: E402
-from symgrad.train import fit  # noqa: E402
+from symgrad.train import train  # noqa: E402
 from symgrad.spec import read_spec  # noqa: E402
 
 
@@ -183,8 +183,8 @@ def main() -> None:
              "sklearn": "scikit-learn MLPClassifier (sgd)"}
     have_torch = True
     for _ in range(args.repeats):
-        r = fit(spec, data=data)
-        runs["symgrad"].append((float(np.mean(r.epoch_seconds)), r.test_accuracy))
+        r = train(spec, data=data, progress=False)
+        runs["symgrad"].append((float(np.mean(r.seconds)), r.accuracy["test"]))
         times, final = hand_numpy(data, params, epochs, batch, lr, seed, hidden)
         runs["numpy"].append((float(np.mean(times)),
                               numpy_accuracy(final, data.x_test, data.labels_test, hidden)))

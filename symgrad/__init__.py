@@ -3,7 +3,7 @@
 The pipeline, left to right: a spec (:func:`read_spec`) becomes a network
 (:func:`load`, :class:`Network`), the network a derivation (:func:`derive`, or
 :func:`derive_layers` for the matrix form), and the derivation compiled functions
-(:func:`compile`, :func:`train`, :func:`fit`), checks (:func:`check`) or a report
+(:func:`compile`, :func:`train`), checks (:func:`check`) or a report
 (:func:`report`).
 
 >>> import symgrad
@@ -25,7 +25,6 @@ from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
                      UnknownNameError)
 from .backends import CompiledLayers
 from .derive import LayerDerivation, derive_layers
-from .train import FitResult, fit
 from .catalogue import LOSSES, Loss, get_loss
 from .network import Dense, Network, load
 # binds ``symgrad.report`` too: the subpackage, which is callable as render_report
@@ -46,7 +45,7 @@ __all__ = [
     "Spec", "parse_spec", "read_spec",
     "Dense", "Network", "load",
     "Derivation", "DeltaStep", "Factor", "Gradient", "derive",
-    "LayerDerivation", "CompiledLayers", "FitResult", "derive_layers", "fit",
+    "LayerDerivation", "CompiledLayers", "derive_layers",
     "CompiledNetwork", "compile",
     "Step", "TrainingResult", "train",
     "CheckResult", "check", "check_file", "assert_gradient_matches",

@@ -25,10 +25,15 @@ from .catalogue import ACTIVATIONS, Activation, Loss, get_activation, get_loss
 from .errors import SpecError, SymgradError, UnknownNameError
 from .spec import Spec
 
-__all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION"]
+__all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION", "LEVELS", "SCALAR_LIMIT"]
 
 #: The spec word for a layer whose output is its pre-activation ``z`` itself.
 NO_ACTIVATION = "none"
+#: The two levels a network is derived and trained at, and ``auto``: one by size.
+LEVELS = ("auto", "scalar", "layer")
+#: Above this many parameters, ``auto`` picks the layer level (one gradient each is too many
+#: to print, and matrix kernels train faster).
+SCALAR_LIMIT = 200
 
 
 @dataclass(frozen=True)

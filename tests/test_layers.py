@@ -5,13 +5,14 @@ digits network's accuracy, the `derive --level` command and bad input."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad import Dense, Network, derive, derive_layers, fit
+from symgrad import Dense, Network, derive, derive_layers, train
 from symgrad.catalogue import ACTIVATIONS
 from symgrad.errors import ArgumentError, SpecError
 from symgrad.compile import activation_kernel
@@ -279,31 +280,33 @@ def test_compiled_arguments_are_checked() -> None:
 
 @pytest.mark.parametrize("path", [DIGITS, DIGITS_RELU], ids=["sigmoid", "relu"])
 def test_digits_network_reaches_96_percent(path: Path) -> None:
-    seen: list[tuple[int, float]] = []
-    result = fit(path, progress=lambda epoch, loss: seen.append((epoch, loss)))
-    assert result.test_accuracy >= 0.96
-    assert result.train_accuracy >= 0.99
-    assert len(result.history) == 50 and [e for e, _ in seen] == list(range(1, 51))
-    assert result.history[-1] < result.history[0] / 10
+    seen: list[int] = []
+    result = train(path, progress=lambda step: seen.append(step.iteration))
+    assert result.level == "layer" and result.epochs == 50
+    assert result.accuracy["test"] >= 0.96
+    assert result.accuracy["train"] >= 0.99
+    per_epoch = math.ceil(result.samples / result.batch_size)
+    assert len(result.history) == 51 and seen == [per_epoch * e for e in range(51)]
+    assert result.history[-1].loss < result.history[1].loss / 10
     assert result.params["W1"].shape == (32, 64) and result.params["b2"].shape == (10,)
     assert result.setup_seconds < 5  # generous; the 2 s target is measured in benchmarks/
 
 
-def test_fit_is_reproducible_with_a_seed() -> None:
-    a = fit(DIGITS, epochs=2)
-    b = fit(DIGITS, epochs=2)
-    np.testing.assert_array_equal(a.history, b.history)
+def test_layer_training_is_reproducible_with_a_seed() -> None:
+    a = train(DIGITS, epochs=2)
+    b = train(DIGITS, epochs=2)
+    np.testing.assert_array_equal(a.losses, b.losses)
     np.testing.assert_array_equal(a.params["W2"], b.params["W2"])
 
 
-def test_fit_needs_the_training_settings() -> None:
+def test_layer_training_needs_the_training_settings() -> None:
     spec = parse_spec('[network]\ninputs = 64\nlayers = [{ units = 10, activation = '
                       '"softmax" }]\nloss = "cce"\n[data]\nsource = "digits"\n', "s.toml")
     with pytest.raises(SpecError, match=r"^s.toml: field 'training.epochs': missing; give it "
                                         r"in the spec or as an argument$"):
-        fit(spec)
-    result = fit(spec, epochs=1, learning_rate=0.1, batch_size=64)
-    assert result.batch_size == 64 and len(result.history) == 1
+        train(spec, learning_rate=0.1)
+    result = train(spec, epochs=1, learning_rate=0.1, mode="minibatch", batch_size=64)
+    assert result.batch_size == 64 and len(result.history) == 2
 
 
 # -- bad input -----------------------------------------------------------------------------
@@ -319,7 +322,7 @@ def _digits_variant(tmp_path: Path, old: str, new: str) -> Path:
 def test_inputs_that_do_not_match_the_features(tmp_path: Path) -> None:
     path = _digits_variant(tmp_path, "inputs = 64", "inputs = 63")
     with pytest.raises(SpecError) as exc:
-        fit(path)
+        train(path)
     assert str(exc.value) == (f"{path}:11: field 'network.inputs': the digits data set has 64 "
                               "features, but the network has 63 inputs")
 
@@ -327,7 +330,7 @@ def test_inputs_that_do_not_match_the_features(tmp_path: Path) -> None:
 def test_outputs_that_do_not_match_the_classes(tmp_path: Path) -> None:
     path = _digits_variant(tmp_path, "units = 10", "units = 9")
     with pytest.raises(SpecError) as exc:
-        fit(path)
+        train(path)
     assert str(exc.value) == (f"{path}:14: field 'network.layers[1].units': the digits data "
                               "set has 10 classes, but the last layer has 9 units")
 
@@ -407,30 +410,43 @@ def _train_args(**given: object) -> argparse.Namespace:
 
 
 def test_train_dataset_prints_losses_and_accuracies(capsys) -> None:
-    from symgrad.cli._fit import train_dataset
+    from symgrad.cli._train_layers import train_layers
     from symgrad.spec import read_spec
 
-    assert train_dataset(read_spec(DIGITS), _train_args(epochs=4)) == 0
+    assert train_layers(read_spec(DIGITS), _train_args(epochs=4)) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert lines[0] == (f"minibatch SGD on {DIGITS} (Handwritten digits: 64 inputs, 32 sigmoid "
                         "units, 10 softmax outputs)")
     assert lines[1] == ("64 -> 32 sigmoid -> 10 softmax, loss cce; learning rate 0.5, batch 32, "
                         "4 epochs; layer-level gradients")
-    assert lines[3] == "epoch  mean loss"
-    assert [l.split()[0] for l in lines[4:8]] == ["1", "2", "3", "4"]
+    assert lines[3].startswith("stopped after 4 epochs (172 iterations); the gradient norm is ")
+    assert lines[4] == "epoch  iteration  E (all 1,348 training samples)"
+    assert [l.split()[:2] for l in lines[5:10]] == [
+        ["0", "0"], ["1", "43"], ["2", "86"], ["3", "129"], ["4", "172"]]
     assert lines[-2].startswith("train accuracy: ") and lines[-1].startswith("test accuracy:  ")
     assert err == ""  # no progress bar when stderr is not a terminal
 
 
-def test_train_dataset_rejects_iteration_options() -> None:
-    from symgrad.cli._fit import train_dataset
+def test_train_at_the_layer_level_refuses_a_history_file(tmp_path: Path) -> None:
+    from symgrad.cli._train_layers import train_layers
     from symgrad.spec import read_spec
 
-    with pytest.raises(ArgumentError, match=r'^--iterations does not apply to a spec with a data '
-                                            r'set \(\[data\] source = "digits"\); it trains by '
-                                            r'epochs$'):
-        train_dataset(read_spec(DIGITS), _train_args(iterations=3))
+    with pytest.raises(ArgumentError, match=r"^--history writes one column per parameter; it "
+                                            r"applies at the scalar level \(--level scalar\), "
+                                            r"not to matrices of weights$"):
+        train_layers(read_spec(DIGITS), _train_args(history=tmp_path / "h.csv"))
+    assert not (tmp_path / "h.csv").exists()
+
+
+def test_train_dataset_takes_iterations_and_a_tolerance(capsys) -> None:
+    from symgrad.cli._train_layers import train_layers
+    from symgrad.spec import read_spec
+
+    assert train_layers(read_spec(DIGITS), _train_args(iterations=50, quiet=True)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("batch 32, 50 iterations; layer-level gradients")
+    assert lines[3].startswith("stopped after 50 iterations; the gradient norm is ")
 
 
 @pytest.mark.parametrize("args, message", [

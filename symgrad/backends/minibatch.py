@@ -287,11 +287,12 @@ class CompiledLayers:
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,
                   work: tuple[np.ndarray, np.ndarray] | None = None) -> float:
-        """One epoch of minibatch SGD in place, in the sample ``order``; returns the mean of
-        the batch losses (each taken before its update)."""
-        n = len(X)
+        """One epoch of minibatch SGD in place, over the samples in ``order`` (all of them,
+        or the first batches of an epoch); returns the mean of the batch losses (each taken
+        before its update). ``work`` holds ``len(order)`` rows of ``X`` and ``Y``."""
+        n = len(order)
         if work is None:
-            work = (np.empty_like(X), np.empty_like(Y))
+            work = (np.empty((n, X.shape[1])), np.empty((n, Y.shape[1])))
         Xs, Ys = work
         np.take(X, order, axis=0, out=Xs)
         np.take(Y, order, axis=0, out=Ys)

@@ -14,11 +14,10 @@ import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
 from ..backends import CompiledLayers
-from ..derive import SCALAR_LIMIT, LayerDerivation
+from ..architecture import SCALAR_LIMIT, Architecture
+from ..derive import LayerDerivation
 from ..spec import read_spec
 from ._output import supports_unicode
-
-LEVELS = ("auto", "scalar", "layer")
 
 
 def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
@@ -50,8 +49,7 @@ def layer_level(args: argparse.Namespace) -> bool:
     if level == "scalar" and args.wrt:
         return False
     spec = read_spec(args.spec)
-    count = sum(layer.units * (n_in + (1 if layer.bias else 0)) for layer, n_in in zip(
-        spec.network.layers, [spec.network.inputs] + [l.units for l in spec.network.layers]))
+    count = Architecture.from_spec(spec).parameter_count
     if level == "scalar" and count > SCALAR_LIMIT:
         raise ArgumentError(f"this network has {count:,} parameters, too many to print one "
                             f"gradient each (the limit is {SCALAR_LIMIT}); use --level layer, "

@@ -8,7 +8,8 @@ from ..derive import Derivation, Gradient, derive
 from ..network import Network, load
 from ..printing import (chain_factors, latex, partial_latex, partial_text, product_text,
                         text)
-from ._layers import LEVELS, layer_level
+from ..architecture import LEVELS
+from ._layers import layer_level
 from ._output import supports_unicode
 
 FORMS = ("factored", "expanded", "steps")

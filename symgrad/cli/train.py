@@ -23,13 +23,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..architecture import LEVELS, SCALAR_LIMIT
 from ..compile import CompiledNetwork, compile as compile_derivation
 from ..derive import derive
 from ..errors import DivergenceError
 from ..network import Network
 from ..printing import text
 from ..spec import TRAINING_MODES, Spec, read_spec
-from ..train import Step, TrainingResult, train, write_history_csv
+from ..train import Step, TrainingResult, choose_level, train, write_history_csv
 from . import EXIT_FAIL, EXIT_OK
 
 _MAX_ROWS = 40  # a longer iteration table shows every n-th row (n = 1, 2, 5, 10, 20, 50, ...)
@@ -78,6 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "gives none")
     p.add_argument("--history", type=Path, metavar="FILE.csv",
                    help="write every iteration's parameters, loss and gradients as CSV")
+    p.add_argument("--level", choices=LEVELS, default="auto",
+                   help="scalar: one compiled gradient per parameter; layer: matrix kernels "
+                        "over minibatches; auto (default): layer for a named data set or "
+                        f"above {SCALAR_LIMIT} parameters")
     p.add_argument("--quiet", action="store_true",
                    help="print only the outcome: no table, no progress bar")
     p.set_defaults(handler=run)
@@ -85,9 +90,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec)
-    if spec.data.source is not None:  # a named data set: layer-level minibatch SGD
-        from ._fit import train_dataset
-        return train_dataset(spec, args)
+    if choose_level(spec, args.level) == "layer":  # a named data set, or a large network
+        from ._train_layers import train_layers
+        return train_layers(spec, args)
     return _train_network(spec, args)
 
 
@@ -96,7 +101,7 @@ def _train_network(spec: Spec, args: argparse.Namespace) -> int:
     net = Network.from_spec(spec)
     f = compile_derivation(derive(net))
     try:
-        result = train(net, learning_rate=args.learning_rate, iterations=args.iterations,
+        result = train(net, level="scalar", learning_rate=args.learning_rate, iterations=args.iterations,
                        epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
                        tolerance=args.tolerance, seed=args.seed,
                        progress=False if args.quiet else None, compiled=f)

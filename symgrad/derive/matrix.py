@@ -19,7 +19,7 @@ calculus; the elementwise factor is SymPy's scalar derivative of the activation
 (its ``fdiff``), lifted to a Hadamard product.
 
 :class:`symgrad.backends.minibatch.CompiledLayers` turns the derivation into NumPy
-matrix products over a minibatch, and :func:`symgrad.train.fit` trains with it.
+matrix products over a minibatch, and :func:`symgrad.train` trains with it.
 
 >>> d = derive_layers(parse_spec('''
 ... [network]
@@ -44,7 +44,7 @@ from sympy import (Expr, HadamardPower, HadamardProduct, MatAdd, MatMul, MatrixE
                    MatrixSymbol, OneMatrix, Symbol, Trace, ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from ..architecture import Architecture, LayerShape
+from ..architecture import SCALAR_LIMIT, Architecture, LayerShape
 from ..catalogue import Loss
 from ..errors import ArgumentError, DerivationError
 from ..network import Network
@@ -53,10 +53,6 @@ from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctes
 from .rules import output_upstream, unit_delta
 
 __all__ = ["LayerStep", "LayerDerivation", "derive_layers", "SCALAR_LIMIT"]
-
-#: Above this many parameters ``symgrad derive`` shows the layer-level derivation.
-SCALAR_LIMIT = 200
-
 _Elementwise = ElementwiseApplyFunction
 
 

@@ -1,5 +1,6 @@
-"""Training: gradient descent on compiled gradients (:mod:`.loop`, :func:`train`) and
-minibatch SGD on the layer level for a data set (:mod:`.fit`, :func:`fit`).
+"""Training: one gradient-descent loop (:mod:`.loop`, :func:`train`) over either level's
+gradients (:mod:`.models`: one compiled function per parameter, or the layer level's
+minibatch kernels for a data set).
 
 The package itself is callable, as :func:`train`, so that ``symgrad.train(net, ...)``
 works while ``symgrad.train`` names this package.
@@ -15,12 +16,12 @@ import sys
 import types
 from typing import Any
 
-from .fit import FitResult, fit
 from .loop import (DEFAULT_ITERATIONS, GROWTH_STEPS, Step, TrainingResult, train,
                    write_history_csv)
+from .models import choose_level
 
 __all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
-           "DEFAULT_ITERATIONS", "fit", "FitResult"]
+           "DEFAULT_ITERATIONS", "choose_level"]
 
 
 class _CallableModule(types.ModuleType):

@@ -1,4 +1,5 @@
-"""Gradient descent on compiled gradients: full batch, minibatch and stochastic.
+"""Gradient descent on compiled gradients: full batch, minibatch and stochastic, at the
+scalar level (one gradient per parameter) or the layer level (matrix kernels), in one loop.
 
 One *iteration* is one update ``p <- p - learning_rate * dL/dp``. In ``"batch"`` mode the
 gradient is that of the whole data set; in ``"minibatch"`` mode that of a batch of
@@ -6,24 +7,29 @@ gradient is that of the whole data set; in ``"minibatch"`` mode that of a batch 
 epoch (one pass over the data) are drawn from a permutation seeded by ``seed``. The loss
 reduces over a batch as its definition says (a sum or a mean); nothing is rescaled.
 
-The history has one :class:`Step` per iteration and one for the final parameters: step
-``k`` holds the parameters before update ``k`` and the loss and gradient *of the whole data
-set* at them (in the minibatch modes that is one extra evaluation per update).
+The history holds :class:`Step` records: step ``k`` holds the parameters before update
+``k`` and the loss and gradient *of the whole data set* at them. The scalar level records
+every iteration (in the minibatch modes that is one extra evaluation per update); the layer
+level, made for data sets of thousands of samples, records once an epoch. The last step
+holds the final parameters.
 
 Training stops
 
 * after ``iterations`` updates, or ``epochs`` passes over the data;
 * *converged*, when the Euclidean norm of the whole-data gradient over all parameters is at
-  most ``tolerance`` (checked before each update, so the last step satisfies it);
+  most ``tolerance`` (checked at each record, so the last step satisfies it);
 * *diverged*, raising :class:`~symgrad.errors.DivergenceError`, when the loss or a gradient
   is not finite (an arithmetic failure of the compiled code counts as not finite), or when
-  the loss rose in each of the last :data:`GROWTH_STEPS` iterations to above its value at
+  the loss rose at each of the last :data:`GROWTH_STEPS` records to above its value at
   the start. The error carries the history of the finite steps.
 
 >>> from symgrad.network import load
 >>> result = train(load("derivations/linear_cost.toml"), iterations=20, progress=False)
 >>> round(result.params["w"], 4), result.reason
 (2.0, 'stopped after 20 iterations; the gradient norm 1.82e-05 is above the tolerance 1e-09')
+>>> digits = train("derivations/digits_mlp.toml", epochs=2, progress=False)
+>>> digits.level, digits.iterations, [s.iteration for s in digits.history]
+('layer', 86, [0, 43, 86])
 """
 
 from __future__ import annotations
@@ -32,19 +38,20 @@ import csv
 import io
 import math
 import numbers
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from ..compile import compile as compile_derivation
-from ..derive.unit import derive
+from ..datasets import Dataset
 from ..errors import ArgumentError, DivergenceError, SymgradError, UnknownNameError
 from ..files import write_atomic
 from ..network import Network
-from ..spec import TRAINING_MODES, TrainingSpec
+from ..spec import TRAINING_MODES, Spec, TrainingSpec, read_spec
+from .models import GradientFunctions, LayerModel, Model, ScalarModel, choose_level
 
 __all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
            "DEFAULT_ITERATIONS"]
@@ -56,36 +63,35 @@ DEFAULT_ITERATIONS = 100
 _PROGRESS_DELAY = 0.5  # seconds a run must last before its progress bar appears
 
 
-class GradientFunctions(Protocol):
-    """What training needs from :func:`symgrad.compile`'s result."""
-
-    @property
-    def parameters(self) -> tuple[str, ...]: ...
-
-    @property
-    def data_names(self) -> tuple[str, ...]: ...
-
-    def value_and_grad(self, **values: object) -> tuple[float, dict[str, float]]: ...
-
-
 @dataclass(frozen=True)
 class Step:
-    """Parameters before update ``iteration``, and the whole-data loss and gradient there."""
+    """Parameters before update ``iteration``, and the whole-data loss and gradient there
+    (floats at the scalar level, ``W1, b1, ...`` arrays at the layer level)."""
 
     iteration: int
-    params: dict[str, float]
+    params: dict[str, Any]
     loss: float
-    grads: dict[str, float]
+    grads: dict[str, Any]
 
     @property
     def grad_norm(self) -> float:
-        """Euclidean norm of the gradient over all parameters."""
-        return math.hypot(*self.grads.values())
+        """Euclidean norm of the gradient over all parameters.
+
+        >>> Step(0, {}, 0.0, {"W1": np.array([[3.0]]), "b1": np.array([-4.0])}).grad_norm
+        5.0
+        """
+        return math.hypot(*(float(np.linalg.norm(np.ravel(g))) for g in self.grads.values()))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TrainingResult:
-    """A finished run: its history, why it stopped, and the settings it used."""
+    """A finished run at either level: its history, why it stopped, the settings it used.
+
+    ``accuracy`` holds the train and test accuracy when the data set has classes;
+    ``seconds`` the time of the updates between two records (not of the whole-data
+    evaluations), ``setup_seconds`` the time to derive and compile; ``derivation`` is the
+    :class:`~symgrad.derive.Derivation` or :class:`~symgrad.derive.LayerDerivation` used.
+    """
 
     history: list[Step]
     converged: bool
@@ -95,9 +101,15 @@ class TrainingResult:
     batch_size: int
     samples: int
     loss_symbol: str
+    level: str = "scalar"
+    epochs: int | None = None
+    accuracy: Mapping[str, float] = field(default_factory=dict)
+    seconds: np.ndarray = field(default_factory=lambda: np.empty(0))
+    setup_seconds: float = 0.0
+    derivation: Any = None
 
     @property
-    def params(self) -> dict[str, float]:
+    def params(self) -> dict[str, Any]:
         """The final parameters."""
         return self.history[-1].params
 
@@ -107,13 +119,32 @@ class TrainingResult:
         return self.history[-1].loss
 
     @property
+    def losses(self) -> np.ndarray:
+        """The whole-data loss at each step of the history."""
+        return np.array([s.loss for s in self.history])
+
+    @property
     def iterations(self) -> int:
         """How many updates were made."""
         return self.history[-1].iteration
 
+    @property
+    def seconds_per_epoch(self) -> float:
+        """The median time of an epoch's updates (layer level: one record per epoch)."""
+        per_update = float(np.median(self.seconds)) / max(1, self._updates_per_record)
+        return per_update * math.ceil(self.samples / self.batch_size)
+
+    @property
+    def _updates_per_record(self) -> int:
+        return self.history[1].iteration if len(self.history) > 1 else 1
+
     def to_csv(self, path: str | Path) -> None:
         """Write the history as CSV (see :func:`write_history_csv`)."""
         write_history_csv(self.history, path, self.loss_symbol)
+
+    def __repr__(self) -> str:
+        return (f"TrainingResult(level={self.level!r}, iterations={self.iterations}, "
+                f"loss={self.loss:.6g}, reason={self.reason!r})")
 
 
 def write_history_csv(history: Sequence[Step], path: str | Path, loss_symbol: str = "E") -> None:
@@ -167,10 +198,10 @@ class _Plan:
     seed: int
 
 
-def _plan(net: Network, samples: int, learning_rate: float | None, iterations: int | None,
+def _plan(source: Spec | None, samples: int, learning_rate: float | None, iterations: int | None,
           epochs: int | None, batch_size: int | None, mode: str | None,
           tolerance: float | None, seed: int | None) -> _Plan:
-    spec = net.spec.training if net.spec is not None else TrainingSpec()
+    spec = source.training if source is not None else TrainingSpec()
     rate = learning_rate if learning_rate is not None else spec.learning_rate
     if rate is None:
         raise ArgumentError("no learning rate: set learning_rate in the spec's [training] "
@@ -194,8 +225,12 @@ def _plan(net: Network, samples: int, learning_rate: float | None, iterations: i
         raise ArgumentError("give iterations or epochs, not both")
     if iterations is None and epochs is None:
         iterations, epochs = spec.iterations, spec.epochs
-        if iterations is not None and epochs is not None and net.spec is not None:
-            raise net.spec.error("training.epochs", "give iterations or epochs, not both")
+        if iterations is not None and epochs is not None and source is not None:
+            raise source.error("training.epochs", "give iterations or epochs, not both")
+        if iterations is None and epochs is None and source is not None \
+                and source.data.source is not None:
+            raise source.error("training.epochs", "missing; give it in the spec or as an "
+                               "argument")
         if iterations is None and epochs is None:
             iterations = DEFAULT_ITERATIONS
     if epochs is not None:
@@ -209,28 +244,20 @@ def _plan(net: Network, samples: int, learning_rate: float | None, iterations: i
                  _count("seed", spec.seed if seed is None else seed, minimum=0))
 
 
-def _data(net: Network, names: Sequence[str]) -> tuple[dict[str, float | np.ndarray], int]:
-    data: dict[str, float | np.ndarray] = {}
-    for name in names:
-        if name not in net.values:
-            raise ArgumentError(f"no value for '{name}': training needs every input and target "
-                                "([data] in the spec)")
-        data[name] = net.values[name]
-    samples = max((np.size(v) for v in data.values()), default=1)
-    return data, samples
-
-
-def _start(net: Network, params: Mapping[str, float] | None, seed: int,
-           reseed: bool) -> dict[str, float]:
-    names = [str(p) for p in net.parameters]
-    if reseed and net.seeded:
-        start = net.initial_parameters(seed)
-    else:
-        start = {n: float(net.values[n]) for n in names}
+def _override(start: dict[str, Any], params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``start`` with the caller's ``params`` put in: numbers at the scalar level, arrays
+    of the parameter's shape at the layer level."""
     for name, value in (params or {}).items():
         if name not in start:
-            raise UnknownNameError("parameter", name, names)
-        start[name] = _number(f"params['{name}']", value)
+            raise UnknownNameError("parameter", name, list(start))
+        if np.ndim(start[name]) == 0:
+            start[name] = _number(f"params['{name}']", value)
+            continue
+        array = np.array(value, dtype=np.float64)
+        if array.shape != start[name].shape or not np.all(np.isfinite(array)):
+            raise ArgumentError(f"params['{name}'] must be a finite array of shape "
+                                f"{start[name].shape}")
+        start[name] = array
     return start
 
 
@@ -242,30 +269,6 @@ def _batches(samples: int, size: int, rng: np.random.Generator) -> Iterator[np.n
             yield order[first:first + size]
 
 
-def _select(data: Mapping[str, float | np.ndarray], index: np.ndarray,
-            samples: int) -> dict[str, float | np.ndarray]:
-    return {k: v[index] if isinstance(v, np.ndarray) and v.size == samples else v
-            for k, v in data.items()}
-
-
-# -- the loop -------------------------------------------------------------------------------
-
-
-def _evaluate(f: GradientFunctions, params: Mapping[str, float],
-              data: Mapping[str, object]) -> tuple[float, dict[str, float]]:
-    """Loss and gradient; an overflow or math-domain failure gives a NaN loss."""
-    with np.errstate(all="ignore"):
-        try:
-            loss, grads = f.value_and_grad(**params, **data)
-        except ArithmeticError:  # OverflowError of the scalar (math module) code
-            return math.nan, {}
-        except ValueError as exc:
-            if str(exc) != "math domain error":  # bad arguments are not divergence
-                raise
-            return math.nan, {}
-    return float(loss), {k: float(v) for k, v in grads.items()}
-
-
 def _not_finite(k: int, history: list[Step], loss: float, grads: Mapping[str, float],
                 symbol: str, batch_size: int = 0) -> SymgradError:
     """The error for a non-finite loss or gradient at iteration ``k`` (of a batch, if
@@ -274,7 +277,7 @@ def _not_finite(k: int, history: list[Step], loss: float, grads: Mapping[str, fl
         return ArgumentError(f"the loss or its gradient is not finite at the starting "
                              f"parameters (the loss is {loss})")
     was = f"{history[-1].loss:.6g} at iteration {history[-1].iteration}"
-    bad = next((name for name, g in grads.items() if not math.isfinite(g)), None)
+    bad = next((name for name, g in grads.items() if not np.all(np.isfinite(g))), None)
     if batch_size:
         of = "one sample" if batch_size == 1 else f"a batch of {batch_size} samples"
         why = f"the gradient of {of} is not finite (the loss was {was})"
@@ -283,7 +286,8 @@ def _not_finite(k: int, history: list[Step], loss: float, grads: Mapping[str, fl
     elif bad is None:
         why = f"the loss became nan (it was {was})"
     else:
-        why = f"the gradient d{symbol}/d{bad} became {grads[bad]} (the loss was {was})"
+        became = grads[bad] if np.ndim(grads[bad]) == 0 else "not finite"
+        why = f"the gradient d{symbol}/d{bad} became {became} (the loss was {was})"
     return DivergenceError(f"diverged at iteration {k}: {why}; try a smaller learning rate",
                            iteration=k, history=history)
 
@@ -303,33 +307,43 @@ def _growing(history: list[Step]) -> DivergenceError | None:
                            "learning rate", iteration=k, history=history)
 
 
-def train(net: Network, *, learning_rate: float | None = None, iterations: int | None = None,
+def train(net: Network | Spec | str | Path, *, level: str = "auto",
+          learning_rate: float | None = None, iterations: int | None = None,
           epochs: int | None = None, batch_size: int | None = None, mode: str | None = None,
           tolerance: float | None = None, seed: int | None = None,
-          params: Mapping[str, float] | None = None, progress: bool | None = None,
-          compiled: GradientFunctions | None = None) -> TrainingResult:
-    """Train ``net``'s parameters by gradient descent on its data.
+          params: Mapping[str, Any] | None = None,
+          progress: bool | None | Callable[[Step], object] = None,
+          compiled: GradientFunctions | None = None, data: Dataset | None = None
+          ) -> TrainingResult:
+    """Train a network's parameters by gradient descent on its data, at either level.
 
     Every setting left as ``None`` comes from the spec's ``[training]`` table, then from
     the defaults below.
 
     Parameters
     ----------
-    net : the network; its ``values`` give the data and the starting parameters.
+    net : a :class:`Network` (its ``values`` give the data and the starting parameters), a
+        :class:`Spec` or a spec file's path.
+    level : ``"scalar"`` (one compiled gradient per parameter), ``"layer"`` (matrix
+        kernels over minibatches) or ``"auto"`` (default): the layer level for a named data
+        set or above :data:`~symgrad.architecture.SCALAR_LIMIT` parameters.
     learning_rate : step size (required here or in the spec).
     iterations, epochs : how many updates, or how many passes over the data (one of them;
-        :data:`DEFAULT_ITERATIONS` updates when neither is given anywhere).
+        :data:`DEFAULT_ITERATIONS` updates when neither is given anywhere, except for a
+        named data set, which needs one).
     batch_size : samples per update in ``"minibatch"`` mode.
     mode : ``"batch"`` (default), ``"minibatch"`` or ``"stochastic"``.
     tolerance : stop, converged, once the whole-data gradient norm is at most this
         (default: never).
     seed : seeds the shuffling of batches and, when the network was given no parameter
-        values, draws the initial ones (:meth:`Network.initial_parameters`).
-    params : starting values overriding some or all of the network's.
+        values, draws the initial ones.
+    params : starting values overriding some or all of the network's (numbers at the
+        scalar level, ``W1, b1, ...`` arrays at the layer level).
     progress : ``True`` or ``False`` to show or hide a progress bar on stderr; ``None``
         (default) shows it only when stderr is a terminal and the run lasts over half a
-        second.
-    compiled : ``symgrad.compile(symgrad.derive(net))``, to reuse it across runs.
+        second; a function is called with each :class:`Step` as it is recorded.
+    compiled : ``symgrad.compile(symgrad.derive(net))``, to reuse it across scalar runs.
+    data : an already loaded :class:`~symgrad.datasets.Dataset` (layer level).
 
     Returns
     -------
@@ -339,57 +353,85 @@ def train(net: Network, *, learning_rate: float | None = None, iterations: int |
     ------
     DivergenceError : the loss or a gradient stopped being finite, or the loss grew (see
         the module's documentation); ``.iteration`` and ``.history`` say where.
-    ArgumentError, UnknownNameError : a bad setting, named.
+    ArgumentError, UnknownNameError, SpecError : a bad setting, named.
 
     >>> from symgrad.network import load
     >>> r = train(load("derivations/two_neuron.toml"), progress=False)
     >>> r.iterations, round(r.params["w2"], 10)
     (1, 0.4271718407)
     """
-    f = compiled if compiled is not None else compile_derivation(derive(net))
-    data, samples = _data(net, f.data_names)
-    plan = _plan(net, samples, learning_rate, iterations, epochs, batch_size, mode, tolerance,
-                 seed)
-    current = _start(net, params, plan.seed, reseed=seed is not None)
-    symbol = net.loss.symbol
+    model = _model(net, level, compiled, data)
+    plan = _plan(model.spec, model.samples, learning_rate, iterations, epochs, batch_size, mode,
+                 tolerance, seed)
+    current = _override(model.start(plan.seed, reseed=seed is not None), params)
+    symbol = model.loss_symbol
     bar = tqdm(total=plan.updates, desc="training", unit="it", leave=False,
-               delay=_PROGRESS_DELAY, disable=None if progress is None else not progress)
+               delay=_PROGRESS_DELAY,
+               disable=(not progress) if isinstance(progress, bool) else None)
     try:
-        history, converged = _descend(f, current, data, samples, plan, bar, symbol)
+        history, converged, seconds = _descend(model, current, plan, bar, symbol,
+                                               progress if callable(progress) else None)
     finally:
         bar.close()
     return TrainingResult(history, converged, _reason(history[-1], converged, plan),
-                          plan.learning_rate, plan.mode, plan.batch_size, samples, symbol)
+                          plan.learning_rate, plan.mode, plan.batch_size, model.samples,
+                          symbol, model.level, plan.epochs,
+                          model.accuracy(history[-1].params), seconds, model.setup_seconds,
+                          model.derivation)
 
 
-def _descend(f: GradientFunctions, current: dict[str, float],
-             data: dict[str, float | np.ndarray],
-             samples: int, plan: _Plan, bar: Any, symbol: str
-             ) -> tuple[list[Step], bool]:
-    """The updates: the whole-data loss and gradient before each (the history), a step on
-    a batch's gradient; stops converged, or at the last update, or raises on divergence."""
-    batches = _batches(samples, plan.batch_size, np.random.default_rng(plan.seed))
+def _model(net: Network | Spec | str | Path, level: str,
+           compiled: GradientFunctions | None, data: Dataset | None) -> Model:
+    """The level's model of ``net``; a spec is built as a scalar network only when that
+    level is chosen (the layer level never needs one symbol per weight)."""
+    if isinstance(net, (str, Path)):
+        net = read_spec(net)
+    if not isinstance(net, (Network, Spec)):
+        raise ArgumentError(f"expected a Network, a Spec or a spec path, got "
+                            f"{type(net).__name__}")
+    chosen = choose_level(net.architecture if isinstance(net, Network) else net, level)
+    if chosen == "layer" and (isinstance(net, Network) or net.data.source is not None
+                              or data is not None):
+        return LayerModel(net, data)
+    # the spec's own values: its network holds them, under the names it gives
+    network = net if isinstance(net, Network) else Network.from_spec(net)
+    return LayerModel(network) if chosen == "layer" else ScalarModel(network, compiled)
+
+
+def _descend(model: Model, current: dict[str, Any], plan: _Plan, bar: Any, symbol: str,
+             report: Callable[[Step], object] | None
+             ) -> tuple[list[Step], bool, np.ndarray]:
+    """The records (whole-data loss and gradient) and, between them, the updates on the
+    batches' gradients; stops converged, or at the last update, or raises on divergence."""
+    batches = _batches(model.samples, plan.batch_size, np.random.default_rng(plan.seed))
+    every = math.ceil(model.samples / plan.batch_size) if model.level == "layer" else 1
     history: list[Step] = []
-    for k in range(plan.updates + 1):
-        loss, grads = _evaluate(f, current, data)
-        if not (math.isfinite(loss) and all(map(math.isfinite, grads.values()))):
+    seconds: list[float] = []
+    k = 0
+    while True:
+        loss, grads = model.evaluate(current)
+        if not (math.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())):
             raise _not_finite(k, history, loss, grads, symbol)
-        history.append(Step(k, dict(current), loss, grads))
+        history.append(Step(k, model.snapshot(current), loss, grads))
+        if report is not None:
+            report(history[-1])
         growing = _growing(history)
         if growing is not None:
             raise growing
         if plan.tolerance is not None and history[-1].grad_norm <= plan.tolerance:
-            return history, True
+            return history, True, np.array(seconds)
         if k == plan.updates:
-            break
-        if plan.mode != "batch":
-            loss, grads = _evaluate(f, current, _select(data, next(batches), samples))
-            if not grads or not all(map(math.isfinite, grads.values())):
-                raise _not_finite(k, history, loss, grads, symbol, plan.batch_size)
-        current = {n: v - plan.learning_rate * grads[n] for n, v in current.items()}
-        bar.update()
+            return history, False, np.array(seconds)
+        count = min(every, plan.updates - k)
+        begin = time.perf_counter()
+        chosen = None if plan.mode == "batch" else [next(batches) for _ in range(count)]
+        current, finite = model.advance(current, grads, chosen, plan.learning_rate)
+        seconds.append(time.perf_counter() - begin)
+        if not finite:
+            raise _not_finite(k, history, math.nan, {}, symbol, plan.batch_size)
+        k += count
+        bar.update(count)
         bar.set_postfix(loss=f"{history[-1].loss:.4g}", refresh=False)
-    return history, False
 
 
 def _reason(last: Step, converged: bool, plan: _Plan) -> str:
