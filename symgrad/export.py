@@ -28,7 +28,7 @@ from .errors import ExportError
 from .files import write_atomic
 from .printers_numeric import MATH_NAMES
 
-__all__ = ["module_source", "write_module"]
+__all__ = ["module_source", "write_module", "docstring_literal", "comment_text"]
 
 
 def _version() -> str:
@@ -45,6 +45,46 @@ def _runtime_body() -> str:
     return "\n".join(lines[start:]).strip("\n")
 
 
+def _escaped(ch: str) -> str:
+    """``ch`` as it stands inside a Python string literal: itself if printable, else the
+    escape :func:`repr` gives it (a backslash and ``x1b``, ``u2028``)."""
+    return ch if ch.isprintable() else repr(ch)[1:-1]
+
+
+def docstring_literal(text: str) -> str:
+    r'''``text`` as a triple-quoted Python string literal whose value is ``text`` exactly.
+
+    Spec text (a title, a file name) can hold three double quotes, a backslash escape
+    such as ``\x`` or ``\U``, or control characters. Every backslash is doubled, a double
+    quote is escaped where the next character is another or the literal's end (so no
+    three of them stand together), and every character that is not printable (except the
+    newline) is written as the escape :func:`repr` gives it: no text can end the literal.
+
+    >>> literal = docstring_literal('say "hi" """ \\x1 \x1b\n')
+    >>> print(literal)
+    """say "hi" \"\"" \\x1 \x1b
+    """
+    >>> import ast
+    >>> ast.literal_eval(literal) == 'say "hi" """ \\x1 \x1b\n'
+    True
+    '''
+    def escaped(i: int, ch: str) -> str:
+        if ch == '"':
+            return '\\"' if text[i + 1:i + 2] in ('"', "") else ch
+        return "\\\\" if ch == "\\" else ch if ch == "\n" else _escaped(ch)
+
+    return '"""' + "".join(escaped(i, ch) for i, ch in enumerate(text)) + '"""'
+
+
+def comment_text(text: str) -> str:
+    r"""``text`` for a ``#`` comment: no line break or control character in it survives.
+
+    >>> print(comment_text("mean\nimport os"))
+    mean\nimport os
+    """
+    return "".join(_escaped(ch) for ch in text)
+
+
 def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> str:
     """The text of a standalone module with every compiled function of ``compiled``,
     from the Jinja template ``templates/exported_module.py.j2``."""
@@ -53,6 +93,9 @@ def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> st
     env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
+    # all spec text reaches the module inside the docstring or a comment, through these
+    env.filters["docstring"] = docstring_literal
+    env.filters["comment"] = comment_text
     net = compiled.network
     return env.get_template("exported_module.py.j2").render(
         title=net.title or repr(net), version=_version(),
