@@ -358,12 +358,11 @@ def test_a_failed_tex_build_leaves_nothing(tmp_path: Path,
 
 def test_rendering_again_replaces_the_figures(tmp_path: Path) -> None:
     d = derive(load(DERIVATIONS / "two_neuron.toml"))
-    render_report(d, tmp_path / "r.md")
-    stale = tmp_path / "r-figures" / "stale.svg"
-    stale.write_text("old")
+    render_report(derive(load(DERIVATIONS / "linear_cost.toml")), tmp_path / "r.md")
+    assert (tmp_path / "r-figures" / "rates.svg").exists()  # stale for two_neuron
     render_report(d, tmp_path / "r.md")
     assert sorted(p.name for p in (tmp_path / "r-figures").iterdir()) == \
-        ["activation-sigmoid.svg"]
+        [".symgrad-figures.json", "activation-sigmoid.svg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r-figures", "r.md"]
 
 

@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_FORMAT})")
     p.add_argument("--check", metavar="HAND.toml",
                    help="a file of hand derivations to check and report on (one SPEC only)")
+    p.add_argument("--force", action="store_true",
+                   help="write the figures of a .tex or .md report into its figures folder "
+                        "even if that holds files symgrad did not write (they are kept: "
+                        "symgrad removes only files it wrote)")
     p.set_defaults(handler=run)
 
 
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue
-        written = render_report(derive(load(spec)), path, check=args.check)
+        written = render_report(derive(load(spec)), path, check=args.check,
+                                force=args.force)
         print(f"wrote {written}")
     return 0

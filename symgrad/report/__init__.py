@@ -28,8 +28,9 @@ class _CallableModule(types.ModuleType):
     """This package's module type: calling it calls :func:`render_report`."""
 
     def __call__(self, derivation: Derivation, path: str | os.PathLike[str], *,
-                 check: str | os.PathLike[str] | Iterable[Any] | None = None) -> Path:
-        return render_report(derivation, path, check=check)
+                 check: str | os.PathLike[str] | Iterable[Any] | None = None,
+                 force: bool = False) -> Path:
+        return render_report(derivation, path, check=check, force=force)
 
 
 sys.modules[__name__].__class__ = _CallableModule

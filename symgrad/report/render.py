@@ -35,6 +35,7 @@ from ..errors import ReportError
 from ..files import write_atomic
 from . import escape
 from .content import build
+from .folder import install
 from .views import Content
 
 __all__ = ["render_report", "write_report", "render_source", "environment", "FORMATS", "tex_engine",
@@ -193,22 +194,6 @@ def _images(content: Content, ext: str) -> dict[str, bytes]:
     return images
 
 
-def _install_figures(images: dict[str, bytes], dest: Path, ext: str) -> None:
-    """Write the figures into the folder ``dest`` file by file, and remove the ``.ext``
-    figures a previous report left there that this one no longer has (a .tex and a .md
-    report of one spec share the folder: PDF and SVG figures)."""
-    try:
-        dest.mkdir(exist_ok=True)
-        for name in sorted(images):
-            write_atomic(dest / name, images[name], what="the figure", error=ReportError)
-        for old in dest.glob(f"*.{ext}"):
-            if old.name not in images:
-                old.unlink(missing_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot update the figures: {exc.strerror or exc}",
-                          path=dest) from None
-
-
 def _pdf(content: Content, dest: Path) -> bytes:
     """The PDF of ``content``: its LaTeX and figures compiled in a scratch folder."""
     try:
@@ -227,7 +212,8 @@ def _pdf(content: Content, dest: Path) -> bytes:
 
 
 def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
-                  check: str | os.PathLike[str] | Iterable[Any] | None = None) -> Path:
+                  check: str | os.PathLike[str] | Iterable[Any] | None = None,
+                  force: bool = False) -> Path:
     """Write a report of ``derivation`` to ``path``; the format follows the extension.
 
     ``.tex`` writes LaTeX with its figures (PDF) in a folder beside it; ``.pdf`` compiles
@@ -241,6 +227,8 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
     path : the output file.
     check : a hand-derivation file (checked with :func:`symgrad.check.check_file`), or
         its results; adds a section with each verdict and diagnosis.
+    force : write the figures of a .tex or .md report into a figures folder that holds
+        files symgrad did not write (they are kept; see :mod:`symgrad.report.folder`).
 
     Returns
     -------
@@ -248,8 +236,9 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
 
     Raises
     ------
-    ReportError : unknown extension, missing folder, template error, no TeX engine, or a
-        failed TeX run (nothing is written then).
+    ReportError : unknown extension, missing folder, template error, no TeX engine, a
+        failed TeX run, or a figures folder that is a link or (without ``force``) holds
+        files symgrad did not write (nothing is written then).
 
     >>> import tempfile, pathlib, symgrad
     >>> d = symgrad.derive(symgrad.load("derivations/two_neuron.toml"))
@@ -262,10 +251,11 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
     _format_of(dest)
     if not dest.parent.is_dir():
         raise ReportError(f"the folder '{dest.parent}' does not exist", path=dest)
-    return write_report(build(derivation, _results(derivation, check)), dest)
+    return write_report(build(derivation, _results(derivation, check)), dest, force=force)
 
 
-def write_report(content: Content, path: str | os.PathLike[str]) -> Path:
+def write_report(content: Content, path: str | os.PathLike[str], *,
+                 force: bool = False) -> Path:
     """Write the report ``content`` (from :func:`symgrad.report.content.build`) to
     ``path``, in the format its extension names; see :func:`render_report`."""
     dest = Path(path)
@@ -283,5 +273,5 @@ def write_report(content: Content, path: str | os.PathLike[str]) -> Path:
                {f.name: f"{folder}/{f.name}.{ext}" for f in content.figures})
     text = render_source(content, fmt, figures)  # before any file is written
     if images:
-        _install_figures(images, dest.parent / folder, ext)
+        install(dest.parent / folder, images, ext, force=force)
     return write_atomic(dest, text, what="the report", error=ReportError)
