@@ -4,11 +4,12 @@ format, specs a report cannot fully compute, and a build killed by SIGTERM."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from symgrad import derive, load
+from symgrad import __version__, derive, load
 from symgrad.errors import ReportError
 from symgrad.report.folder import MANIFEST
 from symgrad.report.render import render_report
@@ -141,3 +142,138 @@ def test_a_forged_manifest_cannot_direct_a_removal_outside_the_folder(tmp_path: 
     manifest.write_text(json.dumps(data))
     render_report(derive(load(TWO)), tmp_path / "r.md")
     assert outside.read_text() == "x"
+
+
+# -- hostile text in every free-text field, every format (items 4 and 9) --------------------
+
+#: Every printable ASCII character (spaced, so that TeX can break the line) and letters
+#: from Latin-1, Greek and CJK.
+TEXT = "<" + " ".join(chr(c) for c in range(0x21, 0x7F)) + " é ß Ω 中>"
+#: What pdftotext reads back for a character that OT1 draws otherwise: curly quotes, the
+#: accents ^ and ~, no glyph for the underscore (a rule), the code point of a letter the
+#: fonts lack.
+PDF_FORM = {"'": "’", "`": "‘", "^": "ˆ", "~": "˜", "_": "", "中": "[U+4E2D]"}
+PDF_FORM_TT = {**PDF_FORM, "^": "^", "~": "~"}  # the typewriter font has ^ and ~
+#: Every printable ASCII character but the slash, in a file name.
+FILE_NAME = TEXT.replace("/ ", "") + ".toml"
+#: A file name that tries to inject HTML through Markdown's blank lines.
+NAME_HTML = "x\n\n<img src=x onerror=alert(1)>\n\ny.toml"
+
+
+def _hostile_spec(folder: Path, name: str) -> Path:
+    spec = folder / name
+    spec.write_text(f"title = {json.dumps('T ' + TEXT)}\n"
+                    f"description = {json.dumps('D ' + TEXT)}\n" + """
+[network]
+inputs = 1
+layers = [{ units = 1, activation = "sigmoid" }]
+loss = "half_sse"
+[parameters]
+w = 0.5
+b = 0.1
+[data]
+x = 1.0
+T = 0.3
+""", encoding="utf-8")
+    return spec
+
+
+def _hostile_hand(folder: Path) -> Path:
+    hand = folder / "hand.toml"
+    hand.write_text(f'[[gradient]]\nwrt = "w"\nexpr = "(a - T)*a*(1 - a)*x"\n'
+                    f"note = {json.dumps('N ' + TEXT)}\n", encoding="utf-8")
+    return hand
+
+
+def _render(tmp_path: Path, name: str, fmt: str) -> Path:
+    spec = _hostile_spec(tmp_path, name)
+    return render_report(derive(load(spec)), tmp_path / f"out.{fmt}",
+                         check=_hostile_hand(tmp_path))
+
+
+def _md_blocks(path: Path) -> tuple[list[str], list[str]]:
+    """The text of each inline block of a Markdown file as CommonMark renders it, and the
+    types of the raw-HTML tokens in it (none if all text is escaped)."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").parse(path.read_text(encoding="utf-8"))
+    html = [t.type for t in tokens if t.type.startswith("html")]
+    texts = []
+    for t in tokens:
+        if t.type == "inline":
+            html += [c.type for c in t.children or [] if c.type.startswith("html")]
+            texts.append("".join(c.content for c in t.children or []
+                                 if c.type in ("text", "code_inline")))
+    return texts, html
+
+
+def test_markdown_shows_every_character_of_every_field_and_injects_nothing(
+        tmp_path: Path) -> None:
+    name = FILE_NAME
+    texts, html = _md_blocks(_render(tmp_path, name, "md"))
+    assert html == []
+    assert texts[0] == "T " + TEXT
+    assert texts[1] == f"Derived by symgrad {__version__} from {name}."
+    assert texts[2] == "D " + TEXT
+    assert "Your note: N " + TEXT in texts
+
+
+def test_a_file_name_with_blank_lines_and_html_injects_nothing_in_markdown(
+        tmp_path: Path) -> None:
+    texts, html = _md_blocks(_render(tmp_path, NAME_HTML, "md"))
+    assert html == []
+    assert texts[1] == (f"Derived by symgrad {__version__} from x <img src=x "
+                        "onerror=alert(1)> y.toml.")
+
+
+@pytest.mark.parametrize("name", [FILE_NAME, NAME_HTML],
+                         ids=["ascii", "html"])
+def test_html_shows_every_character_of_every_field(tmp_path: Path, name: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    page = ET.parse(_render(tmp_path, name, "html")).getroot()
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    assert page.find(f".//{xhtml}h1").text == "T " + TEXT  # type: ignore[union-attr]
+    assert [c.text for c in page.iter(f"{xhtml}code")][0] == str(tmp_path / name).rsplit(
+        "/", 1)[1]
+    assert not list(page.iter(f"{xhtml}img"))
+    text = "".join(page.itertext())
+    assert "D " + TEXT in text and "N " + TEXT in text
+
+
+def _pdf_words(path: Path) -> str:
+    import subprocess
+    import unicodedata
+
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return "".join(unicodedata.normalize("NFC", out).split())
+
+
+def _as_pdf(text: str, forms: dict[str, str]) -> str:
+    return "".join(forms.get(ch, ch) for ch in text if not ch.isspace())
+
+
+@pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
+                    reason="needs pdflatex and pdftotext (.ci/run installs them)")
+def test_pdf_builds_and_shows_every_character_of_every_field(tmp_path: Path) -> None:
+    name = FILE_NAME
+    words = _pdf_words(_render(tmp_path, name, "pdf"))
+    for prefix in ("T", "D", "N"):
+        assert _as_pdf(f"{prefix} {TEXT}", PDF_FORM) in words, prefix
+    assert "from" + _as_pdf(name, PDF_FORM_TT) in words
+
+
+@pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftotext")),
+                    reason="needs pdflatex and pdftotext (.ci/run installs them)")
+def test_pdf_builds_with_every_latin1_and_greek_character_in_the_title(tmp_path: Path) -> None:
+    latin1 = [chr(c) for c in range(0xA1, 0x100) if chr(c).isprintable() and c != 0xAD]
+    greek = [chr(c) for c in range(0x391, 0x3CA) if c != 0x3A2]
+    spec = _hostile_spec(tmp_path, "net.toml")
+    spec.write_text(spec.read_text(encoding="utf-8").replace(
+        f"title = {json.dumps('T ' + TEXT)}", f"title = {json.dumps(' '.join(latin1 + greek))}"),
+        encoding="utf-8")
+    words = _pdf_words(render_report(derive(load(spec)), tmp_path / "out.pdf"))
+    # letters OT1 has or builds with an accent, Greek as math, T1-only letters by code point
+    for shown in ("é", "ß", "Ø", "ÿ", "Ω", "ω", "ς", "[U+00D0]", "[U+00FE]", "≪", "≫"):
+        assert shown in words, shown

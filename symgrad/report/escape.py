@@ -35,20 +35,28 @@ _TEX = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
-    '"': r"\textquotedbl{}",
+    '"': r"{\ttfamily\char34}",  # OT1 has no straight double quote; its typewriter font has
     "\n": " ",
     "\r": " ",
     "\t": " ",
 }
 
 #: Characters outside Latin-1 that pdflatex's default set-up cannot typeset, as math.
-_GREEK = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon",
-    "η": r"\eta", "θ": r"\theta", "λ": r"\lambda", "μ": r"\mu", "π": r"\pi", "σ": r"\sigma",
-    "τ": r"\tau", "φ": r"\phi", "ψ": r"\psi", "ω": r"\omega", "Δ": r"\Delta", "Σ": r"\Sigma",
+_AS_MATH = {
+    **dict(zip("αβγδεζηθικλμνξπρςστυφχψωΓΔΘΛΞΠΣΥΦΨΩ", r"""\alpha \beta \gamma \delta
+           \epsilon \zeta \eta \theta \iota \kappa \lambda \mu \nu \xi \pi \rho \varsigma
+           \sigma \tau \upsilon \phi \chi \psi \omega \Gamma \Delta \Theta \Lambda \Xi \Pi
+           \Sigma \Upsilon \Phi \Psi \Omega""".split())),
     "∂": r"\partial", "∇": r"\nabla", "·": r"\cdot", "×": r"\times", "−": "-", "≤": r"\leq",
     "≥": r"\geq", "≈": r"\approx", "→": r"\to", "←": r"\leftarrow", "∞": r"\infty",
+    "«": r"\ll", "»": r"\gg",  # guillemets: in T1 only
 }
+#: Greek letters drawn as the Latin letters they look like (math has no command for them).
+_AS_LATIN = dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧο", "ABEZHIKMNOPTXo"))
+#: Latin-1 letters only the T1 encoding has (OT1 is used: T1's fonts would be bitmaps
+#: unless cm-super or lmodern is installed, which the TeX packages named in
+#: :data:`symgrad.report.render.INSTALL_TEX` do not bring): shown by their code point.
+_T1_ONLY = frozenset("ÐÞðþ")
 _TYPOGRAPHIC = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": "..."}
 
 
@@ -59,9 +67,12 @@ def _tex_char(ch: str) -> str:
         return ch
     if ch in _TYPOGRAPHIC:
         return _TYPOGRAPHIC[ch]
-    if ch in _GREEK:
-        return rf"\ensuremath{{{_GREEK[ch]}}}"
-    if ord(ch) <= 0xFF and ch.isprintable() and unicodedata.category(ch) != "Zs":
+    if ch in _AS_MATH:
+        return rf"\ensuremath{{{_AS_MATH[ch]}}}"
+    if ch in _AS_LATIN:
+        return _AS_LATIN[ch]
+    if ord(ch) <= 0xFF and ch.isprintable() and unicodedata.category(ch) != "Zs" \
+            and ch not in _T1_ONLY:
         return ch  # Latin-1 letters: pdflatex reads them as UTF-8 by default
     if unicodedata.category(ch).startswith(("Z", "C")):
         return " "
@@ -76,17 +87,21 @@ def tex(text: object) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|$~])")
+#: A run of ``#`` that ends the text would close an ATX heading (``# a #`` shows ``a``).
+_MD_CLOSING_HASHES = re.compile(r"#(?=[#\s]*\Z)")
 _MD_BLOCK_START = re.compile(r"^(\s*|\s*\d+)((?<=\d)[.)]|(?<!\d)[#+=-])")
 
 
 def markdown(text: object) -> str:
     """``text`` as Markdown that shows it literally: characters that start emphasis,
     code, links, tables or GitHub math are backslash-escaped, ``<``, ``>`` and ``&``
-    become entities, a leading block marker (``#``, ``-``, ``1.``) is escaped, and
-    newlines become spaces (so a title cannot start a new block)."""
+    become entities, a leading block marker (``#``, ``-``, ``1.``) and trailing ``#``
+    (a heading's closing sequence) are escaped, and newlines become spaces (so a title
+    cannot start a new block)."""
     out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = re.sub(r"\s+", " ", out)
     out = _MD_SPECIAL.sub(r"\\\1", out)
+    out = _MD_CLOSING_HASHES.sub(r"\\#", out)
     return _MD_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
 
 
