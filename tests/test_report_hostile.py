@@ -3,6 +3,7 @@ format, specs a report cannot fully compute, and a build killed by SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -277,3 +278,50 @@ def test_pdf_builds_with_every_latin1_and_greek_character_in_the_title(tmp_path:
     # letters OT1 has or builds with an accent, Greek as math, T1-only letters by code point
     for shown in ("é", "ß", "Ø", "ÿ", "Ω", "ω", "ς", "[U+00D0]", "[U+00FE]", "≪", "≫"):
         assert shown in words, shown
+
+
+# -- SIGTERM during a PDF build (item 16) ----------------------------------------------------
+
+
+def test_sigterm_during_a_pdf_build_cleans_up_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A stand-in pdflatex that records its process id and sleeps: SIGTERM to symgrad
+    must kill it, remove the scratch folder, write nothing and exit with 128 + 15."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bin_dir, scratch, out = tmp_path / "bin", tmp_path / "tmp", tmp_path / "out"
+    for folder in (bin_dir, scratch, out):
+        folder.mkdir()
+    pid_file = tmp_path / "tex.pid"
+    fake = bin_dir / "pdflatex"
+    fake.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec /bin/sleep 60\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": str(bin_dir), "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, "-m", "symgrad", "report", str(TWO), "-o",
+                             str(out / "r.pdf")], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    tex_pid = None
+    try:
+        deadline = time.monotonic() + 120
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        tex_pid = int(pid_file.read_text())
+        assert [p.name for p in scratch.iterdir()][0].startswith("symgrad-report-")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM
+        assert stderr == "symgrad report: terminated\n"
+        assert list(scratch.iterdir()) == [] and list(out.iterdir()) == []
+        time.sleep(0.2)
+        with pytest.raises(ProcessLookupError):  # the TeX run was killed with symgrad
+            os.kill(tex_pid, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if tex_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tex_pid, signal.SIGKILL)

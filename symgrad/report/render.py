@@ -17,10 +17,12 @@ before anything is written, and every file is written by
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import traceback
@@ -131,6 +133,27 @@ def _tex_error(log: str) -> str:
     return "see the TeX log"
 
 
+def _run_tex(command: list[str], workdir: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run a TeX command in ``workdir``: its exit status and output. It runs in a process
+    group of its own, killed whole (latexmk and the pdflatex it started) if the run times
+    out or is interrupted (Ctrl-C, or SIGTERM, which the command line turns into the same
+    exception), so that no TeX process goes on writing into a folder being removed."""
+    with subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace", start_new_session=True) as proc:
+        try:
+            output, _ = proc.communicate(timeout=_TEX_TIMEOUT)
+        except BaseException as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise ReportError(f"{Path(command[0]).name} did not finish within "
+                                  f"{_TEX_TIMEOUT} s") from None
+            raise
+    return proc.returncode, output
+
+
 def _compile(workdir: Path) -> Path:
     """Compile ``workdir/report.tex``; returns the PDF's path."""
     command = tex_engine()
@@ -144,17 +167,11 @@ def _compile(workdir: Path) -> Path:
     env.pop("TEXMFOUTPUT", None)
     runs = 1 if "latexmk" in Path(command[0]).name else 2  # pdflatex: twice, for references
     for _ in range(runs):
-        try:
-            proc = subprocess.run([*command, "report.tex"], cwd=workdir, env=env,
-                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  errors="replace", timeout=_TEX_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise ReportError(f"{Path(command[0]).name} did not finish within "
-                              f"{_TEX_TIMEOUT} s") from None
+        status, output = _run_tex([*command, "report.tex"], workdir, env)
         pdf = workdir / "report.pdf"
-        if proc.returncode != 0 or not pdf.exists():
+        if status != 0 or not pdf.exists():
             log_path = workdir / "report.log"
-            log = log_path.read_text(errors="replace") if log_path.exists() else proc.stdout
+            log = log_path.read_text(errors="replace") if log_path.exists() else output
             raise ReportError(f"{Path(command[0]).name} failed: {_tex_error(log)}")
     return workdir / "report.pdf"
 
