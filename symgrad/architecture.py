@@ -175,6 +175,11 @@ def _shape(l: int, inputs: int, dense: Dense, spec: Spec | None) -> LayerShape:
             if spec is None:
                 raise
             raise spec.error(f"network.layers[{l - 1}].{exc.name}", str(exc)) from None
+        if not activation.elementwise and dense.units < 2:  # softmax: always 1 on one unit
+            raise _error(spec, f"network.layers[{l - 1}].units",
+                         f"a {activation.name} layer needs at least 2 units: on one unit it is "
+                         "the constant 1, whose gradients are all zero (sigmoid gives one "
+                         "probability)", dense.units)
     elif dense.params:
         raise SymgradError(f"layer {l} has no activation but parameters "
                            f"{', '.join(dense.params)}")

@@ -325,3 +325,106 @@ def test_sigterm_during_a_pdf_build_cleans_up_as_ctrl_c_does(tmp_path: Path) -> 
         if tex_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(tex_pid, signal.SIGKILL)
+
+
+# -- specs a report cannot fully compute (items 6 and 8) ------------------------------------
+
+
+def _spec_text(layer: str, parameters: str, data: str, training: str) -> str:
+    return (f'[network]\ninputs = 1\nlayers = [{{ units = 1, {layer} }}]\nloss = "half_sse"\n'
+            f"[parameters]\n{parameters}\n[data]\n{data}\n[training]\n{training}\n")
+
+
+SIGMOID, LINEAR_NO_BIAS = 'activation = "sigmoid"', 'activation = "none", bias = false'
+RATE = "learning_rate = 0.1\niterations = 3"
+#: (id, spec text, the sentences of "Left out of this report"): specs that crashed
+#: ``report`` with IndexError, LinAlgError or ZeroDivisionError while ``train`` ran them
+#: or refused them with one line.
+PARTIAL = [
+    ("minibatch-without-batch-size", _spec_text(
+        SIGMOID, "w = 0.5\nb = 0.1", "x = [1.0, 2.0]\nT = [0.3, 0.2]",
+        'learning_rate = 0.1\niterations = 3\nmode = "minibatch"'),
+     ["Training is left out: mode 'minibatch' needs a batch_size."]),
+    ("one-parameter-minibatch-without-batch-size", _spec_text(
+        LINEAR_NO_BIAS, "w = 0.5", "x = [1.0, 2.0]\nT = [0.3, 0.2]",
+        'learning_rate = 0.1\niterations = 3\nmode = "minibatch"'),
+     ["Training is left out: mode 'minibatch' needs a batch_size."]),
+    ("one-parameter-w-1e300", _spec_text(LINEAR_NO_BIAS, "w = 1e300", "x = 1.0\nT = 0.3",
+                                         RATE),
+     ["Training is left out: the loss or its gradient is not finite at the starting "
+      "parameters (the loss is inf)."]),
+    ("w-1e300", _spec_text(SIGMOID, "w = 1e300\nb = 0.1", "x = 1.0\nT = 0.3", RATE), []),
+    ("x-int64-max", _spec_text(SIGMOID, "w = 0.5\nb = 0.1",
+                               "x = 9223372036854775807\nT = 0.3", RATE), []),
+    ("one-parameter-x-int64-max", _spec_text(LINEAR_NO_BIAS, "w = 0.5",
+                                             "x = 9223372036854775807\nT = 0.3", RATE), []),
+    ("leaky-relu-alpha-1e308", _spec_text('activation = "leaky_relu", alpha = 1e308',
+                                          "w = 0.5\nb = 0.1", "x = 1.0\nT = 0.3", RATE),
+     ['The figure "Leaky ReLU and its derivative" is left out: its values are not finite '
+      "or too large to plot."]),
+    ("curvature-below-float64", _spec_text(LINEAR_NO_BIAS, "w = 0.5", "x = 1e-300\nT = 1e-300",
+                                           RATE), []),
+]
+
+
+@pytest.mark.parametrize("text, omitted", [p[1:] for p in PARTIAL], ids=[p[0] for p in PARTIAL])
+def test_a_report_leaves_out_what_it_cannot_compute_with_a_sentence(
+        tmp_path: Path, text: str, omitted: list[str]) -> None:
+    from symgrad.report.content import build
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(text)
+    content = build(derive(load(spec)))
+    assert content.omitted == omitted
+    for fmt in ("md", "html", "tex"):
+        result = run_cli_here("report", spec, "-o", tmp_path / f"r.{fmt}")
+        assert result.returncode == 0, result.stderr
+    md = (tmp_path / "r.md").read_text()
+    if omitted:
+        from symgrad.report.escape import markdown
+
+        assert md.endswith("## Left out of this report\n\n"
+                           + "".join(f"- {markdown(s)}\n" for s in omitted) + "\n")
+    else:
+        assert "Left out" not in md
+
+
+def test_a_one_unit_softmax_layer_is_refused_by_every_stage(tmp_path: Path) -> None:
+    spec = tmp_path / "net.toml"
+    spec.write_text('[network]\ninputs = 1\nlayers = [{ units = 1, activation = "softmax" }]\n'
+                    'loss = "cross_entropy"\n[parameters]\nw = 0.5\nb = 0.1\n'
+                    '[data]\nx = 1.0\nT = 1.0\n[training]\nlearning_rate = 0.1\n')
+    message = (f"{spec}:3: field 'network.layers[0].units': a softmax layer needs at least 2 "
+               "units: on one unit it is the constant 1, whose gradients are all zero "
+               "(sigmoid gives one probability)")
+    for command in (["derive", spec], ["train", spec], ["export", spec, "-o", tmp_path / "m.py"],
+                    ["report", spec, "-o", tmp_path / "r.md"]):
+        result = run_cli_here(*command)
+        assert (result.returncode, result.stderr) == \
+            (2, f"symgrad {command[0]}: error: {message}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.toml"]
+
+
+def test_a_report_trains_at_most_its_cap_whatever_the_spec_asks(tmp_path: Path) -> None:
+    from symgrad.analysis.experiments import REPORT_ITERATIONS
+
+    from .conftest import run_cli
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(_spec_text(LINEAR_NO_BIAS, "w = 0.5", "x = [1.0, 2.0]\nT = [0.3, 0.2]",
+                               "learning_rate = 0.01\niterations = 1000000000"))
+    result = run_cli("report", spec, "-o", tmp_path / "r.md", timeout=300)
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "r.md").read_text()
+    assert REPORT_ITERATIONS == 200
+    assert ("(learning rate $\\alpha = 0.01$): stopped after 200 iterations, the most a report "
+            "runs (symgrad train runs all the spec asks for).") in md
+    training = md[md.index("## Training"):md.index("\n## ", md.index("## Training") + 1)]
+    rows = [line.split(" |")[0] for line in training.splitlines() if line.startswith("| ")]
+    assert [row for row in rows if row[2:].isdigit()] == \
+        [f"| {k}" for k in [*range(10), *range(10, 201, 10)]]  # 30 rows, not 10**9
+    # the learning-rate sweep of the one-parameter study runs capped too
+    sweep = md[md.index("| learning rate |"):]
+    runs = [line.split(" | ") for line in sweep.splitlines()[2:5]]
+    assert [(run[2], run[-1]) for run in runs] == \
+        [("200", "not yet converged |"), ("200", "converged |"), ("3", "diverged |")]

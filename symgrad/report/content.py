@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from importlib.metadata import PackageNotFoundError, version as _dist_version
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 import sympy as sp
@@ -48,6 +48,54 @@ TABLE_ROWS = 25
 #: Networks with more parameters are reported by representatives: the first unit of each
 #: layer (its equations, error signal, first weight and bias) stands for the others.
 LARGE = 40
+#: Figure values beyond this size, or not finite, cannot be plotted: the axis range
+#: overflows float64 (a leaky ReLU with alpha = 1e308 is -inf on the grid).
+PLOT_LIMIT = 1e300
+#: What an optional part of a report raises for extreme numbers (an overflow, a singular
+#: system); the part is left out with a sentence saying why.
+_CANNOT_COMPUTE = (ArithmeticError, np.linalg.LinAlgError)
+
+T = TypeVar("T")
+
+
+def _plottable(data: object) -> bool:
+    """Whether every number in ``data`` (nested lists and dicts) is finite and plottable."""
+    if isinstance(data, dict):
+        return all(_plottable(v) for v in data.values())
+    if isinstance(data, (list, tuple)):
+        return all(_plottable(v) for v in data)
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        return math.isfinite(data) and abs(data) <= PLOT_LIMIT
+    return True
+
+
+class _Gathered:
+    """The figures of a report as it is built, and a sentence for each part left out."""
+
+    def __init__(self) -> None:
+        self.figures: list[FigureData] = []
+        self.omitted: list[str] = []
+
+    def figure(self, figure: FigureData) -> str | None:
+        """Add ``figure``; its name, or ``None`` (and a sentence) if it cannot be drawn."""
+        if not _plottable(figure.data):
+            self.omitted.append(f"The figure \"{figure.caption.rstrip('.')}\" is left out: "
+                                "its values are not finite or too large to plot.")
+            return None
+        self.figures.append(figure)
+        return figure.name
+
+    def optional(self, what: str, compute: Callable[[], T]) -> T | None:
+        """``compute()``, or ``None`` (and a sentence naming ``what``) if its numbers are
+        beyond float64; the figures it added are then dropped too."""
+        count = len(self.figures)
+        try:
+            return compute()
+        except _CANNOT_COMPUTE as exc:
+            del self.figures[count:]
+            self.omitted.append(f"{what} is left out: it cannot be computed in float64 "
+                                f"({type(exc).__name__}: {exc}).")
+            return None
 
 
 # -- building -----------------------------------------------------------------------------
@@ -207,14 +255,14 @@ def _version() -> str:
         return "(development)"
 
 
-def _training(net: Network, one: Symbol | None,
-              figures: list[FigureData]) -> Training | None:
+def _training(net: Network, one: Symbol | None, gathered: _Gathered) -> Training | None:
     rate = spec_rate(net)
     if rate is None or not _has_point(net):
         return None
     run = run_training(net)
     history, reason, diverged = run.history, run.reason, run.diverged
     if not history:
+        gathered.omitted.append(f"Training is left out: {reason.rstrip('.')}.")
         return None
     symbol = net.loss.symbol
     if one is not None:
@@ -237,8 +285,7 @@ def _training(net: Network, one: Symbol | None,
             for i, k in enumerate(keep)]
     figure = None
     if len(history) >= 3:
-        figure = "loss"
-        figures.append(FigureData(
+        figure = gathered.figure(FigureData(
             "loss", "loss", f"The loss {symbol} at each iteration of gradient descent "
             f"(learning rate {rate:g}).",
             {"iterations": [s.iteration for s in history], "losses": [s.loss for s in history],
@@ -253,17 +300,16 @@ def _floats(expr: Expr) -> Expr:
                           if not r.is_Integer})
 
 
-def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | None:
+def _one_parameter(d: Derivation, gathered: _Gathered) -> OneParameter | None:
     study = one_parameter_study(d)
     if study is None:
         return None
     net, p = d.network, study.parameter
     name, symbol = str(p), net.loss.symbol
     cost_figure = rates_figure = None
-    if study.spec_run is not None:
+    if study.spec_run is not None and study.spec_run.history:
         history = study.spec_run.history
-        cost_figure = "cost"
-        figures.append(FigureData(
+        cost_figure = gathered.figure(FigureData(
             "cost", "cost", f"The cost {symbol}({name}) and the first steps of gradient "
             f"descent from {name}0 = {float(net.values[name]):g} with learning rate "  # type: ignore[arg-type]
             f"{study.rate:g}.",
@@ -271,8 +317,7 @@ def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | N
              "path": [s.params[name] for s in history[:12]],
              "path_cost": [s.loss for s in history[:12]], "symbol": symbol,
              "parameter": name, "minimum": study.minimum}))
-        rates_figure = "rates"
-        figures.append(FigureData(
+        rates_figure = gathered.figure(FigureData(
             "rates", "rates", f"Gradient descent with three learning rates: the cost "
             f"{symbol} and the weight {name} at each iteration.",
             {"curves": [{"label": f"{r.label}: \u03b1 = {r.rate:g}",
@@ -292,7 +337,8 @@ def _one_parameter(d: Derivation, figures: list[FigureData]) -> OneParameter | N
                         optional(study.curvature), stable, runs, cost_figure, rates_figure)
 
 
-def _activation_view(act: Activation, check: ActivationCheck) -> ActivationView:
+def _activation_view(act: Activation, check: ActivationCheck,
+                     figure: str | None) -> ActivationView:
     f = check.function
     if act.elementwise:
         z, df = check.derivatives[0]
@@ -307,10 +353,10 @@ def _activation_view(act: Activation, check: ActivationCheck) -> ActivationView:
         shown_def = rf"s_{{1}} = {latex(f)} = {latex(check.definition)}"
     return ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
                           act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
-                          number(check.error, 2), f"activation-{act.name}")
+                          number(check.error, 2), figure)
 
 
-def _activations(net: Network, figures: list[FigureData]) -> list[ActivationView]:
+def _activations(net: Network, gathered: _Gathered) -> list[ActivationView]:
     out: list[ActivationView] = []
     seen: set[str] = set()
     for layer in net.layers:
@@ -319,18 +365,17 @@ def _activations(net: Network, figures: list[FigureData]) -> list[ActivationView
             continue
         seen.add(act.name)
         check = activation_check(act, layer.params)
-        view = _activation_view(act, check)
         labels = ("f(z)", "f'(z)") if act.elementwise else ("s1(z, 0)", "ds1/dz1")
-        figures.append(FigureData(
-            view.figure, "activation", f"{act.title} and its derivative.",
+        figure = gathered.figure(FigureData(
+            f"activation-{act.name}", "activation", f"{act.title} and its derivative.",
             {"grid": check.grid, "values": check.values, "slopes": check.slopes,
              "label": labels[0], "dlabel": labels[1], "title": act.title}))
-        out.append(view)
+        out.append(_activation_view(act, check, figure))
     return out
 
 
 def _vanishing(d: Derivation, values: Mapping[str, float],
-               figures: list[FigureData]) -> Vanishing | None:
+               gathered: _Gathered) -> Vanishing | None:
     chain = chain_vanishing(d, values)
     if chain is None:
         return None
@@ -341,7 +386,7 @@ def _vanishing(d: Derivation, values: Mapping[str, float],
                           number(gb) if layer.biases else "")
             for layer, slope, bound, gw, gb in zip(layers, chain.slopes, chain.bounds,
                                                     chain.weights, chain.biases)]
-    figures.append(FigureData(
+    figure = gathered.figure(FigureData(
         "vanishing", "vanishing", "Size of the gradient of each layer's weight and bias "
         "(log scale), with the product of the sigmoid slopes between the layer and the "
         "output, and its bound.",
@@ -357,7 +402,7 @@ def _vanishing(d: Derivation, values: Mapping[str, float],
     product = chain.products[0]
     return Vanishing(count, number(0.25 ** count), number(product), product, number(first),
                      number(last), number(last / first) if first else r"\infty", rows,
-                     _samples(net) > 1, "vanishing", formula, latex(w1, net),
+                     _samples(net) > 1, figure, formula, latex(w1, net),
                      latex(layers[-1].weights[0][0], net))
 
 
@@ -385,7 +430,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     """Everything a report of ``d`` shows (``checks``: results of
     :func:`symgrad.check.check_file`, or ``None`` to leave that section out)."""
     net = d.network
-    figures: list[FigureData] = []
+    gathered = _Gathered()
     has_point = _has_point(net)
     values = d.at(net.values) if has_point else None
     large = len(net.parameters) > LARGE
@@ -419,16 +464,20 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         deltas=[] if net.is_chain else _delta_views(d, large),
         gradients=gradients, has_point=has_point,
         loss_value=number(d.loss_at(net.values)) if has_point else None,
-        update=_update(d, values, rate) if values is not None and rate is not None
-        and not large else None,
+        update=gathered.optional("The gradient-descent step", lambda: _update(d, values, rate))
+        if values is not None and rate is not None and not large else None,
         training=None, one_parameter=None,
-        activations=_activations(net, figures),
-        vanishing=_vanishing(d, values, figures) if values is not None else None,
+        activations=gathered.optional("The activations section",
+                                      lambda: _activations(net, gathered)) or [],
+        vanishing=gathered.optional("The vanishing-gradient section", lambda: _vanishing(
+            d, values, gathered)) if values is not None else None,
         checks=_checks(d, checks) if checks is not None else None,
     )
-    content.one_parameter = _one_parameter(d, figures)
-    content.training = _training(net, one, figures) if not large else None
-    content.figures = figures
+    content.one_parameter = gathered.optional("The one-parameter study",
+                                              lambda: _one_parameter(d, gathered))
+    content.training = gathered.optional("Training", lambda: _training(
+        net, one, gathered)) if not large else None
+    content.figures, content.omitted = gathered.figures, gathered.omitted
     return content
 
 

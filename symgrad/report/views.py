@@ -139,7 +139,7 @@ class ActivationView:
     elementwise: bool
     checked_at: str
     check_error: str
-    figure: str
+    figure: str | None  # None: left out, its values cannot be plotted
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ class Vanishing:
     ratio: str
     rows: list[LayerGradient]
     sample_note: bool
-    figure: str
+    figure: str | None
     formula: str
     first_symbol: str
     last_symbol: str
@@ -231,3 +231,4 @@ class Content:
     vanishing: Vanishing | None
     checks: list[CheckView] | None
     figures: list[FigureData] = field(default_factory=list)
+    omitted: list[str] = field(default_factory=list)  # sentences: what was left out, and why
