@@ -428,3 +428,27 @@ def test_a_report_trains_at_most_its_cap_whatever_the_spec_asks(tmp_path: Path) 
     runs = [line.split(" | ") for line in sweep.splitlines()[2:5]]
     assert [(run[2], run[-1]) for run in runs] == \
         [("200", "not yet converged |"), ("200", "converged |"), ("3", "diverged |")]
+
+
+TRAINING_NOT_FINITE = ("Training is left out: the loss or its gradient is not finite at the "
+                       "starting parameters")
+
+
+@pytest.mark.parametrize("parameters, data, training", [
+    ("w = -1e300\nb = 0.1", "x = [1, 2]\nT = [0, 1]", []),
+    ("w = -1e300\nb = 0.1", "x = -1e308\nT = 1e308", [TRAINING_NOT_FINITE]),
+], ids=["gelu-w-1e300", "gelu-x-1e308"])
+def test_values_beyond_exact_evaluation_leave_the_point_out(
+        tmp_path: Path, parameters: str, data: str, training: list[str]) -> None:
+    from symgrad.report.content import build
+
+    spec = tmp_path / "net.toml"
+    spec.write_text(_spec_text('activation = "gelu"', parameters, data, RATE))
+    content = build(derive(load(spec)))
+    assert not content.has_point and content.loss_value is None
+    assert [s.split(" (")[0] for s in content.omitted] == \
+        ["The point of evaluation is left out: it cannot be computed in float64", *training]
+    assert content.omitted[0].endswith(").")  # the exception, named, whose text varies
+    assert "(OverflowError: " in content.omitted[0]
+    assert [g.value for g in content.gradients] == ["", ""]  # the symbolic forms stay
+    assert run_cli_here("report", spec, "-o", tmp_path / "r.md").returncode == 0

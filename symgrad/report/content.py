@@ -26,7 +26,7 @@ from sympy import Expr, Symbol
 
 from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient
-from ..errors import SymgradError
+from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
 from ..printing import chain_factors, factor_latexes, latex, partial_latex
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
@@ -52,8 +52,8 @@ LARGE = 40
 #: overflows float64 (a leaky ReLU with alpha = 1e308 is -inf on the grid).
 PLOT_LIMIT = 1e300
 #: What an optional part of a report raises for extreme numbers (an overflow, a singular
-#: system); the part is left out with a sentence saying why.
-_CANNOT_COMPUTE = (ArithmeticError, np.linalg.LinAlgError)
+#: system, a value that is not finite); the part is left out with a sentence saying why.
+_CANNOT_COMPUTE = (ArithmeticError, np.linalg.LinAlgError, DerivationError)
 
 T = TypeVar("T")
 
@@ -93,8 +93,9 @@ class _Gathered:
             return compute()
         except _CANNOT_COMPUTE as exc:
             del self.figures[count:]
-            self.omitted.append(f"{what} is left out: it cannot be computed in float64 "
-                                f"({type(exc).__name__}: {exc}).")
+            why = str(exc).rstrip(".") if isinstance(exc, DerivationError) else \
+                f"it cannot be computed in float64 ({type(exc).__name__}: {exc})"
+            self.omitted.append(f"{what} is left out: {why}.")
             return None
 
 
@@ -426,13 +427,23 @@ def _checks(d: Derivation, results: Sequence[Any]) -> list[CheckView]:
     return out
 
 
+def _at_point(d: Derivation, gathered: _Gathered) -> tuple[dict[str, float], str] | None:
+    """The gradients and the loss at the spec's point; ``None`` if the spec gives no point,
+    or (with a sentence) if its values cannot be computed."""
+    net = d.network
+    if not _has_point(net):
+        return None
+    return gathered.optional("The point of evaluation", lambda: (
+        d.at(net.values), number(d.loss_at(net.values))))
+
+
 def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
     """Everything a report of ``d`` shows (``checks``: results of
     :func:`symgrad.check.check_file`, or ``None`` to leave that section out)."""
     net = d.network
     gathered = _Gathered()
-    has_point = _has_point(net)
-    values = d.at(net.values) if has_point else None
+    at_point = _at_point(d, gathered)
+    values, loss_value = at_point or (None, None)
     large = len(net.parameters) > LARGE
     seen: set[tuple[Symbol, Symbol]] = set()
     gradients = [_gradient_view(g, net, values[g.name] if values else None, seen, large)
@@ -462,8 +473,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         forward=[Row(latex(s, net), f"= {short_sum(e, net)}")
                  for s, e in net.equations.items() if not large or _first_unit(net, s)],
         deltas=[] if net.is_chain else _delta_views(d, large),
-        gradients=gradients, has_point=has_point,
-        loss_value=number(d.loss_at(net.values)) if has_point else None,
+        gradients=gradients, has_point=at_point is not None, loss_value=loss_value,
         update=gathered.optional("The gradient-descent step", lambda: _update(d, values, rate))
         if values is not None and rate is not None and not large else None,
         training=None, one_parameter=None,
