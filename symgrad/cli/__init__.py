@@ -17,7 +17,8 @@ from ..errors import SymgradError
 __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
-COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report")
+COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report",
+            "examples")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else list(argv)):  # bare `symgrad`: what it can do
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or EXIT_OK)

@@ -124,6 +124,16 @@ def _train_network(spec: Spec, args: argparse.Namespace) -> int:
 # -- rendering ------------------------------------------------------------------------------
 
 
+def _ordinal(n: int) -> str:
+    """``2nd``, ``5th``, ``21st``, ``112th``: English ordinals of the table's strides.
+
+    >>> [_ordinal(n) for n in (1, 2, 3, 5, 11, 12, 21, 22, 50, 102, 113)]
+    ['1st', '2nd', '3rd', '5th', '11th', '12th', '21st', '22nd', '50th', '102nd', '113th']
+    """
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _num(value: float, digits: int = 10) -> str:
     return f"{value:.{digits}g}"
 
@@ -229,7 +239,7 @@ def _iterations(net: Network, result: TrainingResult) -> str:
         rows = [[str(s.iteration), _num(s.loss, 8), _num(s.grad_norm, 4)] for s in picked]
         note = ""
     if stride > 1:
-        note = ", ".join(filter(None, [note, f"every {stride}th iteration shown"]))
+        note = ", ".join(filter(None, [note, f"every {_ordinal(stride)} iteration shown"]))
     parts = [_heading(net, result), ""]
     parts += [f"({note})", _table(header, rows), "", result.reason] if note else \
         [_table(header, rows), "", result.reason]
