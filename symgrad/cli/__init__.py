@@ -28,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone: a command imports
+    only what it uses, so it starts without loading the others' modules."""
     from .. import __version__
 
     parser = _Parser(prog="symgrad", description="Derive, check and compile neural-network "
@@ -36,18 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
-    if not (sys.argv[1:] if argv is None else list(argv)):  # bare `symgrad`: what it can do
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    if not words:  # bare `symgrad`: what it can do
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    args = parser.parse_args(argv)
+    args = parser.parse_args(words)
     try:
         return int(args.handler(args) or EXIT_OK)
     except SymgradError as exc:  # path:line: field: message, on one line
