@@ -86,12 +86,29 @@ def _derivative_bound(name: str, **params: float) -> Expr:
         if not expr.has(z):
             best.append(sp.Abs(expr))
             continue
-        try:
-            best.append(sp.Max(maximum(expr, z, where), -sp.Min(0, sp.calculus.util.minimum(
-                expr, z, where))))
-        except (NotImplementedError, ValueError):
-            best.append(_sup_numeric(expr, z))
+        best.append(_sup_abs(expr, z, where))
     return sp.Max(*best)
+
+
+def _sup_abs(expr: Expr, z: Symbol, where: sp.Set) -> Expr:
+    """``sup |expr|`` over ``where``: at the critical points and the ends when SymPy
+    solves ``expr' = 0`` (fast), else by SymPy's ``maximum`` and ``minimum``, else
+    numerically."""
+    if where == sp.Reals:
+        try:
+            critical = [c for c in sp.solve(expr.diff(z), z) if c.is_real]
+        except NotImplementedError:
+            critical = None
+        if critical is not None:
+            values = [sp.simplify(expr.subs(z, c)) for c in critical]
+            values += [sp.limit(expr, z, sp.oo), sp.limit(expr, z, -sp.oo)]
+            if all(v.is_real for v in values):
+                return sp.Max(*(sp.Abs(v) for v in values))
+    try:
+        return sp.Max(maximum(expr, z, where), -sp.Min(0, sp.calculus.util.minimum(
+            expr, z, where)))
+    except (NotImplementedError, ValueError):
+        return _sup_numeric(expr, z)
 
 
 def factor_product(name: str, layers: int, **params: float) -> tuple[Expr, Expr]:
