@@ -245,6 +245,26 @@ def test_sympy_expression_with_a_foreign_symbol() -> None:
                                "delta2, T")
 
 
+NOT_EXPRESSIONS = [
+    (sp.Eq(sp.Symbol("a1"), 1), "Equality (an equation or inequality; pass one side, as "
+                                "eq.rhs)"),
+    (sp.Symbol("a1") > 0, "StrictGreaterThan (an equation or inequality; pass one side, as "
+                          "eq.rhs)"),
+    (sp.true, "BooleanTrue (a truth value or a logical formula)"),
+    (sp.Matrix([sp.Symbol("a1")]), "MutableDenseMatrix (a matrix; pass one entry)"),
+    (sp.ImmutableMatrix([sp.Symbol("a1")]), "ImmutableDenseMatrix (a matrix; pass one entry)"),
+    (sp.Tuple(sp.Symbol("a1")), "Tuple (a SymPy object that is not an expression)"),
+    (2.5, "float"),
+]
+
+
+@pytest.mark.parametrize("given, said", NOT_EXPRESSIONS, ids=[s for _, s in NOT_EXPRESSIONS])
+def test_what_is_not_an_expression_is_refused_by_name(given: object, said: str) -> None:
+    with pytest.raises(CheckError) as info:
+        check(TWO, "w2", given)
+    assert str(info.value) == f"expected text or a SymPy expression, got {said}"
+
+
 def test_float64_evaluator_agrees_with_the_30_digit_one() -> None:
     points = sample_points(MLP, 5, seed=1)
     from symgrad.check.sampling import environment as _environment

@@ -39,6 +39,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 from sympy import Expr
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
 
 from ..catalogue import functions_of
 from ..derive import Derivation
@@ -55,6 +57,16 @@ __all__ = ["check"]
 #: Functions with kinks besides the catalogue's kinked activations.
 _NONSMOOTH = (sp.Heaviside, sp.Max, sp.Min, sp.Piecewise, sp.Abs, sp.sign)
 
+
+#: What an object that is not a scalar expression is, for the error that refuses it.
+_NOT_EXPRESSIONS: tuple[tuple[type, str], ...] = (
+    (Relational, "an equation or inequality; pass one side, as eq.rhs"),
+    (Boolean, "a truth value or a logical formula"),
+    (sp.MatrixBase, "a matrix; pass one entry"),
+    (sp.MatrixExpr, "a matrix; pass one entry"),
+    (sp.Basic, "a SymPy object that is not an expression"),
+)
+_NOT_SCALAR = (sp.MatrixBase, sp.MatrixExpr)
 
 #: Compiled gradients of the derivations checked lately, by ``id``; an entry leaves when
 #: its derivation is collected.
@@ -111,6 +123,9 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
         ``wrt`` is not a parameter or named quantity of the network.
     ParseError
         The text is not a valid expression in the network's names (names the column).
+    CheckError
+        ``expr`` is neither text nor a scalar SymPy expression (an ``Eq``, ``true``, a
+        matrix), or uses symbols the network does not have.
     """
     gradient = derivation[wrt]
     yours = _yours(derivation, expr, latex)
@@ -141,8 +156,11 @@ def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:
     net = derivation.network
     if isinstance(expr, str):
         return parse_expression(expr, net.symbols, latex=latex)
-    if not isinstance(expr, sp.Basic):
-        raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}")
+    if not isinstance(expr, sp.Expr) or isinstance(expr, _NOT_SCALAR):
+        what = next((f" ({words})" for kind, words in _NOT_EXPRESSIONS
+                     if isinstance(expr, kind)), "")
+        raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}"
+                         f"{what}")
     stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
     twins = [name for name in stray if name in net.symbols]
     if twins:
