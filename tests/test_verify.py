@@ -59,7 +59,10 @@ CORRECT_TWO = [
     ("w2", "delta2 a1", False, "symbolic: identical"),
     ("w1", "delta1 x1", False, "symbolic: identical"),
     ("w2", "(a2 - T) a2 a1 - (a2 - T) a2^2 a1", False, "symbolic: expanded in intermediates"),
-    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^2", False, "numeric: 33 points"),
+    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^2", False,
+     "symbolic: in exponentials"),
+    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(z1)/(1 + exp(z1))^2", False,
+     "symbolic: in exponentials"),
     ("w1", r"\delta_2 \cdot w_2 \cdot a_1(1-a_1) \cdot x_1", True, "symbolic: identical"),
     ("w2", r"-\left(T - a_{2}\right) \frac{a_2 (1 - a_2)}{1} a_1", True, "symbolic: identical"),
 ]
@@ -370,7 +373,12 @@ def test_symbolic_stage_respects_its_time_budget() -> None:
     source = "-(T - a2) a2 (1 - a2) (z2 - b2)/w2"
     assert check(TWO, "w2", source).method == "symbolic: expanded in inputs and parameters"
     quick = check(TWO, "w2", source, budget=0.0, points=5)
-    assert (quick.verdict, quick.method) == ("equal", "numeric: 6 points")
+    assert (quick.verdict, quick.method) == ("numerically equal", "numeric: 6 points within 1e-7")
+    assert quick.summary == "numerically equal at 6 points within 1e-7"
+    assert quick.ok
+    assert quick.diagnosis == ("Your expression equals dE/dw2 numerically, at 6 points within "
+                               "1e-7 relative (and at 6 of them to 20 digits); SymPy found "
+                               "no proof within the time budget.")
 
 
 def test_constant_factor_in_latex_shows_the_loss() -> None:
@@ -400,3 +408,61 @@ def test_symgrads_own_printed_gradients_check_back_as_equal(activation: str, for
         printed = latex(d[name].factored, net) if form == "latex" else text(d[name].factored)
         result = check(d, name, printed, latex=form == "latex")
         assert result.verdict in ("equal", "equal almost everywhere"), (name, printed)
+
+
+# -- a verdict says what it rests on -----------------------------------------------------
+
+#: (hand expression for dE/dw2, the mistake kind, the exact diagnosis): differences that
+#: float64 points (agreeing to 1e-7) do not show and 30-digit values do.
+TINY = [
+    ("1.000000000001*(a2 - T)*a2*(1 - a2)*a1", "constant_factor",
+     "Your expression is (1 + 1e-12) times dE/dw2: a relative difference of 1e-12 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+    ("1.0000001*(a2 - T)*a2*(1 - a2)*a1", "constant_factor",
+     "Your expression is (1 + 1e-7) times dE/dw2: a relative difference of 1e-7 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+    ("(a2 - T)*a2*(1 - a2)*(a1 + 0.000000001)", None,
+     "Your expression differs from dE/dw2 by a relative 1.26e-9 to 6.79e-9 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+]
+
+
+@pytest.mark.parametrize("source, kind, said", TINY, ids=[t[0] for t in TINY])
+def test_a_difference_too_small_for_float64_is_not_equal(source: str, kind: str | None,
+                                                         said: str) -> None:
+    r = check(TWO, "w2", source)
+    assert (r.verdict, r.kind, r.diagnosis) == ("not equal", kind, said)
+    assert r.method == "exact: 30 digits at 6 points"
+    assert not r.ok
+    # the counterexample is the spec's point; the values are its 30-digit ones, apart
+    assert {k: r.counterexample[k] for k in SPEC_POINT} == SPEC_POINT
+    assert r.symbolic_value == pytest.approx(0.0570703982010549, rel=1e-12)
+    assert r.yours_value != r.symbolic_value
+
+
+def test_relative_difference_at_the_specs_point_is_the_exact_one() -> None:
+    # (a1 + 1e-9)/a1 - 1 at the spec's a1 = sigmoid(0.415), from mpmath at 40 digits
+    import mpmath
+    with mpmath.workdps(40):
+        a1 = 1 / (1 + mpmath.exp(-mpmath.mpf("0.415")))
+    r = check(TWO, "w2", "(a2 - T)*a2*(1 - a2)*(a1 + 0.000000001)")
+    assert r.yours_value / r.symbolic_value - 1 == pytest.approx(float(1e-9 / a1), rel=1e-6)
+
+
+def test_tanh_derivative_in_exponentials_is_proved() -> None:
+    r = check(MLP, "w1_2_1", "x1 4/(exp(z1_2) + exp(-z1_2))^2 (delta2_1 w2_1_2 + "
+                             "delta2_2 w2_2_2)")
+    assert (r.verdict, r.method) == ("equal", "symbolic: in exponentials")
+
+
+def test_a_wrong_form_in_exponentials_is_not_proved() -> None:
+    r = check(TWO, "b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^3")
+    assert r.verdict == "not equal"
+
+
+def test_ratio_near_one_shows_the_digits_that_differ() -> None:
+    r = check(TWO, "w2", "(a2 - T)*a2*(1 - a2)*(a1 + 0.00001)")
+    assert (r.verdict, r.kind) == ("not equal", None)
+    assert r.diagnosis == ("Your expression differs from dE/dw2, and no single usual mistake "
+                           "explains it (the ratio yours/symbolic varies from 1.000011 to "
+                           "1.000121).")

@@ -22,6 +22,7 @@ from ..derive import Derivation, Factor, Gradient
 from ..numbers import UnsupportedError, evaluate
 from ..printing import latex, partial_latex, partial_text, text
 from .proof import close
+from .result import distinct
 
 __all__ = ["Words", "diagnose", "TESTS"]
 
@@ -312,8 +313,11 @@ def diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: np
         if found is not None:
             return found
     ratio = y[case.nonzero] / s[case.nonzero]
-    spread = (f" (the ratio yours/symbolic varies from {ratio.min():.4g} to "
-              f"{ratio.max():.4g})") if ratio.size else ""
+    spread = ""
+    if ratio.size:
+        low, high = distinct([float(ratio.min()), float(ratio.max())])
+        spread = (f" (the ratio yours/symbolic is {low} at every point)" if low == high
+                  else f" (the ratio yours/symbolic varies from {low} to {high})")
     return (None, f"Your expression differs from {words.grad}, and no single usual mistake "
                   f"explains it{spread}.",
             f"Your expression differs from ${words.grad_latex}$, and no single usual mistake "
