@@ -23,6 +23,8 @@ MLP = derive(load(DERIVATIONS / "small_mlp.toml"))
 DEEP = derive(load(DERIVATIONS / "deep_sigmoid_chain.toml"))
 LINEAR = derive(load(DERIVATIONS / "linear_cost.toml"))
 RELU = derive(Network(1, [Dense(1, "relu"), Dense(1, "sigmoid")], "half_sse"))
+W33 = derive(Network(2, [Dense(3, "sigmoid"), Dense(3, "sigmoid")], "half_sse"))
+TIED = derive(load(DERIVATIONS / "two_two_two.toml"))  # one bias per layer
 HAND = DERIVATIONS / "two_neuron_hand.toml"
 SPEC_POINT = {"x1": 0.1, "w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65, "T": 0.25}
 
@@ -174,6 +176,45 @@ MISTAKE_CASES = [
      "the chain of dE/dw2_1_3."),
     (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 x1", "missing_factor",
      "Your expression is missing the factor Heaviside(z1, 0) (da1/dz1)."),
+    # ReLU' written as ReLU itself: also an extra factor a1 wherever a1 > 0, but the
+    # derivative is what is wrong
+    (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 a1 x1", "activation_derivative",
+     "Your expression uses a1 for da1/dz1, but the derivative of the relu is da1/dz1 = "
+     "Heaviside(z1, 0)."),
+    # ... while with Heaviside(z1) written, a1 is an extra factor
+    (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 heaviside(z1) a1 x1", "extra_factor",
+     "Your expression has an extra factor a1 (dz2/dw2), which is not in the chain of "
+     "dE/dw1."),
+    (TWO, "w1", "(a2 - T) a2 (1 - a2) w2 a1 (1 + a1) x1", "activation_derivative",
+     "Your expression uses a1*(a1 + 1) for da1/dz1, but the derivative of the sigmoid is "
+     "da1/dz1 = a1*(1 - a1)."),
+    (MLP, "w1_2_1", "x1 (1 + a1_2^2) (delta2_1 w2_1_2 + delta2_2 w2_2_2)",
+     "activation_derivative",
+     "Your expression uses a1_2**2 + 1 for da1_2/dz1_2, but the derivative of the tanh is "
+     "da1_2/dz1_2 = 1 - a1_2**2."),
+    # sigma' in the wrong layer's z, as sigma(z), in exponentials, and for tanh
+    (TWO, "w1", "delta2 w2 sigma(z2)(1 - sigma(z2)) x1", "layer_index",
+     "Your expression has a2 where a1 belongs (a layer index mixed up)."),
+    (TWO, "w1", "(a2 - T) a2 (1 - a2) w2 exp(-z2)/(1 + exp(-z2))^2 x1", "layer_index",
+     "Your expression has z2 where z1 belongs (a layer index mixed up)."),
+    (TWO, "w2", "(a2 - T) sigma(z1) (1 - sigma(z1)) a1", "layer_index",
+     "Your expression has a1 where a2 belongs (a layer index mixed up)."),
+    (MLP, "w1_1_1", "x1 (1 - tanh(z2_1)^2) (delta2_1 w2_1_1 + delta2_2 w2_2_1)", "layer_index",
+     "Your expression has z2_1 where z1_1 belongs (a layer index mixed up)."),
+    # W2 transposed: w2_j_k for w2_k_j in both terms that change (w2_1_1 is on the diagonal)
+    (W33, "w1_1_1", "x1 a1_1 (1 - a1_1) (delta2_1 w2_1_1 + delta2_2 w2_1_2 + delta2_3 w2_1_3)",
+     "transposed_weights",
+     "Your expression uses the weights of layer 2 transposed: w2_1_2 where w2_2_1 belongs, "
+     "w2_1_3 where w2_3_1 belongs."),
+    # one of two back-propagation paths left out
+    (MLP, "w1_2_1", "x1 (1 - a1_2^2) delta2_1 w2_1_2", "missing_path",
+     "Your expression leaves out the back-propagation path through z2_2: the term "
+     "delta2_2*w2_2_2 of dE/da1_2 = delta2_1*w2_1_2 + delta2_2*w2_2_2."),
+    (MLP, "b1_2", "(1 - a1_2^2) delta2_2 w2_2_2", "missing_path",
+     "Your expression leaves out the back-propagation path through z2_1: the term "
+     "delta2_1*w2_1_2 of dE/da1_2 = delta2_1*w2_1_2 + delta2_2*w2_2_2."),
+    (TIED, "b1", "delta1_1", "missing_path",
+     "Your expression leaves out the path through z1_2: the term delta1_2 of dE/db1."),
 ]
 
 
@@ -326,7 +367,7 @@ BAD_FILES = [
     ('[[gradient]]\nwrt = "w2"\nexpr = "a1"\nexpect = "typo"\n',
      "{path}:4: field 'gradient[0].expect': unknown value 'typo'; expected one of: equal, "
      "sign, constant_factor, layer_index, unit_index, missing_factor, extra_factor, "
-     "activation_derivative, wrong"),
+     "activation_derivative, transposed_weights, missing_path, wrong"),
     ('[[gradient]]\nwrt = "w2"\nexpr = 5\n',
      "{path}:3: field 'gradient[0].expr': expected a string, got int"),
     ('[[gradient]]\nwrt = "w2"\nexpression = "a1"\n',
