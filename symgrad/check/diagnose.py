@@ -357,15 +357,13 @@ def _missing_path(c: _Case) -> Diagnosis | None:
             through = next(d.deltas[s].pre for s in term.free_symbols if s in d.deltas)
             layer = net.layer_of(step.pre)
             a = layer.post[layer.pre.index(step.pre)]
-            said = ("Your expression leaves out the back-propagation path through {}: the "
-                    "term {} of {} = {}.")
+            said = "Your expression leaves out the back-propagation path through {}: the term {}"
             return ("missing_path",
-                    said.format(through, text(term), partial_text(net.loss_symbol, a,
-                                                                  unicode=False),
-                                text(step.upstream)),
-                    said.format(f"${latex(through, net)}$", f"${latex(term, net)}$",
-                                f"${partial_latex(net.loss_symbol, a, net)}$",
-                                f"${latex(step.upstream, net)}$"))
+                    said.format(through, text(term)) + " of "
+                    f"{partial_text(net.loss_symbol, a, unicode=False)} = "
+                    f"{text(step.upstream)}.",
+                    said.format(f"${latex(through, net)}$", f"${latex(term, net)}$") + " of "
+                    f"${partial_latex(net.loss_symbol, a, net)} = {latex(step.upstream, net)}$.")
     for term in c.gradient.terms if len(c.gradient.terms) > 1 else ():
         product = sp.Mul(*(f.expression for f in term))
         if c.holds(c.y, c.s - c.value(product)):

@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 import sympy as sp
 from sympy import Symbol
@@ -298,8 +298,7 @@ class Lexer:
         col = i + 1
         # A word longer than every name is none of them: reading further would make a run
         # of n letters cost n^2 (5,000 letters: 14 s).
-        w = _WORD.match(self.text, i, i + self.longest + 1)
-        assert w is not None  # the rule matched a letter at i
+        w = cast("re.Match[str]", _WORD.match(self.text, i, i + self.longest + 1))  # a letter
         word, run = w.group(), w.group(1)
         if len(run) > 1 and run in FUNCTIONS and word == run:
             self.tokens.append(Token("func", run, col, run))
