@@ -261,7 +261,7 @@ def _agreement(derivation: Derivation, yours_i: Expr, mine: Expr,
 
 def _small_difference(derivation: Derivation, differ: Sequence[ExactValues], checked: int,
                       base: dict[str, Any], words: Words) -> CheckResult:
-    """"Not equal" for a difference that only 30-digit values show: a constant factor
+    """The "not equal" of a difference that only 30-digit values show: a constant factor
     ``1 + r`` when the relative difference ``r`` is the same at every point."""
     first = differ[0]
     rel = [v.relative for v in differ]

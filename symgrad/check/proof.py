@@ -16,7 +16,8 @@ from ..derive import Derivation
 from ..numbers import exact_points
 
 __all__ = ["RTOL", "MAX_TERMS", "MAX_REWRITTEN", "EXACT_DIGITS", "EXACT_RTOL",
-           "EXACT_POINTS", "to_intermediates", "symbolic_proof", "close", "ExactValues", "exact_values"]
+           "EXACT_POINTS", "to_intermediates", "symbolic_proof", "close", "ExactValues",
+           "exact_values"]
 
 #: Relative tolerance of a numeric agreement.
 RTOL = 1e-7
