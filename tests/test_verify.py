@@ -218,6 +218,13 @@ MISTAKE_CASES = [
 ]
 
 
+def test_an_output_units_loss_derivative_is_not_a_sum_of_paths() -> None:
+    # a2 - T is dE/da2: leaving T out is no back-propagation path (this raised
+    # StopIteration while paths were looked for in every unit's dE/da)
+    r = check(TWO, "w2", "a2 a2 (1 - a2) a1")
+    assert (r.verdict, r.kind) == ("not equal", None)
+
+
 @pytest.mark.parametrize("d, wrt, source, kind, said", MISTAKE_CASES,
                          ids=[f"{c[1]}:{c[2]}" for c in MISTAKE_CASES])
 def test_mistakes_are_named(d, wrt: str, source: str, kind: str, said: str) -> None:

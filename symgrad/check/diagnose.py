@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..derive import Derivation, Factor, Gradient
+from ..derive import Derivation, DeltaStep, Factor, Gradient
 from ..numbers import UnsupportedError, evaluate
 from ..printing import latex, partial_latex, partial_text, text
 from .proof import close
@@ -343,27 +343,41 @@ def _without(c: _Case, delta: Symbol, term: Expr) -> np.ndarray:
         return np.full(len(c.y), np.nan)
 
 
-def _missing_path(c: _Case) -> Diagnosis | None:
-    """One back-propagation path left out: a term of a hidden unit's ``dE/da``, which sums
-    over the units of the next layer (``delta2_1 w2_1_2 + delta2_2 w2_2_2``), or one
-    term of a tied parameter's gradient, which sums over the units it enters."""
-    d, net = c.derivation, c.derivation.network
-    for delta, step in d.deltas.items():
+def _paths(derivation: Derivation) -> Iterator[tuple[Symbol, DeltaStep, Expr, Symbol]]:
+    """Each path of back-propagation into a hidden unit: its error signal, its step, the
+    term of its ``dE/da`` that is the path (``delta2_2*w2_2_1``) and the ``z`` the path
+    goes through (``z2_2``). An output unit's ``dE/da`` (``a2 - T``) has no paths."""
+    for delta, step in derivation.deltas.items():
         if step.local is None or not step.upstream.is_Add:
             continue
         for term in step.upstream.args:
-            if not c.holds(c.y, _without(c, delta, term)):
-                continue
-            through = next(d.deltas[s].pre for s in term.free_symbols if s in d.deltas)
-            layer = net.layer_of(step.pre)
-            a = layer.post[layer.pre.index(step.pre)]
-            said = "Your expression leaves out the back-propagation path through {}: the term {}"
-            return ("missing_path",
-                    said.format(through, text(term)) + " of "
-                    f"{partial_text(net.loss_symbol, a, unicode=False)} = "
-                    f"{text(step.upstream)}.",
-                    said.format(f"${latex(through, net)}$", f"${latex(term, net)}$") + " of "
-                    f"${partial_latex(net.loss_symbol, a, net)} = {latex(step.upstream, net)}$.")
+            through = [derivation.deltas[s].pre for s in term.free_symbols
+                       if s in derivation.deltas]
+            if len(through) == 1:
+                yield delta, step, term, through[0]
+
+
+def _missing_path(c: _Case) -> Diagnosis | None:
+    """One back-propagation path left out: a term of a hidden unit's ``dE/da``, which sums
+    over the units of the next layer (``delta2_1 w2_1_2 + delta2_2 w2_2_2``)."""
+    net = c.derivation.network
+    for delta, step, term, through in _paths(c.derivation):
+        if not c.holds(c.y, _without(c, delta, term)):
+            continue
+        layer = net.layer_of(step.pre)
+        a = layer.post[layer.pre.index(step.pre)]
+        of = f"{partial_text(net.loss_symbol, a, unicode=False)} = {text(step.upstream)}"
+        of_l = f"{partial_latex(net.loss_symbol, a, net)} = {latex(step.upstream, net)}"
+        said = "Your expression leaves out the back-propagation path through {}: the term {} of {}."
+        return ("missing_path", said.format(through, text(term), of),
+                said.format(*(f"${latex(e, net)}$" for e in (through, term)), f"${of_l}$"))
+    return None
+
+
+def _missing_unit(c: _Case) -> Diagnosis | None:
+    """One unit's contribution left out of a tied parameter's gradient, which sums over
+    the units the parameter enters (``delta1_1 + delta1_2`` for one bias per layer)."""
+    net = c.derivation.network
     for term in c.gradient.terms if len(c.gradient.terms) > 1 else ():
         product = sp.Mul(*(f.expression for f in term))
         if c.holds(c.y, c.s - c.value(product)):
@@ -378,7 +392,7 @@ def _missing_path(c: _Case) -> Diagnosis | None:
 #: The mistakes a diagnosis tries, in this order; the first that holds is the answer.
 TESTS: tuple[Callable[[_Case], Diagnosis | None], ...] = (
     _sign, _constant_factor, _index, _missing_factor, _activation_derivative, _extra_factor,
-    _two_missing_factors, _transposed, _missing_path)
+    _two_missing_factors, _transposed, _missing_path, _missing_unit)
 
 
 def diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: np.ndarray,
