@@ -4,10 +4,11 @@ Each kind of mistake is one small function, tried in the order of :data:`TESTS`:
 error, a constant factor, an index mixed up, a missing chain-rule factor, a wrong
 activation derivative (before an extra factor: ReLU' written as ReLU itself is ``a1``
 where ``Heaviside(z1)`` belongs, which is also "an extra factor a1" wherever ReLU is
-not 0), an extra factor, a pair of missing factors, a weight matrix transposed, and a
-back-propagation path left out. The first that holds is the diagnosis. Every
-hypothesis is an identity between products or sums at every point (``yours * F ==
-symbolic`` for a missing factor ``F``), so points where the gradient is zero count too.
+not 0), an extra factor, a pair of missing factors, a weight matrix transposed, a
+back-propagation path left out, and a unit left out of a tied parameter's sum. The first
+that holds is the diagnosis. Every hypothesis is an identity between products or sums
+at every point (``yours * F == symbolic`` for a missing factor ``F``), so points where
+the gradient is zero count too.
 """
 
 from __future__ import annotations
