@@ -3,9 +3,10 @@
 For runs of juxtaposed symbols (the input that was super-linear: ``a1a1...a1q`` took
 3.3 s at 5,000 characters, a LaTeX run of letters 14 s), in plain text and LaTeX, it
 times the tokenizer alone at 1,000 and 8,000 characters and the whole parser (tokens,
-grammar, SymPy) at 625 and 5,000 (its length limit), best of 5 each, and prints the
-ratio of the two times. Linear work gives a ratio near 8; quadratic work near 64. Run
-from the repository root:
+grammar, SymPy) at 625 and 5,000 (its length limit), best of 20 each in CPU time (the
+machine is shared: wall time under a load of 5 gave ratios of 8 to 27 for the same code),
+and prints the ratio of the two times. Linear work gives a ratio near 8, quadratic work
+near 64. Run from the repository root:
 
     .venv/bin/python benchmarks/parse_speed.py
 """
@@ -27,29 +28,38 @@ from symgrad.errors import ParseError  # noqa: E402
 from symgrad.network import load  # noqa: E402
 
 NET = load(ROOT / "derivations" / "two_neuron.toml")
-REPEAT = 5
+REPEAT = 20
+
+def _run_of(unit: str, last: str = "") -> Callable[[int], str]:
+    """About ``n`` characters: whole copies of ``unit`` (so every size parses alike), with
+    the last character replaced by ``last`` if given."""
+    def make(n: int) -> str:
+        text = unit * (n // len(unit))
+        return text[:-1] + last if last else text
+    return make
+
 
 #: (name, LaTeX?, the text of a given length).
 INPUTS: list[tuple[str, bool, Callable[[int], str]]] = [
-    ("text a1a1...a1q (unknown)", False, lambda n: ("a1" * n)[:n - 1] + "q"),
-    ("text a1x1a1x1...", False, lambda n: ("a1x1" * n)[:n]),
-    ("text a1 a1 a1 ...", False, lambda n: ("a1 " * n)[:n]),
-    ("text 2.5e-3*a1*...", False, lambda n: ("2.5e-3*a1*" * n)[:n - 1] + "1"),
-    ("latex TTT...", True, lambda n: "T" * n),
-    ("latex a_1a_1...", True, lambda n: ("a_1" * n)[:n]),
-    ("latex w^{(2)}...", True, lambda n: ("w^{(2)} " * n)[:n]),
+    ("text a1a1...a1q (unknown)", False, _run_of("a1", "q")),
+    ("text a1x1a1x1...", False, _run_of("a1x1")),
+    ("text a1 a1 a1 ...", False, _run_of("a1 ")),
+    ("text +2.5e-3*a1+...", False, _run_of("+2.5e-3*a1")),
+    ("latex TTT...", True, _run_of("T")),
+    ("latex a_1a_1...", True, _run_of("a_1")),
+    ("latex w^{(2)}...", True, _run_of("w^{(2)} ")),
 ]
 
 
 def _best(run: Callable[[], object]) -> float:
     times = []
     for _ in range(REPEAT):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: waiting for a busy core is not counted
         try:
             run()
         except ParseError:
             pass  # the unknown name is found: that is the work timed
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
