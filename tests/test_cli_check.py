@@ -144,3 +144,32 @@ def test_no_input_is_a_usage_error() -> None:
     assert r.returncode == 2
     assert r.stderr.splitlines()[-1] == ("symgrad check: error: one of the arguments --expr "
                                          "--latex --file is required")
+
+
+def test_a_difference_float64_cannot_see_exits_1_with_the_digits_that_differ() -> None:
+    r = run_cli("check", TWO, "--wrt", "w2", "--expr", "1.000000000001*(a2 - T)*a2*(1 - a2)*a1")
+    assert r.returncode == 1
+    assert r.stdout.splitlines() == [
+        "dE/dw2: not equal. Your expression is (1 + 1e-12) times dE/dw2: a relative "
+        "difference of 1e-12 (30-digit values differ at 6 of 6 points; float64 values agree "
+        "to 1e-7, which hides it).",
+        "  counterexample: x1=0.1, w1=0.15, b1=0.4, w2=0.45, b2=0.65, T=0.25, z1=0.415, "
+        "a1=0.602286, z2=0.921029, a2=0.715252",
+        "  yours=0.057070398201112, symbolic=0.057070398201055",
+    ]
+
+
+def test_numerically_equal_says_on_what_it_rests(capsys: pytest.CaptureFixture[str]) -> None:
+    # sqrt(a1^2) is a1 for a sigmoid's a1 > 0, which SymPy does not know of the symbol a1
+    status, out, _ = _run(capsys, TWO, "--wrt", "w2", "--expr",
+                          "-(T - a2) a2 (1 - a2) sqrt(a1^2)", "--json")
+    assert status == 0
+    [r] = json.loads(out)
+    assert (r["verdict"], r["summary"]) == ("numerically equal",
+                                            "numerically equal at 33 points within 1e-7")
+    status, out, _ = _run(capsys, TWO, "--wrt", "w2", "--expr",
+                          "-(T - a2) a2 (1 - a2) sqrt(a1^2)")
+    assert status == 0
+    assert out == ("dE/dw2: numerically equal at 33 points within 1e-7. Your expression "
+                   "equals dE/dw2 numerically, at 33 points within 1e-7 relative (and at 6 "
+                   "of them to 20 digits); SymPy found no proof within the time budget.\n")

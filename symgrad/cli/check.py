@@ -1,7 +1,8 @@
 """``symgrad check SPEC --wrt P (--expr TEXT | --latex TEXT) | --file HAND.toml [--json]``.
 
-Exit status: 0 when every checked gradient is equal (or equal almost everywhere), 1 when
-any is not equal or undecided, 2 on bad input (the spec, the file, the expression).
+Exit status: 0 when every checked gradient is equal (proved, or numerically equal, or
+equal almost everywhere), 1 when any is not equal or undecided, 2 on bad input (the spec,
+the file, the expression).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..derive import derive
 from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
 from ..check import CheckResult, check, check_file
+from ..check.result import distinct
 from . import EXIT_FAIL, EXIT_OK
 
 
@@ -43,15 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _counterexample(r: CheckResult) -> str:
-    if r.counterexample is None:
+    if r.counterexample is None or r.yours_value is None or r.symbolic_value is None:
         return ""
     net_values = ", ".join(f"{k}={v:.6g}" for k, v in r.counterexample.items())
+    yours, symbolic = distinct([r.yours_value, r.symbolic_value], 6)  # 1e-12 apart too
     return (f"  counterexample: {net_values}\n"
-            f"  yours={r.yours_value:.6g}, symbolic={r.symbolic_value:.6g}")
+            f"  yours={yours}, symbolic={symbolic}")
 
 
 def _one(r: CheckResult) -> str:
-    lines = [f"dE/d{r.wrt}: {r.verdict}. {r.diagnosis}"]
+    lines = [f"dE/d{r.wrt}: {r.summary}. {r.diagnosis}"]
     extra = _counterexample(r)
     if extra:
         lines.append(extra)
