@@ -72,6 +72,16 @@ class CheckResult:
         """True for ``"equal"``, ``"numerically equal"`` and ``"equal almost everywhere"``."""
         return self.verdict in VERDICTS[:3]
 
+    @property
+    def as_expected(self) -> bool:
+        """The row's outcome is what its ``expect`` says (``"equal"``, ``"wrong"`` or a
+        mistake kind); without an ``expect``, that it is right. ``symgrad check`` and
+        ``symgrad report --check`` exit 0 exactly when every row is as expected."""
+        if self.expected is None:
+            return self.ok
+        found = self.kind or ("equal" if self.ok else self.verdict)
+        return self.expected == found or (self.expected == "wrong" and not self.ok)
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON: expressions as text and LaTeX."""
         return {
@@ -83,7 +93,7 @@ class CheckResult:
             "yours": None if self.yours is None else text(self.yours),
             "symbolic": None if self.symbolic is None else text(self.symbolic),
             "method": self.method, "note": self.note, "expected": self.expected,
-            "line": self.line,
+            "as_expected": self.as_expected, "line": self.line,
         }
 
 
