@@ -307,8 +307,8 @@ def _one_error_line(status: int, stderr: str, command: str, message: str) -> Non
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
 @pytest.mark.parametrize("args, message", [
-    ((*VANISHING, "--plot", "/proc/nope/x.svg"),
-     "/proc/nope/x.svg: cannot write the figure: No such file or directory"),
+    ((*VANISHING, "--plot", "/proc/nope/x.svg"),  # as export and report (issue 16, item 13)
+     "/proc/nope/x.svg: the folder '/proc/nope' does not exist"),
     (("export", TWO, "-o", "/proc/nope/x.py"),
      "/proc/nope/x.py: the folder '/proc/nope' does not exist"),
     (("train", LINEAR, "--history", "/proc/nope/h.csv"),

@@ -11,6 +11,7 @@ import argparse
 
 from ..catalogue import get_activation
 from ..errors import ArgumentError
+from ..files import output_folder
 from ..printing import text
 from ..analysis.vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
 
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
                                          for f in FIGURE_FORMATS):
         raise ArgumentError(f"--plot: cannot write '{args.plot}'; use a file ending in "
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
+    if args.plot is not None:
+        output_folder(args.plot)  # before the measuring, which takes a while
     results = [measure(n, args.depth, args.width, seeds=args.seeds) for n in names]
     shape = "a chain of one-unit layers" if args.width == 1 else f"{args.width} units a layer"
     print(f"median RMS of dE/dW_l at initialization ({args.depth} layers, {shape}, "
