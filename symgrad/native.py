@@ -11,10 +11,13 @@ GNU OpenMP hangs in a child process forked after its threads started (``multipro
 servers that fork).
 
 The C source comes from the Jinja template ``templates/fused_loop.c.j2``. It is built
-with the system C compiler (``$CC``, else Python's own, else ``cc``) into a shared library
-cached under ``$SYMGRAD_CACHE_DIR`` (default ``~/.cache/symgrad``), keyed by a hash of the
-source, the compiler and the machine, and loaded with :mod:`ctypes`. When the compiler
-refuses the fastest flags (no libmvec, say), fewer are tried.
+with the system C compiler (``$CC``, else Python's own, else ``cc``; stopped after
+``$SYMGRAD_CC_TIMEOUT`` seconds) into a shared library cached under
+``$SYMGRAD_CACHE_DIR`` (default ``~/.cache/symgrad``), keyed by a hash of the source, the
+compiler and the machine, and loaded with :mod:`ctypes`: only from a folder no other user
+can change, and only after the library is checked against the SHA-256 recorded beside it
+when it was built (else it is built again). When the compiler refuses the fastest flags
+(no libmvec, say), fewer are tried.
 
 The sums agree with the NumPy backend to a few units in the last place, not to the last
 bit (another summation order, libmvec's ``exp``): :mod:`symgrad.export` writes the NumPy
@@ -55,7 +58,8 @@ from .errors import CompileError, MissingDependencyError
 from .files import create_temporary, write_atomic
 from .printers_numeric import StableCPrinter
 
-__all__ = ["FusedLoop", "BLOCK", "cache_dir", "compiler", "threads"]
+__all__ = ["FusedLoop", "BLOCK", "COMPILE_TIMEOUT", "cache_dir", "compiler", "compile_timeout",
+           "threads"]
 
 #: Samples per block; each block writes one row of partial sums.
 BLOCK = 8192
@@ -270,7 +274,7 @@ def _library(source: str, name: str, symbol: str) -> Any:
             raise CompileError(f"the C compiler '{' '.join(cc)}' reported no error but "
                                f"wrote no library for {name}; set CC to a C compiler "
                                "(gcc, clang)")
-        loaded = _dlopen(built, name, symbol)  # before it is installed: a bad build is not cached
+        loaded = _dlopen(built, name, symbol)  # before it is installed: no bad build cached
         _install(c_file, built, library, _record(data, library.name))
         return loaded
     except OSError as exc:
