@@ -32,7 +32,7 @@ from sympy.calculus.util import maximum
 from ..architecture import Architecture, Dense
 from ..catalogue import get_activation
 from ..errors import ArgumentError
-from ..files import write_atomic
+from ..files import output_folder, write_atomic
 from ..backends import CompiledLayers
 from ..derive import LayerDerivation
 from ..spec import Spec
@@ -248,7 +248,8 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
     (right), log scale, black and white; the format follows the extension (svg, pdf, png).
 
     The file is written to a temporary name and moved into place, so a failure leaves
-    nothing half-written; one that cannot be written is a :class:`~symgrad.errors.FileError`.
+    nothing half-written; one that cannot be written, or whose folder does not exist, is a
+    :class:`~symgrad.errors.FileError`.
     """
     target = Path(path)
     ext = target.suffix.lower().lstrip(".")
@@ -257,6 +258,7 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
                             f"use one of: {', '.join('.' + f for f in FIGURE_FORMATS)}")
     if not results:
         raise ArgumentError("no results to plot")
+    output_folder(target)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -290,7 +292,7 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
         ax.legend(fontsize="small", frameon=False)
     image = io.BytesIO()  # drawn in memory, then written by the one atomic writer
     fig.savefig(image, format=ext, metadata={"Date": None} if ext == "svg" else None)
-    return write_atomic(target, image.getvalue(), what="the figure", parents=True)
+    return write_atomic(target, image.getvalue(), what="the figure")
 
 
 def reading(results: Sequence[VanishingResult]) -> str:

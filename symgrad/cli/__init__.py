@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import NoReturn, Sequence
 
-from ..errors import SymgradError
+from ..errors import SymgradError, printable
 
 __all__ = ["main", "COMMANDS"]
 
@@ -25,7 +25,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit status 2, as for every bad input
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -53,9 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(words)
     try:
         return int(args.handler(args) or EXIT_OK)
-    except SymgradError as exc:  # path:line: field: message, on one line
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"symgrad {args.command}: error: {message}", file=sys.stderr)
+    except SymgradError as exc:  # path:line: field: message, on one line (printable)
+        print(f"symgrad {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"symgrad {args.command}: interrupted", file=sys.stderr)

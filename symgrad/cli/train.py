@@ -32,6 +32,7 @@ from ..printing import text
 from ..spec import TRAINING_MODES, Spec, read_spec
 from ..train import Step, TrainingResult, choose_level, train, write_history_csv
 from . import EXIT_FAIL, EXIT_OK
+from ._output import refuse_input
 
 _MAX_ROWS = 40  # a longer iteration table shows every n-th row (n = 1, 2, 5, 10, 20, 50, ...)
 _SUMMARY_ROWS = 20  # rows of the loss table of a network with many parameters
@@ -89,6 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.history is not None:
+        refuse_input("--history", args.history, [("spec", args.spec)])
     spec = read_spec(args.spec)
     if choose_level(spec, args.level) == "layer":  # a named data set, or a large network
         from ._train_layers import train_layers

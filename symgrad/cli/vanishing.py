@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ..catalogue import get_activation
 from ..errors import ArgumentError
+from ..files import output_folder
 from ..printing import text
 from ..analysis.vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
 
@@ -49,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
                                          for f in FIGURE_FORMATS):
         raise ArgumentError(f"--plot: cannot write '{args.plot}'; use a file ending in "
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
+    if args.plot is not None:
+        output_folder(args.plot)  # before the measuring, which takes a while
     progress = tqdm(names, desc="deriving and measuring", unit="activation", leave=False,
                     disable=None)  # on a terminal only
     results = [measure(n, args.depth, args.width, seeds=args.seeds) for n in progress]
