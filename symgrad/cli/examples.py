@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import FileError
-from ..files import write_atomic
+from ..files import read_text, write_atomic
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
     target: Path = args.dir
     if target.exists() and not target.is_dir():
         raise FileError("is not a folder", path=str(target))
-    texts = {target / f.name: f.read_text(encoding="utf-8") for f in specs}
+    texts = {target / f.name: read_text(f, what="an example spec") for f in specs}
     clashes = [p for p, t in texts.items()
-               if p.exists() and (not p.is_file() or p.read_text(encoding="utf-8") != t)]
+               if p.exists() and (not p.is_file() or read_text(p, what="a spec") != t)]
     if clashes and not args.force:  # checked before anything is written
         raise FileError(f"holds a different {clashes[0].name}; nothing was copied (use "
                         "--force to replace it)", path=str(target))
