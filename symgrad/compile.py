@@ -37,6 +37,7 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from . import runtime
+from .callable_module import make_callable
 from .derive import Derivation
 from .errors import ArgumentError, CompileError
 from .native import FusedLoop
@@ -464,3 +465,6 @@ def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any]
     """
     kernel = activation_kernel(name, **params)
     return (lambda z: kernel(z)[0]), (lambda z: kernel(z)[1])
+
+
+make_callable(__name__, compile)  # symgrad.compile(d), whichever is bound

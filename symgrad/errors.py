@@ -7,6 +7,7 @@ the command line can print it as one line and exit with status 2.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 __all__ = [
@@ -24,11 +25,33 @@ __all__ = [
     "ReportError",
     "ExportError",
     "MissingDependencyError",
+    "printable",
 ]
+
+#: Characters a message shows by their code instead: the control characters (a terminal
+#: acts on ESC and CSI sequences; a newline breaks the one line), the line and paragraph
+#: separators, and the bidirectional marks and overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                          "\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with each character of :data:`_UNPRINTABLE` shown as ``<U+001B>``, as the
+    parser names a single character it rejects: one line, safe to print on a terminal.
+
+    >>> printable("sig\\x1b[31m\\nmoid\\x00 σ")
+    'sig<U+001B>[31m<U+000A>moid<U+0000> σ'
+    """
+    return _UNPRINTABLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 class SymgradError(Exception):
-    """Base class of every error symgrad raises deliberately."""
+    """Base class of every error symgrad raises deliberately. Its text is
+    :func:`printable`: names and values taken from the input (a spec's activation, a
+    file name, ``--wrt``) cannot break the one line or drive the terminal."""
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class LocatedError(SymgradError):
@@ -66,7 +89,7 @@ class LocatedError(SymgradError):
             where = f"line {self.line}" + (f", column {column}" if column is not None
                                            else "") + ": "
         what = f"field '{self.field}': " if self.field is not None else ""
-        return f"{where}{what}{self.message}"
+        return printable(f"{where}{what}{self.message}")
 
     def __reduce__(self) -> tuple[Any, ...]:  # keyword-only arguments: pickle needs help
         return _rebuild, (type(self), self.message, self.path, self.line, self.column,
@@ -103,7 +126,7 @@ class UnknownNameError(SymgradError, KeyError):
         super().__init__(f"unknown {kind} '{name}'; known: {', '.join(self.known)}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
-        return str(self.args[0])
+        return printable(str(self.args[0]))
 
 
 class DerivationError(SymgradError):

@@ -31,7 +31,7 @@ from typing import Any
 from .errors import FileError, LocatedError
 
 __all__ = ["read_text", "read_toml", "parse_toml", "write_atomic", "create_temporary",
-           "DEFAULT_LIMIT"]
+           "output_folder", "same_file", "DEFAULT_LIMIT"]
 
 #: Bytes a file may have unless the caller says otherwise. tomllib parses about 2 MB a
 #: second (1.3 MB of numbers took 0.66 s), so 10 MB is some five seconds: more than any
@@ -41,9 +41,10 @@ DEFAULT_LIMIT = 10_000_000
 ErrorType = type[LocatedError]
 
 
-def _reason(exc: OSError) -> str:
-    """``No such file or directory``: the OS's words, without errno or the path."""
-    return exc.strerror or str(exc)
+def _reason(exc: OSError | ValueError) -> str:
+    """``No such file or directory``: the OS's words, without errno or the path (or
+    Python's, ``embedded null byte``, for a name the OS cannot be given)."""
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: ErrorType
@@ -54,7 +55,7 @@ def _read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: Erro
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
             info = os.fstat(handle.fileno())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise error(f"cannot read the file: {_reason(exc)}", path=path) from None
     if len(data) > limit:
         size = (f"has {info.st_size} bytes" if stat.S_ISREG(info.st_mode)
@@ -101,6 +102,36 @@ def parse_toml(text: str, path: str | os.PathLike[str] | None = None, *,
         message, line, column = _toml_place(str(exc), text)
         raise error(f"TOML syntax error: {message}", path=path, line=line,
                     column=column) from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        depth, line, column = _deepest(text)
+        raise error(f"arrays or inline tables nested {depth} levels deep; the TOML reader "
+                    "cannot follow them", path=path, line=line, column=column) from None
+
+
+#: What can open or close a level of nesting in TOML, and what hides brackets (strings,
+#: comments).
+_NESTING = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"|\'[^\'\n]*\''
+                      r"|#[^\n]*|[\[\]{}]")
+
+
+def _deepest(text: str) -> tuple[int, int, int]:
+    """How deep arrays and inline tables nest in ``text``, and the line and column where
+    they first get that deep.
+
+    >>> _deepest('a = [[1], "]]]"]\\nb = {c = [[[2]]]}')
+    (4, 2, 12)
+    """
+    depth, deepest, offset = 0, 0, 0
+    for match in _NESTING.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, offset = depth, match.start()
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    line = text.count("\n", 0, offset) + 1
+    return deepest, line, offset - text.rfind("\n", 0, offset)
 
 
 def _toml_place(message: str, text: str) -> tuple[str, int | None, int | None]:
@@ -159,6 +190,38 @@ def create_temporary(folder: str | os.PathLike[str], name: str, *, suffix: str =
     raise FileExistsError(errno.EEXIST, f"no free temporary name in {folder}")
 
 
+def output_folder(path: str | os.PathLike[str], *, error: ErrorType = FileError) -> Path:
+    """The folder ``path`` is to be written in, which must exist: an output names a file,
+    and a mistyped path should not make folders (``/typo/x.svg`` made ``/typo``).
+
+    >>> output_folder("no/such/folder/x.svg")
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.FileError: no/such/folder/x.svg: the folder 'no/such/folder' does not exist
+    """
+    folder = Path(path).parent
+    try:
+        if folder.is_dir():
+            return folder
+        problem = "is not a folder" if folder.exists() else "does not exist"
+    except (OSError, ValueError) as exc:  # too long a name, a NUL character
+        problem = f"cannot be used: {_reason(exc)}"
+    raise error(f"the folder '{folder}' {problem}", path=path)
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one existing file, by whatever path or link: writing
+    one would replace the other.
+
+    >>> same_file("derivations/../derivations/two_neuron.toml", "derivations/two_neuron.toml")
+    True
+    """
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (yet)
+        return False
+
+
 def _write_synced(fd: int, data: bytes, mode: int | None) -> None:
     """Write all of ``data`` to ``fd``, give it ``mode`` if set, flush it to disk, close."""
     try:
@@ -206,7 +269,7 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, what: str =
         else:
             target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
             _replace(target, payload, None if info is None else stat.S_IMODE(info.st_mode))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise error(f"cannot write {what}: {_reason(exc)}", path=path) from None
     return Path(path)
 

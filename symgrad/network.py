@@ -37,6 +37,7 @@ from sympy import Expr, Symbol
 from .architecture import NO_ACTIVATION, Architecture, Dense
 from .catalogue import Activation, Loss
 from .errors import SpecError, SymgradError, UnknownNameError
+from .printing import latex
 from .spec import NAME_ROLES, Spec, read_spec
 
 __all__ = ["Dense", "Layer", "Network", "load", "NO_ACTIVATION"]
@@ -379,6 +380,17 @@ class Network:
                     or symbol in layer.deltas:
                 return layer
         raise UnknownNameError("layer symbol", str(symbol), list(self.symbols))
+
+    def _repr_latex_(self) -> str:
+        r"""A notebook's display: the forward equations, layer by layer, and the loss.
+
+        >>> print(load("derivations/two_neuron.toml")._repr_latex_())
+        $\displaystyle\begin{aligned}z_{1} &= w_{1} x_{1} + b_{1} \\ a_{1} &= \sigma\left(z_{1}\right) \\ z_{2} &= a_{1} w_{2} + b_{2} \\ a_{2} &= \sigma\left(z_{2}\right) \\ E &= \frac{\left(T - a_{2}\right)^{2}}{2}\end{aligned}$
+        """
+        rows = [f"{latex(lhs, self)} &= {latex(rhs, self)}"
+                for lhs, rhs in self.equations.items()]
+        rows.append(f"{self.loss.symbol} &= {latex(self.error, self)}")
+        return r"$\displaystyle\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
 
     def __repr__(self) -> str:
         shape = " -> ".join([str(len(self.inputs))] + [

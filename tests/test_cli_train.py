@@ -224,3 +224,8 @@ def test_every_shipped_spec_trains_without_a_traceback() -> None:
     r = run_cli("train", DERIVATIONS / "deep_sigmoid_chain.toml", "--iterations", "20")
     assert r.returncode == 0 and r.stderr == ""
     assert "stopped after 20 iterations; the gradient norm is" in r.stdout
+
+
+def test_the_stride_note_is_english(capsys) -> None:
+    status, out, _ = _run(capsys, MLP, "--iterations", "30")
+    assert status == 0 and out.splitlines()[3] == "(every 2nd iteration shown)"

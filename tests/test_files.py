@@ -239,9 +239,12 @@ def test_the_kernel_cache_gets_the_modes_the_compiler_and_open_give(
     compile(derive(net), backend="c").grad(x=np.linspace(0, 1, 5), T=0.5, w=0.3, b=0.1)
     (source,) = (tmp_path / "c").glob("*.c")
     (library,) = (tmp_path / "c").glob("*.so")
+    record = library.with_suffix(".sha256")
     assert _mode(source) == 0o666 & ~umask  # it was a fixed 0o644
     assert _mode(library) == 0o777 & ~umask  # as the linker made it
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [source.name, library.name]
+    assert _mode(record) == 0o666 & ~umask
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [source.name, record.name,
+                                                                  library.name]
 
 
 # -- no other reader or writer ----------------------------------------------------------------
@@ -255,6 +258,8 @@ METHODS = {"write_text", "write_bytes", "read_text", "read_bytes", "savefig"}
 ALLOWED = {
     ("native.py", "os.fdopen"): "the C source, into a file from files.create_temporary",
     ("native.py", "os.replace"): "the compiler's library and its source, into the cache",
+    ("native.py", "os.open"): "a cached library and its record, checked (owner, mode, "
+                              "SHA-256) before the library is loaded",
     ("report/render.py", "read_text"): "the TeX log in our own scratch folder",
     ("report/render.py", "read_bytes"): "the PDF that TeX made in our scratch folder",
     ("report/figures.py", "savefig"): "into a BytesIO",
@@ -302,8 +307,8 @@ def _one_error_line(status: int, stderr: str, command: str, message: str) -> Non
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
 @pytest.mark.parametrize("args, message", [
-    ((*VANISHING, "--plot", "/proc/nope/x.svg"),
-     "/proc/nope/x.svg: cannot write the figure: No such file or directory"),
+    ((*VANISHING, "--plot", "/proc/nope/x.svg"),  # as export and report (issue 16, item 13)
+     "/proc/nope/x.svg: the folder '/proc/nope' does not exist"),
     (("export", TWO, "-o", "/proc/nope/x.py"),
      "/proc/nope/x.py: the folder '/proc/nope' does not exist"),
     (("train", LINEAR, "--history", "/proc/nope/h.csv"),

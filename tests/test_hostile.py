@@ -167,7 +167,7 @@ def test_parser_refuses_with_a_clear_error(source: str, is_latex: bool, message:
                          ids=[c[0] for c in CORPUS])
 def test_cli_exits_2_with_one_line(source: str, is_latex: bool, message: str, canary: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    flag = "--latex" if is_latex else "--expr"
+    flag = "--latex-expr" if is_latex else "--expr"
     status = main(["check", str(TWO_PATH), "--wrt", "w2", f"{flag}={_text(source, canary)}"])
     out, err = capsys.readouterr()
     assert status == 2
@@ -184,7 +184,7 @@ INJECTIONS = [c for c in CORPUS if c[0] in ("import-after-sum", "latex-write18")
 def test_injection_in_a_real_process_has_no_side_effect(source: str, is_latex: bool,
                                                        message: str, canary: Path,
                                                        tmp_path: Path) -> None:
-    flag = "--latex" if is_latex else "--expr"
+    flag = "--latex-expr" if is_latex else "--expr"
     r = run_cli("check", TWO_PATH, "--wrt", "w2", flag, _text(source, canary), cwd=tmp_path,
                 timeout=10)
     assert r.returncode == 2

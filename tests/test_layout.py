@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 
 RANK = {
-    "errors": 0,
+    "errors": 0, "callable_module": 0,  # modules callable as their function
     "files": 0.5,  # the one reader and writer: errors only, used from spec (1) up
     "spec": 1,
     "catalogue": 2, "printing": 2.2, "numbers": 3,  # every activation and loss, and float64

@@ -49,6 +49,10 @@ PLAIN = [
     ("a1 · a2 − x1", a1 * a2 - x1),
     ("delta2 w2 a1(1 - a1)", d2 * w2 * a1 * (1 - a1)),
     ("+b1 - -b2", b1 + b2),
+    ("1e-9 a1", a1 / 10**9),  # scientific notation, as an exact number
+    ("2.5E+3", sp.Integer(2500)),
+    ("(a1 + 0.000000001) - 1.5e2x1", a1 + Rational(1, 10**9) - 150 * x1),
+    ("a2^1e1", a2**10),
 ]
 
 #: (LaTeX, the expression it means).
@@ -75,6 +79,9 @@ LATEX = [
     (r"\tanh(z_1)", tanh(z1)),
     (r"\max(0, z_1)", Max(0, z1)),
     (r"\mathrm{e}^{z_1}", exp(z1)),
+    (r"2.5\times10^{-3} a_1", a1 / 400),
+    (r"2.5 \cdot 10^{-3}", Rational(1, 400)),
+    (r"1e-9 a_1", a1 / 10**9),  # two numbers in a row otherwise: read as in plain text
 ]
 
 #: LaTeX of a wider network, where layer, unit and input index all appear.
@@ -146,6 +153,10 @@ ERRORS = [
     ("2 3", False, "unexpected '3' at column 3 (expected an operator between two numbers)"),
     ("a1 = a2", False, "unexpected '=' at column 4"),
     ("a1^1000", False, "exponent 1000 at column 4 is larger than 100"),
+    ("a1^1e3", False, "exponent 1e3 at column 4 is larger than 100"),
+    ("1e101 a1", False, "number 1e101 at column 1 has an exponent outside -100..100"),
+    (r"1E-101", True, "number 1E-101 at column 1 has an exponent outside -100..100"),
+    ("2e", False, "unexpected 'e' at column 2 (expected an operator between two numbers)"),
     ("a1^(1/1000)", False, "exponent 1/1000 at column 3 is too large (the limit is 100)"),
     ("a1^sqrt(2)", False, "the exponent at column 3 must be a rational number or contain "
                           "a symbol"),

@@ -104,3 +104,31 @@ def test_a_training_result_prints_one_line() -> None:
     assert repr(result) == ("TrainingResult(level='scalar', iterations=10, loss=1.63934e-05, "
                             "reason='stopped after 10 iterations; the gradient norm 0.00601 "
                             "is above the tolerance 1e-09')")
+
+
+def test_a_notebook_shows_a_summary_and_the_loss_curve() -> None:
+    import xml.etree.ElementTree as ET
+
+    result = train(load(DERIVATIONS / "linear_cost.toml"), iterations=20, progress=False)
+    html = result._repr_html_()
+    root = ET.fromstring(html)  # well-formed: the table and the SVG parse as XML
+    cells = [("".join(th.itertext()), "".join(td.itertext()))
+             for tr in root.iter("tr") for th, td in [tr]]
+    assert cells[0] == ("level", "scalar")
+    assert cells[2] == ("J", "1.782 → 1.5081e-10 after 20 iterations")
+    assert cells[-1] == ("stopped", result.reason)
+    svg = root.find("{http://www.w3.org/2000/svg}svg")
+    line = svg.find("{http://www.w3.org/2000/svg}polyline")
+    points = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+    assert len(points) == 21 and points[0] == (64.0, 8.0) and points[-1] == (352.0, 140.0)
+    # J falls geometrically by 0.56^2 a step: a straight line on the log scale
+    assert np.allclose(np.diff([y for _, y in points]), 132 / 20, atol=0.06)
+    assert "J (log scale)" in html
+
+
+def test_a_network_displays_its_forward_equations() -> None:
+    latex = load(DERIVATIONS / "small_mlp.toml")._repr_latex_()
+    assert latex.startswith(r"$\displaystyle\begin{aligned}z^{(1)}_{1} &= w^{(1)}_{1,1} x_{1} "
+                            r"+ w^{(1)}_{1,2} x_{2} + b^{(1)}_{1} \\ ")
+    assert latex.count(r" \\ ") == 10  # between 11 rows: 5 z and 5 a equations, then E
+    assert latex.endswith(r"\end{aligned}$")

@@ -23,6 +23,8 @@ MLP = derive(load(DERIVATIONS / "small_mlp.toml"))
 DEEP = derive(load(DERIVATIONS / "deep_sigmoid_chain.toml"))
 LINEAR = derive(load(DERIVATIONS / "linear_cost.toml"))
 RELU = derive(Network(1, [Dense(1, "relu"), Dense(1, "sigmoid")], "half_sse"))
+W33 = derive(Network(2, [Dense(3, "sigmoid"), Dense(3, "sigmoid")], "half_sse"))
+TIED = derive(load(DERIVATIONS / "two_two_two.toml"))  # one bias per layer
 HAND = DERIVATIONS / "two_neuron_hand.toml"
 SPEC_POINT = {"x1": 0.1, "w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65, "T": 0.25}
 
@@ -59,7 +61,10 @@ CORRECT_TWO = [
     ("w2", "delta2 a1", False, "symbolic: identical"),
     ("w1", "delta1 x1", False, "symbolic: identical"),
     ("w2", "(a2 - T) a2 a1 - (a2 - T) a2^2 a1", False, "symbolic: expanded in intermediates"),
-    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^2", False, "numeric: 33 points"),
+    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^2", False,
+     "symbolic: in exponentials"),
+    ("b1", "(a2 - T) a2 (1 - a2) w2 exp(z1)/(1 + exp(z1))^2", False,
+     "symbolic: in exponentials"),
     ("w1", r"\delta_2 \cdot w_2 \cdot a_1(1-a_1) \cdot x_1", True, "symbolic: identical"),
     ("w2", r"-\left(T - a_{2}\right) \frac{a_2 (1 - a_2)}{1} a_1", True, "symbolic: identical"),
 ]
@@ -171,7 +176,53 @@ MISTAKE_CASES = [
      "the chain of dE/dw2_1_3."),
     (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 x1", "missing_factor",
      "Your expression is missing the factor Heaviside(z1, 0) (da1/dz1)."),
+    # ReLU' written as ReLU itself: also an extra factor a1 wherever a1 > 0, but the
+    # derivative is what is wrong
+    (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 a1 x1", "activation_derivative",
+     "Your expression uses a1 for da1/dz1, but the derivative of the relu is da1/dz1 = "
+     "Heaviside(z1, 0)."),
+    # ... while with Heaviside(z1) written, a1 is an extra factor
+    (RELU, "w1", "(a2 - T) a2 (1 - a2) w2 heaviside(z1) a1 x1", "extra_factor",
+     "Your expression has an extra factor a1 (dz2/dw2), which is not in the chain of "
+     "dE/dw1."),
+    (TWO, "w1", "(a2 - T) a2 (1 - a2) w2 a1 (1 + a1) x1", "activation_derivative",
+     "Your expression uses a1*(a1 + 1) for da1/dz1, but the derivative of the sigmoid is "
+     "da1/dz1 = a1*(1 - a1)."),
+    (MLP, "w1_2_1", "x1 (1 + a1_2^2) (delta2_1 w2_1_2 + delta2_2 w2_2_2)",
+     "activation_derivative",
+     "Your expression uses a1_2**2 + 1 for da1_2/dz1_2, but the derivative of the tanh is "
+     "da1_2/dz1_2 = 1 - a1_2**2."),
+    # sigma' in the wrong layer's z, as sigma(z), in exponentials, and for tanh
+    (TWO, "w1", "delta2 w2 sigma(z2)(1 - sigma(z2)) x1", "layer_index",
+     "Your expression has a2 where a1 belongs (a layer index mixed up)."),
+    (TWO, "w1", "(a2 - T) a2 (1 - a2) w2 exp(-z2)/(1 + exp(-z2))^2 x1", "layer_index",
+     "Your expression has z2 where z1 belongs (a layer index mixed up)."),
+    (TWO, "w2", "(a2 - T) sigma(z1) (1 - sigma(z1)) a1", "layer_index",
+     "Your expression has a1 where a2 belongs (a layer index mixed up)."),
+    (MLP, "w1_1_1", "x1 (1 - tanh(z2_1)^2) (delta2_1 w2_1_1 + delta2_2 w2_2_1)", "layer_index",
+     "Your expression has z2_1 where z1_1 belongs (a layer index mixed up)."),
+    # W2 transposed: w2_j_k for w2_k_j in both terms that change (w2_1_1 is on the diagonal)
+    (W33, "w1_1_1", "x1 a1_1 (1 - a1_1) (delta2_1 w2_1_1 + delta2_2 w2_1_2 + delta2_3 w2_1_3)",
+     "transposed_weights",
+     "Your expression uses the weights of layer 2 transposed: w2_1_2 where w2_2_1 belongs, "
+     "w2_1_3 where w2_3_1 belongs."),
+    # one of two back-propagation paths left out
+    (MLP, "w1_2_1", "x1 (1 - a1_2^2) delta2_1 w2_1_2", "missing_path",
+     "Your expression leaves out the back-propagation path through z2_2: the term "
+     "delta2_2*w2_2_2 of dE/da1_2 = delta2_1*w2_1_2 + delta2_2*w2_2_2."),
+    (MLP, "b1_2", "(1 - a1_2^2) delta2_2 w2_2_2", "missing_path",
+     "Your expression leaves out the back-propagation path through z2_1: the term "
+     "delta2_1*w2_1_2 of dE/da1_2 = delta2_1*w2_1_2 + delta2_2*w2_2_2."),
+    (TIED, "b1", "delta1_1", "missing_path",
+     "Your expression leaves out the path through z1_2: the term delta1_2 of dE/db1."),
 ]
+
+
+def test_an_output_units_loss_derivative_is_not_a_sum_of_paths() -> None:
+    # a2 - T is dE/da2: leaving T out is no back-propagation path (this raised
+    # StopIteration while paths were looked for in every unit's dE/da)
+    r = check(TWO, "w2", "a2 a2 (1 - a2) a1")
+    assert (r.verdict, r.kind) == ("not equal", None)
 
 
 @pytest.mark.parametrize("d, wrt, source, kind, said", MISTAKE_CASES,
@@ -245,6 +296,26 @@ def test_sympy_expression_with_a_foreign_symbol() -> None:
                                "delta2, T")
 
 
+NOT_EXPRESSIONS = [
+    (sp.Eq(sp.Symbol("a1"), 1), "Equality (an equation or inequality; pass one side, as "
+                                "eq.rhs)"),
+    (sp.Symbol("a1") > 0, "StrictGreaterThan (an equation or inequality; pass one side, as "
+                          "eq.rhs)"),
+    (sp.true, "BooleanTrue (a truth value or a logical formula)"),
+    (sp.Matrix([sp.Symbol("a1")]), "MutableDenseMatrix (a matrix; pass one entry)"),
+    (sp.ImmutableMatrix([sp.Symbol("a1")]), "ImmutableDenseMatrix (a matrix; pass one entry)"),
+    (sp.Tuple(sp.Symbol("a1")), "Tuple (a SymPy object that is not an expression)"),
+    (2.5, "float"),
+]
+
+
+@pytest.mark.parametrize("given, said", NOT_EXPRESSIONS, ids=[s for _, s in NOT_EXPRESSIONS])
+def test_what_is_not_an_expression_is_refused_by_name(given: object, said: str) -> None:
+    with pytest.raises(CheckError) as info:
+        check(TWO, "w2", given)
+    assert str(info.value) == f"expected text or a SymPy expression, got {said}"
+
+
 def test_float64_evaluator_agrees_with_the_30_digit_one() -> None:
     points = sample_points(MLP, 5, seed=1)
     from symgrad.check.sampling import environment as _environment
@@ -303,7 +374,7 @@ BAD_FILES = [
     ('[[gradient]]\nwrt = "w2"\nexpr = "a1"\nexpect = "typo"\n',
      "{path}:4: field 'gradient[0].expect': unknown value 'typo'; expected one of: equal, "
      "sign, constant_factor, layer_index, unit_index, missing_factor, extra_factor, "
-     "activation_derivative, wrong"),
+     "activation_derivative, transposed_weights, missing_path, wrong"),
     ('[[gradient]]\nwrt = "w2"\nexpr = 5\n',
      "{path}:3: field 'gradient[0].expr': expected a string, got int"),
     ('[[gradient]]\nwrt = "w2"\nexpression = "a1"\n',
@@ -350,7 +421,12 @@ def test_symbolic_stage_respects_its_time_budget() -> None:
     source = "-(T - a2) a2 (1 - a2) (z2 - b2)/w2"
     assert check(TWO, "w2", source).method == "symbolic: expanded in inputs and parameters"
     quick = check(TWO, "w2", source, budget=0.0, points=5)
-    assert (quick.verdict, quick.method) == ("equal", "numeric: 6 points")
+    assert (quick.verdict, quick.method) == ("numerically equal", "numeric: 6 points within 1e-7")
+    assert quick.summary == "numerically equal at 6 points within 1e-7"
+    assert quick.ok
+    assert quick.diagnosis == ("Your expression equals dE/dw2 numerically, at 6 points within "
+                               "1e-7 relative (and at 6 of them to 20 digits); SymPy found "
+                               "no proof within the time budget.")
 
 
 def test_constant_factor_in_latex_shows_the_loss() -> None:
@@ -380,3 +456,61 @@ def test_symgrads_own_printed_gradients_check_back_as_equal(activation: str, for
         printed = latex(d[name].factored, net) if form == "latex" else text(d[name].factored)
         result = check(d, name, printed, latex=form == "latex")
         assert result.verdict in ("equal", "equal almost everywhere"), (name, printed)
+
+
+# -- a verdict says what it rests on -----------------------------------------------------
+
+#: (hand expression for dE/dw2, the mistake kind, the exact diagnosis): differences that
+#: float64 points (agreeing to 1e-7) do not show and 30-digit values do.
+TINY = [
+    ("1.000000000001*(a2 - T)*a2*(1 - a2)*a1", "constant_factor",
+     "Your expression is (1 + 1e-12) times dE/dw2: a relative difference of 1e-12 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+    ("1.0000001*(a2 - T)*a2*(1 - a2)*a1", "constant_factor",
+     "Your expression is (1 + 1e-7) times dE/dw2: a relative difference of 1e-7 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+    ("(a2 - T)*a2*(1 - a2)*(a1 + 0.000000001)", None,
+     "Your expression differs from dE/dw2 by a relative 1.26e-9 to 6.79e-9 (30-digit "
+     "values differ at 6 of 6 points; float64 values agree to 1e-7, which hides it)."),
+]
+
+
+@pytest.mark.parametrize("source, kind, said", TINY, ids=[t[0] for t in TINY])
+def test_a_difference_too_small_for_float64_is_not_equal(source: str, kind: str | None,
+                                                         said: str) -> None:
+    r = check(TWO, "w2", source)
+    assert (r.verdict, r.kind, r.diagnosis) == ("not equal", kind, said)
+    assert r.method == "exact: 30 digits at 6 points"
+    assert not r.ok
+    # the counterexample is the spec's point; the values are its 30-digit ones, apart
+    assert {k: r.counterexample[k] for k in SPEC_POINT} == SPEC_POINT
+    assert r.symbolic_value == pytest.approx(0.0570703982010549, rel=1e-12)
+    assert r.yours_value != r.symbolic_value
+
+
+def test_relative_difference_at_the_specs_point_is_the_exact_one() -> None:
+    # (a1 + 1e-9)/a1 - 1 at the spec's a1 = sigmoid(0.415), from mpmath at 40 digits
+    import mpmath
+    with mpmath.workdps(40):
+        a1 = 1 / (1 + mpmath.exp(-mpmath.mpf("0.415")))
+    r = check(TWO, "w2", "(a2 - T)*a2*(1 - a2)*(a1 + 0.000000001)")
+    assert r.yours_value / r.symbolic_value - 1 == pytest.approx(float(1e-9 / a1), rel=1e-6)
+
+
+def test_tanh_derivative_in_exponentials_is_proved() -> None:
+    r = check(MLP, "w1_2_1", "x1 4/(exp(z1_2) + exp(-z1_2))^2 (delta2_1 w2_1_2 + "
+                             "delta2_2 w2_2_2)")
+    assert (r.verdict, r.method) == ("equal", "symbolic: in exponentials")
+
+
+def test_a_wrong_form_in_exponentials_is_not_proved() -> None:
+    r = check(TWO, "b1", "(a2 - T) a2 (1 - a2) w2 exp(-z1)/(1 + exp(-z1))^3")
+    assert r.verdict == "not equal"
+
+
+def test_ratio_near_one_shows_the_digits_that_differ() -> None:
+    r = check(TWO, "w2", "(a2 - T)*a2*(1 - a2)*(a1 + 0.00001)")
+    assert (r.verdict, r.kind) == ("not equal", None)
+    assert r.diagnosis == ("Your expression differs from dE/dw2, and no single usual mistake "
+                           "explains it (the ratio yours/symbolic varies from 1.000011 to "
+                           "1.000121).")

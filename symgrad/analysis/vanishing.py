@@ -32,7 +32,7 @@ from sympy.calculus.util import maximum
 from ..architecture import Architecture, Dense
 from ..catalogue import get_activation
 from ..errors import ArgumentError
-from ..files import write_atomic
+from ..files import output_folder, write_atomic
 from ..backends import CompiledLayers
 from ..derive import LayerDerivation
 from ..spec import Spec
@@ -86,12 +86,29 @@ def _derivative_bound(name: str, **params: float) -> Expr:
         if not expr.has(z):
             best.append(sp.Abs(expr))
             continue
-        try:
-            best.append(sp.Max(maximum(expr, z, where), -sp.Min(0, sp.calculus.util.minimum(
-                expr, z, where))))
-        except (NotImplementedError, ValueError):
-            best.append(_sup_numeric(expr, z))
+        best.append(_sup_abs(expr, z, where))
     return sp.Max(*best)
+
+
+def _sup_abs(expr: Expr, z: Symbol, where: sp.Set) -> Expr:
+    """``sup |expr|`` over ``where``: at the critical points and the ends when SymPy
+    solves ``expr' = 0`` (fast), else by SymPy's ``maximum`` and ``minimum``, else
+    numerically."""
+    if where == sp.Reals:
+        try:
+            critical = [c for c in sp.solve(expr.diff(z), z) if c.is_real]
+        except NotImplementedError:
+            critical = None
+        if critical is not None:
+            values = [sp.simplify(expr.subs(z, c)) for c in critical]
+            values += [sp.limit(expr, z, sp.oo), sp.limit(expr, z, -sp.oo)]
+            if all(v.is_real for v in values):
+                return sp.Max(*(sp.Abs(v) for v in values))
+    try:
+        return sp.Max(maximum(expr, z, where), -sp.Min(0, sp.calculus.util.minimum(
+            expr, z, where)))
+    except (NotImplementedError, ValueError):
+        return _sup_numeric(expr, z)
 
 
 def factor_product(name: str, layers: int, **params: float) -> tuple[Expr, Expr]:
@@ -231,7 +248,8 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
     (right), log scale, black and white; the format follows the extension (svg, pdf, png).
 
     The file is written to a temporary name and moved into place, so a failure leaves
-    nothing half-written; one that cannot be written is a :class:`~symgrad.errors.FileError`.
+    nothing half-written; one that cannot be written, or whose folder does not exist, is a
+    :class:`~symgrad.errors.FileError`.
     """
     target = Path(path)
     ext = target.suffix.lower().lstrip(".")
@@ -240,6 +258,7 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
                             f"use one of: {', '.join('.' + f for f in FIGURE_FORMATS)}")
     if not results:
         raise ArgumentError("no results to plot")
+    output_folder(target)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -273,7 +292,7 @@ def plot(results: Sequence[VanishingResult], path: str | Path) -> Path:
         ax.legend(fontsize="small", frameon=False)
     image = io.BytesIO()  # drawn in memory, then written by the one atomic writer
     fig.savefig(image, format=ext, metadata={"Date": None} if ext == "svg" else None)
-    return write_atomic(target, image.getvalue(), what="the figure", parents=True)
+    return write_atomic(target, image.getvalue(), what="the figure")
 
 
 def reading(results: Sequence[VanishingResult]) -> str:

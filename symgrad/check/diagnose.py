@@ -1,27 +1,31 @@
 """Diagnosis: which usual mistake explains a wrong gradient, in words and LaTeX.
 
-Each kind of mistake is one small function, tried in the order of :data:`TESTS`
-(a sign error, a constant factor, an index mixed up, a missing, extra or pair of missing
-chain-rule factors, a wrong activation derivative); the first that holds is the
-diagnosis. Every hypothesis is an identity between products at every point
-(``yours * F == symbolic`` for a missing factor ``F``), so points where the gradient is
-zero count too.
+Each kind of mistake is one small function, tried in the order of :data:`TESTS`: a sign
+error, a constant factor, an index mixed up, a missing chain-rule factor, a wrong
+activation derivative (before an extra factor: ReLU' written as ReLU itself is ``a1``
+where ``Heaviside(z1)`` belongs, which is also "an extra factor a1" wherever ReLU is
+not 0), an extra factor, a pair of missing factors, a weight matrix transposed, a
+back-propagation path left out, and a unit left out of a tied parameter's sum. The first
+that holds is the diagnosis. Every hypothesis is an identity between products or sums
+at every point (``yours * F == symbolic`` for a missing factor ``F``), so points where
+the gradient is zero count too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..derive import Derivation, Factor, Gradient
+from ..derive import Derivation, DeltaStep, Factor, Gradient
 from ..numbers import UnsupportedError, evaluate
 from ..printing import latex, partial_latex, partial_text, text
 from .proof import close
+from .result import distinct
 
 __all__ = ["Words", "diagnose", "TESTS"]
 
@@ -266,17 +270,20 @@ def _two_missing_factors(c: _Case) -> Diagnosis | None:
     return None
 
 
-#: What hand derivations often write for an activation's derivative.
+#: What hand derivations often write for an activation's derivative: the activation
+#: itself (ReLU' as ReLU), sigmoid's and tanh's with a sign or a square off, ...
 _WRONG_DERIVATIVES: tuple[Callable[[Expr], Expr], ...] = (
     lambda a: a, lambda a: 1 - a, lambda a: a ** 2, lambda a: 1 - a ** 2,
-    lambda a: a * (1 - a), lambda a: 1 + a, lambda a: 1 - 2 * a)
+    lambda a: a * (1 - a), lambda a: 1 + a, lambda a: 1 - 2 * a, lambda a: a * (1 + a),
+    lambda a: 1 + a ** 2)
 
 
 def _activation_derivative(c: _Case) -> Diagnosis | None:
     net = c.derivation.network
     for f in _candidate_factors(c.derivation):
-        if f.kind != "activation":
-            continue
+        calls = f.expression.atoms(sp.Function)
+        if f.kind != "activation" or (calls and c.yours.has(*calls)):
+            continue  # Heaviside(z1) is there: then a1 is an extra factor, not ReLU'
         a, z = f.numerator, f.denominator
         local = c.value(f.expression)
         for make in _WRONG_DERIVATIVES:
@@ -295,10 +302,98 @@ def _activation_derivative(c: _Case) -> Diagnosis | None:
     return None
 
 
+def _transposition(layer: Any) -> dict[Symbol, Symbol]:
+    """Each weight of ``layer`` to the one across the diagonal, where both exist."""
+    w = layer.weights
+    return {w[k][j]: w[j][k] for k in range(len(w)) for j in range(len(w[k]))
+            if j != k and j < len(w) and k < len(w[j]) and w[k][j] != w[j][k]}
+
+
+def _transposed(c: _Case) -> Diagnosis | None:
+    """A weight matrix transposed: ``w2_1_2`` where ``w2_2_1`` belongs, and so on for
+    every weight of the layer in the expression (one alone is an index mixed up)."""
+    net = c.derivation.network
+    for layer in net.layers:
+        swap = _transposition(layer)
+        used = [w for w in swap if c.yours.has(w)]
+        if len(used) < 2 or not c.holds(c.value(c.yours.xreplace(swap)), c.s):
+            continue
+        shown = ", ".join(f"{w} where {swap[w]} belongs" for w in used[:3])
+        shown_l = ", ".join(f"${latex(w, net)}$ where ${latex(swap[w], net)}$ belongs"
+                            for w in used[:3])
+        more = f" and {len(used) - 3} more" if len(used) > 3 else ""
+        said = f"Your expression uses the weights of layer {layer.index} transposed: {{}}{more}."
+        return "transposed_weights", said.format(shown), said.format(shown_l)
+    return None
+
+
+def _without(c: _Case, delta: Symbol, term: Expr) -> np.ndarray:
+    """symgrad's gradient at every point with ``term`` left out of the sum that is
+    ``dE/da`` of the unit whose error signal is ``delta`` (and every delta below it)."""
+    env = dict(c.env)
+    below = False
+    try:
+        for symbol, step in c.derivation.deltas.items():  # output layer first
+            if symbol == delta:
+                env[symbol] = evaluate((step.upstream - term) * step.local, env)
+                below = True
+            elif below:
+                env[symbol] = evaluate(step.expression, env)
+        return evaluate(c.gradient.delta_form, env)
+    except UnsupportedError:
+        return np.full(len(c.y), np.nan)
+
+
+def _paths(derivation: Derivation) -> Iterator[tuple[Symbol, DeltaStep, Expr, Symbol]]:
+    """Each path of back-propagation into a hidden unit: its error signal, its step, the
+    term of its ``dE/da`` that is the path (``delta2_2*w2_2_1``) and the ``z`` the path
+    goes through (``z2_2``). An output unit's ``dE/da`` (``a2 - T``) has no paths."""
+    for delta, step in derivation.deltas.items():
+        if step.local is None or not step.upstream.is_Add:
+            continue
+        for term in step.upstream.args:
+            through = [derivation.deltas[s].pre for s in term.free_symbols
+                       if s in derivation.deltas]
+            if len(through) == 1:
+                yield delta, step, term, through[0]
+
+
+def _missing_path(c: _Case) -> Diagnosis | None:
+    """One back-propagation path left out: a term of a hidden unit's ``dE/da``, which sums
+    over the units of the next layer (``delta2_1 w2_1_2 + delta2_2 w2_2_2``)."""
+    net = c.derivation.network
+    for delta, step, term, through in _paths(c.derivation):
+        if not c.holds(c.y, _without(c, delta, term)):
+            continue
+        layer = net.layer_of(step.pre)
+        a = layer.post[layer.pre.index(step.pre)]
+        of = f"{partial_text(net.loss_symbol, a, unicode=False)} = {text(step.upstream)}"
+        of_l = f"{partial_latex(net.loss_symbol, a, net)} = {latex(step.upstream, net)}"
+        said = "Your expression leaves out the back-propagation path through {}: the term {} of {}."
+        return ("missing_path", said.format(through, text(term), of),
+                said.format(*(f"${latex(e, net)}$" for e in (through, term)), f"${of_l}$"))
+    return None
+
+
+def _missing_unit(c: _Case) -> Diagnosis | None:
+    """One unit's contribution left out of a tied parameter's gradient, which sums over
+    the units the parameter enters (``delta1_1 + delta1_2`` for one bias per layer)."""
+    net = c.derivation.network
+    for term in c.gradient.terms if len(c.gradient.terms) > 1 else ():
+        product = sp.Mul(*(f.expression for f in term))
+        if c.holds(c.y, c.s - c.value(product)):
+            said = "Your expression leaves out the path through {}: the term {} of {}."
+            return ("missing_path",
+                    said.format(term[0].denominator, text(product), c.words.grad),
+                    said.format(f"${latex(term[0].denominator, net)}$",
+                                f"${latex(product, net)}$", f"${c.words.grad_latex}$"))
+    return None
+
+
 #: The mistakes a diagnosis tries, in this order; the first that holds is the answer.
 TESTS: tuple[Callable[[_Case], Diagnosis | None], ...] = (
-    _sign, _constant_factor, _index, _missing_factor, _extra_factor, _two_missing_factors,
-    _activation_derivative)
+    _sign, _constant_factor, _index, _missing_factor, _activation_derivative, _extra_factor,
+    _two_missing_factors, _transposed, _missing_path, _missing_unit)
 
 
 def diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: np.ndarray,
@@ -312,8 +407,11 @@ def diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: np
         if found is not None:
             return found
     ratio = y[case.nonzero] / s[case.nonzero]
-    spread = (f" (the ratio yours/symbolic varies from {ratio.min():.4g} to "
-              f"{ratio.max():.4g})") if ratio.size else ""
+    spread = ""
+    if ratio.size:
+        low, high = distinct([float(ratio.min()), float(ratio.max())])
+        spread = (f" (the ratio yours/symbolic is {low} at every point)" if low == high
+                  else f" (the ratio yours/symbolic varies from {low} to {high})")
     return (None, f"Your expression differs from {words.grad}, and no single usual mistake "
                   f"explains it{spread}.",
             f"Your expression differs from ${words.grad_latex}$, and no single usual mistake "

@@ -1,9 +1,9 @@
 r"""A safe parser for hand-written gradients: plain math text or a LaTeX subset -> SymPy.
 
 Text typed by a user never reaches ``eval``, ``exec``, ``sympify`` or ``parse_expr``
-(all of them run Python). It goes through a tokenizer and a small recursive-descent
-grammar of our own that builds SymPy objects through their constructors. Only these
-names are accepted:
+(all of them run Python). It goes through the tokenizer of :mod:`.lexer` (a table of
+rules per syntax) and a small recursive-descent grammar of our own that builds SymPy
+objects through their constructors. Only these names are accepted:
 
 * the symbols of the network (``x1, w1, b1, z1, a1, delta1, T`` or, in wider networks,
   ``w2_1_3, a1_2, T1``), passed in as a table of names;
@@ -17,8 +17,10 @@ the size of a numeric exponent (:data:`MAX_EXPONENT`) and of a number
 (:data:`MAX_DIGITS`). Every rejection is a :class:`~symgrad.errors.ParseError` whose
 message names the offending text and its column (1-based).
 
-Plain text accepts ``+ - * /``, ``^`` or ``**``, brackets ``( )`` and ``[ ]``, and
-implicit multiplication (``a2(1 - a2)``, ``2x1``). LaTeX accepts ``a_2``, ``a_{2}``,
+Both syntaxes read numbers as exact rationals, in decimal or scientific notation
+(``0.5``, ``.25``, ``1e-9``, ``2.5E+3``; LaTeX also ``2.5\times10^{-3}``). Plain text
+accepts ``+ - * /``, ``^`` or ``**``, brackets ``( )`` and ``[ ]``, and implicit
+multiplication (``a2(1 - a2)``, ``2x1``). LaTeX accepts ``a_2``, ``a_{2}``,
 ``w^{(2)}_{1,3}``, ``\delta_2``, ``\sigma(z_2)``, ``\frac{}{}``, ``\sqrt{}``, ``\cdot``,
 ``\times``, ``\left( \right)``, ``\operatorname{ReLU}``, ``\theta(z)`` for the Heaviside step
 (as SymPy prints it), ``\pi`` and the spacing commands ``\, \; \: \! \quad``.
@@ -44,9 +46,9 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from ..errors import ParseError
-from .lexer import OPENERS, Token, Tokenizer
-from .tables import (FUNCTIONS, LATEX_COMMANDS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT,
-                     MAX_LENGTH, MAX_RESULT_DIGITS)
+from .lexer import LATEX_COMMANDS, OPENERS, Token, tokenize
+from .tables import (FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_LENGTH,
+                     MAX_RESULT_DIGITS)
 
 __all__ = [
     "parse",
@@ -271,9 +273,7 @@ def parse_expression(text: str, symbols: Mapping[str, Symbol], *, latex: bool = 
     if len(text) > MAX_LENGTH:
         raise ParseError(f"expression is {len(text)} characters long; the limit is "
                          f"{MAX_LENGTH}")
-    tokenizer = Tokenizer(text, symbols, latex)
-    tokens = tokenizer.latex_tokens() if latex else tokenizer.plain()
-    expr = _Parser(tokens).parse()
+    expr = _Parser(tokenize(text, symbols, latex=latex)).parse()
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ParseError("the expression is undefined (it divides by zero)")
     return expr

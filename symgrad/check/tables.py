@@ -1,6 +1,7 @@
 """The names and limits of hand-typed maths: which functions (every activation of the
-catalogue, by each of its names, and a few of mathematics), LaTeX commands, constants and
-characters the parser accepts, and how long, deep and large an input may be."""
+catalogue, by each of its names, and a few of mathematics), LaTeX function commands,
+constants and characters the parser accepts, and how long, deep and large an input may be.
+The lexer's rules (:mod:`.lexer`) read through these tables."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sympy import Expr
 from ..catalogue import ACTIVATIONS, Activation, exact
 from ..errors import ParseError
 
-__all__ = ["FUNCTIONS", "LATEX_COMMANDS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
+__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
            "MAX_DIGITS", "MAX_RESULT_DIGITS"]
 
 #: Longest text accepted, in characters.
@@ -133,16 +134,15 @@ _OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
     **{n: e.name for e in ACTIVATIONS.values()
        for n in filter(None, (_operator(e),) + e.names)},
     **_MATH_OPERATORS})
+#: LaTeX spacing commands (``\,``, ``\quad``), read as nothing.
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
-#: Every LaTeX command the parser understands.
-LATEX_COMMANDS = tuple(sorted(
-    {"frac", "dfrac", "tfrac", "sqrt", "cdot", "times", "left", "right", "operatorname",
-     "mathrm", "delta", "pi", "{", "}"} | set(_LATEX_FUNCTIONS) | _SPACING))
 #: Constants by name, where the network has no symbol of that name.
 _CONSTANTS = {"e": sp.E, "pi": sp.pi}
 
-#: Unicode characters with one unambiguous meaning; every other non-ASCII character is refused.
-_UNICODE = {"·": "*", "⋅": "*", "×": "*", "−": "-", "σ": "sigma"}
+#: Unicode characters with one unambiguous meaning, as the token (kind, value) each is read
+#: as; every other non-ASCII character is refused.
+_UNICODE = {"·": ("op", "*"), "⋅": ("op", "*"), "×": ("op", "*"), "−": ("op", "-"),
+            "σ": ("func", "sigma")}
 #: Names that only code uses: refused as "unexpected" rather than "unknown".
 _CODE_WORDS = {"eval", "exec", "open", "compile", "getattr", "setattr", "globals", "locals",
                "vars", "dir", "print", "input", "breakpoint", "os", "sys", "subprocess",

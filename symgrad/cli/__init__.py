@@ -15,12 +15,13 @@ import threading
 from types import FrameType
 from typing import NoReturn, Sequence
 
-from ..errors import SymgradError
+from ..errors import SymgradError, printable
 
 __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
-COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report")
+COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report",
+            "examples")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -36,10 +37,12 @@ def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit status 2, as for every bad input
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {printable(message)}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone: a command imports
+    only what it uses, so it starts without loading the others' modules."""
     from .. import __version__
 
     parser = _Parser(prog="symgrad", description="Derive, check and compile neural-network "
@@ -47,22 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
+    if not words:  # bare `symgrad`: what it can do
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    args = parser.parse_args(words)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return int(args.handler(args) or EXIT_OK)
-    except SymgradError as exc:  # path:line: field: message, on one line
-        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"symgrad {args.command}: error: {message}", file=sys.stderr)
+    except SymgradError as exc:  # path:line: field: message, on one line (printable)
+        print(f"symgrad {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)

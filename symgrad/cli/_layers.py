@@ -13,7 +13,6 @@ import argparse
 import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
-from ..backends import CompiledLayers
 from ..architecture import SCALAR_LIMIT, Architecture
 from ..derive import LayerDerivation
 from ..spec import read_spec
@@ -22,6 +21,7 @@ from ._output import supports_unicode
 
 def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
     """Gradient norms at the spec's values (seeded parameters, its data set), if any."""
+    from ..backends import CompiledLayers  # numbers: loaded only on this path
     from ..datasets import load_dataset
 
     spec = d.spec

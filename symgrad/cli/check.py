@@ -1,7 +1,8 @@
-"""``symgrad check SPEC --wrt P (--expr TEXT | --latex TEXT) | --file HAND.toml [--json]``.
+"""``symgrad check SPEC --wrt P (--expr TEXT | --latex-expr TEXT) | --file HAND.toml [--json]``.
 
-Exit status: 0 when every checked gradient is equal (or equal almost everywhere), 1 when
-any is not equal or undecided, 2 on bad input (the spec, the file, the expression).
+Exit status: 0 when every checked gradient is equal (proved, or numerically equal, or
+equal almost everywhere), 1 when any is not equal or undecided, 2 on bad input (the spec,
+the file, the expression).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..derive import derive
 from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
 from ..check import CheckResult, check, check_file
+from ..check.result import distinct
 from . import EXIT_FAIL, EXIT_OK
 
 
@@ -21,16 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check hand-derived gradients against the symbolic ones",
                        description="Check a gradient derived by hand (plain math or LaTeX) "
                                    "against symgrad's, and say what is wrong with it.",
-                       epilog="exit status: 0 when every gradient checked is equal, 1 when "
-                              "any is not equal or undecided, 2 on bad input")
+                       epilog="exit status: 0 when every gradient checked is as expected (equal, "
+                              "or for a --file row what its `expect` says), 1 otherwise, 2 on "
+                              "bad input")
     p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
     p.add_argument("--wrt", metavar="P", help="the parameter the hand expression is the "
-                                              "gradient for (with --expr or --latex); also "
+                                              "gradient for (with --expr or --latex-expr); also "
                                               "an input, a z, an a or a delta")
     given = p.add_mutually_exclusive_group(required=True)
     given.add_argument("--expr", metavar="TEXT",
                        help='plain math, e.g. "-(T - a2)*a2*(1 - a2)*a1"')
-    given.add_argument("--latex", metavar="TEXT", help=r"LaTeX, e.g. '-(T-a_2)\,a_2(1-a_2)a_1'")
+    given.add_argument("--latex-expr", metavar="TEXT",
+                       help=r"LaTeX, e.g. '-(T-a_2)\,a_2(1-a_2)a_1' (derive's --latex prints LaTeX)")
     given.add_argument("--file", metavar="HAND.toml",
                        help="a TOML file of [[gradient]] tables (wrt, expr or latex, note, "
                             "expect)")
@@ -43,15 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _counterexample(r: CheckResult) -> str:
-    if r.counterexample is None:
+    if r.counterexample is None or r.yours_value is None or r.symbolic_value is None:
         return ""
     net_values = ", ".join(f"{k}={v:.6g}" for k, v in r.counterexample.items())
+    yours, symbolic = distinct([r.yours_value, r.symbolic_value], 6)  # 1e-12 apart too
     return (f"  counterexample: {net_values}\n"
-            f"  yours={r.yours_value:.6g}, symbolic={r.symbolic_value:.6g}")
+            f"  yours={yours}, symbolic={symbolic}")
 
 
 def _one(r: CheckResult) -> str:
-    lines = [f"dE/d{r.wrt}: {r.verdict}. {r.diagnosis}"]
+    lines = [f"dE/d{r.wrt}: {r.summary}. {r.diagnosis}"]
     extra = _counterexample(r)
     if extra:
         lines.append(extra)
@@ -61,9 +66,7 @@ def _one(r: CheckResult) -> str:
 def _table(results: list[CheckResult]) -> str:
     rows = [("#", "line", "wrt", "verdict", "mistake", "expected", "as expected")]
     for i, r in enumerate(results, start=1):
-        found = r.kind or ("equal" if r.ok else r.verdict)
-        matches = "-" if r.expected is None else (
-            "yes" if r.expected == found or (r.expected == "wrong" and not r.ok) else "NO")
+        matches = "-" if r.expected is None else ("yes" if r.as_expected else "NO")
         rows.append((str(i), str(r.line or ""), r.wrt, r.verdict, r.kind or "-",
                      r.expected or "-", matches))
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
@@ -78,9 +81,9 @@ def _table(results: list[CheckResult]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.file is None and args.wrt is None:
-        raise ArgumentError("--wrt P is needed with --expr or --latex")
+        raise ArgumentError("--wrt P is needed with --expr or --latex-expr")
     if args.file is not None and args.wrt is not None:
-        raise ArgumentError("--wrt goes with --expr or --latex; --file names its parameters")
+        raise ArgumentError("--wrt goes with --expr or --latex-expr; --file names its parameters")
     d = derive(load(args.spec))
     if args.file is not None:
         results = check_file(d, args.file)
@@ -89,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
             d.wrt(args.wrt)  # a parameter, or an input, z, a or delta (dE/da1 ...)
         except UnknownNameError as exc:
             raise CheckError(f"--wrt: {exc}") from None
-        given = args.expr if args.expr is not None else args.latex
+        given = args.expr if args.expr is not None else args.latex_expr
         try:
-            results = [check(d, args.wrt, given, latex=args.latex is not None)]
+            results = [check(d, args.wrt, given, latex=args.latex_expr is not None)]
         except ParseError as exc:
-            flag = "--expr" if args.expr is not None else "--latex"
+            flag = "--expr" if args.expr is not None else "--latex-expr"
             raise CheckError(f"{flag}: {exc}") from None
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
@@ -101,4 +104,4 @@ def run(args: argparse.Namespace) -> int:
         print(_table(results))
     else:
         print(_one(results[0]))
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+    return EXIT_OK if all(r.as_expected for r in results) else EXIT_FAIL

@@ -8,6 +8,7 @@ from ..compile import compile
 from ..derive import derive
 from ..export import module_source, write_module
 from ..network import load
+from ._output import refuse_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_input("-o", args.output, [("spec", args.spec)])
     net = load(args.spec)
     compiled = compile(derive(net))
     path = write_module(args.output, module_source(compiled, args.spec))

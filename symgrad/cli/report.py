@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ..derive import derive
 from ..errors import ArgumentError, FileError, ReportError
+from ..files import same_file
 from ..network import load
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
+from ._output import refuse_input
 
 DEFAULT_FORMAT = "pdf"
 #: Hand-derivation files (``two_neuron_hand.toml``) sit beside the specs; a glob such as
@@ -60,10 +63,31 @@ def _targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return [(spec, outdir / f"{Path(spec).stem}.{fmt}") for spec in args.specs]
 
 
+def _skipped(spec: str, targets: list[tuple[str, Path]]) -> bool:
+    return len(targets) > 1 and Path(spec).stem.endswith(HAND_SUFFIX)
+
+
+def _refuse_overwrites(args: argparse.Namespace, targets: list[tuple[str, Path]]) -> None:
+    """No report may replace a file being read, nor another report of the same run."""
+    option = "-o" if args.output is not None else "--outdir"
+    inputs = [("spec", spec) for spec in args.specs] + [("file of hand derivations",
+                                                          args.check)]
+    seen: dict[str, str] = {}
+    for spec, path in targets:
+        if _skipped(spec, targets):
+            continue
+        refuse_input(option, path, inputs)
+        first = seen.setdefault(os.path.realpath(path), spec)
+        if first != spec and not same_file(first, spec):  # one spec twice loses nothing
+            raise ArgumentError(f"--outdir: the reports of {first} and {spec} would both be "
+                                f"'{path}'; write them to separate folders")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.check is not None and len(args.specs) != 1:
         raise ArgumentError(f"--check needs exactly one SPEC, got {len(args.specs)}")
     targets = _targets(args)
+    _refuse_overwrites(args, targets)
     if any(path.suffix.lower() == ".pdf" for _, path in targets) and tex_engine() is None:
         raise ReportError(f"no TeX engine found (latexmk or pdflatex) to make a PDF; install "
                           f"one with {INSTALL_TEX}, or write .tex, .md or .html instead")
@@ -74,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             raise FileError(f"cannot make the folder: {exc.strerror or exc}",
                             path=args.outdir) from None
     for spec, path in targets:
-        if len(targets) > 1 and Path(spec).stem.endswith(HAND_SUFFIX):
+        if _skipped(spec, targets):
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue

@@ -32,6 +32,7 @@ from ..printing import text
 from ..spec import TRAINING_MODES, Spec, read_spec
 from ..train import Step, TrainingResult, choose_level, train, write_history_csv
 from . import EXIT_FAIL, EXIT_OK
+from ._output import refuse_input
 
 _MAX_ROWS = 40  # a longer iteration table shows every n-th row (n = 1, 2, 5, 10, 20, 50, ...)
 _SUMMARY_ROWS = 20  # rows of the loss table of a network with many parameters
@@ -89,6 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.history is not None:
+        refuse_input("--history", args.history, [("spec", args.spec)])
     spec = read_spec(args.spec)
     if choose_level(spec, args.level) == "layer":  # a named data set, or a large network
         from ._train_layers import train_layers
@@ -122,6 +125,16 @@ def _train_network(spec: Spec, args: argparse.Namespace) -> int:
 
 
 # -- rendering ------------------------------------------------------------------------------
+
+
+def _ordinal(n: int) -> str:
+    """``2nd``, ``5th``, ``21st``, ``112th``: English ordinals of the table's strides.
+
+    >>> [_ordinal(n) for n in (1, 2, 3, 5, 11, 12, 21, 22, 50, 102, 113)]
+    ['1st', '2nd', '3rd', '5th', '11th', '12th', '21st', '22nd', '50th', '102nd', '113th']
+    """
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _num(value: float, digits: int = 10) -> str:
@@ -229,7 +242,7 @@ def _iterations(net: Network, result: TrainingResult) -> str:
         rows = [[str(s.iteration), _num(s.loss, 8), _num(s.grad_norm, 4)] for s in picked]
         note = ""
     if stride > 1:
-        note = ", ".join(filter(None, [note, f"every {stride}th iteration shown"]))
+        note = ", ".join(filter(None, [note, f"every {_ordinal(stride)} iteration shown"]))
     parts = [_heading(net, result), ""]
     parts += [f"({note})", _table(header, rows), "", result.reason] if note else \
         [_table(header, rows), "", result.reason]

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from tqdm import tqdm
+
 from ..catalogue import get_activation
 from ..errors import ArgumentError
+from ..files import output_folder
 from ..printing import text
 from ..analysis.vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
 
@@ -47,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
                                          for f in FIGURE_FORMATS):
         raise ArgumentError(f"--plot: cannot write '{args.plot}'; use a file ending in "
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
-    results = [measure(n, args.depth, args.width, seeds=args.seeds) for n in names]
+    if args.plot is not None:
+        output_folder(args.plot)  # before the measuring, which takes a while
+    progress = tqdm(names, desc="deriving and measuring", unit="activation", leave=False,
+                    disable=None)  # on a terminal only
+    results = [measure(n, args.depth, args.width, seeds=args.seeds) for n in progress]
     shape = "a chain of one-unit layers" if args.width == 1 else f"{args.width} units a layer"
     print(f"median RMS of dE/dW_l at initialization ({args.depth} layers, {shape}, "
           f"{args.seeds} seeds); layer 1 is the input side")

@@ -10,8 +10,11 @@ matrix equation per layer.
 
 from __future__ import annotations
 
+from ..callable_module import make_callable
 from .matrix import SCALAR_LIMIT, LayerDerivation, LayerStep, derive_layers
 from .unit import DeltaStep, Derivation, Factor, Gradient, derive
 
 __all__ = ["derive", "Derivation", "DeltaStep", "Factor", "Gradient", "derive_layers",
            "LayerDerivation", "LayerStep", "SCALAR_LIMIT"]
+
+make_callable(__name__, derive)  # symgrad.derive(net), whichever is bound

@@ -12,10 +12,7 @@ True
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from ..callable_module import make_callable
 from .loop import (DEFAULT_ITERATIONS, GROWTH_STEPS, Step, TrainingResult, train,
                    write_history_csv)
 from .models import choose_level
@@ -23,12 +20,4 @@ from .models import choose_level
 __all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
            "DEFAULT_ITERATIONS", "choose_level"]
 
-
-class _CallableModule(types.ModuleType):
-    """This package's module type: calling it calls :func:`train`."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> TrainingResult:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, train)

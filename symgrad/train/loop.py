@@ -146,6 +146,34 @@ class TrainingResult:
         return (f"TrainingResult(level={self.level!r}, iterations={self.iterations}, "
                 f"loss={self.loss:.6g}, reason={self.reason!r})")
 
+    def _repr_html_(self) -> str:
+        """A notebook's display: the settings, the loss at the start and the end, the
+        accuracy, why it stopped, and the loss curve as an inline SVG."""
+        import jinja2  # on first use: ``import symgrad`` stays quick
+
+        env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
+                                 autoescape=True, undefined=jinja2.StrictUndefined)
+        return env.get_template("training_result.html.j2").render(r=self, curve=_curve(self))
+
+
+def _curve(result: TrainingResult, width: int = 360, height: int = 160) -> dict[str, Any] | None:
+    """Where the loss curve's points go in an SVG of ``width`` x ``height`` (log scale
+    when the loss falls over more than two decades); ``None`` for a single step."""
+    iterations = np.array([s.iteration for s in result.history], dtype=float)
+    losses = result.losses
+    if len(losses) < 2 or not np.all(np.isfinite(losses)):
+        return None
+    log = bool(np.all(losses > 0) and losses.max() > 100 * losses.min())
+    y = np.log10(losses) if log else losses
+    left, top, plot_width, plot_height = 64, 8, width - 72, height - 28
+    span = (y.max() - y.min()) or 1.0
+    xs = left + plot_width * iterations / max(iterations[-1], 1)
+    ys = top + plot_height * (y.max() - y) / span
+    return {"width": width, "height": height, "left": left, "top": top, "log": log,
+            "plot_width": plot_width, "plot_height": plot_height,
+            "high": f"{losses.max():.3g}", "low": f"{losses.min():.3g}",
+            "points": " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))}
+
 
 def write_history_csv(history: Sequence[Step], path: str | Path, loss_symbol: str = "E") -> None:
     """Write ``history`` to ``path`` as CSV, atomically (a failed write leaves no file and

@@ -1,0 +1,55 @@
+"""Start-up time of the command line and of ``import symgrad``, as ratios against
+``python -c "import sympy, numpy"`` measured in the same run.
+
+Targets (issue "What a new user meets first"): ``symgrad check``, ``symgrad derive`` and
+``symgrad activations`` at most 1.2x the reference; ``python -c "import symgrad"`` at most
+1.1x. Each command runs ``--runs`` times, taking turns with the reference so that load
+from other work falls on all alike; the table shows the fastest run of each, divided by
+the reference's fastest.
+
+    python benchmarks/bench_startup.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = str(ROOT / "derivations" / "two_neuron.toml")
+CLI = [sys.executable, "-m", "symgrad.cli"]
+
+COMMANDS: dict[str, tuple[list[str], float]] = {
+    "import sympy, numpy (reference)": ([sys.executable, "-c", "import sympy, numpy"], 1.0),
+    "import symgrad": ([sys.executable, "-c", "import symgrad"], 1.1),
+    "symgrad activations": (CLI + ["activations"], 1.2),
+    "symgrad derive --wrt w2": (CLI + ["derive", SPEC, "--wrt", "w2"], 1.2),
+    "symgrad check --expr": (CLI + ["check", SPEC, "--wrt", "w2", "--expr",
+                                    "-(T - a2)*a2*(1 - a2)*a1"], 1.2),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    best = {name: float("inf") for name in COMMANDS}
+    for _ in range(args.runs):
+        for name, (command, _) in COMMANDS.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+            best[name] = min(best[name], time.perf_counter() - start)
+    reference = best["import sympy, numpy (reference)"]
+    print(f"{'command':<34} {'ratio':>6} {'target':>7}")
+    for name, (_, target) in COMMANDS.items():
+        ratio = best[name] / reference
+        mark = "" if ratio <= target else "  over"
+        print(f"{name:<34} {ratio:>6.2f} {'<= ' + format(target, '.1f'):>7}{mark}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
