@@ -341,8 +341,9 @@ def test_a_failed_write_from_the_cli_leaves_nothing(tmp_path: Path, args: tuple[
                     f"{target}: cannot write {what}: Is a directory")
     assert target.is_dir() and list(target.iterdir()) == []
     leftovers = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    # no temporary file; a Markdown report's figures go in first, the report last
-    assert leftovers in ([target.name], ["taken-figures",
+    # no temporary file; a Markdown report's figures (and their manifest) go in first, the
+    # report last
+    assert leftovers in ([target.name], ["taken-figures", "taken-figures/.symgrad-figures.json",
                                          "taken-figures/activation-sigmoid.svg", target.name])
 
 
