@@ -44,11 +44,12 @@ smartquotes = False
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 nb_execution_mode = "force"          # every build runs every notebook
-nb_execution_raise_on_error = True   # a cell that raises fails the build
+nb_execution_show_tb = True          # a cell that raises is a warning (an error with -W)
+                                     # that shows the cell, its output and the traceback
 nb_execution_timeout = 300           # seconds per cell
 nb_execution_in_temp = True          # files the tutorials write go to a scratch folder
 nb_output_stderr = "warn"            # a warning or stray stderr output fails a -W build
-nb_merge_streams = True
+nb_merge_streams = True              # joined as they came (symgrad_docs.streams)
 
 # -- autodoc ------------------------------------------------------------------------------
 autodoc_member_order = "bysource"

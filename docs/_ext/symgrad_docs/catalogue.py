@@ -1,6 +1,7 @@
 """The catalogue page, generated from :data:`symgrad.ACTIVATIONS` and
-:data:`symgrad.LOSSES`: one section per entry with its names, formula, derivative, range, convention at kinks and
-a small plot, all computed from the entry when the documentation is built.
+:data:`symgrad.LOSSES`: one section per entry with its names, formula, derivative, range,
+convention at kinks and a small plot, all computed from the entry when the documentation
+is built.
 
 ``{symgrad-catalogue} activations`` and ``{symgrad-catalogue} losses`` in a page.
 """
@@ -25,13 +26,6 @@ __all__ = ["CatalogueDirective"]
 
 _Z, _A = sp.Symbol("z"), sp.Symbol("a")
 _INIT = {"glorot": "Glorot (Xavier) uniform", "he": "He normal"}
-
-
-def _names(names: tuple[str, ...]) -> list[nodes.Node | str]:
-    out: list[nodes.Node | str] = []
-    for i, name in enumerate(names):
-        out += ([", "] if i else []) + [n.literal(name)]
-    return out
 
 
 def _activation_maths(act: Activation) -> list[tuple[str, str]]:
@@ -70,7 +64,7 @@ def _activation(directive: SphinxDirective, act: Activation) -> nodes.section:
     section = n.section(directive.state.document, f"{act.name}: {act.title}",
                         f"activation-{act.name}")
     params = ", ".join(f"{p} = {v:g}" for p, v in act.params.items())
-    section += n.paragraph("Names in a spec: ", *_names(act.names),
+    section += n.paragraph("Names in a spec: ", *n.literals(act.names),
                            *([". Parameter (default): ", n.literal(params)] if params else []),
                            ".")
     rows: list[list[nodes.Node | str]] = [[what, n.math(tex)]
@@ -110,7 +104,7 @@ def _loss(directive: SphinxDirective, loss: Loss) -> nodes.section:
     total = r"\sum_{i=1}^{N}" if loss.reduction == "sum" else r"\frac{1}{N} \sum_{i=1}^{N}"
     section = n.section(directive.state.document, f"{loss.name}: {loss.title}",
                         f"loss-{loss.name}")
-    section += n.paragraph("Names in a spec: ", *_names((loss.name,) + loss.aliases), ".")
+    section += n.paragraph("Names in a spec: ", *n.literals((loss.name,) + loss.aliases), ".")
     rows: list[list[nodes.Node | str]] = [
         ["one sample, two outputs", n.math(f"L = {latex(per_sample)}")],
         ["derivative", n.math(rf"\frac{{\partial L}}{{\partial a_{{1}}}} = "

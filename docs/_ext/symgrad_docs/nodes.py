@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from docutils import nodes
 
-__all__ = ["section", "table", "paragraph", "math", "math_block", "literal_block",
+__all__ = ["section", "table", "paragraph", "literal", "literals", "math", "literal_block",
            "svg_figure", "mixed_math"]
 
 
@@ -36,14 +36,16 @@ def literal(text: str) -> nodes.literal:
     return nodes.literal(text, text)
 
 
+def literals(texts: Sequence[str]) -> list[nodes.Node | str]:
+    """Paragraph parts: each text as a literal, separated by commas."""
+    out: list[nodes.Node | str] = []
+    for i, text in enumerate(texts):
+        out += ([", "] if i else []) + [literal(text)]
+    return out
+
+
 def math(latex: str) -> nodes.math:
     return nodes.math(latex, latex)
-
-
-def math_block(latex: str, docname: str) -> nodes.math_block:
-    """Display math, with the attributes Sphinx's own ``math`` directive sets."""
-    return nodes.math_block(latex, latex, docname=docname, number=None, label=None,
-                            nowrap=False)
 
 
 def literal_block(text: str, language: str = "text") -> nodes.literal_block:

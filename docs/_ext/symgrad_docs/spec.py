@@ -26,27 +26,20 @@ __all__ = ["SpecFieldsDirective", "SpecNamesDirective", "TOP"]
 TOP = "top"
 
 
-def _names(names: list[str]) -> list[nodes.Node | str]:
-    out: list[nodes.Node | str] = []
-    for i, name in enumerate(names):
-        out += ([", "] if i else []) + [n.literal(name)]
-    return out
-
-
 def _choices(table: str) -> list[nodes.Node]:
     """What the catalogue adds to a table: the names a field takes, the parameters a layer
     table may give its activation."""
     if table == "network":
-        return [n.paragraph("loss is one of ", *_names(list(LOSSES)), " (aliases: ",
-                            *_names([a for loss in LOSSES.values() for a in loss.aliases]),
-                            "); see the catalogue.")]
+        aliases = [a for loss in LOSSES.values() for a in loss.aliases]
+        return [n.paragraph("loss is one of ", *n.literals(list(LOSSES)), " (aliases: ",
+                            *n.literals(aliases), "); see the catalogue.")]
     if table != "network.layers":
         return []
+    aliases = [a for act in ACTIVATIONS.values() for a in act.aliases]
     params = [f"{p} (default {v:g}) for {act.name}" for act in ACTIVATIONS.values()
               for p, v in act.params.items()]
-    return [n.paragraph("activation is one of ", *_names(list(ACTIVATIONS)), " (aliases: ",
-                        *_names([a for act in ACTIVATIONS.values() for a in act.aliases]),
-                        "); see the catalogue."),
+    return [n.paragraph("activation is one of ", *n.literals(list(ACTIVATIONS)), " (aliases: ",
+                        *n.literals(aliases), "); see the catalogue."),
             n.paragraph("Any other field of a layer table is a parameter of its activation: "
                         + "; ".join(params) + ".")]
 
