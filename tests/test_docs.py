@@ -82,10 +82,13 @@ def test_the_cli_page_lists_every_command_and_option(site: Path) -> None:
     for name in COMMANDS:
         assert f'id="command-{name}"' in page
         section = page[page.index(f'id="command-{name}"'):]
-        for action in commands.choices[name]._actions:
+        sub = commands.choices[name]
+        for action in sub._actions:
             for option in action.option_strings:
                 if option not in ("-h", "--help"):
                     assert f'<span class="pre">{option}' in section, (name, option)
+        if sub.epilog:
+            assert _html(sub.epilog) in section, name
     assert "\u2013" not in page  # no en dash: `--expr` copied from the page must work
 
 

@@ -1,6 +1,6 @@
 """The command-line reference, generated from the parser the command itself runs
 (:func:`symgrad.cli.build_parser`): the commands in :data:`symgrad.cli.COMMANDS` order,
-each with its description, usage and a table of its arguments.
+each with its description, usage, a table of its arguments and its epilog.
 
 ``{symgrad-cli}`` in a page.
 """
@@ -77,5 +77,7 @@ class CliDirective(SphinxDirective):
             section += n.paragraph(sub.description or helps.get(name, ""))
             section += n.literal_block(_usage(sub))
             section += _arguments(sub)
+            if sub.epilog:  # what `--help` prints below the arguments (the exit rule)
+                section += n.paragraph(sub.epilog)
             out.append(section)
         return out
