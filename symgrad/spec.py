@@ -395,6 +395,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     """Parse and validate the TOML text of a spec; ``path`` is used in error messages."""
     raw = parse_toml(text, path, error=SpecError)
     reader = _Reader(path, text)
+    raw.pop("exercise", None)  # an exercise template's table: symgrad.exercises reads it
     if "gradient" in raw and "network" not in raw:  # the same words from every command
         raise reader.fail("gradient", "this is a hand-derivation file ([[gradient]] tables), "
                           "not a spec: give it to 'symgrad check SPEC --file FILE' or "
