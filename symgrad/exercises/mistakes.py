@@ -31,7 +31,8 @@ from .questions import KINDS, Work
 if TYPE_CHECKING:
     from .template import Question
 
-__all__ = ["Mistake", "Wrong", "CATALOGUE", "DEFAULT_CREDIT", "CREDIT_NAMES", "wrong_answers"]
+__all__ = ["Mistake", "Wrong", "CATALOGUE", "DEFAULT_CREDIT", "CREDIT_NAMES", "TITLES",
+           "wrong_answers"]
 
 Found = Iterator[tuple[float, str]]  # wrong values, each with its diagnosis
 
@@ -234,6 +235,12 @@ DEFAULT_CREDIT: Mapping[str, float] = MappingProxyType({
     **{m.name: m.credit for m in CATALOGUE}})
 #: Every name ``[exercise.credit]`` may set.
 CREDIT_NAMES: tuple[str, ...] = tuple(DEFAULT_CREDIT)
+#: Each mistake's name in words, for reports (``None``: wrong, but no usual mistake).
+TITLES: Mapping[str | None, str] = MappingProxyType({
+    **{kind: kind.replace("_", " ") for kind in CHECK_MISTAKES},
+    "constant_factor": "a constant factor", "layer_index": "a layer index mixed up",
+    "unit_index": "a unit index mixed up", "extra_factor": "an extra chain factor",
+    **{m.name: m.title for m in CATALOGUE}, None: "wrong, no usual mistake"})
 
 
 def wrong_answers(w: Work, q: "Question") -> list[Wrong]:
