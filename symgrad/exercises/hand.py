@@ -35,16 +35,15 @@ __all__ = ["Slip", "NO_SLIP", "Hand", "significant"]
 Pairs = tuple[tuple[Symbol, Expr], ...]
 
 
-def significant(values: np.ndarray, digits: int) -> np.ndarray:
-    """``values`` rounded to ``digits`` significant digits, as on a sheet.
+def significant(values: object, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits, as on a sheet (and as ``printf``
+    rounds: the decimal digits, not a product in binary).
 
     >>> significant(np.array([0.000368757, 0.37754, -12.345, 0.0]), 3)
     array([ 3.69e-04,  3.78e-01, -1.23e+01,  0.00e+00])
     """
-    values = np.asarray(values, dtype=float)
-    size = np.where(values == 0, 1.0, np.abs(values))
-    scale = 10.0 ** (digits - 1 - np.floor(np.log10(size)))
-    return np.round(values * scale) / scale
+    array = np.asarray(values, dtype=float)
+    return np.array([float(f"{v:.{digits}g}") for v in array.ravel()]).reshape(array.shape)
 
 
 @dataclass(frozen=True)

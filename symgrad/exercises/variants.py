@@ -339,28 +339,33 @@ def generate(template: Template, count: int, seed: int = 0) -> Generation:
     skipped: Counter[str] = Counter()
     details: dict[str, str] = {}
     tried = 0
-    while len(variants) < count and tried < limit:
-        built = _build(template, code_at(template, seed, tried))
+    while len(variants) < count and tried < limit and len(seen) < possible:
+        code = code_at(template, seed, tried)
         tried += 1
-        key = None if isinstance(built, Degenerate) else tuple(sorted(built.numbers.items()))
+        key = tuple(sorted(_numbers(template, code).items()))
+        if key in seen:
+            skipped["duplicate"] += 1
+            continue
+        seen.add(key)
+        built = _build(template, code)
         if isinstance(built, Degenerate):
             skipped[built.reason] += 1
             details.setdefault(built.reason, built.detail)
-        elif key in seen:
-            skipped["duplicate"] += 1
         else:
-            seen.add(key)  # type: ignore[arg-type]
             variants.append(built)
     if len(variants) < count:
-        raise _too_few(template, count, len(variants), tried, skipped, details)
+        raise _too_few(template, count, len(variants), len(seen), skipped, details)
     return Generation(template, seed, tuple(variants), dict(skipped), tried)
 
 
-def _too_few(template: Template, count: int, found: int, tried: int,
+def _too_few(template: Template, count: int, found: int, distinct: int,
              skipped: Counter[str], details: Mapping[str, str]) -> SpecError:
-    reason, times = skipped.most_common(1)[0]
+    """Why fewer than ``count`` variants were found: the degenerate reason hit most often
+    (a repeat of numbers only when nothing else was hit)."""
+    degenerate = Counter({k: n for k, n in skipped.items() if k != "duplicate"})
+    reason, times = (degenerate or skipped).most_common(1)[0]
     detail = f": {details[reason]}" if reason in details else ""
-    what = (f"no variant possible: all {tried} tried were degenerate" if not found else
-            f"only {found} of {count} variants found in {tried} tries")
+    what = (f"no variant possible: all {distinct} variants tried were degenerate" if not found
+            else f"only {found} of {count} variants found among {distinct} tried")
     return template.spec.error("exercise.vary", f"{what}; most often ({times} times) "
                                                 f"{REASONS[reason]}{detail}")
