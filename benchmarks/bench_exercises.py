@@ -18,6 +18,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,6 +26,9 @@ sys.path.insert(0, str(ROOT))
 from symgrad.exercises import generate, parse_template  # noqa: E402
 from symgrad.exercises.answers_file import grade_text  # noqa: E402
 from symgrad.exercises.publish import class_files  # noqa: E402
+from symgrad.exercises.variants import Generation  # noqa: E402
+
+T = TypeVar("T")
 
 TEMPLATE = ROOT / "derivations" / "two_neuron_exercise.toml"
 #: Symbolic answers a class types for dE/dw1 (the seventh question), right and wrong.
@@ -40,13 +44,14 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _timed(call):  # type: ignore[no-untyped-def]
+def _timed(call: Callable[[], T]) -> tuple[T, float, float]:
+    """What ``call`` returns, and the wall-clock and CPU seconds it took."""
     wall, cpu = time.perf_counter(), _cpu()
     result = call()
     return result, time.perf_counter() - wall, _cpu() - cpu
 
 
-def _answers(generation, students: int, symbolic: bool, seed: int = 1) -> str:  # type: ignore[no-untyped-def]
+def _answers(generation: Generation, students: int, seed: int = 1) -> str:
     """A class's answers file: each answer right, a usual mistake, another number or
     unreadable, in the proportions a class might show."""
     rng = random.Random(seed)
@@ -98,7 +103,7 @@ def main() -> int:
                                   ("7 questions, 1 in symbols", TEMPLATE.read_text(), True)):
         t = parse_template(text, str(TEMPLATE))
         g = generate(t, args.variants, seed=7)
-        answers = _answers(g, args.students, symbolic)
+        answers = _answers(g, args.students)
         run, wall, cpu = _timed(lambda: grade_text(t, answers))
         assert len(run.graded) == args.students and not run.problems
         target = 10 if not symbolic else 0

@@ -476,8 +476,8 @@ def test_an_unknown_code_is_an_error_naming_the_template() -> None:
     t = load_template(LINEAR)
     good = code_at(t, 0, 0)
     typo = good[:-1] + ("2" if good[-1] != "2" else "3")
-    for code, why in (("ABC", "a code is 6 letters and digits from 23456789ABCDEFGHJKMNPQRSTUVWXYZ"),
-                      ("0OIL1X", "a code is 6 letters and digits from 23456789ABCDEFGHJKMNPQRSTUVWXYZ"),
+    form = "a code is 6 letters and digits from 23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    for code, why in (("ABC", form), ("0OIL1X", form),
                       (typo, "it is not a code of 'Gradient descent on a linear cost' "
                              "(mistyped?)")):
         with pytest.raises(ExerciseError) as caught:

@@ -18,8 +18,9 @@ from .conftest import DERIVATIONS, run_cli_here
 
 LINEAR = DERIVATIONS / "linear_cost_exercise.toml"
 TWO = DERIVATIONS / "two_neuron_exercise.toml"
-needs_tex = pytest.mark.skipif(tex_engine() is None or shutil.which("pdftotext") is None,
-                               reason="needs latexmk/pdflatex and pdftotext (.ci/run installs them)")
+needs_tex = pytest.mark.skipif(
+    tex_engine() is None or shutil.which("pdftotext") is None,
+    reason="needs latexmk/pdflatex and pdftotext (.ci/run installs them)")
 
 
 def test_both_commands_are_listed() -> None:
@@ -46,6 +47,13 @@ def test_exercises_writes_a_class_deterministically(tmp_path: Path) -> None:
                            + [f"solutions/{c}.html" for c in codes])
     for name in ("key.csv", "key.html", "moodle.xml", f"sheets/{codes[0]}.html"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    again = tmp_path / "again"  # one sheet made again from the code printed on it
+    r = run_cli_here("exercises", LINEAR, "--code", codes[1].lower(), "--outdir", again,
+                     "--to", "html")
+    assert r.stdout == (f"wrote 1 variant of {LINEAR} (the codes given) to {again}/: sheets/ "
+                        "(1 html), solutions/ (1 html), key.csv, key.html\n")
+    for name in (f"sheets/{codes[1]}.html", f"solutions/{codes[1]}.html"):
+        assert (again / name).read_bytes() == (outs[0] / name).read_bytes(), name
     key = (outs[0] / "key.csv").read_text().splitlines()
     assert key[0] == "variant,w,learning_rate,q1,q2,q3,q4" and len(key) == 4
     sheet = (outs[0] / "sheets" / f"{codes[0]}.html").read_text()

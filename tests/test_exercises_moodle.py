@@ -125,18 +125,19 @@ def test_answers_from_rounded_intermediates_are_a_second_right_answer() -> None:
                        and abs(a.by_hand - a.value) > a.tolerance)
 
 
-def test_user_text_is_escaped_once() -> None:
+def test_user_text_is_escaped_once_and_stays_utf8() -> None:
     path = DERIVATIONS / "linear_cost_exercise.toml"
     text = path.read_text().replace('title = "Gradient descent on a linear cost"',
-                                    'title = "Costs <b>&</b> \\"quotes\\""')
+                                    'title = "Costs für <b>&</b> \\"quotes\\""')
     from symgrad.exercises import parse_template
 
     g = generate(parse_template(text, "t.toml"), 1, seed=3)
     xml = to_moodle(g)
     root = ET.fromstring(xml)
-    assert root[0].findtext("category/text") == '$course$/top/Costs <b>&</b> "quotes"'
+    assert root[0].findtext("category/text") == '$course$/top/Costs für <b>&</b> "quotes"'
     html = root[1].findtext("questiontext/text")
-    assert "<strong>Costs &lt;b&gt;&amp;&lt;/b&gt; &#34;quotes&#34;</strong>" in html
+    assert "<strong>Costs für &lt;b&gt;&amp;&lt;/b&gt; &#34;quotes&#34;</strong>" in html
+    assert "Costs für" in xml  # UTF-8 itself, as the declaration says, not a character entity
 
 
 @pytest.mark.parametrize("credit,grade", [(1.0, 100.0), (0.5, 50.0), (0.25, 25.0),

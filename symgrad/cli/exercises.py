@@ -1,5 +1,6 @@
-"""``symgrad exercises TEMPLATE [--variants N] [--seed S] [--outdir DIR] [--to pdf,html,moodle]``:
-a class's question sheets, worked solutions, answer key and Moodle quiz."""
+"""``symgrad exercises TEMPLATE [--variants N] [--seed S | --code CODE...] [--outdir DIR]
+[--to pdf,html,moodle]``: a class's question sheets, worked solutions, answer key and
+Moodle quiz; with ``--code``, the files of the variants with these codes, made again."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how many variants (default: 40)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="draws the variants (default: 0)")
+    p.add_argument("--code", action="append", metavar="CODE",
+                   help="make the files of the variant with this code again (repeatable; "
+                        "instead of --variants and --seed)")
     p.add_argument("--outdir", default="exercises", metavar="DIR",
                    help="the folder to write into (made if missing; default: exercises)")
     p.add_argument("--to", default=DEFAULT_FORMATS, metavar="FORMATS",
@@ -47,6 +51,7 @@ def _formats(text: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ArgumentError, FileError, ReportError
     from ..exercises import generate, load_template
+    from ..exercises.variants import from_codes
     from ..exercises.publish import class_files
     from ..files import write_atomic
     from ..report.render import INSTALL_TEX, tex_engine
@@ -61,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
         raise ReportError(f"no TeX engine found (latexmk or pdflatex) to make PDFs; install "
                           f"one with {INSTALL_TEX}, or use --to html")
     template = load_template(args.template)
-    generation = generate(template, args.variants, args.seed)
+    generation = (from_codes(template, args.code) if args.code
+                  else generate(template, args.variants, args.seed))
     files = class_files(generation, formats, jobs=args.jobs)  # everything before any write
     for name, data in files.items():
         write_atomic(outdir / name, data, what="the file", parents=True)
-    print(f"wrote {len(generation.variants)} variants of {args.template} (seed {args.seed}) "
-          f"to {outdir}/: " + ", ".join(_listing(files)))
+    count = len(generation.variants)
+    print(f"wrote {count} variant{'s' * (count != 1)} of {args.template} "
+          f"({generation.origin}) to {outdir}/: " + ", ".join(_listing(files)))
     if generation.summary():
         print(generation.summary())
     left_out = [q.id for q in template.questions if not q.numeric]

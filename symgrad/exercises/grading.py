@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from ..errors import ParseError
+from ..errors import ParseError, SymgradError
 from .template import Question, Template
 from .variants import Answer, Variant
 
@@ -27,6 +27,9 @@ __all__ = ["Verdict", "grade_answer", "Graded", "grade_student", "QuestionSummar
 
 #: Longest answer read (characters); the expression parser has its own, tighter limits.
 MAX_ANSWER = 2000
+#: Seconds ``symgrad check`` may spend proving an expression equal before numbers decide
+#: (its default is 2 s; a class types many different expressions).
+CHECK_BUDGET = 0.5
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
 _MINUS = {"\u2212": "-", "\u2013": "-"}  # a typographic minus, an en dash
 
@@ -99,20 +102,27 @@ def _symbolic(template: Template, q: Question, text: str) -> tuple[bool, float, 
 
 
 def _check(template: Template, q: Question, text: str) -> tuple[bool, float, str | None, str]:
+    """``symgrad check`` of the expression, read as text, else (with LaTeX's signs in it)
+    as LaTeX; the first parse error is the reason unless the text has a backslash."""
     from ..check import check
 
     if not text.strip():
         return False, 0.0, None, "no answer"
     try:
-        result = check(template.derivation, q.of, text, latex=False)
-    except ParseError as plain:
-        if not any(c in text for c in "\\{_^"):
-            return False, 0.0, None, f"cannot read the expression: {plain}"
         try:
-            result = check(template.derivation, q.of, text, latex=True)
-        except ParseError as exc:
-            reason = exc if "\\" in text else plain
-            return False, 0.0, None, f"cannot read the expression: {reason}"
+            result = check(template.derivation, q.of, text, budget=CHECK_BUDGET)
+        except ParseError as plain:
+            if not any(c in text for c in "\\{_^"):
+                raise
+            try:
+                result = check(template.derivation, q.of, text, latex=True,
+                               budget=CHECK_BUDGET)
+            except ParseError as exc:
+                raise (exc if "\\" in text else plain) from None
+    except ParseError as exc:
+        return False, 0.0, None, f"cannot read the expression: {exc}"
+    except SymgradError as exc:  # anything else that stops a check: named, and graded wrong
+        return False, 0.0, None, f"cannot check the expression: {exc}"
     if result.ok:
         return True, 1.0, None, ""
     credit = template.credit.get(result.kind, 0.0) if result.kind else 0.0

@@ -74,8 +74,8 @@ def _question(quiz: ET.Element, variant: Variant, answer: Answer) -> None:
     ET.SubElement(element, "hidden").text = "0"
     ET.SubElement(element, "idnumber").text = f"{variant.code}-{q.id}"
     _answer(element, 100, answer.value, answer.tolerance, "Right.")
-    if answer.by_hand is not None and not abs(answer.by_hand - answer.value) <= \
-            answer.tolerance:  # type: ignore[operator]  # a numeric answer
+    if isinstance(answer.value, float) and answer.by_hand is not None \
+            and abs(answer.by_hand - answer.value) > answer.tolerance:
         _answer(element, 100, answer.by_hand, answer.tolerance,
                 "Right (from intermediates rounded as the sheet says).")
     credit = variant.template.credit
@@ -93,8 +93,8 @@ def to_moodle(generation: Generation) -> str:
     quiz = ET.Element("quiz")
     category = ET.SubElement(quiz, "question", type="category")
     _text(category, "category", f"$course$/top/{generation.template.title}")
-    _text(category, "info", f"Variants of {generation.template.title}, drawn with seed "
-                            f"{generation.seed} by symgrad.", format="html")
+    _text(category, "info", f"Variants of {generation.template.title} ({generation.origin}), "
+                            "made by symgrad.", format="html")
     for variant in generation.variants:
         for answer in variant.answers:
             if answer.question.numeric:

@@ -209,7 +209,7 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
          lambda w, q: text(w.derivation[q.of].factored), numeric=False),
     Kind("update", _parameter_of, lambda net, of: f"{of} after one update",
          lambda w, q: (f"Compute ${latex(w.network.symbol(q.of), w.network)}$ after one "
-                       "gradient-descent update."),
+                       r"gradient-descent update with the learning rate $\alpha$."),
          lambda w, q: _update(w.gradients[q.of], w, q),
          lambda h, w, q: _update(h.gradient(q.of), w, q), needs_rate=True),
     Kind("iterations", _nothing_of, lambda net, of: "updates to converge", _iterations_prompt,

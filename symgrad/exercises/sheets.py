@@ -30,7 +30,7 @@ import jinja2
 from markupsafe import Markup, escape as html_escape
 
 from ..errors import ReportError
-from ..printing import latex
+from ..printing import latex, partial_latex
 from ..report.escape import paragraphs, split_math
 from .grading import Graded, QuestionSummary
 from .mistakes import TITLES
@@ -97,7 +97,7 @@ def _answer_latex(variant: Variant, answer: Answer) -> str:
 def _asked_latex(variant: Variant, answer: Answer) -> str:
     q, net = answer.question, variant.template.network
     if q.kind in ("gradient", "symbolic"):
-        return rf"\frac{{\partial {latex(net.loss_symbol)}}}{{\partial {latex(net.symbol(q.of), net)}}}"
+        return partial_latex(net.loss_symbol, net.symbol(q.of), net)
     if q.kind == "update":
         return latex(net.symbol(q.of), net) + r"\ \text{after one update}"
     if q.kind == "forward":
@@ -111,7 +111,7 @@ def _key(generation: Generation) -> dict[str, Any]:
         {"number": a.question.number, "asked": _asked_latex(v, a), "answer": _answer_latex(v, a),
          "tolerance": q.tolerance, "points": a.question.points}
         for a, q in zip(v.answers, v.sheet.questions)]} for v in generation.variants]
-    return {"title": t.title, "seed": generation.seed, "count": len(variants),
+    return {"title": t.title, "origin": generation.origin, "count": len(variants),
             "digits": t.digits, "variants": variants}
 
 

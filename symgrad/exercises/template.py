@@ -221,10 +221,10 @@ class _Reader:
 
     def fail(self, field_name: str, message: str, value: object = None,
              line: int | None = None) -> SpecError:
-        error = self.spec.error(field_name, message, value=value)
-        if line is not None:
-            error.line = line
-        return error
+        """An error at ``line``, or at the line the spec finds for the field."""
+        if line is None:
+            return self.spec.error(field_name, message, value=value)
+        return SpecError(message, path=self.spec.path, line=line, field=field_name)
 
     def only(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str,
              line: int | None = None) -> None:

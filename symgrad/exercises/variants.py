@@ -38,7 +38,8 @@ from .questions import KINDS, MAX_ITERATIONS, Degenerate, Work
 from .template import LEARNING_RATE, Question, Template
 
 __all__ = ["ALPHABET", "REASONS", "Answer", "Sheet", "SheetQuestion", "Variant", "Generation",
-           "make_variant", "generate", "code_at", "normal_code", "SATURATED", "SMALL_GRADIENT"]
+           "make_variant", "generate", "from_codes", "code_at", "normal_code", "SATURATED",
+           "SMALL_GRADIENT"]
 
 #: The letters of a code: no 0/O and no 1/I/L, which are read one for the other.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -253,7 +254,7 @@ def _sheet(template: Template, work: Work, code: str) -> Sheet:
     givens = [(latex(Symbol(k) if k not in net.symbols else net.symbols[k], net), _shown(v))
               for k, v in values.items()]
     if work.rate is not None:
-        givens.append((r"\eta", _shown(work.rate)))
+        givens.append((r"\alpha", _shown(work.rate)))  # the report's name for it
     questions = tuple(SheetQuestion(q.number, KINDS[q.kind].prompt(work, q), q.points,
                                     _tolerance_text(q))
                       for q in template.questions)
@@ -299,10 +300,15 @@ class Generation:
     """The variants generated for a class, and the candidates skipped, by reason."""
 
     template: Template
-    seed: int
+    seed: int | None  # None: the variants of codes given
     variants: tuple[Variant, ...]
     skipped: Mapping[str, int]
     tried: int
+
+    @property
+    def origin(self) -> str:
+        """``seed 7``, or ``the codes given``: how the variants were chosen."""
+        return "the codes given" if self.seed is None else f"seed {self.seed}"
 
     def summary(self) -> str:
         """``skipped 3 degenerate variants: 2 a saturated unit ..., 1 ...`` or ``""``."""
@@ -356,6 +362,13 @@ def generate(template: Template, count: int, seed: int = 0) -> Generation:
     if len(variants) < count:
         raise _too_few(template, count, len(variants), len(seen), skipped, details)
     return Generation(template, seed, tuple(variants), dict(skipped), tried)
+
+
+def from_codes(template: Template, codes: Sequence[str]) -> Generation:
+    """The variants with these codes, to make their sheets again (:class:`ExerciseError`
+    for a code that is not the template's)."""
+    variants = {v.code: v for v in (make_variant(template, code) for code in codes)}
+    return Generation(template, None, tuple(variants.values()), {}, len(codes))
 
 
 def _too_few(template: Template, count: int, found: int, distinct: int,
