@@ -413,6 +413,9 @@ BAD_TEMPLATES = [
      "field 'exercise.credit.signs': unknown mistake 'signs'; known: "),
     ("[exercise.vary]", "[exercise.credit]\nsign = 2\n\n[exercise.vary]", "sign = 2",
      "field 'exercise.credit.sign': expected a fraction of the points from 0 to 1, got 2"),
+    ('of = "a2"', 'of = "a2"\npoints = 1\nweight = 2', "weight = ",
+     "field 'exercise.question[1].weight': unknown field; expected one of: ask, of, points, "
+     "tolerance"),
     ("learning_rate = 0.4\n", "", "learning_rate = [0.5",
      None),  # varied: a learning rate in [training] is not needed
 ]

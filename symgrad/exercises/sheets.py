@@ -30,6 +30,7 @@ import jinja2
 from markupsafe import Markup, escape as html_escape
 
 from ..errors import ReportError
+from ..files import read_text, write_atomic
 from ..printing import latex, partial_latex
 from ..report.escape import paragraphs, split_math
 from .grading import Graded, QuestionSummary
@@ -162,8 +163,7 @@ def solution_html(content: Any) -> str:
     from ..report.render import write_report
 
     with tempfile.TemporaryDirectory(prefix="symgrad-solution-") as scratch:
-        path = write_report(content, Path(scratch) / "solution.html")
-        return path.read_text(encoding="utf-8")
+        return read_text(write_report(content, Path(scratch) / "solution.html"))
 
 
 # -- PDFs ------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def build_pdfs(sources: Mapping[str, Any], jobs: int | None = None) -> dict[str,
             folder = Path(scratch) / str(k)
             folder.mkdir()
             if isinstance(source, str):
-                (folder / "report.tex").write_text(source, encoding="utf-8")
+                write_atomic(folder / "report.tex", source, what="the LaTeX", error=ReportError)
             else:
                 write_report(source, folder / "report.tex")
             futures[name] = pool.submit(_compile_folder, folder)  # TeX runs while we go on

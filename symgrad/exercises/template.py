@@ -44,10 +44,10 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..derive import Derivation, derive
-from ..errors import SpecError
+from ..errors import SpecError, SymgradError
 from ..files import parse_toml, read_text
 from ..network import Network
 from ..spec import Spec, parse_spec
@@ -197,7 +197,12 @@ def parse_template(text: str, path: str = "<template>") -> Template:
                         field=None if table is None else "exercise")
     reader = _Reader(spec)
     reader.only(table, _KEYS, "exercise")
-    network = Network.from_spec(spec)
+    try:
+        network = Network.from_spec(spec)
+    except SpecError:
+        raise
+    except SymgradError as exc:  # as symgrad.network.load says it: the spec's network
+        raise SpecError(str(exc), path=path, field="network") from None
     digits = reader.integer(table, "digits", 4, 1, 8)
     default_points = reader.positive(table, "points", "exercise", 1.0)
     default_tol = reader.tolerance(table, "exercise", Tolerance(0.01, relative=True))
@@ -227,11 +232,13 @@ class _Reader:
         return SpecError(message, path=self.spec.path, line=line, field=field_name)
 
     def only(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str,
-             line: int | None = None) -> None:
+             locate: Callable[[str], int | None] | None = None) -> None:
+        """Refuse keys not ``allowed``; ``locate`` finds a key's line where the spec's
+        own search would not (in an array of tables)."""
         for key in table:
             if key not in allowed:
                 raise self.fail(f"{where}.{key}", "unknown field; expected one of: "
-                                f"{', '.join(allowed)}", line=line)
+                                f"{', '.join(allowed)}", line=locate(key) if locate else None)
 
     def string(self, table: Mapping[str, Any], key: str, default: str) -> str:
         value = table.get(key, default)
@@ -366,7 +373,7 @@ def _question(reader: _Reader, raw: dict[str, Any], number: int, network: Networ
     def line(key: str) -> int | None:
         return _question_line(reader.spec.text, number - 1, key)
 
-    reader.only(raw, _QUESTION_KEYS, where, line(""))
+    reader.only(raw, _QUESTION_KEYS, where, line)
     ask = raw.get("ask")
     if ask not in KINDS:
         raise reader.fail(f"{where}.ask", f"expected one of: {', '.join(KINDS)}; got "
