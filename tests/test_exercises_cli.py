@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from symgrad.cli import COMMANDS, main
+from symgrad.cli import COMMANDS
 from symgrad.exercises import generate, load_template
 from symgrad.report.render import tex_engine
 
@@ -214,5 +214,22 @@ def test_grade_names_the_line_of_a_file_that_is_not_utf8(tmp_path: Path) -> None
 
 
 def test_grade_a_missing_file(tmp_path: Path) -> None:
-    r = main(["grade", str(LINEAR), str(tmp_path / "none.csv")])
-    assert r == 2
+    r = run_cli_here("grade", LINEAR, tmp_path / "none.csv")
+    assert (r.returncode, r.stderr) == (2, f"symgrad grade: error: {tmp_path / 'none.csv'}: "
+                                           "cannot read the file: No such file or directory\n")
+
+
+def test_grade_refuses_to_write_over_what_it_reads(tmp_path: Path) -> None:
+    answers = _answers(tmp_path, "student,variant,q1,q2,q3,q4\n")
+    before = answers.read_text()
+    for args, message in (
+            (["-o", answers], f"-o: '{answers}' is the answers file being read; write to "
+                              "another file"),
+            (["--html", LINEAR], f"--html: '{LINEAR}' is the template being read; write to "
+                                 "another file"),
+            (["-o", tmp_path / "g.csv", "--html", tmp_path / "g.csv"],
+             f"--html: '{tmp_path / 'g.csv'}' is the grades file too; write the class report "
+             "to another file")):
+        r = run_cli_here("grade", LINEAR, answers, *args)
+        assert (r.returncode, r.stderr) == (2, f"symgrad grade: error: {message}\n")
+    assert answers.read_text() == before and not (tmp_path / "g.csv").exists()

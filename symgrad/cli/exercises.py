@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._output import refuse_input
+
 DEFAULT_FORMATS = "pdf,html"
 
 
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     generation = (from_codes(template, args.code) if args.code
                   else generate(template, args.variants, args.seed))
     files = class_files(generation, formats, jobs=args.jobs)  # everything before any write
+    for name in files:
+        refuse_input("--outdir", outdir / name, [("template", args.template)])
     for name, data in files.items():
         write_atomic(outdir / name, data, what="the file", parents=True)
     count = len(generation.variants)

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
+from ._output import refuse_input
+
 if TYPE_CHECKING:
     from ..exercises.grading import Graded, QuestionSummary
     from ..exercises.template import Template
@@ -59,13 +61,23 @@ def _per_question(summary: Sequence["QuestionSummary"]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ExerciseError
+    from ..errors import ArgumentError, ExerciseError
     from ..exercises import load_template
     from ..exercises.answers_file import grade_file, grades_csv
     from ..exercises.grading import summarize
     from ..exercises.sheets import class_html
     from ..files import write_atomic
 
+    answers = Path(args.answers)
+    output = Path(args.output) if args.output else answers.with_name(
+        f"{answers.stem}-grades.csv")
+    inputs = [("template", args.template), ("answers file", args.answers)]
+    refuse_input("-o", output, inputs)
+    if args.html:
+        refuse_input("--html", args.html, inputs + [("grades file", output)])
+        if Path(args.html).resolve() == output.resolve():
+            raise ArgumentError(f"--html: '{args.html}' is the grades file too; write the "
+                                "class report to another file")
     template = load_template(args.template)
     run_ = grade_file(template, args.answers)
     for problem in run_.problems:
@@ -74,9 +86,6 @@ def run(args: argparse.Namespace) -> int:
         raise ExerciseError(f"no row could be graded ({len(run_.problems)} skipped)",
                             path=args.answers)
     summary = summarize(template, run_.graded)
-    answers = Path(args.answers)
-    output = Path(args.output) if args.output else answers.with_name(
-        f"{answers.stem}-grades.csv")
     pages = {output: grades_csv(run_.graded)}
     if args.html:
         pages[Path(args.html)] = class_html(template.title, run_.graded, summary)
