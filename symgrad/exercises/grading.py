@@ -30,6 +30,8 @@ MAX_ANSWER = 2000
 #: Seconds ``symgrad check`` may spend proving an expression equal before numbers decide
 #: (its default is 2 s; a class types many different expressions).
 CHECK_BUDGET = 0.5
+#: Checks of expressions a template remembers (a class types few different ones).
+MEMO_LIMIT = 10_000
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
 _MINUS = {"\u2212": "-", "\u2013": "-"}  # a typographic minus, an en dash
 
@@ -97,6 +99,8 @@ def _symbolic(template: Template, q: Question, text: str) -> tuple[bool, float, 
                                                                   str]:
     key = ("symbolic", q.number, text)
     if key not in template.memo:
+        if len(template.memo) >= MEMO_LIMIT:  # a long-running page: forget, do not grow
+            template.memo.clear()
         template.memo[key] = _check(template, q, text)
     return template.memo[key]
 
