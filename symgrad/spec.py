@@ -57,7 +57,9 @@ FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
                        "initialization",
          "data": "inputs and targets by name (x1 = 0.1, T = 0.25), one number each or an "
                  "array of samples; or a named data set (source = \"digits\")",
-         "training": "gradient-descent settings"},
+         "training": "gradient-descent settings",
+         "exercise": "makes the spec an exercise template: what varies, what is asked "
+                     "(read by symgrad exercises and symgrad grade; see symgrad.exercises)"},
     "network": {"inputs": "how many inputs feed the first layer",
                 "layers": "an array of layer tables, the input side first",
                 "loss": "the loss, by a name or alias from the catalogue",
@@ -395,7 +397,6 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     """Parse and validate the TOML text of a spec; ``path`` is used in error messages."""
     raw = parse_toml(text, path, error=SpecError)
     reader = _Reader(path, text)
-    raw.pop("exercise", None)  # an exercise template's table: symgrad.exercises reads it
     if "gradient" in raw and "network" not in raw:  # the same words from every command
         raise reader.fail("gradient", "this is a hand-derivation file ([[gradient]] tables), "
                           "not a spec: give it to 'symgrad check SPEC --file FILE' or "

@@ -129,7 +129,8 @@ def test_the_spec_reader_still_refuses_other_unknown_tables() -> None:
         parse_spec('exercises = 1\n[network]\ninputs = 1\nlayers = [{ units = 1, activation '
                    '= "sigmoid" }]\nloss = "half_sse"\n', "s.toml")
     assert str(caught.value) == ("s.toml:1: field 'exercises': unknown field; expected one "
-                                 "of: title, description, network, parameters, data, training")
+                                 "of: title, description, network, parameters, data, "
+                                 "training, exercise")
 
 
 def test_ranges_expand_to_nice_numbers_and_choices_stay_as_given() -> None:
