@@ -454,6 +454,16 @@ def test_a_forward_value_needs_one_sample() -> None:
                                  "sample; data.x has 5")
 
 
+def test_a_count_of_iterations_needs_a_tolerance_to_stop_at() -> None:
+    text = LINEAR.read_text().replace("tolerance = 0.001\n", "", 1)
+    with pytest.raises(SpecError) as caught:
+        parse_template(text, "t.toml")
+    line = _line(text, 'ask = "iterations"')
+    assert str(caught.value) == (f"t.toml:{line}: field "
+                                 "'exercise.question[3].ask': a count of iterations needs "
+                                 "training.tolerance: the gradient norm at which descent stops")
+
+
 def test_ranges_too_narrow_for_the_class_are_refused() -> None:
     text = LINEAR.read_text().replace("w = { from = -1.0, to = 1.5, step = 0.1 }",
                                       "w = [0.1, 0.5]")

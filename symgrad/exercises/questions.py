@@ -108,7 +108,7 @@ class Work:
         """Updates until the gradient norm is at most the spec's tolerance."""
         from ..train import train
 
-        tolerance = self.spec.training.tolerance or 0.0
+        tolerance = self.spec.training.tolerance or 0.0  # the template requires one
         try:
             result = train(Network.from_spec(self.spec), learning_rate=self.rate,
                            iterations=MAX_ITERATIONS, tolerance=tolerance, progress=False,
@@ -147,6 +147,13 @@ def _parameter_of(of: str, network: Network, spec: Spec) -> str | None:
 
 def _nothing_of(of: str, network: Network, spec: Spec) -> str | None:
     return None if of == "" else "this kind of question takes no 'of'"
+
+
+def _convergence_of(of: str, network: Network, spec: Spec) -> str | None:
+    if spec.training.tolerance is None:
+        return ("a count of iterations needs training.tolerance: the gradient norm at which "
+                "descent stops")
+    return _nothing_of(of, network, spec)
 
 
 def _gradient_text(net: Network, of: str) -> str:
@@ -212,6 +219,7 @@ KINDS: Mapping[str, Kind] = {k.name: k for k in (
                        r"gradient-descent update with the learning rate $\alpha$."),
          lambda w, q: _update(w.gradients[q.of], w, q),
          lambda h, w, q: _update(h.gradient(q.of), w, q), needs_rate=True),
-    Kind("iterations", _nothing_of, lambda net, of: "updates to converge", _iterations_prompt,
+    Kind("iterations", _convergence_of, lambda net, of: "updates to converge",
+         _iterations_prompt,
          lambda w, q: float(w.iterations), needs_rate=True, tolerance=0.0),
 )}

@@ -24,7 +24,7 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup, escape as html_escape
@@ -37,6 +37,9 @@ from .grading import Graded, QuestionSummary
 from .mistakes import TITLES
 from .questions import number_latex
 from .variants import Answer, Generation, Sheet, Variant
+
+if TYPE_CHECKING:
+    from ..report.views import Content
 
 __all__ = ["sheet_html", "sheet_tex", "key_html", "key_tex", "moodle_text", "class_html",
            "solution_content", "solution_html", "build_pdfs", "environment"]
@@ -141,9 +144,9 @@ def class_html(title: str, graded: Sequence[Graded], summary: Sequence[QuestionS
 # -- worked solutions ----------------------------------------------------------------------
 
 
-def solution_content(variant: Variant) -> Any:
+def solution_content(variant: Variant) -> "Content":
     """The derivation report's content for the variant's numbers, opening with its
-    answers (:class:`symgrad.report.views.Content`)."""
+    answers."""
     from ..derive import derive
     from ..network import Network
     from ..report.content import build
@@ -158,7 +161,7 @@ def solution_content(variant: Variant) -> Any:
     return content
 
 
-def solution_html(content: Any) -> str:
+def solution_html(content: "Content") -> str:
     """A worked solution (from :func:`solution_content`) as one self-contained HTML page."""
     from ..report.render import write_report
 
@@ -177,7 +180,8 @@ def _compile_folder(folder: Path) -> bytes:
     return _compile(folder).read_bytes()
 
 
-def build_pdfs(sources: Mapping[str, Any], jobs: int | None = None) -> dict[str, bytes]:
+def build_pdfs(sources: Mapping[str, "str | Content"], jobs: int | None = None
+               ) -> dict[str, bytes]:
     """PDFs by name: a LaTeX source (text) is compiled as it is, a report's content (a
     worked solution) through the report's templates. The LaTeX and the figures are
     written one after the other, and each TeX run starts in a thread as soon as its
