@@ -16,8 +16,7 @@ from typing import Callable
 import pytest
 
 from symgrad.errors import ExerciseError, SpecError
-from symgrad.exercises import (CATALOGUE, Template, generate, grade_answer, load_template,
-                               parse_template)
+from symgrad.exercises import CATALOGUE, generate, grade_answer, load_template, parse_template
 from symgrad.exercises.grading import parse_number
 from symgrad.exercises.hand import Hand, significant
 from symgrad.exercises.variants import Generation, Variant, code_at
@@ -497,10 +496,3 @@ def test_an_unknown_code_is_an_error_naming_the_template() -> None:
         with pytest.raises(ExerciseError) as caught:
             t.variant(code)
         assert str(caught.value) == f"unknown variant code '{code}': {why}"
-
-
-def test_the_template_in_a_template_object_is_frozen() -> None:
-    t = load_template(LINEAR)
-    assert isinstance(t, Template)
-    with pytest.raises(AttributeError):
-        t.digits = 3  # type: ignore[misc]
