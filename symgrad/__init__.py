@@ -33,7 +33,7 @@ _WHERE = {
     **dict.fromkeys(["ArgumentError", "CheckError", "CompileError", "DerivationError",
                      "DivergenceError", "ExportError", "FileError", "LocatedError",
                      "MissingDependencyError", "ParseError", "ReportError", "SpecError",
-                     "SymgradError", "UnknownNameError"], "errors"),
+                     "SymgradError", "UnknownNameError", "ExerciseError"], "errors"),
     "CompiledLayers": "backends",
     **dict.fromkeys(["Dense", "Network", "load"], "network"),
     "render_report": "report",
@@ -58,7 +58,7 @@ __all__ = [
     "render_report", "report",
     "SymgradError", "SpecError", "UnknownNameError", "DerivationError", "CompileError",
     "ArgumentError", "DivergenceError", "ParseError", "CheckError", "ReportError",
-    "ExportError", "MissingDependencyError", "LocatedError", "FileError",
+    "ExportError", "MissingDependencyError", "LocatedError", "FileError", "ExerciseError",
 ]
 
 
@@ -88,7 +88,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see, eagerly
     from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
                          DivergenceError, ExportError, FileError, LocatedError,
                          MissingDependencyError, ParseError, ReportError, SpecError,
-                         SymgradError, UnknownNameError)
+                         SymgradError, UnknownNameError, ExerciseError)
     from .network import Dense, Network, load
     from .report import render_report
     from .spec import Spec, parse_spec, read_spec

@@ -26,6 +26,7 @@ __all__ = [
     "ExportError",
     "MissingDependencyError",
     "printable",
+    "ExerciseError",
 ]
 
 #: Characters a message shows by their code instead: the control characters (a terminal
@@ -174,3 +175,9 @@ class MissingDependencyError(SymgradError):
 
 class ExportError(LocatedError):
     """An exported module that cannot be written (the output path names what is wrong)."""
+
+
+class ExerciseError(LocatedError):
+    """An answers file (or a row of one) that cannot be graded: a missing column, an unknown
+    variant code; ``path``, ``line`` (the row), ``column`` and ``field`` (the column's name)
+    say where."""

@@ -39,14 +39,53 @@ __all__ = [
     "read_spec",
     "TRAINING_MODES",
     "NAME_ROLES",
+    "FIELDS",
 ]
 
 Number = float
 Value = float | tuple[float, ...]
 
 TRAINING_MODES = ("batch", "minibatch", "stochastic")
+#: Every field of each table the reader checks (``""`` is the top level, ``network.layers``
+#: each layer's table), with what it holds: the reader accepts these and no others, and
+#: the documentation's spec-format reference is generated from this table.
+FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "": {"title": "the title of reports (default: the file's name)",
+         "description": "a paragraph or more that reports print under the title",
+         "network": "the network: inputs, layers, loss",
+         "parameters": "every weight and bias by name (w1 = 0.15), or none for a seeded "
+                       "initialization",
+         "data": "inputs and targets by name (x1 = 0.1, T = 0.25), one number each or an "
+                 "array of samples; or a named data set (source = \"digits\")",
+         "training": "gradient-descent settings",
+         "exercise": "makes the spec an exercise template: what varies, what is asked "
+                     "(read by symgrad exercises and symgrad grade; see symgrad.exercises)"},
+    "network": {"inputs": "how many inputs feed the first layer",
+                "layers": "an array of layer tables, the input side first",
+                "loss": "the loss, by a name or alias from the catalogue",
+                "names": "base names that replace the default ones, by role",
+                "tie": "NAME = [members]: one new parameter NAME replaces the members"},
+    "network.layers": {"units": "how many units the layer has",
+                       "activation": "the activation, by a name or alias from the catalogue, "
+                                     "or \"none\" for a = z",
+                       "bias": "whether the units have a bias (default true)",
+                       "shared_bias": "whether the units share one bias, b{layer} (default "
+                                      "false)"},
+    "network.names": {"input": "the inputs' base name", "target": "the targets' base name",
+                      "weight": "the weights' base name", "bias": "the biases' base name",
+                      "pre": "the weighted sums' (pre-activations') base name",
+                      "post": "the activations' (the units' outputs') base name"},
+    "training": {"learning_rate": "the step size, a positive number",
+                 "iterations": "how many updates",
+                 "epochs": "how many passes over the data (instead of iterations)",
+                 "batch_size": "samples per update in minibatch mode",
+                 "mode": f"how samples are grouped into updates: {', '.join(TRAINING_MODES)} "
+                         "(default batch)",
+                 "tolerance": "stop once the gradient's norm is at most this",
+                 "seed": "seeds the shuffling and a missing initialization (default 0)"},
+})
 #: Roles whose base names a spec may override in ``[network.names]``.
-NAME_ROLES = ("input", "target", "weight", "bias", "pre", "post")
+NAME_ROLES = tuple(FIELDS["network.names"])
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _TIE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a parameter's name, as b1 or b1_1
 
@@ -237,7 +276,7 @@ def _finite(value: object, fail: Any) -> float:
     return float(value)
 
 
-_LAYER_KEYS = ("units", "activation", "bias", "shared_bias")
+_LAYER_KEYS = tuple(FIELDS["network.layers"])
 
 
 def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
@@ -285,7 +324,7 @@ def _tie(reader: _Reader, raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...
 
 
 def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
-    reader.only(raw, ("inputs", "layers", "loss", "names", "tie"), "network")
+    reader.only(raw, tuple(FIELDS["network"]), "network")
     inputs = reader.integer(raw, "inputs", "network", required=True)
     layers_raw = raw.get("layers")
     if layers_raw is None:
@@ -337,8 +376,7 @@ def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:
 
 def _training(reader: _Reader, raw: Mapping[str, Any]) -> TrainingSpec:
     where = "training"
-    reader.only(raw, ("learning_rate", "iterations", "epochs", "batch_size", "mode",
-                      "tolerance", "seed"), where)
+    reader.only(raw, tuple(FIELDS[where]), where)
     mode = reader.string(raw, "mode", where, default="batch")
     if mode not in TRAINING_MODES:
         raise reader.fail("training.mode", f"unknown mode '{mode}'; known: "
@@ -363,7 +401,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
         raise reader.fail("gradient", "this is a hand-derivation file ([[gradient]] tables), "
                           "not a spec: give it to 'symgrad check SPEC --file FILE' or "
                           "'symgrad report SPEC --check FILE'")
-    reader.only(raw, ("title", "description", "network", "parameters", "data", "training"), "")
+    reader.only(raw, tuple(FIELDS[""]), "")
     network = _network(reader, reader.table(raw, "network", "", required=True))
     params_raw = reader.table(raw, "parameters", "")
     parameters = {}

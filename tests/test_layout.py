@@ -30,6 +30,7 @@ RANK = {
     "datasets": 2, "backends": 6,  # minibatch kernels from compile (5)
     "analysis": 7.5,  # vanishing gradients and the experiments a report shows (train, 7)
     "report": 8,  # runs training (7) and checks hand derivations (check, 6) for its sections
+    "exercises": 8.5,  # sheets and worked solutions through the report (8), grading by check
 }
 CLI_RANK = 99
 
