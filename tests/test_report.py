@@ -489,6 +489,13 @@ def test_cli_check_writes_the_verdicts(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     page = (tmp_path / "checked.html").read_text()
     assert page.count("not equal") == 6
+    wrong = tmp_path / "wrong.toml"  # a row that does not say what it gives: exit 1
+    wrong.write_text('[[gradient]]\nwrt = "w2"\nexpr = "(T - a2)*a2*(1 - a2)*a1"\n'
+                     'expect = "equal"\n')
+    r = run_cli("report", DERIVATIONS / "two_neuron.toml", "--check", wrong,
+                "-o", tmp_path / "wrong.html")
+    assert r.returncode == 1 and r.stdout == f"wrote {tmp_path / 'wrong.html'}\n"
+    assert "not equal" in (tmp_path / "wrong.html").read_text()
     r = run_cli("report", DERIVATIONS / "two_neuron.toml", DERIVATIONS / "linear_cost.toml",
                 "--check", hand, "--outdir", tmp_path / "out")
     assert (r.returncode, r.stderr) == (2, "symgrad report: error: --check needs exactly one "

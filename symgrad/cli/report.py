@@ -7,11 +7,13 @@ import os
 import sys
 from pathlib import Path
 
+from ..check import check_file
 from ..derive import derive
 from ..errors import ArgumentError, FileError, ReportError
 from ..files import same_file
 from ..network import load
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
+from . import EXIT_FAIL, EXIT_OK
 from ._output import refuse_input
 
 DEFAULT_FORMAT = "pdf"
@@ -25,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report", help="write a derivation report: LaTeX, PDF, Markdown or HTML",
         description="Write a report of a spec's derivation: the model and cost, the forward "
                     "pass, every gradient by the chain rule with the reason for each factor, "
-                    "a gradient-descent step, training, activations and figures.")
+                    "a gradient-descent step, training, activations and figures.",
+        epilog="exit status: 0 when the reports are written (and, with --check, every hand "
+               "derivation is as its `expect` says), 1 when one is not, 2 on bad input")
     p.add_argument("specs", nargs="+", metavar="SPEC",
                    help="spec files (TOML), for example derivations/two_neuron.toml")
     where = p.add_mutually_exclusive_group(required=True)
@@ -97,12 +101,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise FileError(f"cannot make the folder: {exc.strerror or exc}",
                             path=args.outdir) from None
+    status = EXIT_OK
     for spec, path in targets:
         if _skipped(spec, targets):
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue
-        written = render_report(derive(load(spec)), path, check=args.check,
-                                force=args.force)
+        d = derive(load(spec))
+        checked = None if args.check is None else check_file(d, args.check)
+        written = render_report(d, path, check=checked, force=args.force)
         print(f"wrote {written}")
-    return 0
+        if checked is not None and not all(r.as_expected for r in checked):
+            # the rule of `symgrad check --file`: 1 when a row is not as it expects
+            status = EXIT_FAIL
+    return status
