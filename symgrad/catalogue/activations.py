@@ -114,6 +114,9 @@ def _tanh_forms(out: UnitForms, z: Symbol, a: Symbol, p: Params) -> None:
     out.add(a, sp.tanh(z))
     e = out.add(Symbol(f"{a}_e"), sp.exp(-2 * sp.Abs(z)))
     out.add(Symbol(f"{a}_d"), 4 * e / (1 + e) ** 2, a, "slope")  # sech^2, no overflow
+    # 1 - tanh(z) = 2 exp(-2z)/(1 + exp(-2z)) for z >= 0, where 1 - a would round to 0
+    out.add(Symbol(f"{a}_c"), sp.Piecewise((2 * e / (1 + e), z >= 0), (1 - a, True)),
+            a, "complement")
 
 
 register(Activation("tanh", "Hyperbolic tangent", sp.tanh, "(-1, 1)", _tanh_forms,

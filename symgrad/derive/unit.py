@@ -40,7 +40,7 @@ from ..errors import UnknownNameError
 from ..network import Layer, Network
 from ..numbers import exact_points, finite_float
 from ..printing import latex, partial_latex
-from .rules import output_upstream, unit_delta
+from .rules import UnitDelta, output_upstream, softmax_cross_entropy, unit_delta
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 
@@ -73,6 +73,8 @@ class DeltaStep:
     whose Jacobian mixes units), and ``expression`` the delta in terms of intermediates and
     the next layer's delta symbols. ``general`` is set when a known simplification was
     applied (softmax with cross-entropy collapsing to ``a - T``): it holds the form before.
+    ``assumption`` says what ``expression`` assumes of the data (``""``: nothing, it equals
+    ``general``); numbers come from :attr:`unconditional`, right for any data.
     """
 
     symbol: Symbol
@@ -83,6 +85,13 @@ class DeltaStep:
     expression: Expr
     general: Expr | None = None
     note: str = ""
+    assumption: str = ""
+
+    @property
+    def unconditional(self) -> Expr:
+        """The delta for any data: ``general`` where ``expression`` assumes something."""
+        return self.general if self.assumption and self.general is not None \
+            else self.expression
 
 
 Chain = tuple[Factor, ...]
@@ -196,27 +205,21 @@ class Derivation(Mapping[str, Gradient]):
             upstream = [sp.Add(*(following.deltas[k] * following.weights[k][i]
                                  for k in range(following.units)))
                         for i in range(layer.units)]
+        act = layer.activation
         steps = []
         for j in range(layer.units):
-            act = layer.activation
+            local = None if act is None or not act.elementwise else self._local(layer, j)
             if act is None or act.elementwise:
-                local = None if act is None else self._local(layer, j)
-                expr, general, note = unit_delta(upstream[j], local, net.loss, act, output=last)
-                steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
-                                       upstream[j], local, expr, general, note))
-                continue
-            jacobian = [act.jacobian(layer.pre, layer.post, i, j, **layer.params)
-                        for i in range(layer.units)]
-            expr = sp.Add(*(g * d for g, d in zip(upstream, jacobian)))
-            general, note = None, ""
-            if last and net.loss.name == "cce":
-                collected = sp.collect(sp.expand(expr), layer.post[j])
-                simplified = collected.subs(sp.Add(*net.targets), 1)
-                if simplified != collected:
-                    general, expr = collected, simplified
-                    note = "softmax with cross-entropy: the targets sum to 1, so delta = a - T"
+                delta = unit_delta(upstream[j], local, net.loss, act, output=last)
+            elif last and net.loss.name == "cce":
+                delta = softmax_cross_entropy(layer.post[j], net.targets[j],
+                                              sp.Add(*net.targets))
+            else:  # a mixing activation: the chain rule through its Jacobian
+                delta = UnitDelta(sp.Add(*(g * act.jacobian(layer.pre, layer.post, i, j,
+                                                            **layer.params)
+                                           for i, g in enumerate(upstream))), None, "")
             steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index, upstream[j],
-                                   None, expr, general, note))
+                                   local, *delta))
         return steps
 
     def _uses(self) -> dict[Symbol, list[tuple[Layer, int, Expr]]]:
@@ -399,7 +402,7 @@ class Derivation(Mapping[str, Gradient]):
         net = self.network
         return exact_points(net.parameters, net.inputs + net.targets, net.equations,
                             {z for layer in net.layers for z in layer.pre},
-                            {s: step.expression for s, step in self.deltas.items()}, values)
+                            {s: step.unconditional for s, step in self.deltas.items()}, values)
 
     def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
         """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
