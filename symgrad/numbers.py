@@ -27,12 +27,14 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
+from mpmath.libmp import dps_to_prec
 
-from .catalogue import ERFC, CatalogueFunction, UnitForms, entry_of, softmax, softmax_forms
+from .catalogue import (ERFC, CatalogueFunction, UnitForms, entry_of, sigmoid, softmax,
+                        softmax_forms)
 from .errors import ArgumentError, DerivationError, SymgradError
 
-__all__ = ["evaluate", "UnsupportedError", "exact_points", "finite_float", "DIGITS",
-           "MAX_DIGITS"]
+__all__ = ["evaluate", "UnsupportedError", "exact_points", "ExactPoint", "finite_float",
+           "DIGITS", "MAX_DIGITS"]
 
 
 class UnsupportedError(SymgradError):
@@ -211,10 +213,14 @@ def evaluate(expr: Expr, env: Mapping[Symbol, Array]) -> np.ndarray:
 
 # -- arbitrary precision -----------------------------------------------------------------
 
-#: Significant digits kept in exact evaluation.
+#: Significant digits every exact value keeps.
 DIGITS = 30
-#: Working precision is raised up to this many digits for saturated units.
-MAX_DIGITS = 20_000
+#: SymPy raises the working precision where a sum cancels, by as many digits as it cancels
+#: (``tanh(z) - T`` at z = 1e4 and T = 0.5 by none, ``elu(z) + 1`` at z = -1e4 by 4,343), up
+#: to about this many more; a value that needs more is out of reach.
+MAX_DIGITS = 12_000
+#: Digits of the values stored between steps (z, a, the deltas): a few more than kept.
+_STORED = DIGITS + 10
 
 
 def _sample_arrays(parameters: Sequence[Symbol], data: Sequence[Symbol],
@@ -243,42 +249,128 @@ def _sample_arrays(parameters: Sequence[Symbol], data: Sequence[Symbol],
     return env, samples
 
 
-def _exact_point(equations: Mapping[Symbol, Expr], pre: set[Symbol],
-                 deltas: Mapping[Symbol, Expr], env: Mapping[Symbol, np.ndarray],
-                 sample: int, digits: int = DIGITS) -> tuple[dict[Symbol, Expr], int]:
-    """Every symbol's value at one sample, and the working precision used: 30 significant
-    digits survive in ``1 - a`` for a unit saturated at ``|z|``, because the precision is
-    raised to ``30 + |z| / ln 10`` digits (up to :data:`MAX_DIGITS`)."""
-    point: dict[Symbol, Expr] = {
-        k: sp.Float(float(v[sample if v.size > 1 else 0]), digits) for k, v in env.items()}
-    widest = 0.0
-    for symbol, eq in equations.items():
-        point[symbol] = eq.xreplace(point).evalf(digits)
-        if symbol in pre and point[symbol].is_real:
-            widest = max(widest, abs(float(point[symbol])))
-    needed = min(MAX_DIGITS, DIGITS + int(widest / np.log(10)) + 1)
-    if needed > digits:
-        return _exact_point(equations, pre, deltas, env, sample, needed)
-    for symbol, expr in deltas.items():  # output layer first
-        point[symbol] = expr.xreplace(point).evalf(digits)
-    return point, digits
+#: ``1 - f`` written without the difference, for the functions that tend to 1:
+#: ``1 - sigmoid(u) = sigmoid(-u)``, ``1 - tanh(u) = 2 sigmoid(-2u)``,
+#: ``1 - tanh(u)**2 = 4 sigmoid(2u) sigmoid(-2u)``, and one minus a softmax component is
+#: the sum of the others. Inside a logarithm (``log(1 - a)`` of binary cross-entropy)
+#: SymPy would evaluate a cancelled difference with its accuracy overstated.
+_COMPLEMENTS: dict[Any, Callable[..., Expr]] = {
+    sigmoid: lambda u: sigmoid(-u),
+    sp.tanh: lambda u: 2 * sigmoid(-2 * u),
+    (sp.tanh, 2): lambda u: 4 * sigmoid(2 * u) * sigmoid(-2 * u),
+    softmax: lambda k, *z: sp.Add(*(softmax(j, *z) for j in range(1, len(z) + 1) if j != k)),
+}
+#: Then these functions are rewritten. ``erf(u) = erfc(-u) - 1``: GELU's
+#: ``(1 + erf(u))/2`` becomes ``erfc(-u)/2``, which keeps its digits for ``u << 0``
+#: instead of cancelling to thousands of them (erf there took 6 s at z = -100).
+#: ``tanh(u) = 2 sigmoid(2u) - 1``: equal, and mpmath's ``exp`` is faster than its ``tanh``
+#: at the thousands of digits where ``tanh(u) - T`` cancels (0.09 s for one tanh at
+#: 9,000 digits).
+_EXACT_FORMS: tuple[tuple[type, Callable[[Expr], Expr]], ...] = (
+    (sp.erf, lambda u: ERFC(-u) - 1),
+    (sp.tanh, lambda u: 2 * sigmoid(2 * u) - 1),
+)
+
+
+def _head(f: Expr) -> Any:
+    """The :data:`_COMPLEMENTS` key of ``f``: its function, or (function, power)."""
+    if f.is_Pow and f.exp.is_Integer:
+        return (type(f.base), int(f.exp))
+    return type(f)
+
+
+def _complement(add: Expr) -> Expr:
+    """A sum ``c - c f + rest`` as ``c (1 - f) + rest`` through :data:`_COMPLEMENTS`, or
+    the sum unchanged."""
+    numbers = [t for t in add.args if t.is_number]
+    if len(numbers) != 1:
+        return add
+    for term in add.args:
+        coeff, f = term.as_coeff_Mul()
+        form = _COMPLEMENTS.get(_head(f))
+        if form is not None and coeff == -numbers[0]:
+            args = f.base.args if f.is_Pow else f.args
+            rest = [t for t in add.args if t is not term and t is not numbers[0]]
+            return sp.Add(*rest, numbers[0] * form(*args))
+    return add
+
+
+def _cancellation_free(expr: Expr) -> Expr:
+    """``expr`` with the differences that cancel near saturation written without them."""
+    expr = expr.replace(lambda e: e.is_Add, _complement)
+    for function, form in _EXACT_FORMS:
+        if expr.has(function):
+            expr = expr.replace(function, form)
+    return expr
+
+
+class ExactPoint:
+    """One sample's exact values: ``values`` holds every input, target, parameter, ``z``,
+    activation output and delta as a SymPy ``Float``; :meth:`value` evaluates any expression
+    in them to :data:`DIGITS` significant digits.
+
+    The precision comes from the quantity, not from the size of ``z``: every activation
+    output is evaluated as its function of ``z`` (``sigmoid(z)``, never a rounded ``a``),
+    so where ``1 - a`` or ``a - T`` cancels, SymPy's ``evalf`` sees it and raises the
+    working precision by the digits that cancel, and only there; GELU's ``erf`` is taken
+    as ``erfc``, which does not cancel.
+    """
+
+    def __init__(self, values: dict[Symbol, Expr], pre: set[Symbol]) -> None:
+        self.values = values
+        self._pre = pre
+        self._activations: dict[Symbol, Expr] = {}
+
+    def exact(self, expr: Expr, what: str, digits: int = DIGITS) -> Expr:
+        """``expr`` to ``digits`` significant digits, or a :class:`DerivationError` saying
+        it is out of reach."""
+        full = expr.xreplace(self._activations)  # a -> f(z), z still a symbol
+        full = _cancellation_free(full.xreplace(  # numbers in, so ``tanh(z) - 1`` shows
+            {s: self.values[s] for s in full.free_symbols - self._pre}))
+        given = {s: self.values[s] for s in full.free_symbols}
+        value = full.evalf(digits, subs=given, maxn=MAX_DIGITS)
+        # evalf returns a Float with the bits it could guarantee: fewer are enough only
+        # for a value too small for float64 (a difference that cancels to 0 comes back so)
+        if isinstance(value, sp.Float) and value._prec < dps_to_prec(digits):
+            if float(value) == 0.0:
+                return sp.S.Zero
+            raise DerivationError(f"{what} is out of reach of exact evaluation at these "
+                                  f"values (it needs more than {MAX_DIGITS:,} digits)")
+        return value
+
+    def value(self, expr: Expr, what: str) -> float:
+        """``expr`` as a float (see :meth:`exact`)."""
+        return finite_float(self.exact(expr, what), what)
 
 
 def exact_points(parameters: Sequence[Symbol], data: Sequence[Symbol],
                  equations: Mapping[Symbol, Expr], pre: set[Symbol],
                  deltas: Mapping[Symbol, Expr], values: Mapping[Any, object]
-                 ) -> list[tuple[dict[Symbol, Expr], int]]:
-    """Per sample of ``values``: every symbol's exact value (forward ``equations`` in
-    order, then ``deltas``) and the working precision it needed.
+                 ) -> list[ExactPoint]:
+    """Per sample of ``values``: every symbol's exact value, forward ``equations`` in order
+    (``pre`` are the pre-activations; the others are functions of them), then ``deltas``
+    (output layer first).
 
-    >>> x, w, z = sp.symbols("x w z")
-    >>> point, digits = exact_points([w], [x], {z: w * x}, {z}, {}, {"w": 2, "x": [1, 3]})[1]
-    >>> # 30 digits, raised by 6 / ln 10 for the unit at z = 6
-    >>> float(point[z]), digits
-    (6.0, 33)
+    >>> from symgrad.catalogue import sigmoid
+    >>> x, w, z, a, T, d = sp.symbols("x w z a T delta")
+    >>> points = exact_points([w], [x, T], {z: w * x, a: sigmoid(z)}, {z}, {d: a - T},
+    ...                       {"w": 2, "x": [1, 300], "T": 1})
+    >>> float(points[1].values[z]), float(points[1].values[d])  # sigma(600) - 1
+    (600.0, -2.6503965530043108e-261)
     """
     env, samples = _sample_arrays(parameters, data, values)
-    return [_exact_point(equations, pre, deltas, env, s) for s in range(samples)]
+    points = []
+    for sample in range(samples):
+        point = ExactPoint({k: sp.Float(float(v[sample if v.size > 1 else 0]), _STORED)
+                            for k, v in env.items()}, pre)
+        for symbol, eq in equations.items():
+            point.values[symbol] = point.exact(eq, str(symbol), _STORED)
+            if symbol not in pre:
+                point._activations[symbol] = eq
+        for symbol, expr in deltas.items():  # output layer first
+            point.values[symbol] = point.exact(expr, str(symbol), _STORED)
+        points.append(point)
+    return points
 
 
 def finite_float(value: Expr, what: str) -> float:

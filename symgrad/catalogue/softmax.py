@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import mpmath
 import sympy as sp
 from sympy import Expr, Integer, KroneckerDelta, S, Symbol
 
@@ -36,6 +37,11 @@ class softmax(CatalogueFunction):
     @classmethod
     def definition(cls, k: Expr, *z: Expr) -> Expr:
         return sp.exp(z[int(k) - 1]) / sp.Add(*(sp.exp(zj) for zj in z))
+
+    @staticmethod
+    def mpmath_value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        top = max(z)
+        return mpmath.exp(z[int(k) - 1] - top) / mpmath.fsum(mpmath.exp(zj - top) for zj in z)
 
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex, len(self.args))

@@ -38,7 +38,7 @@ from sympy import Expr, Symbol
 
 from ..errors import UnknownNameError
 from ..network import Layer, Network
-from ..numbers import exact_points, finite_float
+from ..numbers import ExactPoint, exact_points, finite_float
 from ..printing import latex, partial_latex
 from .rules import UnitDelta, output_upstream, softmax_cross_entropy, unit_delta
 
@@ -152,8 +152,7 @@ class Gradient:
         if d.gradients.get(self.name) is self:
             return d.at(values)[self.name]
         points = d._points(values)
-        each = [finite_float(self.delta_form.xreplace(p).evalf(digits), f"d/d{self.name}")
-                for p, digits in points]
+        each = [p.value(self.delta_form, f"d/d{self.name}") for p in points]
         if d.network.loss.reduction == "mean":
             each = [v / len(points) for v in each]
         return each[0] if len(each) == 1 else np.array(each)
@@ -397,8 +396,7 @@ class Derivation(Mapping[str, Gradient]):
 
     # -- numbers -----------------------------------------------------------------------
 
-    def _points(self, values: Mapping[str | Symbol, object]
-                ) -> list[tuple[dict[Symbol, Expr], int]]:
+    def _points(self, values: Mapping[str | Symbol, object]) -> list[ExactPoint]:
         net = self.network
         return exact_points(net.parameters, net.inputs + net.targets, net.equations,
                             {z for layer in net.layers for z in layer.pre},
@@ -406,14 +404,15 @@ class Derivation(Mapping[str, Gradient]):
 
     def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
         """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
-        return [{k: finite_float(v, str(k)) for k, v in point.items()}
-                for point, _ in self._points(values)]
+        return [{k: finite_float(v, str(k)) for k, v in point.values.items()}
+                for point in self._points(values)]
 
     def at(self, values: Mapping[str | Symbol, object]) -> dict[str, float]:
-        """Every gradient at ``values``, summed or averaged over samples as the loss says."""
+        """Every gradient at ``values``, summed or averaged over samples as the loss says.
+        Exact: each value keeps 30 significant digits before it is rounded to a float,
+        whatever cancels on the way (see :class:`symgrad.numbers.ExactPoint`)."""
         points = self._points(values)
-        totals = {name: sum(finite_float(g.delta_form.xreplace(p).evalf(digits), f"d/d{name}")
-                            for p, digits in points)
+        totals = {name: sum(p.value(g.delta_form, f"d/d{name}") for p in points)
                   for name, g in self.gradients.items()}
         if self.network.loss.reduction == "mean":
             totals = {k: v / len(points) for k, v in totals.items()}
@@ -422,9 +421,7 @@ class Derivation(Mapping[str, Gradient]):
     def loss_at(self, values: Mapping[str | Symbol, object]) -> float:
         """The loss at ``values``, reduced over samples."""
         points = self._points(values)
-        error = self.network.error
-        total = sum(finite_float(error.xreplace(p).evalf(digits), "the loss")
-                    for p, digits in points)
+        total = sum(p.value(self.network.error, "the loss") for p in points)
         return total / len(points) if self.network.loss.reduction == "mean" else total
 
     # -- Mapping -----------------------------------------------------------------------
