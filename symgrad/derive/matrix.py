@@ -271,11 +271,11 @@ class LayerDerivation:
             delta = MatAdd(self.a[L], -self.y, evaluate=False)
             return delta, delta, None, None, unit, f"dE/dz_i = {text(rule.general)}; {rule.note}"
         # an elementwise output: E = sum_k l(a_k, y_k); dE/da_1 of K outputs is l'(a, y)
+        # (built in a and y, not substituted after: 2*(a - y) would become 2*a - 2*y)
         K = shape.units
-        outs = sp.symbols(f"o1:{K + 1}", real=True)
-        tgts = sp.symbols(f"t1:{K + 1}", real=True)
-        upstream = output_upstream(self.loss.per_sample(list(outs), list(tgts)),
-                                   outs[0]).xreplace({outs[0]: a, tgts[0]: y})
+        outs = [a, *sp.symbols(f"o2:{K + 1}", real=True)]
+        tgts = [y, *sp.symbols(f"t2:{K + 1}", real=True)]
+        upstream = output_upstream(self.loss.per_sample(outs, tgts), a)
         _, local = _own_output(shape, z, a)
         rule = unit_delta(upstream, local, self.loss, shape.activation, output=True)
         unit = DeltaStep(Symbol("delta"), z, L, upstream, None if local == 1 else local, *rule)
