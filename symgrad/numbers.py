@@ -23,14 +23,15 @@ import math
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
-from mpmath.libmp import dps_to_prec
+from mpmath.libmp import dps_to_prec, prec_to_dps
 
 from .catalogue import (ERFC, CatalogueFunction, UnitForms, entry_of, sigmoid, softmax,
-                        softmax_forms)
+                        softmax_forms, softplus)
 from .errors import ArgumentError, DerivationError, SymgradError
 
 __all__ = ["evaluate", "UnsupportedError", "exact_points", "ExactPoint", "finite_float",
@@ -288,20 +289,101 @@ def _complement(add: Expr) -> Expr:
     for term in add.args:
         coeff, f = term.as_coeff_Mul()
         form = _COMPLEMENTS.get(_head(f))
-        if form is not None and coeff == -numbers[0]:
+        if form is not None and (coeff + numbers[0]).is_zero:  # Float(1.0) != 1 in SymPy
             args = f.base.args if f.is_Pow else f.args
             rest = [t for t in add.args if t is not term and t is not numbers[0]]
             return sp.Add(*rest, numbers[0] * form(*args))
     return add
 
 
+class _ExactFunction(sp.Function):
+    """A function exact evaluation rewrites to, evaluated by ``value`` in mpmath."""
+
+    @staticmethod
+    def value(*args: mpmath.mpf) -> mpmath.mpf:
+        raise NotImplementedError
+
+    def _eval_evalf(self, prec: int) -> Expr | None:
+        if not all(a.is_number for a in self.args):
+            return None
+        guard = prec + 20
+        with mpmath.workprec(guard):
+            value = mpmath.mpf(self.value(*(a.evalf(prec_to_dps(guard))._to_mpmath(guard)
+                                            for a in self.args)))
+        return sp.Float._new(value._mpf_, prec)
+
+
+def _shares(z: Sequence[mpmath.mpf]) -> tuple[list[mpmath.mpf], mpmath.mpf]:
+    """``exp(z_j - max z)``, and ``log`` of their sum as ``log1p`` of all but the largest
+    (which is 1), so that a sum of 1 plus 1e-300 keeps the 1e-300."""
+    top = max(z)
+    shares = [mpmath.exp(v - top) for v in z]
+    largest = z.index(top)
+    return shares, mpmath.log1p(mpmath.fsum(e for j, e in enumerate(shares) if j != largest))
+
+
+class _log_softmax(_ExactFunction):
+    """``log softmax_k(z) = z_k - max z - log(sum_j exp(z_j - max z))``."""
+
+    @staticmethod
+    def value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        _, log_total = _shares(z)
+        return z[int(k) - 1] - max(z) - log_total
+
+
+class _log_softmax_rest(_ExactFunction):
+    """``log(1 - softmax_k(z))``: ``log1p(-s_k)`` for a share below 1/2, else the log of
+    the other shares' sum over the total."""
+
+    @staticmethod
+    def value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        shares, log_total = _shares(z)
+        own = shares[int(k) - 1] / mpmath.exp(log_total)
+        if own < 0.5:
+            return mpmath.log1p(-own)
+        rest = mpmath.fsum(e for j, e in enumerate(shares) if j != int(k) - 1)
+        return mpmath.log(rest) - log_total
+
+
+def _log_of(arg: Expr) -> Expr:
+    """``log(arg)`` for exact evaluation: of a sigmoid or a softmax share, or of one minus
+    them, in forms that keep every digit (SymPy's ``log`` of a number within 1e-40 of 1
+    comes out as 0: ``log(1 - sigmoid(-700))`` is -1e-304)."""
+    if arg.is_Add and len(arg.args) == 2 and any(t.is_number and (t - 1).is_zero
+                                                 for t in arg.args):
+        rest = 1 - arg  # log(1 - f)
+        if isinstance(rest, sigmoid):
+            return -softplus(rest.args[0])
+        if isinstance(rest, softmax):
+            return _log_softmax_rest(*rest.args)
+    if isinstance(arg, sigmoid):
+        return -softplus(-arg.args[0])
+    if isinstance(arg, softmax):
+        return _log_softmax(*arg.args)
+    return sp.log(arg)
+
+
 def _cancellation_free(expr: Expr) -> Expr:
     """``expr`` with the differences that cancel near saturation written without them."""
+    if expr.has(sp.log):
+        expr = expr.replace(sp.log, _log_of)
     expr = expr.replace(lambda e: e.is_Add, _complement)
     for function, form in _EXACT_FORMS:
         if expr.has(function):
             expr = expr.replace(function, form)
     return expr
+
+
+def _overstated(expr: Expr) -> bool:
+    """Whether ``expr`` has a power or a logarithm of a sum: SymPy's evalf hides what
+    cancels in those."""
+    return any(p.base.is_Add for p in expr.atoms(sp.Pow)) or \
+        any(f.args[0].is_Add for f in expr.atoms(sp.log))
+
+
+def _out_of_reach(what: str) -> DerivationError:
+    return DerivationError(f"{what} is out of reach of exact evaluation at these values (it "
+                           f"needs more than {MAX_DIGITS:,} digits)")
 
 
 class ExactPoint:
@@ -328,14 +410,32 @@ class ExactPoint:
         full = _cancellation_free(full.xreplace(  # numbers in, so ``tanh(z) - 1`` shows
             {s: self.values[s] for s in full.free_symbols - self._pre}))
         given = {s: self.values[s] for s in full.free_symbols}
+        value = self._checked(full, given, digits, what)
+        if not _overstated(full):
+            return value
+        # SymPy's evalf does not pass on what cancelled in the base of a power (it raises
+        # the precision there by at most twice its own): ask for more digits until two
+        # answers agree ((T - a)**2 + ... with T - a = 1e-300 came out as 4e-242)
+        more = 2 * digits
+        while True:
+            check = self._checked(full, given, more, what)
+            if float(check) == 0.0 and float(value) == 0.0:  # below float64's range
+                return sp.S.Zero
+            if abs(check - value) <= abs(check) * sp.Float(10) ** (2 - digits):
+                return check.evalf(digits)
+            if more > MAX_DIGITS:
+                raise _out_of_reach(what)
+            value, more = check, 2 * more
+
+    @staticmethod
+    def _checked(full: Expr, given: Mapping[Symbol, Expr], digits: int, what: str) -> Expr:
         value = full.evalf(digits, subs=given, maxn=MAX_DIGITS)
         # evalf returns a Float with the bits it could guarantee: fewer are enough only
         # for a value too small for float64 (a difference that cancels to 0 comes back so)
         if isinstance(value, sp.Float) and value._prec < dps_to_prec(digits):
             if float(value) == 0.0:
                 return sp.S.Zero
-            raise DerivationError(f"{what} is out of reach of exact evaluation at these "
-                                  f"values (it needs more than {MAX_DIGITS:,} digits)")
+            raise _out_of_reach(what)
         return value
 
     def value(self, expr: Expr, what: str) -> float:

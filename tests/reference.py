@@ -34,6 +34,16 @@ PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
 
 Mpf = mp.mpf
 
+#: The loss of one output ``a`` with target ``t``, of ``K`` outputs; ``log(1 - a)`` given
+#: as ``c``, the log of ``1 - a`` computed without the difference.
+LOSSES: dict[str, Callable[[Mpf, Mpf, Mpf, int], Mpf]] = {
+    "sse": lambda a, t, c, K: (t - a) ** 2,
+    "half_sse": lambda a, t, c, K: (t - a) ** 2 / 2,
+    "mse": lambda a, t, c, K: (t - a) ** 2 / K,
+    "half_mse": lambda a, t, c, K: (t - a) ** 2 / (2 * K),
+    "bce": lambda a, t, c, K: -(t * mp.log(a) + (1 - t) * c),
+    "cce": lambda a, t, c, K: -t * mp.log(a),
+}
 #: dE/da_k of each loss for one of ``K`` outputs.
 LOSS_SLOPES: dict[str, Callable[[Mpf, Mpf, int], Mpf]] = {
     "sse": lambda a, t, K: 2 * (a - t),
@@ -74,6 +84,19 @@ class Case:
             targets = (tt, 1 - tt)
             return +sum(slope(a[k], targets[k], 2) * a[k] * ((k == 0) - a[0])
                         for k in range(2))
+
+
+    def loss_value(self, z: float, t: float) -> Mpf:
+        """The loss of the sample, exactly."""
+        with mp.workdps(DIGITS):
+            zz, tt = mp.mpf(z), mp.mpf(t)
+            loss = LOSSES[self.loss]
+            if self.activation != "softmax":
+                a = mp.mpf(_ACTIVATIONS[self.activation].value(zz))
+                return +loss(a, tt, -mp.log1p(mp.exp(zz)), 1)  # log(1 - sigma(z)) if used
+            pairs = ((1 / (1 + mp.exp(-zz)), tt, -mp.log1p(mp.exp(zz))),
+                     (1 / (1 + mp.exp(zz)), 1 - tt, -mp.log1p(mp.exp(-zz))))
+            return +sum(loss(a, t_k, c, 2) for a, t_k, c in pairs)
 
 
 def cases() -> list[Case]:

@@ -42,29 +42,37 @@ def _unit_values(net: Network, z: float, t: float) -> dict[str, float]:
     return values
 
 
-def _unit(case: Case, backend: str) -> Runner:
+def _unit(case: Case, backend: str, loss: bool) -> Runner:
     net = network(case)
     d = derive(net)
     bias = str(net.layers[0].biases[0])
     if backend == "exact":
+        if loss:
+            return lambda z, t: d.loss_at(_unit_values(net, z, t))
         return lambda z, t: d.at(_unit_values(net, z, t))[bias]
     f = compile(d, backend="numpy" if backend == "scalar" else backend)
     if backend == "scalar":
+        kernel = f.loss_scalar if loss else f.grad_scalar
         position = f.parameters.index(bias)
-        return lambda z, t: f.grad_scalar(*(_unit_values(net, z, t)[a]
-                                            for a in f.arguments))[position]
+
+        def scalar(z: float, t: float) -> float:
+            out = kernel(*(_unit_values(net, z, t)[a] for a in f.arguments))
+            return out if loss else out[position]
+        return scalar
+    if loss:
+        return lambda z, t: float(f.loss(**_unit_values(net, z, t)))
     return lambda z, t: float(f.grad(**_unit_values(net, z, t))[bias])
 
 
-def _layer(case: Case) -> Runner:
+def _layer(case: Case, loss: bool) -> Runner:
     c = CompiledLayers(derive_layers(network(case)))
     k = case.units
 
     def run(z: float, t: float) -> float:
         W = np.zeros((k, 1))
         W[0, 0] = z
-        g = c.grad(W1=W, b1=np.zeros(k), x=np.ones((1, 1)), y=np.array([_targets(case, t)]))
-        return float(g["b1"][0])
+        values = dict(W1=W, b1=np.zeros(k), x=np.ones((1, 1)), y=np.array([_targets(case, t)]))
+        return float(c.loss(**values)) if loss else float(c.grad(**values)["b1"][0])
     return run
 
 
@@ -73,6 +81,7 @@ def supported(case: Case, level: str) -> bool:
     return level == "unit" or case.activation != "softmax" or case.loss == "cce"
 
 
-def runner(case: Case, level: str, backend: str) -> Runner:
-    """``dE/dz(z, t)`` of the case's first output through ``level`` and ``backend``."""
-    return _layer(case) if level == "layer" else _unit(case, backend)
+def runner(case: Case, level: str, backend: str, loss: bool = False) -> Runner:
+    """``dE/dz(z, t)`` of the case's first output (or the loss ``E(z, t)``) through
+    ``level`` and ``backend``."""
+    return _layer(case, loss) if level == "layer" else _unit(case, backend, loss)

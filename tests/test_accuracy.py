@@ -35,16 +35,17 @@ EXACT_POINTS = (-700.0, -40.0, -1.0, 0.0, 1e-8, 1.0, 40.0, 700.0)
 
 
 @lru_cache(maxsize=None)
-def _reference(case: Case, z: float, t: float) -> mp.mpf:
-    return case.delta(z, t)
+def _reference(case: Case, z: float, t: float, loss: bool) -> mp.mpf:
+    return case.loss_value(z, t) if loss else case.delta(z, t)
 
 
-def _worst(case: Case, level: str, backend: str, points: object) -> list[tuple[float, ...]]:
-    run = runner(case, level, backend)
+def _worst(case: Case, level: str, backend: str, points: object,
+           loss: bool = False) -> list[tuple[float, ...]]:
+    run = runner(case, level, backend, loss)
     bad = []
     for t in TARGETS:
         for z in points:  # type: ignore[attr-defined]
-            got, want = run(float(z), t), _reference(case, float(z), t)
+            got, want = run(float(z), t), _reference(case, float(z), t, loss)
             error = relative_error(got, want)
             if error > TOLERANCE:
                 bad.append((float(z), t, got, float(want), error))
@@ -57,9 +58,16 @@ def test_error_signal_within_1e_12_of_mpmath(case: Case, level: str, backend: st
     assert _worst(case, level, backend, SWEEP) == []
 
 
+@pytest.mark.parametrize("case, level, backend", COMPILED,
+                         ids=[f"{c.name}-{level}-{backend}" for c, level, backend in COMPILED])
+def test_loss_within_1e_12_of_mpmath(case: Case, level: str, backend: str) -> None:
+    assert _worst(case, level, backend, SWEEP, loss=True) == []
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_exact_evaluation_within_1e_12_of_mpmath(case: Case) -> None:
     assert _worst(case, "unit", "exact", EXACT_POINTS) == []
+    assert _worst(case, "unit", "exact", EXACT_POINTS, loss=True) == []
 
 
 def test_sigmoid_at_40_with_target_1_is_not_rounded_to_zero() -> None:
