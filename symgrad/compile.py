@@ -477,7 +477,7 @@ def _numpy_kernel(arguments: Sequence[Symbol], outputs: Sequence[Expr],
                          cse=_named_cse(_prune(body, outputs)), docstring_limit=0)
 
     def run(*values: Any) -> tuple[Any, ...]:
-        return tuple(_shaped(r, values[0]) for r in kernel(*values))
+        return tuple([_shaped(r, values[0]) for r in kernel(*values)])
     return run
 
 

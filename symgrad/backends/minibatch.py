@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -33,26 +33,36 @@ __all__ = ["CompiledLayers"]
 _Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-@dataclass(frozen=True)
-class _Targets:
-    """A batch's targets ``Y`` and what a softmax output needs of them: ``1 - Y`` when they
-    are one-hot (one 1 per row, else 0), else each row's sum (``None`` otherwise)."""
+class _Targets(NamedTuple):
+    """A batch's targets ``Y`` and what a softmax output needs of them: for one-hot targets
+    (one 1 a row, else 0) ``1 - Y`` and the flat index of each row's 1 in its batch (rows
+    are taken ``batch`` at a time), for any others each row's sum; ``None`` where unused.
+    A tuple: one is sliced per batch, where a frozen dataclass measured 2 us."""
 
     Y: np.ndarray
     complement: np.ndarray | None = None
+    labels: np.ndarray | None = None
     totals: np.ndarray | None = None
 
     @classmethod
-    def of(cls, Y: np.ndarray, softmax: bool) -> "_Targets":
+    def of(cls, Y: np.ndarray, softmax: bool, batch: int | None = None) -> "_Targets":
         if not softmax:
             return cls(Y)
-        if np.all((Y == 0) | (Y == 1)) and np.all(np.add.reduce(Y, axis=1) == 1):
-            return cls(Y, complement=1.0 - Y)
+        n, k = Y.shape
+        # a row's label, if it is one-hot (Y @ (0..k-1), 3x faster than argmax, once an
+        # epoch); it is, if every row has a 1 there and the entries, none negative, sum to n
+        label = (Y @ np.arange(k)).astype(np.intp)
+        rows = np.arange(n)
+        at = rows * k + np.clip(label, 0, k - 1)
+        if np.all(Y.ravel()[at] == 1) and np.add.reduce(Y, axis=None) == n and Y.min() >= 0:
+            return cls(Y, 1.0 - Y, at if batch is None else at - (rows - rows % batch) * k)
         return cls(Y, totals=np.add.reduce(Y, axis=1, keepdims=True))
 
     def rows(self, start: int, stop: int) -> "_Targets":
-        return _Targets(*(None if v is None else v[start:stop]
-                          for v in (self.Y, self.complement, self.totals)))  # type: ignore[arg-type]
+        Y, complement, labels, totals = self
+        return _Targets(Y[start:stop], None if complement is None else complement[start:stop],
+                        None if labels is None else labels[start:stop],
+                        None if totals is None else totals[start:stop])
 
 
 @dataclass
@@ -66,7 +76,6 @@ class _Buffers:
     rowmax: np.ndarray
     rowsum: np.ndarray
     others: np.ndarray
-    work: np.ndarray
 
 
 class CompiledLayers:
@@ -96,7 +105,7 @@ class CompiledLayers:
         last, unit = d.shapes[-1], d.steps_by_layer[self.L].unit
         self._output = None if self.softmax_out or unit is None else output_kernel(
             last.activation, last.params, unit, d.unit_loss(), *_unit_symbols())
-        self._ones = np.ones((d.sizes[-1], 1))
+        self._ones = np.ones(d.sizes[-1])
         self._buffers: dict[int, _Buffers] = {}
         if batch_size is not None:
             self._buffers_for(batch_size)
@@ -116,7 +125,7 @@ class CompiledLayers:
                                               for l in range(1, len(sizes))],
                            gb=[np.empty(0)] + [np.empty(n) for n in sizes[1:]],
                            rowmax=np.empty((m, 1)), rowsum=np.empty((m, 1)),
-                           others=np.empty((m, 1)), work=np.empty((m, sizes[-1])))
+                           others=np.empty(m))
             self._buffers[m] = buf
         return buf
 
@@ -197,10 +206,10 @@ class CompiledLayers:
         L = self.L
         d, s = buf.d[L], buf.a[L]
         if t.complement is not None:  # one-hot: the label's entry is minus the others' shares
-            np.multiply(s, t.complement, out=d)
+            np.multiply(s, t.complement, out=d)  # s, with 0 at the label
             np.matmul(d, self._ones, out=buf.others)
-            np.multiply(t.Y, buf.others, out=buf.work)
-            np.subtract(d, buf.work, out=d)
+            np.negative(buf.others, out=buf.others)
+            d.put(t.labels, buf.others)  # 2.0 us a batch of 32, where s - y took 0.5 us
             return
         np.multiply(s, t.totals, out=d)
         np.subtract(d, t.Y, out=d)
@@ -315,7 +324,7 @@ class CompiledLayers:
         Xs, Ys = work
         np.take(X, order, axis=0, out=Xs)
         np.take(Y, order, axis=0, out=Ys)
-        targets = _Targets.of(Ys, self.softmax_out)
+        targets = _Targets.of(Ys, self.softmax_out, batch_size)
         plan = self._plan(params)
         updates: dict[int, list[tuple[Any, ...]]] = {}
         total = 0.0
