@@ -2,7 +2,7 @@
 backend, against mpmath; and the time exact evaluation takes far out.
 
 For each activation x loss x level x backend: the worst relative error of the error signal
-``dE/dz`` of one output unit over |z| <= 700 (every 20, finer near 0, and |z| = 19, 37, 40)
+``dE/dz`` of one output unit, and of the loss, over |z| <= 700 (every 20, finer near 0, and |z| = 19, 37, 40)
 with targets 0, 1 and 0.25, against mpmath at 800 digits (``tests/reference.py``; a
 reference below 1e-300 counts as 1e-300). Backends: the unit level's compiled NumPy, C and
 scalar code and its exact evaluation (``Derivation.at``), the layer level's minibatch
@@ -38,16 +38,18 @@ FAR = 1e4
 
 
 def worst(case: Case, level: str, backend: str, points: np.ndarray,
-          references: dict[tuple[float, float], object]) -> tuple[float, float, float]:
-    """The largest relative error over ``points`` and the targets, and where it is."""
-    run = runner(case, level, backend)
+          references: dict[tuple[float, float, bool], object],
+          loss: bool = False) -> tuple[float, float, float]:
+    """The largest relative error of ``dE/dz`` (or of the loss) over ``points`` and the
+    targets, and where it is."""
+    run = runner(case, level, backend, loss)
     found = (0.0, math.nan, math.nan)
     for t in TARGETS:
         for z in points:
-            key = (float(z), t)
+            key = (float(z), t, loss)
             if key not in references:
-                references[key] = case.delta(*key)
-            error = relative_error(run(*key), references[key])  # type: ignore[arg-type]
+                references[key] = case.loss_value(z, t) if loss else case.delta(z, t)
+            error = relative_error(run(z, t), references[key])  # type: ignore[arg-type]
             if error > found[0] or math.isnan(found[1]):
                 found = (error, float(z), t)
     return found
@@ -81,30 +83,33 @@ def main() -> None:
           f"{len(exact_points)} of them")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}; load average "
           f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
-    header = (f"{'activation':<12}{'loss':<10}{'level':<7}{'backend':<8}{'worst rel err':>14}"
-              f"{'at z':>9}{'T':>6}{'exact at |z|=1e4':>20}")
+    header = (f"{'activation':<12}{'loss':<10}{'level':<7}{'backend':<8}{'dE/dz error':>12}"
+              f"{'at z':>8}{'T':>6}{'loss error':>12}{'exact at |z|=1e4':>20}")
     print(header)
     print("-" * len(header))
-    summary: dict[tuple[str, str], float] = {}
+    summary: dict[tuple[str, str], tuple[float, float]] = {}
     slowest = (0.0, "")
     for case in cases():
-        references: dict[tuple[float, float], object] = {}
+        references: dict[tuple[float, float, bool], object] = {}
         for level, backend in PATHS:
             if not supported(case, level):
                 continue
             points = exact_points if backend == "exact" else SWEEP
             error, z, t = worst(case, level, backend, points, references)
-            summary[(level, backend)] = max(summary.get((level, backend), 0.0), error)
+            loss_error = worst(case, level, backend, points, references, loss=True)[0]
+            before = summary.get((level, backend), (0.0, 0.0))
+            summary[(level, backend)] = (max(before[0], error), max(before[1], loss_error))
             far = ""
             if backend == "exact":
                 seconds, what = far_out(case)
                 far = f"{seconds:.3f} s ({what})"
                 slowest = max(slowest, (seconds, case.name))
-            print(f"{case.activation:<12}{case.loss:<10}{level:<7}{backend:<8}{error:>14.2e}"
-                  f"{z:>9g}{t:>6g}{far:>20}", flush=True)
-    print("\nworst relative error per level and backend (target <= 1e-12):")
-    for (level, backend), error in summary.items():
-        print(f"  {level:<6}{backend:<8}{error:10.2e}  {'met' if error <= 1e-12 else 'NOT met'}")
+            print(f"{case.activation:<12}{case.loss:<10}{level:<7}{backend:<8}{error:>12.2e}"
+                  f"{z:>8g}{t:>6g}{loss_error:>12.2e}{far:>20}", flush=True)
+    print("\nworst relative error per level and backend, dE/dz and loss (target <= 1e-12):")
+    for (level, backend), (error, loss_error) in summary.items():
+        met = "met" if max(error, loss_error) <= 1e-12 else "NOT met"
+        print(f"  {level:<6}{backend:<8}{error:10.2e}{loss_error:10.2e}  {met}")
     print(f"slowest exact evaluation at |z| = 1e4: {slowest[0]:.3f} s ({slowest[1]}), "
           f"target < 1 s: {'met' if slowest[0] < 1 else 'NOT met'}")
 

@@ -516,8 +516,7 @@ def output_kernel(activation: Activation | None, params: Mapping[str, float], st
     rewrites = stable_rewrites(forms.roles, [a], [a], [y])
     outputs = (loss.xreplace(rewrites),
                stable_delta(step, forms.roles.get((a, "slope")), rewrites))
-    kernel = _numpy_kernel((z, y), outputs, forms.assignments)
-    return lambda values, targets: kernel(values, targets)  # type: ignore[return-value]
+    return _numpy_kernel((z, y), outputs, forms.assignments)  # type: ignore[return-value]
 
 
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],

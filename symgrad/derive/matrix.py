@@ -59,7 +59,6 @@ __all__ = ["LayerStep", "LayerDerivation", "derive_layers", "SCALAR_LIMIT"]
 SCALAR_LIMIT = 200
 
 
-
 def _applied(function: sp.Lambda, matrix: MatrixExpr) -> MatrixExpr:
     """``function`` applied elementwise to ``matrix``. SymPy's constructor calls the function
     on a 1 x 1 matrix itself, which fails for a one-unit layer (``Heaviside`` of a matrix,
