@@ -1,8 +1,7 @@
 """mpmath references for the accuracy sweeps (``tests/test_accuracy.py`` and
 ``benchmarks/accuracy.py``), written from the textbook formulas and independent of symgrad's
-code: the error signal ``dE/dz`` of one output unit and the loss, under each loss, at up to
-800 digits, enough
-for every cancellation over |z| <= 700 (``1 - tanh(700)**2`` is 1e-608).
+code: the error signal ``dE/dz`` of one output unit, and the loss, under each loss, at up to
+800 digits, enough for every cancellation over |z| <= 700 (``1 - tanh(700)**2`` is 1e-608).
 
 One case is an output activation under a loss, for one sample: an elementwise activation
 with one output ``a = f(z)``, or a softmax of two units ``(z, 0)`` with targets
