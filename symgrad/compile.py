@@ -468,16 +468,17 @@ def _shaped(result: Any, like: Any) -> Any:
         np.asarray(result) + np.zeros_like(like)
 
 
-def _numpy_kernel(arguments: Sequence[Symbol], outputs: Sequence[Expr],
-                  body: Program) -> Callable[..., tuple[Any, ...]]:
-    """``outputs`` as one NumPy function of ``arguments``, after the assignments they need
-    from ``body``; every result shaped as the first argument."""
-    kernel = sp.lambdify(tuple(arguments), tuple(outputs),
+def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
+                  body: Program) -> Callable[..., tuple[Any, Any]]:
+    """The two ``outputs`` as one NumPy function of ``arguments``, after the assignments
+    they need from ``body``; both results shaped as the first argument."""
+    kernel = sp.lambdify(tuple(arguments), outputs,
                          modules=[_NUMPY_NAMESPACE, "numpy"], printer=StableNumPyPrinter(),
                          cse=_named_cse(_prune(body, outputs)), docstring_limit=0)
 
-    def run(*values: Any) -> tuple[Any, ...]:
-        return tuple([_shaped(r, values[0]) for r in kernel(*values)])
+    def run(*values: Any) -> tuple[Any, Any]:
+        first, second = kernel(*values)
+        return _shaped(first, values[0]), _shaped(second, values[0])
     return run
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,36 +33,25 @@ __all__ = ["CompiledLayers"]
 _Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-class _Targets(NamedTuple):
-    """A batch's targets ``Y`` and what a softmax output needs of them: for one-hot targets
-    (one 1 a row, else 0) ``1 - Y`` and the flat index of each row's 1 in its batch (rows
-    are taken ``batch`` at a time), for any others each row's sum; ``None`` where unused.
-    A tuple: one is sliced per batch, where a frozen dataclass measured 2 us."""
+OneHot = tuple[np.ndarray, np.ndarray]
 
-    Y: np.ndarray
-    complement: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    totals: np.ndarray | None = None
 
-    @classmethod
-    def of(cls, Y: np.ndarray, softmax: bool, batch: int | None = None) -> "_Targets":
-        if not softmax:
-            return cls(Y)
-        n, k = Y.shape
-        # a row's label, if it is one-hot (Y @ (0..k-1), 3x faster than argmax, once an
-        # epoch); it is, if every row has a 1 there and the entries, none negative, sum to n
-        label = (Y @ np.arange(k)).astype(np.intp)
-        rows = np.arange(n)
-        at = rows * k + np.clip(label, 0, k - 1)
-        if np.all(Y.ravel()[at] == 1) and np.add.reduce(Y, axis=None) == n and Y.min() >= 0:
-            return cls(Y, 1.0 - Y, at if batch is None else at - (rows - rows % batch) * k)
-        return cls(Y, totals=np.add.reduce(Y, axis=1, keepdims=True))
-
-    def rows(self, start: int, stop: int) -> "_Targets":
-        Y, complement, labels, totals = self
-        return _Targets(Y[start:stop], None if complement is None else complement[start:stop],
-                        None if labels is None else labels[start:stop],
-                        None if totals is None else totals[start:stop])
+def _targets(Y: np.ndarray, exact: bool) -> tuple[np.ndarray | None, OneHot | None]:
+    """What a softmax output needs of targets ``Y``: each row's sum where the rows do not
+    all sum to 1 (else ``None``); for an exact delta of one-hot targets (one 1 a row, else
+    0), ``1 - Y`` and the flat index of each row's 1 (else ``None``)."""
+    totals = np.add.reduce(Y, axis=1, keepdims=True)
+    if not np.all(totals == 1):
+        return totals, None
+    if not exact:
+        return None, None
+    n, k = Y.shape
+    # one-hot: each row is 1 at its label (Y @ (0..k-1), 3x faster than argmax), sums to 1
+    # and has no negative entry
+    at = np.arange(n) * k + np.clip((Y @ np.arange(k)).astype(np.intp), 0, k - 1)
+    if not np.all(Y.ravel()[at] == 1) or Y.min() < 0:
+        return None, None
+    return None, (1.0 - Y, at)
 
 
 @dataclass
@@ -169,55 +158,48 @@ class CompiledLayers:
                 np.divide(s, buf.rowsum, out=s)
             prev = buf.a[l]
 
-    def _output_layer(self, buf: _Buffers, t: _Targets, exact_loss: bool = True) -> float:
+    def _targets(self, Y: object, exact: bool = True
+                 ) -> tuple[np.ndarray | None, OneHot | None]:
+        return _targets(Y, exact) if self.softmax_out else (None, None)  # type: ignore[arg-type]
+
+    def _output_layer(self, buf: _Buffers, Y: np.ndarray, totals: np.ndarray | None = None,
+                      one_hot: OneHot | None = None, exact: bool = True) -> float:
         """Right after :meth:`_run_forward`: the batch's total loss, with ``delta_L`` (not
-        yet scaled) in ``buf.d[L]``. ``exact_loss=False`` (training) allows a softmax loss
-        an absolute error of 1e-16 a sample (see :meth:`_softmax_loss`)."""
+        yet scaled) in ``buf.d[L]``; ``totals`` and ``one_hot`` as :func:`_targets` gives
+        them. For a softmax output ``delta = s · sum(y) - y``, right for any targets; but a
+        share near 1 keeps only 1e-16 absolute of ``s - 1``, and of its loss through the log
+        of the row's sum. ``exact`` takes the label's delta as minus the other shares and
+        ``lse`` as ``log1p`` of all shares but the largest; training does not: 8 more array
+        operations a batch measured 9% of the digits epoch."""
         L = self.L
         if self._output is not None:
-            loss, delta = self._output(buf.z[L], t.Y)
+            loss, delta = self._output(buf.z[L], Y)
             np.copyto(buf.d[L], delta)
             return float(np.add.reduce(loss, axis=None))
-        self._softmax_delta(buf, t)
-        return self._softmax_loss(buf, t, exact_loss)
-
-    def _softmax_loss(self, buf: _Buffers, t: _Targets, exact: bool) -> float:
-        """``-sum_k y_k log s_k = (sum_k y_k) lse - y.z`` with ``z`` max-shifted. ``lse`` as
-        the log of the row's sum keeps only 1e-16 absolute of a loss near 0 (a share near
-        1); exactly, it is ``log1p`` of all shares but the largest. Training takes the
-        first: the second costs 5 more array operations a batch (the digits epoch: ~10%)."""
-        L = self.L
-        z = buf.z[L]
-        if not exact:
-            np.log(buf.rowsum, out=buf.rowmax)
-            lse = np.add.reduce(buf.rowmax, axis=None) if t.totals is None else \
-                np.vdot(t.totals, buf.rowmax)
-            return float(lse - np.vdot(t.Y, z))
-        shares = np.exp(z)
-        shares[np.arange(len(z)), np.argmax(z, axis=1)] = 0.0
-        rows = np.log1p(np.add.reduce(shares, axis=1))
-        if t.totals is not None:
-            rows = rows * t.totals[:, 0]
-        return float(np.add.reduce(rows) - np.vdot(t.Y, z))
-
-    def _softmax_delta(self, buf: _Buffers, t: _Targets) -> None:
-        """``delta = s · sum(y) - y`` into ``buf.d[L]``, no entry computed as a difference
-        that cancels: where ``s`` is near 1, ``s - 1`` would keep only ``1e-16`` absolute."""
-        L = self.L
-        d, s = buf.d[L], buf.a[L]
-        if t.complement is not None:  # one-hot: the label's entry is minus the others' shares
-            np.multiply(s, t.complement, out=d)  # s, with 0 at the label
+        d, s, z = buf.d[L], buf.a[L], buf.z[L]
+        if one_hot is not None:  # the label's delta is minus the others' shares
+            np.multiply(s, one_hot[0], out=d)  # s, with 0 at the label
             np.matmul(d, self._ones, out=buf.others)
             np.negative(buf.others, out=buf.others)
-            d.put(t.labels, buf.others)  # 2.0 us a batch of 32, where s - y took 0.5 us
-            return
-        np.multiply(s, t.totals, out=d)
-        np.subtract(d, t.Y, out=d)
-        # each row sums to 0, and only its largest share can be near 1: that entry is minus
-        # the sum of the others
-        rows, top = np.arange(len(d)), np.argmax(buf.z[L], axis=1)
-        d[rows, top] = 0.0
-        d[rows, top] = -np.add.reduce(d, axis=1)
+            d.put(one_hot[1], buf.others)
+        elif totals is None:  # every row's targets sum to 1
+            np.subtract(s, Y, out=d)
+        else:
+            np.multiply(s, totals, out=d)
+            np.subtract(d, Y, out=d)
+            if exact:  # a row sums to 0: its largest share's entry is minus the others
+                rows, top = np.arange(len(d)), np.argmax(z, axis=1)
+                d[rows, top] = 0.0
+                d[rows, top] = -np.add.reduce(d, axis=1)
+        # -sum_k y_k log s_k = (sum_k y_k) lse - y.z, with z max-shifted
+        if exact:
+            shares = np.exp(z)
+            shares[np.arange(len(z)), np.argmax(z, axis=1)] = 0.0
+            lse = np.log1p(np.add.reduce(shares, axis=1, keepdims=True))
+        else:
+            lse = np.log(buf.rowsum, out=buf.rowmax)
+        total = np.add.reduce(lse, axis=None) if totals is None else np.vdot(totals, lse)
+        return float(total - np.vdot(Y, z))
 
     def _run_backward(self, plan: Sequence[tuple[Any, ...]], X: np.ndarray,
                       buf: _Buffers, scale: float) -> None:
@@ -286,7 +268,7 @@ class CompiledLayers:
         params, X, Y = self._named(values)
         buf = self._buffers_for(len(X))
         self._run_forward(self._plan(params), X, buf)
-        total = self._output_layer(buf, _Targets.of(Y, self.softmax_out))  # type: ignore[arg-type]
+        total = self._output_layer(buf, Y, *self._targets(Y))  # type: ignore[arg-type]
         return total / len(X) if self.mean else total
 
     def grad(self, **values: Any) -> dict[str, np.ndarray]:
@@ -300,7 +282,7 @@ class CompiledLayers:
         buf = self._buffers_for(len(X))
         plan = self._plan(params)
         self._run_forward(plan, X, buf)
-        total = self._output_layer(buf, _Targets.of(Y, self.softmax_out))  # type: ignore[arg-type]
+        total = self._output_layer(buf, Y, *self._targets(Y))  # type: ignore[arg-type]
         self._run_backward(plan, X, buf, 1.0 / len(X) if self.mean else 1.0)
         out: dict[str, np.ndarray] = {}
         for s in self.shapes:
@@ -324,7 +306,7 @@ class CompiledLayers:
         Xs, Ys = work
         np.take(X, order, axis=0, out=Xs)
         np.take(Y, order, axis=0, out=Ys)
-        targets = _Targets.of(Ys, self.softmax_out, batch_size)
+        totals, _ = self._targets(Ys, exact=False)
         plan = self._plan(params)
         updates: dict[int, list[tuple[Any, ...]]] = {}
         total = 0.0
@@ -333,7 +315,8 @@ class CompiledLayers:
             m = Xb.shape[0]
             buf = self._buffers.get(m) or self._buffers_for(m)
             self._run_forward(plan, Xb, buf)
-            loss = self._output_layer(buf, targets.rows(start, start + m), exact_loss=False)
+            loss = self._output_layer(buf, Ys[start:start + m], None if totals is None else
+                                      totals[start:start + m], exact=False)
             total += loss / m if self.mean else loss
             # folding the learning rate (and 1/m of a mean) into delta_L scales every
             # gradient at once, so the update is a plain subtraction
