@@ -5,8 +5,10 @@ from one kernel generated from its catalogue entry's stable forms
 (:func:`symgrad.compile.activation_kernel`), an elementwise output layer's loss and delta
 from the same forms and rewrites as the unit level's compiled code
 (:func:`symgrad.compile.output_kernel`: ``sigma(z) - 1`` as ``-sigma(-z)``), a softmax
-output from its max-shifted log-sum-exp, with ``delta = s · sum(y) - y`` in which no entry
-cancels; work arrays are preallocated per batch size; there is no per-weight code.
+output from its max-shifted log-sum-exp, with ``delta = s · sum(y) - y`` (in ``grad``,
+``loss`` and ``value_and_grad`` computed so that no entry cancels; see
+:meth:`CompiledLayers._output_layer`); work arrays are preallocated per batch size; there
+is no per-weight code.
 
 >>> from symgrad.derive import derive_layers
 >>> c = CompiledLayers(derive_layers("derivations/digits_mlp.toml"), 32)
