@@ -38,14 +38,14 @@ from sympy import Expr, Symbol
 
 from . import runtime
 from .callable_module import make_callable
-from .derive import Derivation
+from .derive import Derivation, DeltaStep
 from .errors import ArgumentError, CompileError
 from .native import FusedLoop
-from .catalogue import UnitForms, get_activation
+from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 
-__all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions", "KERNELS",
-           "BACKENDS"]
+__all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
+           "output_kernel", "stable_rewrites", "stable_delta", "KERNELS", "BACKENDS"]
 
 #: Ways to evaluate the batch sums: lambdified NumPy kernels, or one fused C loop.
 BACKENDS = ("numpy", "c")
@@ -86,6 +86,60 @@ def _layer_forms(layer: Any) -> UnitForms:
     return merged
 
 
+Roles = Mapping[tuple[Symbol, str], Symbol]
+
+
+def _minus_target(a: Symbol, t: Expr, c: Symbol, total: Expr = sp.S.One) -> dict[Expr, Expr]:
+    """``a total - t`` (and its negation) as ``a (total - t) - t (1 - a)`` with ``c = 1 - a``
+    computed from z: two terms that never cancel each other, exact for ``t = total = 1``
+    where ``a - t`` would round to 0 (``sigma(z) - 1 = -sigma(-z)``)."""
+    stable = a * (total - t) - t * c
+    return {a * total - t: stable, t - a * total: -stable}
+
+
+def stable_rewrites(roles: Roles, posts: Sequence[Symbol], outputs: Sequence[Symbol],
+                    targets: Sequence[Expr]) -> dict[Expr, Expr]:
+    """What would lose its digits or overflow in float64, written from z through the
+    activations' roles (:class:`symgrad.catalogue.UnitForms`): ``log a`` and ``log(1 - a)``
+    (log-sigmoid, log-softmax), ``1 - a``, and ``a - T`` of every output (for a softmax
+    also ``a · sum T - T``, the general form of its cross-entropy delta). Both levels'
+    compiled code apply them with ``xreplace``, outermost match first.
+
+    >>> from symgrad.catalogue import get_activation
+    >>> z, a, T = sp.symbols("z a T")
+    >>> forms = get_activation("sigmoid").stable_forms(z, a)
+    >>> stable_rewrites(forms.roles, [a], [a], [T])[a - T]
+    -T*a_c + a*(1 - T)
+    """
+    out: dict[Expr, Expr] = {}
+    for a in posts:
+        if (a, "log") in roles:
+            out[sp.log(a)] = roles[(a, "log")]
+        if (a, "log_complement") in roles:
+            out[sp.log(1 - a)] = roles[(a, "log_complement")]
+        if (a, "complement") in roles:
+            out[1 - a] = roles[(a, "complement")]
+            out[a - 1] = -roles[(a, "complement")]
+    total = sp.Add(*targets)
+    for a, t in zip(outputs, targets):
+        c = roles.get((a, "complement"))
+        if c is not None:
+            out.update(_minus_target(a, t, c))
+            if len(targets) > 1:
+                out.update(_minus_target(a, t, c, total))
+    return out
+
+
+def stable_delta(step: DeltaStep, slope: Symbol | None, rewrites: Mapping[Expr, Expr]) -> Expr:
+    """A unit's delta for float64: ``upstream`` times the activation's slope computed from
+    z where the delta is that plain product (``sigma(z) sigma(-z)``, not ``a (1 - a)``),
+    else the form right for any data (:attr:`DeltaStep.unconditional`), both rewritten
+    with :func:`stable_rewrites`."""
+    if step.general is None and step.local is not None and slope is not None:
+        return step.upstream.xreplace(rewrites) * slope
+    return step.unconditional.xreplace(rewrites)
+
+
 def _program(d: Derivation) -> tuple[Program, Symbol]:
     """Every quantity as a named assignment, in evaluation order; and the loss's symbol."""
     net = d.network
@@ -96,40 +150,20 @@ def _program(d: Derivation) -> tuple[Program, Symbol]:
         forms = _layer_forms(layer)
         program += forms.assignments
         roles.update(forms.roles)
-    # logs of probabilities come from z (log-sigmoid, log-softmax), never log(a)
-    logs: dict[Expr, Expr] = {}
-    complements: dict[Expr, Expr] = {}
-    for a in net.outputs + tuple(s for layer in net.layers[:-1] for s in layer.post):
-        if (a, "log") in roles:
-            logs[sp.log(a)] = roles[(a, "log")]
-        if (a, "log_complement") in roles:
-            logs[sp.log(1 - a)] = roles[(a, "log_complement")]
-        if (a, "complement") in roles:
-            c = roles[(a, "complement")]
-            complements[1 - a] = c
-            complements[a - 1] = -c
-    targets_complement: dict[Expr, Expr] = {}
-    for a, t in zip(net.outputs, net.targets):
-        if net.loss.needs_probabilities and (a, "complement") in roles:
-            # a - T = a (1 - T) - T (1 - a): exact for T = 1 where a - T would cancel
-            c = roles[(a, "complement")]
-            targets_complement[a - t] = a * (1 - t) - t * c
-            targets_complement[t - a] = t * c - a * (1 - t)
+    posts = net.outputs + tuple(s for layer in net.layers[:-1] for s in layer.post)
+    rewrites = stable_rewrites(roles, posts, net.outputs, net.targets)
     loss = Symbol(f"{net.loss.symbol}_sample")
-    program.append((loss, net.error.xreplace(logs)))
+    program.append((loss, net.error.xreplace(rewrites)))
     outputs = net.layers[-1]
     softmax_bce = net.loss.name == "bce" and outputs.activation is not None \
         and outputs.activation.name == "softmax" and outputs.units > 1
     for symbol, step in d.deltas.items():
         post = net.layers[step.layer - 1].post
         unit = net.layers[step.layer - 1].pre.index(step.pre)
-        slope = roles.get((post[unit], "slope"))
         if softmax_bce and step.layer == len(net.layers):
-            expr = _softmax_bce_delta(unit, net.outputs, net.targets, targets_complement, roles)
-        elif step.general is None and step.local is not None and slope is not None:
-            expr = step.upstream.xreplace(complements) * slope
+            expr = _softmax_bce_delta(unit, net.outputs, net.targets, rewrites, roles)
         else:
-            expr = step.expression.xreplace(targets_complement).xreplace(complements)
+            expr = stable_delta(step, roles.get((post[unit], "slope")), rewrites)
         program.append((symbol, expr))
     return program, loss
 
@@ -426,6 +460,29 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     return CompiledNetwork(derivation, dtype, backend)
 
 
+def _shaped(result: Any, like: Any) -> Any:
+    """A kernel's result with the shape of its argument ``like``: a constant (the linear
+    slope 1) comes back as a number, and the identity as the caller's own array."""
+    if result is like:  # the identity: a fresh array, never the caller's own
+        return np.array(like, dtype=float)
+    return result if np.shape(result) == np.shape(like) else \
+        np.asarray(result) + np.zeros_like(like)
+
+
+def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
+                  body: Program) -> Callable[..., tuple[Any, Any]]:
+    """The two ``outputs`` as one NumPy function of ``arguments``, after the assignments
+    they need from ``body``; both results shaped as the first argument."""
+    kernel = sp.lambdify(tuple(arguments), outputs,
+                         modules=[_NUMPY_NAMESPACE, "numpy"], printer=StableNumPyPrinter(),
+                         cse=_named_cse(_prune(body, outputs)), docstring_limit=0)
+
+    def run(*values: Any) -> tuple[Any, Any]:
+        first, second = kernel(*values)
+        return _shaped(first, values[0]), _shaped(second, values[0])
+    return run
+
+
 def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, Any]]:
     """One NumPy function computing the stable value and slope of elementwise activation
     ``name`` from its catalogue forms: ``a, da/dz = kernel(z)`` (arrays shaped as ``z``).
@@ -434,25 +491,34 @@ def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, 
     >>> [float(v) for v in kernel(np.array(40.0))]
     [1.0, 4.248354255291589e-18]
     """
-    activation = get_activation(name)
     z, a = Symbol("z"), Symbol("a")
-    forms = activation.stable_forms(z, a, **params)
-    slope = forms.roles[(a, "slope")]
-    body = _prune(forms.assignments, [a, slope])
-    kernel = sp.lambdify((z,), (a, slope), modules=[_NUMPY_NAMESPACE, "numpy"],
-                         printer=StableNumPyPrinter(), cse=_named_cse(body), docstring_limit=0)
+    forms = get_activation(name).stable_forms(z, a, **params)
+    return _numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
 
-    def shaped(result: Any, values: Any) -> Any:
-        # a constant (the linear slope 1) comes back as a number: give it the shape of z
-        if result is values:  # the identity: a fresh array, never the caller's own
-            return np.array(values, dtype=float)
-        return result if np.shape(result) == np.shape(values) else \
-            np.asarray(result) + np.zeros_like(values)
 
-    def run(values: Any) -> tuple[Any, Any]:
-        value, derivative = kernel(values)
-        return shaped(value, values), shaped(derivative, values)
-    return run
+def output_kernel(activation: Activation | None, params: Mapping[str, float], step: DeltaStep,
+                  loss: Expr, z: Symbol, a: Symbol, y: Symbol
+                  ) -> Callable[[Any, Any], tuple[Any, Any]]:
+    """One NumPy function ``(z, y) -> (loss, delta)`` of an elementwise output unit, per
+    element: ``loss`` (in ``a``, ``y``) and the unit's delta ``step`` from the activation's
+    stable forms, rewritten as the unit level's compiled code is (:func:`stable_rewrites`,
+    :func:`stable_delta`): the matrix level's output layer in float64.
+
+    >>> from symgrad.derive import derive_layers
+    >>> d = derive_layers("derivations/two_neuron.toml")
+    >>> z, a, y = sp.symbols("z a y", real=True)
+    >>> kernel = output_kernel(d.shapes[-1].activation, {}, d.steps[0].unit, d.unit_loss(),
+    ...                        z, a, y)
+    >>> loss, delta = kernel(np.array(40.0), np.array(1.0))  # delta = -sigma(-40)**2
+    >>> f"{float(loss):.6e}, {float(delta):.6e}"
+    '9.024257e-36, -1.804851e-35'
+    """
+    forms = UnitForms([(a, z)]) if activation is None else \
+        activation.stable_forms(z, a, **params)
+    rewrites = stable_rewrites(forms.roles, [a], [a], [y])
+    outputs = (loss.xreplace(rewrites),
+               stable_delta(step, forms.roles.get((a, "slope")), rewrites))
+    return _numpy_kernel((z, y), outputs, forms.assignments)  # type: ignore[return-value]
 
 
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],

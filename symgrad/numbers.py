@@ -23,16 +23,19 @@ import math
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
+from mpmath.libmp import dps_to_prec, prec_to_dps
 
-from .catalogue import ERFC, CatalogueFunction, UnitForms, entry_of, softmax, softmax_forms
+from .catalogue import (ERFC, CatalogueFunction, UnitForms, entry_of, sigmoid, softmax,
+                        softmax_forms, softplus)
 from .errors import ArgumentError, DerivationError, SymgradError
 
-__all__ = ["evaluate", "UnsupportedError", "exact_points", "finite_float", "DIGITS",
-           "MAX_DIGITS"]
+__all__ = ["evaluate", "UnsupportedError", "exact_points", "ExactPoint", "finite_float",
+           "DIGITS", "MAX_DIGITS"]
 
 
 class UnsupportedError(SymgradError):
@@ -211,10 +214,14 @@ def evaluate(expr: Expr, env: Mapping[Symbol, Array]) -> np.ndarray:
 
 # -- arbitrary precision -----------------------------------------------------------------
 
-#: Significant digits kept in exact evaluation.
+#: Significant digits every exact value keeps.
 DIGITS = 30
-#: Working precision is raised up to this many digits for saturated units.
-MAX_DIGITS = 20_000
+#: SymPy raises the working precision where a sum cancels, by as many digits as it cancels
+#: (``tanh(z) - T`` at z = 1e4 and T = 0.5 by none, ``elu(z) + 1`` at z = -1e4 by 4,343), up
+#: to about this many more; a value that needs more is out of reach.
+MAX_DIGITS = 12_000
+#: Digits of the values stored between steps (z, a, the deltas): a few more than kept.
+_STORED = DIGITS + 10
 
 
 def _sample_arrays(parameters: Sequence[Symbol], data: Sequence[Symbol],
@@ -243,42 +250,227 @@ def _sample_arrays(parameters: Sequence[Symbol], data: Sequence[Symbol],
     return env, samples
 
 
-def _exact_point(equations: Mapping[Symbol, Expr], pre: set[Symbol],
-                 deltas: Mapping[Symbol, Expr], env: Mapping[Symbol, np.ndarray],
-                 sample: int, digits: int = DIGITS) -> tuple[dict[Symbol, Expr], int]:
-    """Every symbol's value at one sample, and the working precision used: 30 significant
-    digits survive in ``1 - a`` for a unit saturated at ``|z|``, because the precision is
-    raised to ``30 + |z| / ln 10`` digits (up to :data:`MAX_DIGITS`)."""
-    point: dict[Symbol, Expr] = {
-        k: sp.Float(float(v[sample if v.size > 1 else 0]), digits) for k, v in env.items()}
-    widest = 0.0
-    for symbol, eq in equations.items():
-        point[symbol] = eq.xreplace(point).evalf(digits)
-        if symbol in pre and point[symbol].is_real:
-            widest = max(widest, abs(float(point[symbol])))
-    needed = min(MAX_DIGITS, DIGITS + int(widest / np.log(10)) + 1)
-    if needed > digits:
-        return _exact_point(equations, pre, deltas, env, sample, needed)
-    for symbol, expr in deltas.items():  # output layer first
-        point[symbol] = expr.xreplace(point).evalf(digits)
-    return point, digits
+#: ``1 - f`` written without the difference, for the functions that tend to 1:
+#: ``1 - sigmoid(u) = sigmoid(-u)``, ``1 - tanh(u) = 2 sigmoid(-2u)``,
+#: ``1 - tanh(u)**2 = 4 sigmoid(2u) sigmoid(-2u)``, and one minus a softmax component is
+#: the sum of the others. Inside a logarithm (``log(1 - a)`` of binary cross-entropy)
+#: SymPy would evaluate a cancelled difference with its accuracy overstated.
+_COMPLEMENTS: dict[Any, Callable[..., Expr]] = {
+    sigmoid: lambda u: sigmoid(-u),
+    sp.tanh: lambda u: 2 * sigmoid(-2 * u),
+    (sp.tanh, 2): lambda u: 4 * sigmoid(2 * u) * sigmoid(-2 * u),
+    softmax: lambda k, *z: sp.Add(*(softmax(j, *z) for j in range(1, len(z) + 1) if j != k)),
+}
+#: Then these functions are rewritten. ``erf(u) = erfc(-u) - 1``: GELU's
+#: ``(1 + erf(u))/2`` becomes ``erfc(-u)/2``, which keeps its digits for ``u << 0``
+#: instead of cancelling to thousands of them (erf there took 6 s at z = -100).
+#: ``tanh(u) = 2 sigmoid(2u) - 1``: equal, and mpmath's ``exp`` is faster than its ``tanh``
+#: at the thousands of digits where ``tanh(u) - T`` cancels (0.09 s for one tanh at
+#: 9,000 digits).
+_EXACT_FORMS: tuple[tuple[type, Callable[[Expr], Expr]], ...] = (
+    (sp.erf, lambda u: ERFC(-u) - 1),
+    (sp.tanh, lambda u: 2 * sigmoid(2 * u) - 1),
+)
+
+
+def _head(f: Expr) -> Any:
+    """The :data:`_COMPLEMENTS` key of ``f``: its function, or (function, power)."""
+    if f.is_Pow and f.exp.is_Integer:
+        return (type(f.base), int(f.exp))
+    return type(f)
+
+
+def _complement(add: Expr) -> Expr:
+    """A sum ``c - c f + rest`` as ``c (1 - f) + rest`` through :data:`_COMPLEMENTS`, or
+    the sum unchanged."""
+    numbers = [t for t in add.args if t.is_number]
+    if len(numbers) != 1:
+        return add
+    for term in add.args:
+        coeff, f = term.as_coeff_Mul()
+        form = _COMPLEMENTS.get(_head(f))
+        if form is not None and (coeff + numbers[0]).is_zero:  # Float(1.0) != 1 in SymPy
+            args = f.base.args if f.is_Pow else f.args
+            rest = [t for t in add.args if t is not term and t is not numbers[0]]
+            return sp.Add(*rest, numbers[0] * form(*args))
+    return add
+
+
+class _ExactFunction(sp.Function):
+    """A function exact evaluation rewrites to, evaluated by ``value`` in mpmath."""
+
+    @staticmethod
+    def value(*args: mpmath.mpf) -> mpmath.mpf:
+        raise NotImplementedError
+
+    def _eval_evalf(self, prec: int) -> Expr | None:
+        if not all(a.is_number for a in self.args):
+            return None
+        guard = prec + 20
+        with mpmath.workprec(guard):
+            value = mpmath.mpf(self.value(*(a.evalf(prec_to_dps(guard))._to_mpmath(guard)
+                                            for a in self.args)))
+        return sp.Float._new(value._mpf_, prec)
+
+
+def _shares(z: Sequence[mpmath.mpf]) -> tuple[list[mpmath.mpf], mpmath.mpf]:
+    """``exp(z_j - max z)``, and ``log`` of their sum as ``log1p`` of all but the largest
+    (which is 1), so that a sum of 1 plus 1e-300 keeps the 1e-300."""
+    top = max(z)
+    shares = [mpmath.exp(v - top) for v in z]
+    largest = z.index(top)
+    return shares, mpmath.log1p(mpmath.fsum(e for j, e in enumerate(shares) if j != largest))
+
+
+class _log_softmax(_ExactFunction):
+    """``log softmax_k(z) = z_k - max z - log(sum_j exp(z_j - max z))``."""
+
+    @staticmethod
+    def value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        _, log_total = _shares(z)
+        return z[int(k) - 1] - max(z) - log_total
+
+
+class _log_softmax_rest(_ExactFunction):
+    """``log(1 - softmax_k(z))``: ``log1p(-s_k)`` for a share below 1/2, else the log of
+    the other shares' sum over the total."""
+
+    @staticmethod
+    def value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        shares, log_total = _shares(z)
+        own = shares[int(k) - 1] / mpmath.exp(log_total)
+        if own < 0.5:
+            return mpmath.log1p(-own)
+        rest = mpmath.fsum(e for j, e in enumerate(shares) if j != int(k) - 1)
+        return mpmath.log(rest) - log_total
+
+
+def _log_of(arg: Expr) -> Expr:
+    """``log(arg)`` for exact evaluation: of a sigmoid or a softmax share, or of one minus
+    them, in forms that keep every digit (SymPy's ``log`` of a number within 1e-40 of 1
+    comes out as 0: ``log(1 - sigmoid(-700))`` is -1e-304)."""
+    if arg.is_Add and len(arg.args) == 2 and any(t.is_number and (t - 1).is_zero
+                                                 for t in arg.args):
+        rest = 1 - arg  # log(1 - f)
+        if isinstance(rest, sigmoid):
+            return -softplus(rest.args[0])
+        if isinstance(rest, softmax):
+            return _log_softmax_rest(*rest.args)
+    if isinstance(arg, sigmoid):
+        return -softplus(-arg.args[0])
+    if isinstance(arg, softmax):
+        return _log_softmax(*arg.args)
+    return sp.log(arg)
+
+
+def _cancellation_free(expr: Expr) -> Expr:
+    """``expr`` with the differences that cancel near saturation written without them."""
+    if expr.has(sp.log):
+        expr = expr.replace(sp.log, _log_of)
+    expr = expr.replace(lambda e: e.is_Add, _complement)
+    for function, form in _EXACT_FORMS:
+        if expr.has(function):
+            expr = expr.replace(function, form)
+    return expr
+
+
+def _overstated(expr: Expr) -> bool:
+    """Whether ``expr`` has a power or a logarithm of a sum: SymPy's evalf hides what
+    cancels in those."""
+    return any(p.base.is_Add for p in expr.atoms(sp.Pow)) or \
+        any(f.args[0].is_Add for f in expr.atoms(sp.log))
+
+
+def _out_of_reach(what: str) -> DerivationError:
+    return DerivationError(f"{what} is out of reach of exact evaluation at these values (it "
+                           f"needs more than {MAX_DIGITS:,} digits)")
+
+
+class ExactPoint:
+    """One sample's exact values: ``values`` holds every input, target, parameter, ``z``,
+    activation output and delta as a SymPy ``Float``; :meth:`value` evaluates any expression
+    in them to :data:`DIGITS` significant digits.
+
+    The precision comes from the quantity, not from the size of ``z``: every activation
+    output is evaluated as its function of ``z`` (``sigmoid(z)``, never a rounded ``a``),
+    so where ``1 - a`` or ``a - T`` cancels, SymPy's ``evalf`` sees it and raises the
+    working precision by the digits that cancel, and only there; GELU's ``erf`` is taken
+    as ``erfc``, which does not cancel.
+    """
+
+    def __init__(self, values: dict[Symbol, Expr], pre: set[Symbol]) -> None:
+        self.values = values
+        self._pre = pre
+        self._activations: dict[Symbol, Expr] = {}
+
+    def exact(self, expr: Expr, what: str, digits: int = DIGITS) -> Expr:
+        """``expr`` to ``digits`` significant digits, or a :class:`DerivationError` saying
+        it is out of reach."""
+        full = expr.xreplace(self._activations)  # a -> f(z), z still a symbol
+        full = _cancellation_free(full.xreplace(  # numbers in, so ``tanh(z) - 1`` shows
+            {s: self.values[s] for s in full.free_symbols - self._pre}))
+        given = {s: self.values[s] for s in full.free_symbols}
+        value = self._checked(full, given, digits, what)
+        if not _overstated(full):
+            return value
+        # SymPy's evalf does not pass on what cancelled in the base of a power (it raises
+        # the precision there by at most twice its own): ask for more digits until two
+        # answers agree ((T - a)**2 + ... with T - a = 1e-300 came out as 4e-242)
+        more = 2 * digits
+        while True:
+            check = self._checked(full, given, more, what)
+            if float(check) == 0.0 and float(value) == 0.0:  # below float64's range
+                return sp.S.Zero
+            if abs(check - value) <= abs(check) * sp.Float(10) ** (2 - digits):
+                return check.evalf(digits)
+            if more > MAX_DIGITS:
+                raise _out_of_reach(what)
+            value, more = check, 2 * more
+
+    @staticmethod
+    def _checked(full: Expr, given: Mapping[Symbol, Expr], digits: int, what: str) -> Expr:
+        value = full.evalf(digits, subs=given, maxn=MAX_DIGITS)
+        # evalf returns a Float with the bits it could guarantee: fewer are enough only
+        # for a value too small for float64 (a difference that cancels to 0 comes back so)
+        if isinstance(value, sp.Float) and value._prec < dps_to_prec(digits):
+            if float(value) == 0.0:
+                return sp.S.Zero
+            raise _out_of_reach(what)
+        return value
+
+    def value(self, expr: Expr, what: str) -> float:
+        """``expr`` as a float (see :meth:`exact`)."""
+        return finite_float(self.exact(expr, what), what)
 
 
 def exact_points(parameters: Sequence[Symbol], data: Sequence[Symbol],
                  equations: Mapping[Symbol, Expr], pre: set[Symbol],
                  deltas: Mapping[Symbol, Expr], values: Mapping[Any, object]
-                 ) -> list[tuple[dict[Symbol, Expr], int]]:
-    """Per sample of ``values``: every symbol's exact value (forward ``equations`` in
-    order, then ``deltas``) and the working precision it needed.
+                 ) -> list[ExactPoint]:
+    """Per sample of ``values``: every symbol's exact value, forward ``equations`` in order
+    (``pre`` are the pre-activations; the others are functions of them), then ``deltas``
+    (output layer first).
 
-    >>> x, w, z = sp.symbols("x w z")
-    >>> point, digits = exact_points([w], [x], {z: w * x}, {z}, {}, {"w": 2, "x": [1, 3]})[1]
-    >>> # 30 digits, raised by 6 / ln 10 for the unit at z = 6
-    >>> float(point[z]), digits
-    (6.0, 33)
+    >>> from symgrad.catalogue import sigmoid
+    >>> x, w, z, a, T, d = sp.symbols("x w z a T delta")
+    >>> points = exact_points([w], [x, T], {z: w * x, a: sigmoid(z)}, {z}, {d: a - T},
+    ...                       {"w": 2, "x": [1, 300], "T": 1})
+    >>> float(points[1].values[z]), float(points[1].values[d])  # sigma(600) - 1
+    (600.0, -2.6503965530043108e-261)
     """
     env, samples = _sample_arrays(parameters, data, values)
-    return [_exact_point(equations, pre, deltas, env, s) for s in range(samples)]
+    points = []
+    for sample in range(samples):
+        point = ExactPoint({k: sp.Float(float(v[sample if v.size > 1 else 0]), _STORED)
+                            for k, v in env.items()}, pre)
+        for symbol, eq in equations.items():
+            point.values[symbol] = point.exact(eq, str(symbol), _STORED)
+            if symbol not in pre:
+                point._activations[symbol] = eq
+        for symbol, expr in deltas.items():  # output layer first
+            point.values[symbol] = point.exact(expr, str(symbol), _STORED)
+        points.append(point)
+    return points
 
 
 def finite_float(value: Expr, what: str) -> float:

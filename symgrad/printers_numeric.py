@@ -184,7 +184,8 @@ class ScalarMathPrinter(_StableMixin, PythonCodePrinter):
 
     def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
         if expr.exp == 2 and expr.base.is_Symbol:  # x*x is faster than x**2 on floats
-            return f"{self._print(expr.base)}*{self._print(expr.base)}"
+            # bracketed: in a quotient, 4*e/(c*c) is not 4*e/c*c
+            return f"({self._print(expr.base)}*{self._print(expr.base)})"
         return super()._print_Pow(expr, rational=rational)
 
 

@@ -109,15 +109,21 @@ class _FactorsMixin:
         return "-" + self.parenthesize(expr.arg, PRECEDENCE["Mul"], strict=True)  # type: ignore[attr-defined]
 
     def factors(self, factors: Sequence[Expr]) -> list[str]:
-        """Each factor of a product of factors, in brackets where its precedence is lower
-        than a product's; a leading sign stays unbracketed on the first factor only."""
+        """Each factor of a product of factors, in brackets where its precedence, as
+        printed, is lower than a product's; a leading sign stays unbracketed on the first
+        factor only."""
         out = []
-        for i, f in enumerate(factors):
+        for i, factor in enumerate(factors):
+            f = self._shown(factor)
             low = precedence(f) < PRECEDENCE["Mul"] or _is_negative(f)
             body: str = self._print(f)  # type: ignore[attr-defined]
             out.append(self._add_parens(body) if isinstance(f, sp.Add) or (i and low)
                        else body)
         return out
+
+    def _shown(self, expr: Expr) -> Expr:
+        """The expression this printer prints for ``expr`` (itself, unless rewritten)."""
+        return expr
 
     def _add_parens(self, s: str) -> str:
         raise NotImplementedError
@@ -149,9 +155,13 @@ class _StrPrinter(_FactorsMixin, StrPrinter):
     def _add_parens(self, s: str) -> str:
         return "(" + s + ")"
 
+    def _shown(self, expr: Expr) -> Expr:
+        steps = _as_steps(expr) if isinstance(expr, sp.Piecewise) else None
+        return expr if steps is None else steps
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        steps = _as_steps(expr)
-        return super()._print_Piecewise(expr) if steps is None else self._print(steps)
+        shown = self._shown(expr)
+        return super()._print_Piecewise(expr) if shown is expr else self._print(shown)
 
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:

@@ -4,7 +4,7 @@ spec against float64 finite differences of an independent NumPy forward pass."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import mpmath
 import numpy as np
@@ -13,6 +13,7 @@ import sympy as sp
 
 import symgrad
 import symgrad.printing
+from symgrad import numbers
 from symgrad import Dense, Network, derive, load
 from symgrad.errors import ArgumentError, DerivationError, UnknownNameError
 
@@ -240,8 +241,24 @@ def test_evaluation_keeps_its_digits_for_saturated_units(z: float) -> None:
 
 
 def test_evaluation_beyond_the_precision_cap_is_a_clear_error() -> None:
+    # -log(1 - sigma(1e5)) = 1e5 + log1p(exp(-1e5)): 1 - sigma is taken as sigma(-z), so the
+    # value that was out of reach (evaluated as zoo) comes out
     d = derive(Network(1, [Dense(1, "sigmoid")], "bce"))
-    with pytest.raises(DerivationError, match=r"^the loss is not a finite real number at "
-                       r"these values \(evaluated as zoo\); the values may be too large for "
-                       r"an exact evaluation$"):
-        d.loss_at({"x": 1.0, "T": 0.0, "w": 1e5, "b": 0.0})
+    assert d.loss_at({"x": 1.0, "T": 0.0, "w": 1e5, "b": 0.0}) == 1e5
+    # ELU + 1 = exp(z) for z <= 0 cancels to 43,430 digits at z = -1e5, beyond the cap: the
+    # gradient, exp(-2e5), is below float64's range whatever its digits
+    d = derive(Network(1, [Dense(1, "elu")], "half_sse"))
+    assert d.at({"x": -1e5, "T": -1.0, "w": 1.0, "b": 0.0}) == {"w": 0.0, "b": 0.0}
+
+
+def test_a_value_beyond_the_precision_cap_is_a_one_line_error(monkeypatch: Any) -> None:
+    # ELU + 1 = exp(z) at z = -200 cancels to 87 digits: within the cap, the delta
+    # (a + 1) exp(z) = exp(-400) keeps its digits; with a cap of 20 digits it is out of reach
+    d = derive(Network(1, [Dense(1, "elu")], "half_sse"))
+    values = {"x": -200.0, "T": -1.0, "w": 1.0, "b": 0.0}
+    with mpmath.workdps(30):
+        assert d.at(values)["b"] == pytest.approx(float(mpmath.exp(-400)), rel=1e-15)
+    monkeypatch.setattr(numbers, "MAX_DIGITS", 20)
+    with pytest.raises(DerivationError, match=r"^delta is out of reach of exact evaluation at "
+                       r"these values \(it needs more than 20 digits\)$"):
+        d.at(values)

@@ -219,7 +219,7 @@ def test_deep_chain_pdf_has_the_vanishing_product_and_its_bound(
 def test_small_mlp_pdf_shows_the_softmax_cross_entropy_simplification(
         rendered: dict[str, Path]) -> None:
     text = _pdf_text(rendered["small_mlp"] / "small_mlp.pdf")
-    assert "softmaxwithcross-entropy:thetargetssumto1,sodelta=a-T" in text
+    assert "softmaxwithcross-entropy:a-Twhenthetargetssumto1ineverysample(one-hotlabels)" in text
     assert "Errorsignals" in text
 
 

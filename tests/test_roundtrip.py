@@ -363,3 +363,33 @@ def test_report_delta_rows_read_back(case: Case, tmp_path: Path) -> None:
             want = step.general if i == 0 and step.general is not None else step.expression
             assert row.right.startswith("= "), row  # one line each in these networks
             _reads_back(row.right.removeprefix("= "), want, net, latex_=True)
+
+
+# -- every activation in a chain (issue 15, item 6) --------------------------------------
+
+_CHAIN_CASES = [(hidden, output, loss) for hidden in ELEMENTWISE for output in ("tanh", "sigmoid")
+                for loss in LOSSES if loss not in ("bce", "cce") or output == "sigmoid"]
+
+
+@pytest.mark.parametrize("hidden, output, loss", _CHAIN_CASES,
+                         ids=[f"{h.name}-{o}-{l}" for h, o, l in _CHAIN_CASES])
+def test_chain_lines_of_every_activation_read_back(hidden: Any, output: str, loss: str) -> None:
+    """Every factor that is a sum keeps its brackets in the chain line, text and LaTeX
+    (``w2 · (1 - a1**2) · x1``, not ``w2 · 1 - a1**2 · x1``)."""
+    net = Network(1, [Dense(1, hidden.name), Dense(1, output)], loss)
+    d = derive(net)
+    for g in d.values():
+        factors = chain_factors(g.chain)
+        _reads_back(product_text(factors), _chain(d, g.name), net)
+        _reads_back(product_text(factors, unicode=False), _chain(d, g.name), net)
+        if (hidden.name, "derivative") not in CASES_ENV:  # a cases display is not read
+            _reads_back(product_latex(factors, net), _chain(d, g.name), net, latex_=True)
+
+
+def test_the_tanh_chain_line_brackets_its_derivative() -> None:
+    net = Network(1, [Dense(1, "tanh"), Dense(1, "tanh")], "half_sse")
+    factors = chain_factors(derive(net)["w1"].chain)
+    assert product_text(factors) == "-(T - a2) · (1 - a2**2) · w2 · (1 - a1**2) · x1"
+    assert product_latex(factors, net) == (
+        r"-\left(T - a_{2}\right) \cdot \left(1 - a_{2}^{2}\right) \cdot w_{2} \cdot "
+        r"\left(1 - a_{1}^{2}\right) \cdot x_{1}")

@@ -30,9 +30,12 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+import mpmath
 import sympy as sp
+from mpmath.libmp import prec_to_dps
 from sympy import Expr, S, Symbol
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.core.function import ArgumentIndexError
 
 from .base import Activation, CatalogueFunction, UnitForms, get_activation, register
 from .softmax import SOFTMAX
@@ -42,9 +45,27 @@ __all__ = ["sigmoid", "relu", "binary_step", "leaky_relu", "elu", "softplus", "s
 
 Params = Mapping[str, Expr]
 
-#: Printed as a call of the run-time helper ``symgrad.runtime._erfc``; SymPy does not
-#: rewrite it as it rewrites ``erfc(-x)``.
-ERFC = sp.Function("_erfc")
+class _erfc(sp.Function):
+    """The complementary error function, printed as a call of the run-time helper
+    ``symgrad.runtime._erfc`` (C: ``erfc``). SymPy's own ``erfc(-x)`` becomes
+    ``2 - erfc(x)``, which cancels for large ``x``; this one stays as written."""
+
+    nargs = 1
+
+    def _eval_evalf(self, prec: int) -> Expr | None:
+        if not self.args[0].is_number:
+            return None
+        with mpmath.workprec(prec + 20):
+            value = mpmath.erfc(self.args[0].evalf(prec_to_dps(prec + 20))._to_mpmath(prec + 20))
+        return sp.Float._new(value._mpf_, prec)
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return -2 * sp.exp(-self.args[0] ** 2) / sp.sqrt(sp.pi)
+
+
+ERFC = _erfc
 _GELU_CLIP = 40  # exp(-40**2 / 2) underflows to 0, so clipping |z| there changes nothing
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 
@@ -87,6 +108,10 @@ class sigmoid(CatalogueFunction):
     def definition(cls, z: Expr) -> Expr:
         return 1 / (1 + sp.exp(-z))
 
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        return 1 / (1 + mpmath.exp(-z))
+
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)
         return self * (1 - self)
@@ -114,6 +139,9 @@ def _tanh_forms(out: UnitForms, z: Symbol, a: Symbol, p: Params) -> None:
     out.add(a, sp.tanh(z))
     e = out.add(Symbol(f"{a}_e"), sp.exp(-2 * sp.Abs(z)))
     out.add(Symbol(f"{a}_d"), 4 * e / (1 + e) ** 2, a, "slope")  # sech^2, no overflow
+    # 1 - tanh(z) = 2 exp(-2z)/(1 + exp(-2z)) for z >= 0, where 1 - a would round to 0
+    out.add(Symbol(f"{a}_c"), sp.Piecewise((2 * e / (1 + e), z >= 0), (1 - a, True)),
+            a, "complement")
 
 
 register(Activation("tanh", "Hyperbolic tangent", sp.tanh, "(-1, 1)", _tanh_forms,
@@ -139,6 +167,10 @@ class relu(CatalogueFunction):
     @classmethod
     def definition(cls, z: Expr) -> Expr:
         return sp.Piecewise((z, z > 0), (S.Zero, True))
+
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        return max(z, mpmath.mpf(0))
 
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)
@@ -181,6 +213,10 @@ class binary_step(CatalogueFunction):
     def definition(cls, z: Expr) -> Expr:
         return sp.Heaviside(z, 1)
 
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        return mpmath.mpf(1 if z >= 0 else 0)
+
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)
         return S.Zero
@@ -209,6 +245,10 @@ class linear(CatalogueFunction):
 
     @classmethod
     def definition(cls, z: Expr) -> Expr:
+        return z
+
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
         return z
 
 
@@ -240,6 +280,10 @@ class leaky_relu(CatalogueFunction):
     @classmethod
     def definition(cls, z: Expr, alpha: Expr) -> Expr:
         return sp.Piecewise((z, z > 0), (alpha * z, True))
+
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf, alpha: mpmath.mpf) -> mpmath.mpf:
+        return z if z > 0 else alpha * z
 
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex, 2)
@@ -278,6 +322,10 @@ class elu(CatalogueFunction):
     def definition(cls, z: Expr, alpha: Expr) -> Expr:
         return sp.Piecewise((z, z > 0), (alpha * (sp.exp(z) - 1), True))
 
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf, alpha: mpmath.mpf) -> mpmath.mpf:
+        return z if z > 0 else alpha * mpmath.expm1(z)
+
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex, 2)
         z, alpha = self.args
@@ -315,6 +363,10 @@ class softplus(CatalogueFunction):
     def definition(cls, z: Expr) -> Expr:
         return sp.log(1 + sp.exp(z))
 
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        return z + mpmath.log1p(mpmath.exp(-z)) if z > 0 else mpmath.log1p(mpmath.exp(z))
+
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)
         return sigmoid(self.args[0])
@@ -348,6 +400,10 @@ class silu(CatalogueFunction):
     def definition(cls, z: Expr) -> Expr:
         return z / (1 + sp.exp(-z))
 
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        return z / (1 + mpmath.exp(-z))
+
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)
         z = self.args[0]
@@ -379,6 +435,12 @@ class gelu(CatalogueFunction):
     @classmethod
     def definition(cls, z: Expr) -> Expr:
         return z * (1 + sp.erf(z / sp.sqrt(2))) / 2
+
+    @staticmethod
+    def mpmath_value(z: mpmath.mpf) -> mpmath.mpf:
+        # Phi(z) = erfc(-z/sqrt 2)/2: for z << 0, 1 + erf(z/sqrt 2) would cancel to
+        # thousands of digits (erf evaluated there took 6 s at z = -100)
+        return z * mpmath.erfc(-z / mpmath.sqrt(2)) / 2
 
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Literal, Mapping, Sequence
 
+import mpmath
 import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy import Expr, Function, Integer, Rational, Symbol
@@ -52,8 +53,8 @@ class CatalogueFunction(Function):
     the elementary definition, printed in LaTeX under the entry's name.
 
     Subclasses define ``definition`` (elementary functions), ``fdiff`` (the derivative rule,
-    raising :class:`~sympy.core.function.ArgumentIndexError` for a wrong index) and
-    ``latex_name``.
+    raising :class:`~sympy.core.function.ArgumentIndexError` for a wrong index),
+    ``latex_name`` and ``mpmath_value``, the value at any precision.
     """
 
     #: How the function prints in LaTeX (``\operatorname{<class name>}`` when not set).
@@ -64,6 +65,12 @@ class CatalogueFunction(Function):
         """The function written with elementary functions (exp, log, Piecewise, erf)."""
         raise NotImplementedError
 
+    #: ``mpmath_value(*args)``: the value with mpmath at its working precision, in a form
+    #: that keeps every digit for any argument (``log1p``, ``expm1``, ``erfc`` where the
+    #: definition would cancel); exact evaluation (:mod:`symgrad.numbers`) relies on it.
+    #: Without it, ``definition`` is evaluated, SymPy raising the precision where it cancels.
+    mpmath_value: Callable[..., Any] | None = None
+
     def _eval_rewrite_as_exp(self, *args: Expr, **kwargs: Any) -> Expr:
         return self.definition(*args)
 
@@ -72,7 +79,14 @@ class CatalogueFunction(Function):
     def _eval_evalf(self, prec: int) -> Expr | None:
         if not all(a.is_number for a in self.args):
             return None
-        return self.definition(*self.args).evalf(prec_to_dps(prec) + 5)
+        if self.mpmath_value is None:
+            given = [sp.Dummy() for _ in self.args]
+            return self.definition(*given).evalf(prec_to_dps(prec), subs=dict(zip(given, self.args)))
+        guard = prec + 20
+        with mpmath.workprec(guard):
+            value = mpmath.mpf(self.mpmath_value(*(a.evalf(prec_to_dps(guard))._to_mpmath(guard)
+                                                   for a in self.args)))
+        return sp.Float._new(value._mpf_, prec)
 
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real

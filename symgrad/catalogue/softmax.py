@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import mpmath
 import sympy as sp
 from sympy import Expr, Integer, KroneckerDelta, S, Symbol
+from sympy.codegen.cfunctions import log1p
 
 from .base import Activation, CatalogueFunction, UnitForms
 
@@ -36,6 +38,11 @@ class softmax(CatalogueFunction):
     @classmethod
     def definition(cls, k: Expr, *z: Expr) -> Expr:
         return sp.exp(z[int(k) - 1]) / sp.Add(*(sp.exp(zj) for zj in z))
+
+    @staticmethod
+    def mpmath_value(k: mpmath.mpf, *z: mpmath.mpf) -> mpmath.mpf:
+        top = max(z)
+        return mpmath.exp(z[int(k) - 1] - top) / mpmath.fsum(mpmath.exp(zj - top) for zj in z)
 
     def fdiff(self, argindex: int = 1) -> Expr:
         self._check_index(argindex, len(self.args))
@@ -75,13 +82,21 @@ def softmax_forms(layer: int, zs: Sequence[Symbol], outputs: Sequence[Symbol]) -
         others = [s for j, s in enumerate(shares) if j != k]
         if not others:
             continue
-        forms.add(Symbol(f"{a}_c"), sp.Add(*others) / total, a, "complement")
-        forms.add(Symbol(f"{a}_log"), z - lse, a, "log")
+        rest_shares = forms.add(Symbol(f"{a}_o"), sp.Add(*others))
+        forms.add(Symbol(f"{a}_c"), rest_shares / total, a, "complement")
+        # the largest share: log a = -log(1 + others), which keeps the others where the sum
+        # 1 + others would round them away; the others: z - lse, at least log 2 from 0
+        forms.add(Symbol(f"{a}_log"), sp.Piecewise((-log1p(rest_shares), z >= m),
+                                                   (z - lse, True)), a, "log")
         rest = [zj for j, zj in enumerate(zs) if j != k]
         m_rest = sp.Max(*rest) if len(rest) > 1 else rest[0]
         rest_sum = sp.Add(*(sp.exp(zj - m_rest) for zj in rest))
         others_lse = forms.add(Symbol(f"{a}_lseo"), m_rest + sp.log(rest_sum))
-        forms.add(Symbol(f"{a}_logc"), others_lse - lse, a, "log_complement")
+        # log(1 - a) of a share below the largest is log1p(-a): lseo - lse would keep only
+        # 1e-16 of it absolutely, where it is about -a
+        forms.add(Symbol(f"{a}_logc"), sp.Piecewise((log1p(-sp.Min(a, S.Half)), z < m),
+                                                    (others_lse - lse, True)),
+                  a, "log_complement")
         for j, (zj, aj) in enumerate(zip(zs, outputs)):
             if j != k:
                 forms.add(Symbol(f"{aj}_div_c{k + 1}"), sp.exp(zj - others_lse), aj,

@@ -50,10 +50,17 @@ from ..errors import ArgumentError, DerivationError
 from ..network import Network
 from ..printing import matrix_latex, matrix_text, text
 from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
-from .rules import output_upstream, unit_delta
+from .rules import output_upstream, softmax_cross_entropy, unit_delta
+from .unit import DeltaStep
 
 __all__ = ["LayerStep", "LayerDerivation", "derive_layers", "SCALAR_LIMIT"]
-_Elementwise = ElementwiseApplyFunction
+
+
+def _applied(function: sp.Lambda, matrix: MatrixExpr) -> MatrixExpr:
+    """``function`` applied elementwise to ``matrix``. SymPy's constructor calls the function
+    on a 1 x 1 matrix itself, which fails for a one-unit layer (``Heaviside`` of a matrix,
+    comparisons in a Piecewise): the node is built directly instead, for every shape."""
+    return MatrixExpr.__new__(ElementwiseApplyFunction, function, matrix)
 
 
 # -- shapes --------------------------------------------------------------------------------
@@ -82,7 +89,7 @@ def _elementwise(expr: Expr, table: Table) -> MatrixExpr:
         raise DerivationError(f"cannot write {expr} elementwise in one of "
                               f"{', '.join(map(str, table))}")
     var = sp.Dummy("u")
-    return _Elementwise(sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
+    return _applied(sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
 
 
 def _lift_sum(expr: Expr, table: Table, shape: Shape) -> MatrixExpr:
@@ -137,8 +144,9 @@ class LayerStep:
     Jacobian mixes units, and for a layer without activation). ``general`` is the
     factor before the own-output rewrite (``sigma'(z1)``); ``scalar_local`` is the
     per-unit derivative as SymPy gives it, in the unit symbols ``z``, ``a``.
-    ``delta_scalar`` is the per-unit delta in ``a``, ``y``, ``z`` for an output layer,
-    and ``note`` says which simplification was applied.
+    ``unit`` is the output layer's per-unit step in ``z``, ``a``, ``y`` (the unit level's
+    :class:`~symgrad.derive.unit.DeltaStep`, with the rules of :mod:`.rules`), and ``note``
+    says which simplification was applied.
     """
 
     index: int
@@ -152,8 +160,14 @@ class LayerStep:
     batch_weight_gradient: MatrixExpr
     batch_bias_gradient: MatrixExpr | None
     scalar_local: Expr | None = None
-    delta_scalar: Expr | None = None
+    unit: DeltaStep | None = None
     note: str = ""
+
+    @property
+    def delta_scalar(self) -> Expr | None:
+        """The output layer's per-unit delta (in ``a``, ``y``, ``z``; ``s_i``, ``y[i]`` for
+        a softmax), as shown; ``None`` for a hidden layer."""
+        return None if self.unit is None else self.unit.expression
 
 
 def _unit_symbols() -> tuple[Symbol, Symbol, Symbol]:
@@ -239,58 +253,56 @@ class LayerDerivation:
 
     def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr,
                                                          MatrixExpr | None, MatrixExpr | None,
-                                                         Expr | None, Expr, str]:
+                                                         DeltaStep, str]:
+        """The output layer's delta (lifted), its upstream, local factor and general
+        factor, the per-unit step in ``z``, ``a``, ``y`` it is lifted from, and the note."""
         z, a, y = _unit_symbols()
         L = shape.index
         if self._softmax_out:
-            # E = -sum_k y_k log softmax_k(z) = -sum_k y_k (z_k - log sum_j exp z_j)
-            i, j, k = sp.symbols("i j k", integer=True)
+            i, k = sp.symbols("i k", integer=True)
             n = Symbol("n", integer=True, positive=True)
-            zi, yi = sp.IndexedBase("z"), sp.IndexedBase("y")
-            logsum = sp.log(sp.Sum(sp.exp(zi[j]), (j, 1, n)))
-            error = -sp.Sum(yi[k] * (zi[k] - logsum), (k, 1, n))
-            derivative = error.diff(zi[i]).doit()
-            # the Piecewise splits off i outside 1..n, where z_i is not an input at all
-            derivative = sp.expand(derivative.replace(
-                lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr))
-            # constants (in k) out of the sum over k: sum_k exp(z_i) y_k / S = s_i sum_k y_k
-            derivative = derivative.replace(lambda e: isinstance(e, sp.Sum),
-                                            lambda e: sp.factor_terms(e.expand()))
-            s_i = Symbol("s_i")
-            general = derivative.subs(sp.exp(zi[i]) / sp.Sum(sp.exp(zi[j]), (j, 1, n)), s_i)
-            collapsed = general.subs(sp.Sum(yi[k], (k, 1, n)), 1)
-            if sp.expand(collapsed - (s_i - yi[i])) != 0:
-                raise DerivationError(f"softmax with cross-entropy gave {collapsed}, "
-                                      "not s_i - y_i")
-            note = (f"softmax with cross-entropy: dE/dz_i = {text(general)}, "
-                    "and the targets sum to 1")
+            s_i, y_ = Symbol("s_i"), sp.IndexedBase("y")
+            rule = softmax_cross_entropy(s_i, y_[i], sp.Sum(y_[k], (k, 1, n)))
+            unit = DeltaStep(Symbol("delta_i"), Symbol("z_i"), L, -y_[i] / s_i, None, *rule)
             delta = MatAdd(self.a[L], -self.y, evaluate=False)
-            return delta, delta, None, None, None, s_i - yi[i], note
+            return delta, delta, None, None, unit, f"dE/dz_i = {text(rule.general)}; {rule.note}"
         # an elementwise output: E = sum_k l(a_k, y_k); dE/da_1 of K outputs is l'(a, y)
+        # (built in a and y, not substituted after: 2*(a - y) would become 2*a - 2*y)
         K = shape.units
-        outs = sp.symbols(f"o1:{K + 1}", real=True)
-        tgts = sp.symbols(f"t1:{K + 1}", real=True)
-        upstream = output_upstream(self.loss.per_sample(list(outs), list(tgts)),
-                                   outs[0]).xreplace({outs[0]: a, tgts[0]: y})
-        general_local, local = _own_output(shape, z, a)
-        scalar, _, note = unit_delta(upstream, local, self.loss, shape.activation, output=True)
+        outs = [a, *sp.symbols(f"o2:{K + 1}", real=True)]
+        tgts = [y, *sp.symbols(f"t2:{K + 1}", real=True)]
+        upstream = output_upstream(self.loss.per_sample(outs, tgts), a)
+        _, local = _own_output(shape, z, a)
+        rule = unit_delta(upstream, local, self.loss, shape.activation, output=True)
+        unit = DeltaStep(Symbol("delta"), z, L, upstream, None if local == 1 else local, *rule)
         table = {a: self.a[L], y: self.y, z: self.z[L]}
         shape2 = (shape.units, 1)
-        delta = _lift(scalar, table, shape2)
+        delta = _lift(rule.expression, table, shape2)
         lifted_local = None if local == 1 else _lift(local, table, shape2)
         general = None if local == 1 else self._general(shape)
         try:
             lifted_upstream: MatrixExpr = _lift(upstream, table, shape2)
         except DerivationError:  # shown only as the simplified delta
             lifted_upstream = delta
-        return delta, lifted_upstream, lifted_local, general, local, scalar, note
+        return delta, lifted_upstream, lifted_local, general, unit, rule.note
+
+    def unit_loss(self) -> Expr:
+        """One output's term of the per-sample loss in the unit symbols ``a`` and ``y``
+        (``1/K`` of it for a mean over ``K`` outputs): the loss of ``K`` equal outputs over
+        ``K``, so no term is expanded (``(y - a)**2`` stays a square).
+
+        >>> derive_layers("derivations/digits_mlp.toml").unit_loss()
+        -y*log(a)
+        """
+        K = self.sizes[-1]
+        _, a, y = _unit_symbols()
+        return self.loss.per_sample([a] * K, [y] * K) / K
 
     def _general(self, shape: LayerShape) -> MatrixExpr:
         """``f'(z_l)`` as an elementwise function, printed ``sigma'(z1)``."""
         var = sp.Dummy("u")
         function = sp.Lambda(var, sp.Function(f"{shape.label}_prime")(var))
-        return _Elementwise(function,
-                                                                         self.z[shape.index])
+        return _applied(function, self.z[shape.index])
 
     def _step(self, shape: LayerShape) -> LayerStep:
         l = shape.index
@@ -298,10 +310,9 @@ class LayerDerivation:
         if not shape.bias:
             db = bdb = None
         if l == len(self.shapes):
-            out, upstream, local, general, scalar_local, delta_scalar, note = \
-                self._output_delta(shape)
+            out, upstream, local, general, unit, note = self._output_delta(shape)
             return LayerStep(l, self.delta[l], upstream, local, general, out, dW, db, bdW, bdb,
-                             scalar_local, delta_scalar, note)
+                             unit.local, unit, note)
         # dE/da_l: differentiate tr(delta_{l+1}^T W_{l+1} a_l) by a_l
         upstream = Trace(self.delta[l + 1].T * self.W[l + 1] * self.a[l]).diff(self.a[l])
         z, a, _ = _unit_symbols()
@@ -332,23 +343,17 @@ class LayerDerivation:
                 continue
             f = sp.Function(shape.label)
             var = sp.Dummy("u")
-            out.append((self.a[l], _Elementwise(
-                sp.Lambda(var, f(var)), self.z[l])))
+            out.append((self.a[l], _applied(sp.Lambda(var, f(var)), self.z[l])))
         return out
 
     def _loss_expr(self) -> Expr:
         k = Symbol("k", integer=True)
-        K = self.sizes[-1]
-        out, tgt = sp.IndexedBase(self.output_name), sp.IndexedBase("y")
-        outs = sp.symbols(f"o1:{K + 1}", real=True)
-        tgts = sp.symbols(f"t1:{K + 1}", real=True)
-        per = self.loss.per_sample(list(outs), list(tgts))
-        first = sum((t for t in sp.Add.make_args(sp.expand(per)) if t.has(outs[0]) or
-                     t.has(tgts[0])), sp.Integer(0))
-        general = sp.factor_terms(first.xreplace({outs[0]: out[k], tgts[0]: tgt[k]}))
-        if general.could_extract_minus_sign():
-            return -sp.Sum(-general, (k, 1, K))
-        return sp.Sum(general, (k, 1, K))
+        _, a, y = _unit_symbols()
+        term = sp.factor_terms(self.unit_loss().xreplace(
+            {a: sp.IndexedBase(self.output_name)[k], y: sp.IndexedBase("y")[k]}))
+        if term.could_extract_minus_sign():
+            return -sp.Sum(-term, (k, 1, self.sizes[-1]))
+        return sp.Sum(term, (k, 1, self.sizes[-1]))
 
     def text(self, unicode: bool = True) -> str:
         """The derivation step by step, as ``symgrad derive --level layer`` prints it."""

@@ -38,9 +38,9 @@ from sympy import Expr, Symbol
 
 from ..errors import UnknownNameError
 from ..network import Layer, Network
-from ..numbers import exact_points, finite_float
+from ..numbers import ExactPoint, exact_points, finite_float
 from ..printing import latex, partial_latex
-from .rules import output_upstream, unit_delta
+from .rules import UnitDelta, output_upstream, softmax_cross_entropy, unit_delta
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
 
@@ -73,6 +73,8 @@ class DeltaStep:
     whose Jacobian mixes units), and ``expression`` the delta in terms of intermediates and
     the next layer's delta symbols. ``general`` is set when a known simplification was
     applied (softmax with cross-entropy collapsing to ``a - T``): it holds the form before.
+    ``assumption`` says what ``expression`` assumes of the data (``""``: nothing, it equals
+    ``general``); numbers come from :attr:`unconditional`, right for any data.
     """
 
     symbol: Symbol
@@ -83,6 +85,13 @@ class DeltaStep:
     expression: Expr
     general: Expr | None = None
     note: str = ""
+    assumption: str = ""
+
+    @property
+    def unconditional(self) -> Expr:
+        """The delta for any data: ``general`` where ``expression`` assumes something."""
+        return self.general if self.assumption and self.general is not None \
+            else self.expression
 
 
 Chain = tuple[Factor, ...]
@@ -143,8 +152,7 @@ class Gradient:
         if d.gradients.get(self.name) is self:
             return d.at(values)[self.name]
         points = d._points(values)
-        each = [finite_float(self.delta_form.xreplace(p).evalf(digits), f"d/d{self.name}")
-                for p, digits in points]
+        each = [p.value(self.delta_form, f"d/d{self.name}") for p in points]
         if d.network.loss.reduction == "mean":
             each = [v / len(points) for v in each]
         return each[0] if len(each) == 1 else np.array(each)
@@ -196,27 +204,21 @@ class Derivation(Mapping[str, Gradient]):
             upstream = [sp.Add(*(following.deltas[k] * following.weights[k][i]
                                  for k in range(following.units)))
                         for i in range(layer.units)]
+        act = layer.activation
         steps = []
         for j in range(layer.units):
-            act = layer.activation
+            local = None if act is None or not act.elementwise else self._local(layer, j)
             if act is None or act.elementwise:
-                local = None if act is None else self._local(layer, j)
-                expr, general, note = unit_delta(upstream[j], local, net.loss, act, output=last)
-                steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index,
-                                       upstream[j], local, expr, general, note))
-                continue
-            jacobian = [act.jacobian(layer.pre, layer.post, i, j, **layer.params)
-                        for i in range(layer.units)]
-            expr = sp.Add(*(g * d for g, d in zip(upstream, jacobian)))
-            general, note = None, ""
-            if last and net.loss.name == "cce":
-                collected = sp.collect(sp.expand(expr), layer.post[j])
-                simplified = collected.subs(sp.Add(*net.targets), 1)
-                if simplified != collected:
-                    general, expr = collected, simplified
-                    note = "softmax with cross-entropy: the targets sum to 1, so delta = a - T"
+                delta = unit_delta(upstream[j], local, net.loss, act, output=last)
+            elif last and net.loss.name == "cce":
+                delta = softmax_cross_entropy(layer.post[j], net.targets[j],
+                                              sp.Add(*net.targets))
+            else:  # a mixing activation: the chain rule through its Jacobian
+                delta = UnitDelta(sp.Add(*(g * act.jacobian(layer.pre, layer.post, i, j,
+                                                            **layer.params)
+                                           for i, g in enumerate(upstream))), None, "")
             steps.append(DeltaStep(layer.deltas[j], layer.pre[j], layer.index, upstream[j],
-                                   None, expr, general, note))
+                                   local, *delta))
         return steps
 
     def _uses(self) -> dict[Symbol, list[tuple[Layer, int, Expr]]]:
@@ -394,23 +396,23 @@ class Derivation(Mapping[str, Gradient]):
 
     # -- numbers -----------------------------------------------------------------------
 
-    def _points(self, values: Mapping[str | Symbol, object]
-                ) -> list[tuple[dict[Symbol, Expr], int]]:
+    def _points(self, values: Mapping[str | Symbol, object]) -> list[ExactPoint]:
         net = self.network
         return exact_points(net.parameters, net.inputs + net.targets, net.equations,
                             {z for layer in net.layers for z in layer.pre},
-                            {s: step.expression for s, step in self.deltas.items()}, values)
+                            {s: step.unconditional for s, step in self.deltas.items()}, values)
 
     def evaluate(self, values: Mapping[str | Symbol, object]) -> list[dict[Symbol, float]]:
         """Every symbol's value per sample: inputs, parameters, ``z``, ``a``, deltas."""
-        return [{k: finite_float(v, str(k)) for k, v in point.items()}
-                for point, _ in self._points(values)]
+        return [{k: finite_float(v, str(k)) for k, v in point.values.items()}
+                for point in self._points(values)]
 
     def at(self, values: Mapping[str | Symbol, object]) -> dict[str, float]:
-        """Every gradient at ``values``, summed or averaged over samples as the loss says."""
+        """Every gradient at ``values``, summed or averaged over samples as the loss says.
+        Exact: each value keeps 30 significant digits before it is rounded to a float,
+        whatever cancels on the way (see :class:`symgrad.numbers.ExactPoint`)."""
         points = self._points(values)
-        totals = {name: sum(finite_float(g.delta_form.xreplace(p).evalf(digits), f"d/d{name}")
-                            for p, digits in points)
+        totals = {name: sum(p.value(g.delta_form, f"d/d{name}") for p in points)
                   for name, g in self.gradients.items()}
         if self.network.loss.reduction == "mean":
             totals = {k: v / len(points) for k, v in totals.items()}
@@ -419,9 +421,7 @@ class Derivation(Mapping[str, Gradient]):
     def loss_at(self, values: Mapping[str | Symbol, object]) -> float:
         """The loss at ``values``, reduced over samples."""
         points = self._points(values)
-        error = self.network.error
-        total = sum(finite_float(error.xreplace(p).evalf(digits), "the loss")
-                    for p, digits in points)
+        total = sum(p.value(self.network.error, "the loss") for p in points)
         return total / len(points) if self.network.loss.reduction == "mean" else total
 
     # -- Mapping -----------------------------------------------------------------------
