@@ -1,6 +1,7 @@
 """Expressions become numbers outside code generation: float64 arrays through one
-table-driven evaluator (:func:`evaluate`), and exact values at a point with enough working
-precision (:func:`exact_points`, behind ``Derivation.at`` and ``loss_at``).
+table-driven evaluator (:func:`evaluate`), and exact values at a point, 30 digits whatever
+cancels on the way (:func:`exact_points` and :class:`ExactPoint`, behind ``Derivation.at``
+and ``loss_at``).
 
 :func:`evaluate` walks a SymPy tree once, with a rule per node type found in a table
 (walking the class's MRO, so ``Integer`` finds ``Number``'s rule), and broadcasts like
@@ -403,6 +404,13 @@ class ExactPoint:
         self._pre = pre
         self._activations: dict[Symbol, Expr] = {}
 
+    def define(self, symbol: Symbol, expr: Expr) -> None:
+        """Evaluate ``symbol = expr``; an activation output stays ``expr`` (its function of
+        ``z``) wherever it enters a later expression."""
+        self.values[symbol] = self.exact(expr, str(symbol), _STORED)
+        if symbol not in self._pre:
+            self._activations[symbol] = expr
+
     def exact(self, expr: Expr, what: str, digits: int = DIGITS) -> Expr:
         """``expr`` to ``digits`` significant digits, or a :class:`DerivationError` saying
         it is out of reach."""
@@ -464,9 +472,7 @@ def exact_points(parameters: Sequence[Symbol], data: Sequence[Symbol],
         point = ExactPoint({k: sp.Float(float(v[sample if v.size > 1 else 0]), _STORED)
                             for k, v in env.items()}, pre)
         for symbol, eq in equations.items():
-            point.values[symbol] = point.exact(eq, str(symbol), _STORED)
-            if symbol not in pre:
-                point._activations[symbol] = eq
+            point.define(symbol, eq)
         for symbol, expr in deltas.items():  # output layer first
             point.values[symbol] = point.exact(expr, str(symbol), _STORED)
         points.append(point)
