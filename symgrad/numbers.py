@@ -482,7 +482,10 @@ def exact_points(parameters: Sequence[Symbol], data: Sequence[Symbol],
 def finite_float(value: Expr, what: str) -> float:
     """``value`` as a float, or a clear error if it is not a finite real number."""
     if value.is_real and value.is_finite:
-        return float(value)
+        number = float(value)
+        if math.isinf(number):
+            raise OverflowError(f"{what} = {sp.N(value, 6)} is beyond the range of float64")
+        return number
     raise DerivationError(f"{what} is not a finite real number at these values "
                           f"(evaluated as {sp.N(value, 6)}); the values may be too "
                           "large for an exact evaluation")

@@ -13,6 +13,7 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from ..derive import Derivation
+from ..errors import DerivationError
 from ..numbers import exact_points
 
 __all__ = ["RTOL", "MAX_TERMS", "MAX_REWRITTEN", "EXACT_DIGITS", "EXACT_RTOL",
@@ -185,10 +186,13 @@ def exact_values(derivation: Derivation, yours: Expr, mine: Expr,
     deltas = {s: step.expression for s, step in derivation.deltas.items()}
     found = []
     for values in points[:EXACT_POINTS]:
-        [(point, digits)] = exact_points(net.parameters, net.inputs + net.targets,
-                                         net.equations, pre, deltas, values)
-        y = yours.xreplace(point).evalf(digits)
-        s = mine.xreplace(point).evalf(digits)
+        try:
+            [point] = exact_points(net.parameters, net.inputs + net.targets, net.equations,
+                                   pre, deltas, values)
+            y = point.exact(yours, "your expression", EXACT_DIGITS + 10)
+            s = point.exact(mine, "the symbolic gradient", EXACT_DIGITS + 10)
+        except DerivationError:  # beyond exact evaluation here: the other points decide
+            continue
         if all(v.is_real and v.is_finite for v in (y, s)):
-            found.append(ExactValues(point, y, s))
+            found.append(ExactValues(point.values, y, s))
     return found

@@ -231,6 +231,9 @@ def _update(d: Derivation, values: Mapping[str, float], rate: float) -> Update:
     net = d.network
     old = {str(p): float(net.values[str(p)]) for p in net.parameters}  # type: ignore[arg-type]
     new = {k: v - rate * values[k] for k, v in old.items()}
+    beyond = [k for k, v in new.items() if not math.isfinite(v)]
+    if beyond:
+        raise OverflowError(f"{beyond[0]} after the step is beyond float64")
     rows = [UpdateRow(latex(p, net), number(old[str(p)]), number(values[str(p)]),
                       number(-rate * values[str(p)]), number(new[str(p)]))
             for p in net.parameters]
