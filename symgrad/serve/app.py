@@ -213,7 +213,7 @@ def _routes(practice: Practice) -> list[Route]:
 
     async def show(request: Request) -> Response:
         text = request.query_params.get("text", "")
-        if len(text) > practice.limits.field or len(request.query_params) > 1:
+        if len(text) > practice.limits.field:
             return JSONResponse({"mathml": "", "error": f"the expression is longer than "
                                  f"{practice.limits.field} characters"}, 413)
         return JSONResponse(await run_in_threadpool(practice.show, text))
@@ -227,7 +227,8 @@ def _routes(practice: Practice) -> list[Route]:
 
     return [Route("/", new_variant), Route("/v/{code}", variant_page, methods=["GET", "POST"]),
             Route("/v/{code}/solution", solution), Route("/preview", show),
-            Route("/static/{name}", static)]
+            Route("/static/{name}", static),
+            Route("/favicon.ico", lambda request: Response(status_code=204))]  # none, quietly
 
 
 def _handlers(practice: Practice) -> dict[Any, Any]:
@@ -263,5 +264,5 @@ def create_app(template: Template, *, hosts: tuple[str, ...] = LOOPBACK,
     a new secret)."""
     practice = Practice(template, limits or Limits(), tokens or Tokens())
     return Starlette(routes=_routes(practice), exception_handlers=_handlers(practice),
-                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts)),
-                                 Middleware(Guard, rate=rate or RateLimit())])
+                     middleware=[Middleware(Guard, rate=rate or RateLimit()),  # outermost
+                                 Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))])
