@@ -300,3 +300,15 @@ def test_serve_refuses_a_bad_port_and_a_bad_template(tmp_path) -> None:
     missing = run_cli("serve", str(tmp_path / "none.toml"))
     assert missing.returncode == 2 and missing.stderr.startswith("symgrad serve: error: ")
     assert "none.toml" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_serve_refuses_a_template_without_any_variant(tmp_path) -> None:
+    text = (DERIVATIONS / "two_neuron_exercise.toml").read_text() \
+        .replace("x1 = [0.75, 1.25, 1.5, 1.75, 2.0]", "x1 = [20.0]") \
+        .replace("w1 = { from = -1.0, to = 1.0, step = 0.05 }", "w1 = [4.0, 5.0]")
+    template = tmp_path / "saturated.toml"
+    template.write_text(text)
+    proc = run_cli("serve", str(template), "--port", "0")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"symgrad serve: error: {template}:")
+    assert "no variant possible: all " in proc.stderr and proc.stderr.count("\n") == 1

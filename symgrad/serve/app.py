@@ -115,7 +115,8 @@ class Practice:
 
     def fresh_code(self) -> str:
         """The code of a variant drawn at random."""
-        return generate(self.template, 1, seed=secrets.randbelow(2**32)).variants[0].code
+        with self._lock:
+            return generate(self.template, 1, seed=secrets.randbelow(2**32)).variants[0].code
 
     def _variant(self, code: str) -> Variant:
         with self._lock:
