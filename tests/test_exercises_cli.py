@@ -24,7 +24,7 @@ needs_tex = pytest.mark.skipif(
 
 
 def test_both_commands_are_listed() -> None:
-    assert COMMANDS[-2:] == ("exercises", "grade")
+    assert COMMANDS[-3:] == ("exercises", "grade", "serve")  # serve: the practice page
     err = run_cli_here().stderr
     assert "\n    exercises " in err and "\n    grade " in err
 

@@ -31,6 +31,7 @@ RANK = {
     "analysis": 7.5,  # vanishing gradients and the experiments a report shows (train, 7)
     "report": 8,  # runs training (7) and checks hand derivations (check, 6) for its sections
     "exercises": 8.5,  # sheets and worked solutions through the report (8), grading by check
+    "serve": 9,  # the practice page: a web app on the exercises (8.5)
 }
 CLI_RANK = 99
 

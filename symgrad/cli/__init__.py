@@ -21,7 +21,7 @@ __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
 COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report",
-            "examples", "exercises", "grade")
+            "examples", "exercises", "grade", "serve")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
