@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 import threading
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Mapping
 
 import jinja2
@@ -44,6 +44,7 @@ from ..exercises import Template, Variant, Verdict, generate, grade_answer
 from ..exercises.sheets import environment as sheet_environment
 from ..exercises.sheets import solution_content, solution_html
 from ..exercises.variants import normal_code
+from ..files import read_text
 from ..report.escape import paragraphs
 from .guard import Limits, RateLimit, Refused, Tokens, read_form
 from .preview import preview
@@ -64,6 +65,7 @@ _HEADERS = {"content-security-policy": PAGE_CSP, "x-content-type-options": "nosn
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _STATIC = {"preview.js": "text/javascript; charset=utf-8",
            "style.css": "text/css; charset=utf-8"}
+_FOLDER = Path(__file__).resolve().parent
 _CODE_LENGTH = 32  # longer path parts are not codes, and are not echoed back
 
 
@@ -107,8 +109,8 @@ class Practice:
         self._lock = threading.RLock()  # a solution builds its variant under it
         self.variant = lru_cache(maxsize=256)(self._variant)
         self.solution = lru_cache(maxsize=16)(self._solution)
-        folder = resources.files(__package__).joinpath("static")
-        self.static = {name: folder.joinpath(name).read_bytes() for name in _STATIC}
+        self.static = {name: read_text(_FOLDER / "static" / name, what="a page file")
+                       .encode("utf-8") for name in _STATIC}
         self.env = sheet_environment().overlay(
             loader=jinja2.PackageLoader("symgrad.serve", "templates"))
         generate(template, 1)  # a template without any possible variant fails here
