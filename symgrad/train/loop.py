@@ -392,6 +392,12 @@ def train(net: Network | Spec | str | Path, *, level: str = "auto",
     plan = _plan(model.spec, model.samples, learning_rate, iterations, epochs, batch_size, mode,
                  tolerance, seed)
     current = _override(model.start(plan.seed, reseed=seed is not None), params)
+    return _run(model, plan, current, progress)
+
+
+def _run(model: Model, plan: _Plan, current: dict[str, Any],
+         progress: bool | None | Callable[[Step], object]) -> TrainingResult:
+    """The descent with its progress bar (and callback), as a :class:`TrainingResult`."""
     symbol = model.loss_symbol
     bar = tqdm(total=plan.updates, desc="training", unit="it", leave=False,
                delay=_PROGRESS_DELAY,
