@@ -16,6 +16,20 @@ ALL_SPECS = sorted(p for p in DERIVATIONS.glob("*.toml") if not p.stem.endswith(
 #: The specs with their data inline (scalar derivations); the others name a data set.
 SPECS = [p for p in ALL_SPECS if "source =" not in p.read_text()]
 
+#: The tables of a one-input, one-sigmoid-neuron spec, for tests that vary its free text.
+ONE_NEURON_TABLES = """
+[network]
+inputs = 1
+layers = [{ units = 1, activation = "sigmoid" }]
+loss = "half_sse"
+[parameters]
+w = 0.5
+b = 0.1
+[data]
+x = 1.0
+T = 0.3
+"""
+
 
 @dataclass
 class CliResult:

@@ -15,7 +15,7 @@ from symgrad.derive import derive
 from symgrad.export import comment_text, docstring_literal
 from symgrad.network import load
 
-from .conftest import run_cli_here
+from .conftest import ONE_NEURON_TABLES, run_cli_here
 
 #: Titles that end a docstring, start an escape Python rejects (\x, \U, \N), or carry a
 #: control character (TOML's \u escapes give NUL, ESC and a carriage return).
@@ -36,18 +36,7 @@ TITLES = {
 
 def _spec(folder: Path, title: str, name: str = "net.toml") -> Path:
     path = folder / name
-    path.write_text(f"title = {json.dumps(title)}\n" + """
-[network]
-inputs = 1
-layers = [{ units = 1, activation = "sigmoid" }]
-loss = "half_sse"
-[parameters]
-w = 0.5
-b = 0.1
-[data]
-x = 1.0
-T = 0.3
-""", encoding="utf-8")
+    path.write_text(f"title = {json.dumps(title)}\n" + ONE_NEURON_TABLES, encoding="utf-8")
     return path
 
 

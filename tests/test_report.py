@@ -26,7 +26,7 @@ from symgrad.report.content import build, number
 from symgrad.report.render import (INSTALL_TEX, environment, render_report, render_source,
                                    write_report)
 
-from .conftest import ALL_SPECS, DERIVATIONS, run_cli
+from .conftest import ALL_SPECS, DERIVATIONS, ONE_NEURON_TABLES, run_cli
 
 HAS_TEX = symgrad.report.render.tex_engine() is not None
 HAS_PDFTOTEXT = shutil.which("pdftotext") is not None
@@ -247,17 +247,7 @@ def _evil_spec(folder: Path, name: str = "evil.toml", title: str | None = INJECT
 \\immediate\\write18{touch canary2}
 \\def\\x{oops} %comment
 '''
-[network]
-inputs = 1
-layers = [{ units = 1, activation = "sigmoid" }]
-loss = "half_sse"
-[parameters]
-w = 0.5
-b = 0.1
-[data]
-x = 1.0
-T = 0.3
-""")
+""" + ONE_NEURON_TABLES)
     return path
 
 

@@ -15,7 +15,7 @@ from symgrad.errors import ReportError
 from symgrad.report.folder import MANIFEST
 from symgrad.report.render import render_report
 
-from .conftest import DERIVATIONS, run_cli_here
+from .conftest import DERIVATIONS, ONE_NEURON_TABLES, run_cli_here
 
 TWO = DERIVATIONS / "two_neuron.toml"
 LINEAR = DERIVATIONS / "linear_cost.toml"  # figures: cost, rates, loss
@@ -164,18 +164,8 @@ NAME_HTML = "x\n\n<img src=x onerror=alert(1)>\n\ny.toml"
 def _hostile_spec(folder: Path, name: str) -> Path:
     spec = folder / name
     spec.write_text(f"title = {json.dumps('T ' + TEXT)}\n"
-                    f"description = {json.dumps('D ' + TEXT)}\n" + """
-[network]
-inputs = 1
-layers = [{ units = 1, activation = "sigmoid" }]
-loss = "half_sse"
-[parameters]
-w = 0.5
-b = 0.1
-[data]
-x = 1.0
-T = 0.3
-""", encoding="utf-8")
+                    f"description = {json.dumps('D ' + TEXT)}\n" + ONE_NEURON_TABLES,
+                    encoding="utf-8")
     return spec
 
 
