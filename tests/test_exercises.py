@@ -496,3 +496,58 @@ def test_an_unknown_code_is_an_error_naming_the_template() -> None:
         with pytest.raises(ExerciseError) as caught:
             t.variant(code)
         assert str(caught.value) == f"unknown variant code '{code}': {why}"
+
+
+# -- worked solutions --------------------------------------------------------------------------
+
+
+def _boxed(content: object) -> dict[int, list[str]]:
+    """Every ``\\boxed{...}`` in a report's content, by the answer number beside it."""
+    import dataclasses
+
+    found: dict[int, list[str]] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, str):
+            for value, n in re.findall(r"\\boxed\{(.*?)\} \\quad \\text\{[^}]*answer \((\d+)\)\}",
+                                       node):
+                found.setdefault(int(n), []).append(value)
+        elif dataclasses.is_dataclass(node):
+            for f in dataclasses.fields(node):
+                walk(getattr(node, f.name))
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                walk(item)
+
+    walk(content)
+    return found
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
+def test_worked_solutions_box_every_answer_in_place(path: Path,
+                                                    classes: dict[str, Generation]) -> None:
+    from symgrad.derive import derive
+    from symgrad.exercises.solutions import solution_content
+    from symgrad.network import Network
+    from symgrad.printing import latex
+    from symgrad.report.layout import number
+
+    for v in classes[path.stem].variants[:3]:
+        content = solution_content(v)
+        boxed = _boxed(content)
+        for a in v.answers:
+            n, kind = a.question.number, a.question.kind
+            if kind == "iterations":
+                assert f"Answer ({n}): {int(a.value)} updates" in content.training.reason
+                continue
+            shown = boxed[n]
+            if kind == "symbolic":
+                net = Network.from_spec(v.spec)
+                assert shown == [latex(derive(net)[a.question.of].factored, net)]
+            elif kind == "loss":  # in the model section and before the update
+                assert shown == [number(a.value)] * 2
+            else:
+                assert shown == [number(a.value)], (v.code, kind, a.question.of)
+        assert set(boxed) | {a.question.number for a in v.answers
+                             if a.question.kind == "iterations"} == \
+            {a.question.number for a in v.answers}

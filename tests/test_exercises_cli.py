@@ -73,6 +73,9 @@ def test_exercises_makes_pdfs_of_sheets_solutions_and_key(tmp_path: Path) -> Non
         assert f"Worked solution of variant {v.code}" in solution
         assert "Gradients by the chain rule" in solution
         assert f"{v.answers[3].value:.6g}" in solution  # dE/dw2 among the answers
+        # each answer is labelled where the derivation reaches it (the boxes: see
+        # test_exercises.py::test_worked_solutions_box_every_answer_in_place)
+        assert [n for n in range(1, 8) if f"answer ({n})" in solution] == list(range(1, 8))
     assert all(v.code in _pdf_text(tmp_path / "key.pdf") for v in g.variants)
 
 

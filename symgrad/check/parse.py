@@ -53,6 +53,7 @@ from .tables import (FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_LENGTH,
 __all__ = [
     "parse",
     "parse_expression",
+    "parse_typed",
     "FUNCTIONS",
     "LATEX_COMMANDS",
     "MAX_LENGTH",
@@ -290,3 +291,32 @@ def parse(text: str, network: Any, *, latex: bool = False) -> Expr:
     a1*a2*(1 - a2)*(-T + a2)
     """
     return parse_expression(text, network.symbols, latex=latex)
+
+
+#: Text with one of these signs is read again as LaTeX when it fails as plain math.
+LATEX_SIGNS = "\\{_^"
+
+
+def parse_typed(text: str, symbols: Mapping[str, Symbol]) -> Expr:
+    r"""``text`` as a student types it: plain math, else (when it has one of LaTeX's signs
+    ``\ { _ ^``) LaTeX. The error raised is LaTeX's when the text has a backslash, else
+    the plain reading's.
+
+    >>> from sympy import Symbol
+    >>> table = {"a2": Symbol("a2")}
+    >>> parse_typed("a2^2", table), parse_typed(r"\frac{a_2}{2}", table)
+    (a2**2, a2/2)
+    >>> parse_typed("a2 +", table)
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.ParseError: unexpected end of input at column 5 (expected a number, a symbol, a function or '(')
+    """
+    try:
+        return parse_expression(text, symbols)
+    except ParseError as plain:
+        if not any(c in text for c in LATEX_SIGNS):
+            raise
+        try:
+            return parse_expression(text, symbols, latex=True)
+        except ParseError as exc:
+            raise (exc if "\\" in text else plain) from None

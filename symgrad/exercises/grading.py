@@ -106,23 +106,16 @@ def _symbolic(template: Template, q: Question, text: str) -> tuple[bool, float, 
 
 
 def _check(template: Template, q: Question, text: str) -> tuple[bool, float, str | None, str]:
-    """``symgrad check`` of the expression, read as text, else (with LaTeX's signs in it)
-    as LaTeX; the first parse error is the reason unless the text has a backslash."""
+    """``symgrad check`` of the expression, read as a student types it
+    (:func:`~symgrad.check.parse.parse_typed`: text, else LaTeX)."""
     from ..check import check
+    from ..check.parse import parse_typed
 
     if not text.strip():
         return False, 0.0, None, "no answer"
     try:
-        try:
-            result = check(template.derivation, q.of, text, budget=CHECK_BUDGET)
-        except ParseError as plain:
-            if not any(c in text for c in "\\{_^"):
-                raise
-            try:
-                result = check(template.derivation, q.of, text, latex=True,
-                               budget=CHECK_BUDGET)
-            except ParseError as exc:
-                raise (exc if "\\" in text else plain) from None
+        yours = parse_typed(text, template.derivation.network.symbols)
+        result = check(template.derivation, q.of, yours, budget=CHECK_BUDGET)
     except ParseError as exc:
         return False, 0.0, None, f"cannot read the expression: {exc}"
     except SymgradError as exc:  # anything else that stops a check: named, and graded wrong

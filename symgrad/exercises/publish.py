@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 from .answers_file import key_csv
 from .moodle import to_moodle
-from .sheets import (build_pdfs, key_html, key_tex, sheet_html, sheet_tex, solution_content,
-                     solution_html)
+from .sheets import build_pdfs, key_html, key_tex, sheet_html, sheet_tex
+from .solutions import solution_content, solution_html
 from .variants import Generation
 
 __all__ = ["FORMATS", "class_files"]

@@ -6,9 +6,8 @@ The templates share the report's Jinja set-up (an overlay of
 ``\\BLOCK{...}``, strict undefined variables, HTML autoescaping, and its filters ``tex``,
 ``tex_mixed``, ``html_mixed`` and ``mathml``); user text (titles, instructions) reaches
 LaTeX only through ``tex`` and HTML only escaped; math is LaTeX that symgrad generated.
-A worked solution is the derivation report of the variant's spec
-(:func:`symgrad.report.content.build` and :func:`symgrad.report.render.write_report`),
-with the answers in its opening paragraphs.
+Worked solutions are made in :mod:`symgrad.exercises.solutions`; their PDFs are built here
+with the sheets'.
 
 >>> from symgrad.exercises import load_template, generate
 >>> v = generate(load_template("derivations/two_neuron_exercise.toml"), 1, seed=7).variants[0]
@@ -30,7 +29,7 @@ import jinja2
 from markupsafe import Markup, escape as html_escape
 
 from ..errors import ReportError
-from ..files import read_text, write_atomic
+from ..files import write_atomic
 from ..printing import latex, partial_latex
 from ..report.escape import paragraphs, split_math
 from .grading import Graded, QuestionSummary
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from ..report.views import Content
 
 __all__ = ["sheet_html", "sheet_tex", "key_html", "key_tex", "moodle_text", "class_html",
-           "solution_content", "solution_html", "build_pdfs", "environment"]
+           "build_pdfs", "environment"]
 
 
 def moodle_mixed(sentence: str) -> Markup:
@@ -141,43 +140,14 @@ def class_html(title: str, graded: Sequence[Graded], summary: Sequence[QuestionS
     return _render("grades.html.j2", title=title, graded=graded, bars=bars)
 
 
-# -- worked solutions ----------------------------------------------------------------------
-
-
-def solution_content(variant: Variant) -> "Content":
-    """The derivation report's content for the variant's numbers, opening with its
-    answers."""
-    from ..derive import derive
-    from ..network import Network
-    from ..report.content import build
-
-    content = build(derive(Network.from_spec(variant.spec)))
-    shown = []
-    for a in variant.answers:
-        value = a.value if isinstance(a.value, str) else f"{a.value:.6g}"
-        shown.append(f"({a.question.number}) {a.question.label} = {value}")
-    content.description = [f"Worked solution of variant {variant.code}, with the numbers of "
-                           "its sheet. The answers: " + "; ".join(shown) + "."]
-    return content
-
-
-def solution_html(content: "Content") -> str:
-    """A worked solution (from :func:`solution_content`) as one self-contained HTML page."""
-    from ..report.render import write_report
-
-    with tempfile.TemporaryDirectory(prefix="symgrad-solution-") as scratch:
-        return read_text(write_report(content, Path(scratch) / "solution.html"))
-
-
 # -- PDFs ------------------------------------------------------------------------------------
 
 
 def _compile_folder(folder: Path) -> bytes:
-    """The PDF of ``folder/report.tex``, by the report machinery's TeX run (latexmk or
-    pdflatex, no shell escape, confined to the folder)."""
-    from ..report.render import _compile  # the report package has no public name for it yet
+    """The PDF of ``folder/report.tex``, by the report machinery's TeX run."""
+    from ..report.render import compile_tex
 
-    return _compile(folder).read_bytes()
+    return compile_tex(folder).read_bytes()
 
 
 def build_pdfs(sources: Mapping[str, "str | Content"], jobs: int | None = None

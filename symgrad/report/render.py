@@ -41,7 +41,7 @@ from .folder import install
 from .views import Content
 
 __all__ = ["render_report", "write_report", "render_source", "environment", "FORMATS", "tex_engine",
-           "INSTALL_TEX"]
+           "compile_tex", "INSTALL_TEX"]
 
 #: Output formats, chosen by the file extension.
 FORMATS = ("tex", "pdf", "md", "html")
@@ -154,8 +154,10 @@ def _run_tex(command: list[str], workdir: Path, env: dict[str, str]) -> tuple[in
     return proc.returncode, output
 
 
-def _compile(workdir: Path) -> Path:
-    """Compile ``workdir/report.tex``; returns the PDF's path."""
+def compile_tex(workdir: Path) -> Path:
+    """Compile ``workdir/report.tex`` (latexmk or pdflatex, no shell escape, TeX confined to
+    ``workdir``); returns the PDF's path. A failed run is a :class:`ReportError` quoting the
+    first error of the log."""
     command = tex_engine()
     if command is None:
         raise ReportError(f"no TeX engine found (latexmk or pdflatex); install one with "
@@ -223,7 +225,7 @@ def _pdf(content: Content, dest: Path) -> bytes:
             figures = {f.name: f"figures/{f.name}.pdf" for f in content.figures}
             write_atomic(work / "report.tex", render_source(content, "pdf", figures),
                          what="the LaTeX", error=ReportError)
-            return _compile(work).read_bytes()
+            return compile_tex(work).read_bytes()
     except OSError as exc:  # the scratch folder
         raise ReportError(f"cannot build the PDF: {exc.strerror or exc}", path=dest) from None
 

@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import ExerciseError
 from ..exercises import Template, Variant, Verdict, generate, grade_answer
 from ..exercises.sheets import environment as sheet_environment
-from ..exercises.sheets import solution_content, solution_html
+from ..exercises.solutions import solution_content, solution_html
 from ..exercises.variants import normal_code
 from ..files import read_text
 from ..report.escape import paragraphs

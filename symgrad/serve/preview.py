@@ -1,5 +1,5 @@
 """The live preview of a typed expression: read by symgrad's parser (as text, else as
-LaTeX, the way grading reads it), printed by symgrad's LaTeX printer in the network's
+LaTeX: :func:`symgrad.check.parse.parse_typed`, as grading reads it), printed by symgrad's LaTeX printer in the network's
 names and converted to MathML. What reaches the page is symgrad's printing of the parsed
 expression, never the student's text.
 
@@ -17,33 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..check.parse import parse_expression
+from ..check.parse import parse_typed
 from ..errors import ParseError
 from ..printing import latex
 from ..report.escape import mathml
 
 if TYPE_CHECKING:
-    from sympy import Expr
-
     from ..network import Network
 
-__all__ = ["Preview", "preview", "read_expression"]
-
-_LATEX_SIGNS = "\\{_^"  # text with one of these is tried as LaTeX when plain text fails
-
-
-def read_expression(text: str, network: "Network") -> "Expr":
-    """``text`` as plain math in the network's names, else (when it has LaTeX's signs) as
-    LaTeX; the parse error shown is LaTeX's when the text has a backslash."""
-    try:
-        return parse_expression(text, network.symbols)
-    except ParseError as plain:
-        if not any(c in text for c in _LATEX_SIGNS):
-            raise
-        try:
-            return parse_expression(text, network.symbols, latex=True)
-        except ParseError as exc:
-            raise (exc if "\\" in text else plain) from None
+__all__ = ["Preview", "preview"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +41,7 @@ def preview(text: str, network: "Network") -> Preview:
     if not text.strip():
         return Preview("", "")
     try:
-        expr = read_expression(text, network)
+        expr = parse_typed(text, network.symbols)
     except ParseError as exc:
         return Preview("", f"cannot read the expression: {exc}")
     return Preview(str(mathml(latex(expr, network))), "")
