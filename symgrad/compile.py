@@ -469,21 +469,41 @@ def _shaped(result: Any, like: Any) -> Any:
         np.asarray(result) + np.zeros_like(like)
 
 
+class Kernel:
+    """Two outputs as one generated NumPy function: ``kernel(*values)`` takes arrays or
+    numbers and returns both results shaped as the first argument; ``kernel.on_arrays`` is
+    the same function for float arrays of one shape, without that reshaping where the
+    generated code already returns fresh arrays of the argument's shape (the minibatch
+    loops call it once per layer and batch, where a wrapper's call costs 5% of an epoch).
+    """
+
+    __slots__ = ("raw", "on_arrays")
+
+    def __init__(self, raw: Callable[..., tuple[Any, Any]], arguments: int) -> None:
+        self.raw = raw
+        probe = [np.full((2, 3), 0.5) for _ in range(arguments)]
+        with np.errstate(all="ignore"):
+            outs = raw(*probe)
+        direct = all(isinstance(o, np.ndarray) and o.shape == (2, 3) and o.dtype == float
+                     and not any(o is p for p in probe) for o in outs)
+        self.on_arrays: Callable[..., tuple[Any, Any]] = raw if direct else self
+
+    def __call__(self, *values: Any) -> tuple[Any, Any]:
+        first, second = self.raw(*values)
+        return _shaped(first, values[0]), _shaped(second, values[0])
+
+
 def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
-                  body: Program) -> Callable[..., tuple[Any, Any]]:
+                  body: Program) -> Kernel:
     """The two ``outputs`` as one NumPy function of ``arguments``, after the assignments
     they need from ``body``; both results shaped as the first argument."""
-    kernel = sp.lambdify(tuple(arguments), outputs,
-                         modules=[_NUMPY_NAMESPACE, "numpy"], printer=StableNumPyPrinter(),
-                         cse=_named_cse(_prune(body, outputs)), docstring_limit=0)
-
-    def run(*values: Any) -> tuple[Any, Any]:
-        first, second = kernel(*values)
-        return _shaped(first, values[0]), _shaped(second, values[0])
-    return run
+    return Kernel(sp.lambdify(tuple(arguments), outputs,
+                              modules=[_NUMPY_NAMESPACE, "numpy"], printer=StableNumPyPrinter(),
+                              cse=_named_cse(_prune(body, outputs)), docstring_limit=0),
+                  len(arguments))
 
 
-def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, Any]]:
+def activation_kernel(name: str, **params: float) -> Kernel:
     """One NumPy function computing the stable value and slope of elementwise activation
     ``name`` from its catalogue forms: ``a, da/dz = kernel(z)`` (arrays shaped as ``z``).
 
@@ -498,7 +518,7 @@ def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, 
 
 def output_kernel(activation: Activation | None, params: Mapping[str, float], step: DeltaStep,
                   loss: Expr, z: Symbol, a: Symbol, y: Symbol
-                  ) -> Callable[[Any, Any], tuple[Any, Any]]:
+                  ) -> Kernel:
     """One NumPy function ``(z, y) -> (loss, delta)`` of an elementwise output unit, per
     element: ``loss`` (in ``a``, ``y``) and the unit's delta ``step`` from the activation's
     stable forms, rewritten as the unit level's compiled code is (:func:`stable_rewrites`,
@@ -518,7 +538,7 @@ def output_kernel(activation: Activation | None, params: Mapping[str, float], st
     rewrites = stable_rewrites(forms.roles, [a], [a], [y])
     outputs = (loss.xreplace(rewrites),
                stable_delta(step, forms.roles.get((a, "slope")), rewrites))
-    return _numpy_kernel((z, y), outputs, forms.assignments)  # type: ignore[return-value]
+    return _numpy_kernel((z, y), outputs, forms.assignments)
 
 
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],

@@ -90,12 +90,12 @@ class CompiledLayers:
         self.mean = d.loss.reduction == "mean"
         # value and slope of each elementwise activation, from the catalogue's stable forms
         self._kernels: list[_Kernel | None] = [
-            activation_kernel(s.activation.name, **s.params)
+            activation_kernel(s.activation.name, **s.params).on_arrays
             if s.activation is not None and s.activation.elementwise else None
             for s in d.shapes]
         last, unit = d.shapes[-1], d.steps_by_layer[self.L].unit
         self._output = None if self.softmax_out or unit is None else output_kernel(
-            last.activation, last.params, unit, d.unit_loss(), *_unit_symbols())
+            last.activation, last.params, unit, d.unit_loss(), *_unit_symbols()).on_arrays
         self._ones = np.ones(d.sizes[-1])
         self._buffers: dict[int, _Buffers] = {}
         if batch_size is not None:
