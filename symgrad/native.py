@@ -42,6 +42,7 @@ import math
 import os
 import platform
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -69,9 +70,9 @@ _MIN_BLOCKS_PER_THREAD = 4
 _VECTOR_MATH = ("exp", "log", "log1p", "expm1", "tanh", "erfc")
 #: Compiler flags, fastest first; the first set the compiler accepts is used.
 _FLAG_SETS: tuple[tuple[str, ...], ...] = (
-    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread",
+    ("-O3", "-march={march}", "-fopenmp-simd", "-fno-math-errno", "-pthread",
      "-DSYMGRAD_VECTOR_MATH", "-lmvec"),
-    ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-pthread"),
+    ("-O3", "-march={march}", "-fopenmp-simd", "-fno-math-errno", "-pthread"),
     ("-O2", "-fno-math-errno", "-pthread"),
 )
 #: Seconds the compiler may take on one loop (``$SYMGRAD_CC_TIMEOUT`` overrides): gcc -O3
@@ -125,6 +126,21 @@ def compile_timeout() -> float:
         raise CompileError(f"SYMGRAD_CC_TIMEOUT must be a positive number of seconds, "
                            f"got {setting!r}")
     return seconds
+
+
+def march() -> str:
+    """The instruction set loops are built for: ``$SYMGRAD_MARCH`` (``x86-64``,
+    ``x86-64-v3``, ...: gcc's ``-march`` names), else ``native``. Results agree whatever it
+    is, to the bounds the tests state; a lower one runs on more machines, slower.
+
+    >>> march() if "SYMGRAD_MARCH" not in os.environ else "native"
+    'native'
+    """
+    setting = os.environ.get("SYMGRAD_MARCH", "") or "native"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}", setting):
+        raise CompileError(f"SYMGRAD_MARCH must be a -march name of the compiler (letters, "
+                           f"digits, '.', '_' and '-'), got {setting!r}")
+    return setting
 
 
 def threads() -> int:
@@ -254,8 +270,8 @@ def _library(source: str, name: str, symbol: str) -> Any:
     (atomically)."""
     cc = compiler()
     folder = _private_folder()
-    key = hashlib.sha256("\0".join([source, *cc, platform.machine(), platform.node()])
-                         .encode()).hexdigest()[:24]
+    key = hashlib.sha256("\0".join([source, *cc, march(), platform.machine(),
+                                    platform.node()]).encode()).hexdigest()[:24]
     library = folder / f"{name}-{key}.so"
     if _verified(library):
         return _dlopen(library, name, symbol)
@@ -300,7 +316,8 @@ def _built(path: Path) -> bytes | None:
 def _compile(cc: list[str], c_file: Path, built: Path, name: str) -> None:
     """Build ``c_file`` into ``built`` with the first flags the compiler accepts."""
     errors = ""
-    for flags in _FLAG_SETS:
+    for pattern in _FLAG_SETS:
+        flags = [f.format(march=march()) for f in pattern]
         libraries = [f for f in flags if f.startswith("-l")]
         options = [f for f in flags if not f.startswith("-l")]
         status, errors = _run([*cc, *options, "-fPIC", "-shared", str(c_file), "-o",

@@ -384,3 +384,38 @@ def test_training_runs_on_the_c_backend() -> None:
     c_run = symgrad.train(net, progress=False, compiled=compile(d, backend="c"))
     assert c_run.iterations == numpy_run.iterations
     assert abs(c_run.params["w"] - numpy_run.params["w"]) <= 1e-12
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((l for l in text.splitlines() if l.startswith("flags")), "")
+    return set(line.partition(":")[2].split())
+
+
+#: gcc's -march levels by the CPU flag each needs: baseline x86-64 (SSE2), AVX2 (v3) and
+#: AVX-512 (v4), so that sums made with every vector width are held to the same bound.
+_LEVELS = [("x86-64", "sse2"), ("x86-64-v3", "avx2"), ("x86-64-v4", "avx512f")]
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86-64 instruction-set levels")
+@pytest.mark.parametrize("level,flag", _LEVELS, ids=[m for m, _ in _LEVELS])
+@pytest.mark.parametrize("path", [p for p in SPECS if p.stem in ("small_mlp", "two_neuron")],
+                         ids=lambda p: p.stem)
+def test_the_c_backend_agrees_at_every_instruction_set_level(
+        path: Path, level: str, flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if flag not in _cpu_flags():
+        pytest.skip(f"this CPU has no {flag}, which -march={level} needs")
+    monkeypatch.setenv("SYMGRAD_MARCH", level)
+    test_every_spec_matches_the_numpy_backend(path)
+
+
+def test_a_march_that_is_not_a_name_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYMGRAD_MARCH", "native -fplugin=x.so")
+    net = load(ROOT / "derivations" / "two_neuron.toml")
+    with pytest.raises(CompileError) as info:
+        compile(derive(net), backend="c").grad(**net.values)
+    assert str(info.value) == ("SYMGRAD_MARCH must be a -march name of the compiler (letters, "
+                               "digits, '.', '_' and '-'), got 'native -fplugin=x.so'")
