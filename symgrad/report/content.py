@@ -28,7 +28,8 @@ from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient
 from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
-from ..printing import chain_factors, factor_latexes, latex, partial_latex
+from ..printing import (chain_factors, factor_latexes, latex, partial_latex, range_parts,
+                        NOISE, settled)
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
@@ -137,7 +138,7 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
     if f.kind == "activation":
         layer, act = _activation_of(net, f.numerator)
         general = act(_Z, **layer.params)
-        rule = rf"\frac{{d}}{{dz}} {latex(general)} = {latex(general.diff(_Z))}"
+        rule = rf"\frac{{d}}{{dz}} {_called(act, general)} = {latex(general.diff(_Z))}"
         return FactorView(**common, activation=act.title, rule=rule,
                           rule_at=latex(f.source, net))
     return FactorView(**common)
@@ -234,15 +235,17 @@ def _update(d: Derivation, values: Mapping[str, float], rate: float) -> Update:
     beyond = [k for k, v in new.items() if not math.isfinite(v)]
     if beyond:
         raise OverflowError(f"{beyond[0]} after the step is beyond float64")
+    shown = {k: settled(v, old[k], rate * values[k]) for k, v in new.items()}
     rows = [UpdateRow(latex(p, net), number(old[str(p)]), number(values[str(p)]),
-                      number(-rate * values[str(p)]), number(new[str(p)]))
+                      number(-rate * values[str(p)]), number(shown[str(p)]))
             for p in net.parameters]
+    rounded = any(shown[k] != v and v != 0 for k, v in new.items())
     after = d.loss_at({**dict(net.values), **new})
     theta = latex(Symbol("theta"))
     rule = (rf"{theta}_{{\text{{new}}}} = {theta} - \alpha "
             rf"\frac{{\partial {latex(net.loss_symbol)}}}{{\partial {theta}}}")
     return Update(number(rate), rule, rows, number(d.loss_at(net.values)), number(after),
-                  latex(net.loss_symbol))
+                  latex(net.loss_symbol), number(NOISE) if rounded else "")
 
 
 def _thin(n: int) -> list[int]:
@@ -341,22 +344,28 @@ def _one_parameter(d: Derivation, gathered: _Gathered) -> OneParameter | None:
                         optional(study.curvature), stable, runs, cost_figure, rates_figure)
 
 
+def _called(act: Activation, f: Expr) -> str:
+    """LaTeX of the activation applied to ``z``: ``\\sigma\\left(z\\right)``, and for the
+    identity, which evaluates to ``z`` itself, its name applied to ``z``."""
+    return latex(f) if not isinstance(f, Symbol) else rf"{act.latex}\left({latex(f)}\right)"
+
+
 def _activation_view(act: Activation, check: ActivationCheck,
                      figure: str | None) -> ActivationView:
     f = check.function
     if act.elementwise:
         z, df = check.derivatives[0]
-        rows = [Row(rf"\frac{{d}}{{dz}} {latex(f)}", f"= {latex(df)}")]
+        rows = [Row(rf"\frac{{d}}{{dz}} {_called(act, f)}", f"= {latex(df)}")]
         if df.has(type(f)) and isinstance(f, sp.Function):
             rows.append(Row("", f"= {latex(df.xreplace({f: Symbol('a')}))}"
                             rf"\quad\text{{with }} a = {latex(f)}"))
-        shown_def = rf"{latex(f)} = {latex(check.definition)}"
+        shown_def = rf"{_called(act, f)} = {latex(check.definition)}"
     else:
         rows = [Row(partial_latex(Symbol("s1"), z), f"= {latex(dz)}")
                 for z, dz in check.derivatives]
         shown_def = rf"s_{{1}} = {latex(f)} = {latex(check.definition)}"
-    return ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
-                          act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
+    return ActivationView(act.name, act.title, shown_def, rows, *range_parts(act.range),
+                          act.kink, act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
                           number(check.error, 2), figure)
 
 
