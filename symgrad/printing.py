@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
            "product_latex", "factor_latexes", "chain_factors", "natural_key", "NOISE",
-           "settled", "range_parts", "range_text"]
+           "settled", "range_parts", "range_text", "base_name"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -219,6 +219,16 @@ def partial_latex(numerator: Expr, denominator: Expr, network: "Network | None" 
     r"""``\frac{\partial E}{\partial w_{2}}``."""
     return (rf"\frac{{\partial {latex(numerator, network)}}}"
             rf"{{\partial {latex(denominator, network)}}}")
+
+
+def base_name(symbol: Symbol) -> str:
+    """The name of ``symbol`` without its layer and unit numbers: the role's name as the
+    spec chose it (``z`` for ``z2_1``, ``net`` for ``net1``, ``y`` for ``y``).
+
+    >>> base_name(Symbol("z2_1")), base_name(Symbol("net1")), base_name(Symbol("y"))
+    ('z', 'net', 'y')
+    """
+    return re.sub(r"\d+(_\d+)*$", "", str(symbol)) or str(symbol)
 
 
 def partial_text(numerator: Expr, denominator: Expr, unicode: bool = True) -> str:

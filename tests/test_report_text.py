@@ -4,6 +4,7 @@ brackets (issue 14's typographic slips, each checked in the extracted text)."""
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -126,3 +127,73 @@ def test_the_update_table_has_no_signed_zero(tmp_path: Path) -> None:
     md = _render(tmp_path, DEAD_RELU, "md").read_text()
     assert "| $w$ | $-1$ | $0$ | $0$ | $-1$ |" in md
     assert "$-0$" not in md
+
+
+# -- prose in the spec's names --------------------------------------------------------------
+
+
+def test_prose_speaks_of_the_spec_names_not_the_default_ones(tmp_path: Path) -> None:
+    # linear_cost names the weighted sum y and the target z: z is never "the weighted sum"
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert "no activation (the output is the weighted sum $y$ itself), without a bias;" in md
+    assert "each unit forms a weighted sum $y$ of its inputs, which is its output:" in md
+    assert "weighted sum $z$" not in md and "plus its bias" not in md
+
+
+def test_derive_steps_name_the_renamed_weighted_sum() -> None:
+    out = run_cli_here("derive", "--form", "steps", DERIVATIONS / "linear_cost.toml").stdout
+    assert "error signals (delta = dJ/dy), output layer first:\n" in out
+
+
+def test_error_signal_prose_uses_the_renamed_weighted_sum(tmp_path: Path) -> None:
+    spec = (DERIVATIONS / "two_two_two.toml").read_text().replace(
+        'loss = "half_sse"', 'loss = "half_sse"\nnames = { pre = "net", post = "out" }')
+    md = _render(tmp_path, spec, "md").read_text()
+    assert r"The error signal $\delta = \partial E / \partial net$ of a unit" in md
+    assert "weighted sum $net$ of its inputs plus its bias, and passes it through its " \
+        "activation to give its output $out$" in md
+
+
+# -- the forward pass at the point; gradients of several samples as sums --------------------
+
+
+def test_the_forward_pass_shows_the_values_at_the_point(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
+    forward = md.split("## Forward pass")[1].split("##")[0]
+    # by hand: z1 = 0.15 * 0.1 + 0.4; a1 = 1 / (1 + exp(-z1)); z2 = 0.45 a1 + 0.65
+    z1 = 0.15 * 0.1 + 0.4
+    a1 = 1 / (1 + math.exp(-z1))
+    z2 = 0.45 * a1 + 0.65
+    a2 = 1 / (1 + math.exp(-z2))
+    assert f"z_{{1}} &= w_{{1}} x_{{1}} + b_{{1}} = {z1:.6g}" in forward
+    assert rf"a_{{1}} &= \sigma\left(z_{{1}}\right) = {a1:.6g}" in forward
+    assert f"z_{{2}} &= a_{{1}} w_{{2}} + b_{{2}} = {z2:.6g}" in forward
+    assert rf"a_{{2}} &= \sigma\left(z_{{2}}\right) = {a2:.6g}" in forward
+
+
+def test_samples_forward_values_are_listed_per_sample(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert r"y &= w x = \left(0.02,\ 0.04,\ 0.06,\ 0.08,\ 0.1\right)" in md
+
+
+def test_a_gradient_over_several_samples_shows_the_sum(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert (r"\frac{\partial J}{\partial w} &= \sum_{i=1}^{5} \left[ \frac{\partial J}"
+            r"{\partial y} \cdot \frac{\partial y}{\partial w} \right]_{i}") in md
+    assert r" &= \sum_{i=1}^{5} \left[ 2 x \left(y - z\right) \right]_{i} \\" in md
+    # the value beside it is that sum: sum of 2 x (0.2 x - 2 x) = -3.6 * sum x^2 = -1.98
+    assert r" &= -1.98 \quad \text{at the point above}" in md
+    assert -3.6 * sum(x * x for x in (0.1, 0.2, 0.3, 0.4, 0.5)) == pytest.approx(-1.98, 1e-12)
+
+
+def test_a_mean_over_samples_shows_one_over_n(tmp_path: Path) -> None:
+    spec = (DERIVATIONS / "linear_cost.toml").read_text().replace('loss = "sse"',
+                                                                   'loss = "mse"')
+    md = _render(tmp_path, spec, "md").read_text()
+    assert r"&= \frac{1}{5} \sum_{i=1}^{5} \left[ 2 x \left(y - z\right) \right]_{i}" in md
+    assert r" &= -0.396 \quad \text{at the point above}" in md
+
+
+def test_one_sample_shows_no_sum(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
+    assert r"\sum_{i=1}" not in md

@@ -221,6 +221,7 @@ class Content:
     seeded: bool
     seed: int
     is_chain: bool
+    names: dict[str, str]  # math: the names of the roles "pre" (z) and "post" (a, or "")
     forward: list[Row]
     deltas: list[DeltaView]
     gradients: list[GradientView]
