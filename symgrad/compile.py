@@ -257,6 +257,11 @@ def _docstring(name: str, arguments: Sequence[str], n_data: int,
     return "\n".join(lines)
 
 
+#: The scalar kernel that computes a batch kernel's results for one sample of floats.
+_SCALAR_KERNEL = {"loss_sums": "loss_scalar", "grad_sums": "grad_scalar",
+                  "value_and_grad_sums": "value_and_grad_scalar"}
+
+
 class CompiledNetwork:
     """The compiled numeric functions of a derivation (build it with :func:`compile`).
 
@@ -265,7 +270,8 @@ class CompiledNetwork:
     NumPy arrays. ``loss`` and ``grad`` reduce over the samples as the loss says (``sum`` or
     ``mean``), with the ``backend`` named in :data:`BACKENDS`. The ``*_scalar`` attributes
     are plain positional functions of Python floats, in :attr:`arguments` order, for the
-    fastest possible call on one sample.
+    fastest possible call on one sample; ``loss``, ``grad`` and ``value_and_grad`` call them
+    by themselves when every value is a Python number (float64 results only).
     """
 
     def __init__(self, derivation: Derivation, dtype: Any = np.float64,
@@ -289,6 +295,7 @@ class CompiledNetwork:
         self.arguments: tuple[str, ...] = self.data_names + self.parameters
         self.forward_names: tuple[str, ...] = tuple(map(str, net.equations))
         self.mean = net.loss.reduction == "mean"
+        self._scalar_ready = self.dtype == np.float64  # one sample of floats: scalar kernels
         self._program, self._loss = _program(derivation)
         self._kernels: dict[str, Callable[..., Any]] = {}
         self._sources: dict[str, str] = {}
@@ -389,7 +396,31 @@ class CompiledNetwork:
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
+    def _scalar_arguments(self, values: Mapping[str, Any]) -> list[float] | None:
+        """The arguments in order when every one is given as a finite Python number (and
+        the results are float64): one sample, which the scalar kernels take directly."""
+        if not self._scalar_ready or len(values) != len(self.arguments):
+            return None
+        try:
+            args = [values[a] for a in self.arguments]
+        except KeyError:
+            return None  # the batch path names what is missing
+        for v in args:
+            if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
+                return None
+        return args
+
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        scalar = self._scalar_arguments(values)
+        if scalar is not None:
+            # one sample of Python numbers: the scalar kernel, about 60x faster than the
+            # batch path's array handling (benchmarks/bench_call.py)
+            try:
+                out = self.kernel(_SCALAR_KERNEL[name])(*scalar)
+            except ArithmeticError:
+                pass  # beyond the range of plain floats: the batch path's NumPy forms
+            else:
+                return (float(out),) if name == "loss_sums" else tuple(map(float, out))
         n_data = len(self.data_names)
         try:
             if self.backend == "numpy":
