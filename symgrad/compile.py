@@ -388,39 +388,24 @@ class CompiledNetwork:
 
     # -- calling -------------------------------------------------------------------------
 
-    def forward(self, **values: Any) -> dict[str, np.ndarray]:
-        """Every ``z`` and ``a`` of the forward pass, by symbol name."""
+    def forward(self, **values: Any) -> dict[str, Any]:
+        """Every ``z`` and ``a`` of the forward pass, by symbol name: arrays of the samples,
+        or numbers when every value is one number."""
         try:
             return runtime.evaluate_forward(self.kernel("forward_arrays"), self.arguments,
                                    self.forward_names, values, len(self.data_names), self.dtype)
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
-    def _scalar_arguments(self, values: Mapping[str, Any]) -> list[float] | None:
-        """The arguments in order when every one is given as a finite Python number (and
-        the results are float64): one sample, which the scalar kernels take directly."""
-        if not self._scalar_ready or len(values) != len(self.arguments):
-            return None
-        try:
-            args = [values[a] for a in self.arguments]
-        except KeyError:
-            return None  # the batch path names what is missing
-        for v in args:
-            if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
-                return None
-        return args
-
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        scalar = self._scalar_arguments(values)
+        # one sample of Python numbers: the scalar kernel, several times quicker than the
+        # batch path's array handling (benchmarks/bench_call.py)
+        scalar = runtime.scalar_arguments(values, self.arguments) if self._scalar_ready \
+            else None
         if scalar is not None:
-            # one sample of Python numbers: the scalar kernel, about 60x faster than the
-            # batch path's array handling (benchmarks/bench_call.py)
-            try:
-                out = self.kernel(_SCALAR_KERNEL[name])(*scalar)
-            except ArithmeticError:
-                pass  # beyond the range of plain floats: the batch path's NumPy forms
-            else:
-                return (float(out),) if name == "loss_sums" else tuple(map(float, out))
+            out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
+            if out is not None:
+                return out
         n_data = len(self.data_names)
         try:
             if self.backend == "numpy":
