@@ -257,6 +257,11 @@ def _docstring(name: str, arguments: Sequence[str], n_data: int,
     return "\n".join(lines)
 
 
+#: The scalar kernel that computes a batch kernel's results for one sample of floats.
+_SCALAR_KERNEL = {"loss_sums": "loss_scalar", "grad_sums": "grad_scalar",
+                  "value_and_grad_sums": "value_and_grad_scalar"}
+
+
 class CompiledNetwork:
     """The compiled numeric functions of a derivation (build it with :func:`compile`).
 
@@ -265,7 +270,8 @@ class CompiledNetwork:
     NumPy arrays. ``loss`` and ``grad`` reduce over the samples as the loss says (``sum`` or
     ``mean``), with the ``backend`` named in :data:`BACKENDS`. The ``*_scalar`` attributes
     are plain positional functions of Python floats, in :attr:`arguments` order, for the
-    fastest possible call on one sample.
+    fastest possible call on one sample; ``loss``, ``grad`` and ``value_and_grad`` call them
+    by themselves when every value is a Python number (float64 results only).
     """
 
     def __init__(self, derivation: Derivation, dtype: Any = np.float64,
@@ -289,6 +295,7 @@ class CompiledNetwork:
         self.arguments: tuple[str, ...] = self.data_names + self.parameters
         self.forward_names: tuple[str, ...] = tuple(map(str, net.equations))
         self.mean = net.loss.reduction == "mean"
+        self._scalar_ready = self.dtype == np.float64  # one sample of floats: scalar kernels
         self._program, self._loss = _program(derivation)
         self._kernels: dict[str, Callable[..., Any]] = {}
         self._sources: dict[str, str] = {}
@@ -381,8 +388,9 @@ class CompiledNetwork:
 
     # -- calling -------------------------------------------------------------------------
 
-    def forward(self, **values: Any) -> dict[str, np.ndarray]:
-        """Every ``z`` and ``a`` of the forward pass, by symbol name."""
+    def forward(self, **values: Any) -> dict[str, Any]:
+        """Every ``z`` and ``a`` of the forward pass, by symbol name: arrays of the samples,
+        or numbers when every value is one number."""
         try:
             return runtime.evaluate_forward(self.kernel("forward_arrays"), self.arguments,
                                    self.forward_names, values, len(self.data_names), self.dtype)
@@ -390,6 +398,14 @@ class CompiledNetwork:
             raise ArgumentError(str(exc)) from None
 
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        # one sample of Python numbers: the scalar kernel, several times quicker than the
+        # batch path's array handling (benchmarks/bench_call.py)
+        scalar = runtime.scalar_arguments(values, self.arguments) if self._scalar_ready \
+            else None
+        if scalar is not None:
+            out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
+            if out is not None:
+                return out
         n_data = len(self.data_names)
         try:
             if self.backend == "numpy":

@@ -45,6 +45,16 @@ def _runtime_body() -> str:
     return "\n".join(lines[start:]).strip("\n")
 
 
+def _runtime_typing() -> str:
+    """The run-time module's names for annotations (imported there for type checkers
+    only), as plain imports: the exported module's type hints resolve."""
+    lines = inspect.getsource(runtime).splitlines()
+    start = lines.index("if TYPE_CHECKING:  # annotations only; exported modules import "
+                        "NumPy and math alone") + 1
+    stop = lines.index("import numpy")
+    return "\n".join(line.removeprefix("    ") for line in lines[start:stop]).strip("\n")
+
+
 def _escaped(ch: str) -> str:
     """``ch`` as it stands inside a Python string literal: itself if printable, else the
     escape :func:`repr` gives it (a backslash and ``x1b``, ``u2028``)."""
@@ -102,7 +112,8 @@ def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> st
         origin=f"from {spec_path}" if spec_path else "from a network built in Python",
         network=repr(net), loss_title=net.loss.title, reduction=net.loss.reduction,
         data=compiled.data_names, parameters=compiled.parameters, kernels=list(KERNELS),
-        math_names=MATH_NAMES, runtime=_runtime_body(),
+        math_names=MATH_NAMES, runtime=_runtime_body(), typing=_runtime_typing(),
+        float64=repr(compiled.dtype == "float64"),
         sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
         arguments=repr(compiled.arguments), data_names=repr(compiled.data_names),
         parameter_names=repr(compiled.parameters), forward_names=repr(compiled.forward_names),

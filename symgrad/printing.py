@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from .network import Network
 
 __all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
-           "product_latex", "factor_latexes", "chain_factors", "natural_key"]
+           "product_latex", "factor_latexes", "chain_factors", "natural_key", "NOISE",
+           "settled", "range_parts", "range_text", "base_name"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -220,10 +221,66 @@ def partial_latex(numerator: Expr, denominator: Expr, network: "Network | None" 
             rf"{{\partial {latex(denominator, network)}}}")
 
 
+def base_name(symbol: Symbol) -> str:
+    """The name of ``symbol`` without its layer and unit numbers: the role's name as the
+    spec chose it (``z`` for ``z2_1``, ``net`` for ``net1``, ``y`` for ``y``).
+
+    >>> base_name(Symbol("z2_1")), base_name(Symbol("net1")), base_name(Symbol("y"))
+    ('z', 'net', 'y')
+    """
+    return re.sub(r"\d+(_\d+)*$", "", str(symbol)) or str(symbol)
+
+
 def partial_text(numerator: Expr, denominator: Expr, unicode: bool = True) -> str:
     """``∂E/∂w2`` (or ``dE/dw2`` without Unicode)."""
     d = "∂" if unicode else "d"
     return f"{d}{numerator}/{d}{denominator}"
+
+
+# -- numbers and ranges -------------------------------------------------------------------
+
+#: A result smaller than this fraction of the largest term it was computed from is float64
+#: rounding noise (a few units in the last place of the terms) and prints as 0.
+NOISE = 1e-12
+
+
+def settled(value: float, *terms: float) -> float:
+    """``value``, or ``0.0`` where it is a signed zero or rounding noise: smaller than
+    :data:`NOISE` times the largest of the ``terms`` it was computed from.
+
+    >>> settled(0.5 - 0.5 * (1 - 2.220446049250313e-16) - 0.0, 0.5, 0.5)
+    0.0
+    >>> settled(-0.0), settled(0.1 - 0.05, 0.1, 0.05)
+    (0.0, 0.05)
+    """
+    if value == 0 or abs(value) < NOISE * max(map(abs, terms), default=0.0):
+        return 0.0
+    return value
+
+
+def range_parts(shown: str) -> tuple[str, str]:
+    r"""A catalogue range as its interval (LaTeX math) and the words after it, if any.
+
+    >>> range_parts("(0, 1), components sum to 1")
+    ('(0, 1)', 'components sum to 1')
+    >>> range_parts(r"[0, \infty)")
+    ('[0, \\infty)', '')
+    """
+    match = re.fullmatch(r"(\\?[(\[{].*?[)\]}])(?:,\s*(.*))?", shown)
+    if match is None:
+        return shown, ""
+    return match.group(1), match.group(2) or ""
+
+
+def range_text(shown: str) -> str:
+    r"""A catalogue range for a terminal: ``[0, ∞)``, ``(-α, ∞)``.
+
+    >>> range_text(r"(-\alpha, \infty)"), range_text(r"\{0, 1\}")
+    ('(-α, ∞)', '{0, 1}')
+    """
+    for name, glyph in ((r"\infty", "∞"), (r"\alpha", "α")):
+        shown = shown.replace(name, glyph)
+    return shown.replace("\\", "")
 
 
 # -- the matrix level ------------------------------------------------------------------------

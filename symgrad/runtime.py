@@ -142,15 +142,18 @@ def batch_shape(args: Sequence[Any], n_data: int) -> tuple[int, ...]:
 
 def evaluate_forward(kernel: Kernel, names: Sequence[str], outputs: Sequence[str],
                      values: Mapping[str, Any], n_data: int,
-                     default_dtype: Any) -> dict[str, numpy.ndarray]:
+                     default_dtype: Any) -> dict[str, Any]:
     """Every forward quantity of ``kernel`` (named ``outputs``) as an array of the batch's
-    shape."""
+    shape; a number (of the dtype) when every value is one number."""
     args, _, dtype = prepare(values, names, n_data, default_dtype)
     shape = batch_shape(args, n_data)
     out = {}
     for name, value in zip(outputs, kernel(*args)):
         array = numpy.asarray(value, dtype=dtype)
-        out[name] = numpy.full(shape, array) if array.shape != shape else array
+        if not shape:  # one sample: a number, as the gradients are
+            out[name] = dtype.type(array)
+        else:
+            out[name] = numpy.full(shape, array) if array.shape != shape else array
     return out
 
 
@@ -164,6 +167,35 @@ def _blocks(kernel: Kernel, args: Sequence[Any], n_data: int, starts: Iterable[i
                  for i, a in enumerate(args)]
         parts.append(kernel(*block, stop - start))
     return parts
+
+
+def scalar_arguments(values: Mapping[str, Any], names: Sequence[str]) -> list[Any] | None:
+    """The arguments in ``names`` order when every one is given as a finite Python number
+    (one sample, which the scalar kernels take directly), else ``None``.
+
+    >>> scalar_arguments({"w": 2, "x": 0.5}, ("x", "w")), scalar_arguments({"x": [0.5]}, "x")
+    ([0.5, 2], None)
+    """
+    if len(values) != len(names):
+        return None
+    try:
+        args = [values[name] for name in names]
+    except KeyError:
+        return None  # the batch path names what is missing
+    for v in args:
+        if (type(v) is not float and type(v) is not int) or not math.isfinite(v):
+            return None
+    return args
+
+
+def scalar_results(kernel: Callable[..., Any], args: Sequence[Any]) -> tuple[float, ...] | None:
+    """``kernel(*args)`` as a tuple of floats; ``None`` where a plain float overflows (an
+    ``OverflowError`` that NumPy answers with inf: the batch path then answers)."""
+    try:
+        out = kernel(*args)
+    except ArithmeticError:
+        return None
+    return (float(out),) if isinstance(out, (int, float)) else tuple(map(float, out))
 
 
 def reduce_batch(kernel: Kernel, names: Sequence[str], values: Mapping[str, Any], n_data: int,

@@ -95,6 +95,49 @@ def test_scalar_path_matches_the_batch_path() -> None:
     assert f.loss_scalar(*args) == loss
 
 
+def test_named_calls_on_python_numbers_take_the_scalar_kernels() -> None:
+    f, values = _two_neuron()
+    floats = {k: float(v) for k, v in values.items()}  # type: ignore[arg-type]
+    grads = f.grad(**floats)
+    loss, both = f.value_and_grad(**floats)
+    assert f.loss(**floats) == loss
+    assert set(f._kernels) == {"grad_scalar", "value_and_grad_scalar", "loss_scalar"}
+    assert all(type(g) is float for g in [loss, *grads.values()])
+    assert grads == both
+    # the course's values (tests/test_report.py derives them by hand)
+    assert grads["w2"] == pytest.approx(0.05707039820105494, rel=1e-14)
+    assert loss == pytest.approx(0.1082295629890061, rel=1e-14)
+    batch = compile(f.derivation).grad(**{k: np.array([v]) for k, v in floats.items()})
+    for name, g in grads.items():
+        assert _rel(g, float(batch[name])) <= 1e-14
+    assert f.grad(**{**floats, "x1": 1}) == f.grad(**{**floats, "x1": 1.0})  # ints too
+
+
+@pytest.mark.parametrize("change", [{"x1": np.float64(0.1)}, {"T": [0.25]}, {"w1": True}],
+                         ids=["numpy-scalar", "list", "bool"])
+def test_anything_but_python_numbers_takes_the_batch_path(change: dict[str, object]) -> None:
+    f, values = _two_neuron()
+    values.update(change)
+    try:
+        f.grad(**values)
+    except ArgumentError:
+        pass  # a bool is refused, by the batch path's own message
+    assert "grad_scalar" not in f._kernels and "grad_sums" in f._kernels
+
+
+def test_float32_and_out_of_range_numbers_take_the_batch_path() -> None:
+    f, values = _two_neuron()
+    f32 = compile(f.derivation, dtype=np.float32)
+    f32.grad(**values)
+    assert "grad_scalar" not in f32._kernels
+    # (T - a2)**2 at T = 1e200 overflows a Python float (OverflowError) where NumPy gives
+    # inf: the call falls back to the batch path and answers as it always did
+    huge = {**values, "T": 1e200}
+    with np.errstate(over="ignore"):
+        assert f.loss(**huge) == np.inf
+    assert {"loss_scalar", "loss_sums"} <= set(f._kernels)
+
+
 def test_two_neuron_values_of_the_course() -> None:
     net = load("derivations/two_neuron.toml")
     f = compile(derive(net))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -93,15 +95,38 @@ def test_exported_module_is_readable(cli, tmp_path: Path) -> None:
                      if line.startswith(("import ", "from ")))
     assert imports == ["from __future__ import annotations",
                        "from math import exp, log, log1p, expm1, tanh, erfc, sqrt",
+                       "from typing import Any, Callable, Iterable, Mapping, Sequence",
                        "import math", "import numpy"]
     for name in ("forward_arrays", "loss_sums", "grad_sums", "value_and_grad_sums",
                  "loss_scalar", "grad_scalar", "value_and_grad_scalar"):
         assert f"\ndef {name}(x1, T, w1, b1, w2, b2" in text
     for name in ("forward", "loss", "grad", "value_and_grad"):
-        assert f"\ndef {name}(**values):" in text
+        assert f"\ndef {name}(**values: Any) -> " in text
     assert "    a1_e = numpy.exp(-abs(z1))\n" in text  # named temporaries
     assert "    delta1 = a1_d*delta2*w2\n" in text
     assert "x1 : number or 1-D array of samples\n    T : number" in text
+
+
+def test_exported_module_has_resolving_type_hints_all_and_numbers(cli, tmp_path: Path) -> None:
+    target = tmp_path / "two_neuron_hints.py"
+    assert cli("export", "derivations/two_neuron.toml", "-o", target).returncode == 0
+    spec = importlib.util.spec_from_file_location("two_neuron_hints", target)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert module.__all__[:4] == ["forward", "loss", "grad", "value_and_grad"]
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj):
+            typing.get_type_hints(obj)  # raises NameError where a name is not imported
+    for name in ("reduce_batch", "evaluate_forward", "prepare"):
+        assert typing.get_type_hints(getattr(module, name))["values"] == \
+            typing.Mapping[str, typing.Any]
+    values = dict(x1=0.1, T=0.25, w1=0.15, b1=0.4, w2=0.45, b2=0.65)
+    forward, grads = module.forward(**values), module.grad(**values)
+    assert all(isinstance(v, float) and np.ndim(v) == 0 for v in forward.values())
+    assert all(isinstance(v, float) for v in grads.values())
+    assert forward["z1"] == pytest.approx(0.415, rel=1e-15)
+    assert grads["w2"] == pytest.approx(0.05707039820105494, rel=1e-14)
 
 
 @pytest.mark.parametrize("args, message", [

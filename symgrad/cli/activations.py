@@ -7,7 +7,7 @@ import argparse
 import sympy as sp
 
 from ..catalogue import ACTIVATIONS
-from ..printing import text
+from ..printing import range_text, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,9 @@ def run(args: argparse.Namespace) -> int:
     for act in ACTIVATIONS.values():
         if act.elementwise:
             f = act(z)
-            formula = f"{text(f)} = {text(act.definition(z))}"
-            derivative = f"d/dz {text(f)} = {text(f.diff(z))}"
+            name = text(f) if f != z else f"{act.name}(z)"  # the identity evaluates to z
+            formula = f"{name} = {text(act.definition(z))}"
+            derivative = f"d/dz {name} = {text(f.diff(z))}"
         else:  # softmax, written with an index k over components and j over inputs
             s, zz = sp.IndexedBase("s"), sp.IndexedBase("z")
             k, j, n = sp.symbols("k j n", integer=True, positive=True)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             f"{act.title}  [{names}]" + (f"  (parameters: {params})" if params else ""),
             f"  formula:    {formula}",
             f"  derivative: {derivative}",
-            f"  range:      {act.range.replace(chr(92), '')}",
+            f"  range:      {range_text(act.range)}",
             f"  at kinks:   {act.kink}",
         ]))
     print("\n\n".join(blocks))

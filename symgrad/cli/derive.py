@@ -6,8 +6,8 @@ import argparse
 
 from ..derive import Derivation, Gradient, derive
 from ..network import Network, load
-from ..printing import (chain_factors, latex, partial_latex, partial_text, product_text,
-                        text)
+from ..printing import (base_name, chain_factors, latex, partial_latex, partial_text,
+                        product_text, text)
 from ..architecture import LEVELS
 from ._layers import layer_level
 from ._output import supports_unicode
@@ -83,7 +83,8 @@ def _steps(d: Derivation, uni: bool) -> str:
     out += [f"  {s} = {text(e)}" for s, e in net.equations.items()]
     out.append(f"  {net.loss.symbol} = {text(net.error)}   ({net.loss.title}, "
                f"{net.loss.reduction} over samples)")
-    out.append("error signals (delta = d" + net.loss.symbol + "/dz), output layer first:")
+    pre = base_name(net.layers[0].pre[0])
+    out.append(f"error signals (delta = d{net.loss.symbol}/d{pre}), output layer first:")
     for step in d.deltas.values():
         out.append(f"  {step.symbol} = {text(step.expression)}")
         if step.general is not None:

@@ -28,7 +28,7 @@ from ..compile import CompiledNetwork, compile as compile_derivation
 from ..derive import derive
 from ..errors import DivergenceError
 from ..network import Network
-from ..printing import text
+from ..printing import NOISE, settled, text
 from ..spec import TRAINING_MODES, Spec, read_spec
 from ..train import Step, TrainingResult, choose_level, train, write_history_csv
 from . import EXIT_FAIL, EXIT_OK
@@ -138,7 +138,12 @@ def _ordinal(n: int) -> str:
 
 
 def _num(value: float, digits: int = 10) -> str:
-    return f"{value:.{digits}g}"
+    return f"{value:.{digits}g}" if value != 0 else "0"  # -0.0 prints as 0
+
+
+def _bracketed(value: float) -> str:
+    """A number as a factor: ``(-0.0226)`` in brackets when negative."""
+    return f"({_num(value)})" if value < 0 else _num(value)
 
 
 def _values(value: object) -> str:
@@ -197,8 +202,13 @@ def _one_step(net: Network, f: CompiledNetwork, result: TrainingResult) -> str:
     lines += [f"  d{symbol}/d{n} = {_num(g)}" for n, g in start.grads.items()]
     rate = _num(result.learning_rate)
     lines += ["", f"update, p <- p - {rate} * d{symbol}/dp:"]
-    lines += [f"  {n} = {_num(v)} - {rate} * {_num(start.grads[n])} = {_num(end.params[n])}"
+    shown = {n: settled(end.params[n], v, result.learning_rate * start.grads[n])
+             for n, v in start.params.items()}
+    lines += [f"  {n} = {_num(v)} - {rate} * {_bracketed(start.grads[n])} = {_num(shown[n])}"
               for n, v in start.params.items()]
+    if any(shown[n] != end.params[n] and end.params[n] != 0 for n in shown):
+        lines.append(f"  (a new value below {NOISE:g} times its terms is rounding noise: "
+                     "shown as 0)")
     lines += ["", f"{symbol} after the update: {_num(end.loss)} (before: {_num(start.loss)})"]
     return "\n".join(lines)
 

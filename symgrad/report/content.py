@@ -28,13 +28,14 @@ from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient
 from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
-from ..printing import chain_factors, factor_latexes, latex, partial_latex
+from ..printing import (chain_factors, factor_latexes, latex, partial_latex, range_parts,
+                        NOISE, base_name, settled)
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
 from .escape import paragraphs
-from .layout import (SUM_TERMS, Row, chain_rows, number, product_rows, short_sum, sum_rows,
-                     values_text, with_left)
+from .layout import (LINE_BUDGET, SUM_TERMS, Row, chain_rows, number, product_rows, short_sum,
+                     sum_rows, values_text, width, with_left)
 from .views import (FactorView, GradientView, DeltaView, ValueRow, LayerView, UpdateRow, Update,
                     IterationRow, Training, RateRun, OneParameter, ActivationView, LayerGradient,
                     Vanishing, CheckView, FigureData, Content)
@@ -137,25 +138,49 @@ def _factor_view(f: Factor, net: Network, seen: set[tuple[Symbol, Symbol]]) -> F
     if f.kind == "activation":
         layer, act = _activation_of(net, f.numerator)
         general = act(_Z, **layer.params)
-        rule = rf"\frac{{d}}{{dz}} {latex(general)} = {latex(general.diff(_Z))}"
+        rule = rf"\frac{{d}}{{dz}} {_called(act, general)} = {latex(general.diff(_Z))}"
         return FactorView(**common, activation=act.title, rule=rule,
                           rule_at=latex(f.source, net))
     return FactorView(**common)
 
 
+def _over_samples(net: Network) -> str:
+    r"""What a gradient of several samples does to its per-sample chain:
+    ``\sum_{i=1}^{5}`` (``\frac{1}{5} \sum_{i=1}^{5}`` for a mean), or ``""`` for one."""
+    samples = _samples(net)
+    if samples <= 1:
+        return ""
+    total = rf"\sum_{{i=1}}^{{{samples}}}"
+    return rf"\frac{{1}}{{{samples}}} {total}" if net.loss.reduction == "mean" else total
+
+
+def _summed(rows: list[Row], over: str) -> list[Row]:
+    r"""``rows`` (``= ...`` and its continuation lines) as the sum ``over`` the samples of
+    what they show per sample: ``= \sum_{i=1}^{5} \left[ ... \right]_{i}``."""
+    if not over:
+        return rows
+    first = rows[0].right.removeprefix("=").lstrip()
+    # \left and \right must pair on one line: a bracket across lines is a fixed size
+    left, right = (r"\left[", r"\right]") if len(rows) == 1 else (r"\Bigg[", r"\Bigg]")
+    out = [Row(rows[0].left, rf"= {over} {left} {first}"), *rows[1:]]
+    out[-1] = Row(out[-1].left, rf"{out[-1].right} {right}_{{i}}")
+    return out
+
+
 def _gradient_view(g: Gradient, net: Network, value: float | None,
                    seen: set[tuple[Symbol, Symbol]], large: bool = False) -> GradientView:
     lhs = partial_latex(net.loss_symbol, g.parameter, net)
+    over = _over_samples(net)
     partials = [[partial_latex(f.numerator, f.denominator, net) for f in term]
                 for term in g.terms]
     pieces = [factor_latexes(chain_factors(term), net) for term in g.terms]
-    rows = chain_rows(partials)
-    rows += chain_rows(pieces)
+    rows = _summed(chain_rows(partials), over)
+    rows += _summed(chain_rows(pieces), over)
     factored = g.factored
-    rows += sum_rows("=", factored, net)
+    rows += _summed(sum_rows("=", factored, net), over)
     short = len(g.chain) <= 8 and not large
     ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
-    expanded = with_left(product_rows("=", g.expanded, net), lhs) \
+    expanded = with_left(_summed(product_rows("=", g.expanded, net), over), lhs) \
         if short and ops <= EXPANDED_MAX_OPS else None
     if value is not None:
         rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
@@ -204,6 +229,39 @@ def _backprop_order(d: Derivation, large: bool = False) -> list[Gradient]:
             if not large or _first_unit(net, p)]
 
 
+#: The forward pass shows the values at the point for up to this many samples.
+FORWARD_SAMPLES = 6
+
+
+def _forward(d: Derivation, large: bool, gathered: _Gathered | None) -> list[Row]:
+    """The forward equations, each with its value at the point (one number per sample)
+    when the point is given (``gathered``) and has at most :data:`FORWARD_SAMPLES`."""
+    net = d.network
+    shown = [s for s in net.equations if not large or _first_unit(net, s)]
+    points = None
+    if gathered is not None and _samples(net) <= FORWARD_SAMPLES:
+        points = gathered.optional("The values of the forward pass",
+                                   lambda: d.evaluate(net.values))
+    rows = []
+    for s in shown:
+        rows.append(Row(latex(s, net), f"= {short_sum(net.equations[s], net)}"))
+        if points is not None:
+            value = rf"= {values_text([p[s] for p in points])}"
+            if width(rows[-1].right + value) <= LINE_BUDGET:
+                rows[-1] = Row(rows[-1].left, f"{rows[-1].right} {value}")
+            else:
+                rows.append(Row("", value))
+    return rows
+
+
+def _role_names(net: Network) -> dict[str, str]:
+    """LaTeX of the names the spec gives the weighted sums and the outputs (``z``, ``a``
+    unless it renames them), for prose that speaks of them."""
+    posts = [layer.post[0] for layer in net.layers if layer.activation is not None]
+    return {"pre": latex(Symbol(base_name(net.layers[0].pre[0]))),
+            "post": latex(Symbol(base_name(posts[0]))) if posts else ""}
+
+
 def _point(net: Network) -> list[ValueRow]:
     rows = [ValueRow(latex(p, net), "parameter", values_text(net.values[str(p)]))
             for p in net.parameters if str(p) in net.values]
@@ -234,15 +292,17 @@ def _update(d: Derivation, values: Mapping[str, float], rate: float) -> Update:
     beyond = [k for k, v in new.items() if not math.isfinite(v)]
     if beyond:
         raise OverflowError(f"{beyond[0]} after the step is beyond float64")
+    shown = {k: settled(v, old[k], rate * values[k]) for k, v in new.items()}
     rows = [UpdateRow(latex(p, net), number(old[str(p)]), number(values[str(p)]),
-                      number(-rate * values[str(p)]), number(new[str(p)]))
+                      number(-rate * values[str(p)]), number(shown[str(p)]))
             for p in net.parameters]
+    rounded = any(shown[k] != v and v != 0 for k, v in new.items())
     after = d.loss_at({**dict(net.values), **new})
     theta = latex(Symbol("theta"))
     rule = (rf"{theta}_{{\text{{new}}}} = {theta} - \alpha "
             rf"\frac{{\partial {latex(net.loss_symbol)}}}{{\partial {theta}}}")
     return Update(number(rate), rule, rows, number(d.loss_at(net.values)), number(after),
-                  latex(net.loss_symbol))
+                  latex(net.loss_symbol), number(NOISE) if rounded else "")
 
 
 def _thin(n: int) -> list[int]:
@@ -341,22 +401,28 @@ def _one_parameter(d: Derivation, gathered: _Gathered) -> OneParameter | None:
                         optional(study.curvature), stable, runs, cost_figure, rates_figure)
 
 
+def _called(act: Activation, f: Expr) -> str:
+    """LaTeX of the activation applied to ``z``: ``\\sigma\\left(z\\right)``, and for the
+    identity, which evaluates to ``z`` itself, its name applied to ``z``."""
+    return latex(f) if not isinstance(f, Symbol) else rf"{act.latex}\left({latex(f)}\right)"
+
+
 def _activation_view(act: Activation, check: ActivationCheck,
                      figure: str | None) -> ActivationView:
     f = check.function
     if act.elementwise:
         z, df = check.derivatives[0]
-        rows = [Row(rf"\frac{{d}}{{dz}} {latex(f)}", f"= {latex(df)}")]
+        rows = [Row(rf"\frac{{d}}{{dz}} {_called(act, f)}", f"= {latex(df)}")]
         if df.has(type(f)) and isinstance(f, sp.Function):
             rows.append(Row("", f"= {latex(df.xreplace({f: Symbol('a')}))}"
                             rf"\quad\text{{with }} a = {latex(f)}"))
-        shown_def = rf"{latex(f)} = {latex(check.definition)}"
+        shown_def = rf"{_called(act, f)} = {latex(check.definition)}"
     else:
         rows = [Row(partial_latex(Symbol("s1"), z), f"= {latex(dz)}")
                 for z, dz in check.derivatives]
         shown_def = rf"s_{{1}} = {latex(f)} = {latex(check.definition)}"
-    return ActivationView(act.name, act.title, shown_def, rows, act.range, act.kink,
-                          act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
+    return ActivationView(act.name, act.title, shown_def, rows, *range_parts(act.range),
+                          act.kink, act.elementwise, ", ".join(f"{t:g}" for t in CHECK_POINTS),
                           number(check.error, 2), figure)
 
 
@@ -472,9 +538,8 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         data_source=spec.data.source or "" if spec is not None else "",
         point=_point(net) if not large else [], seeded=net.seeded,
         seed=spec.training.seed if spec is not None else 0,
-        is_chain=net.is_chain,
-        forward=[Row(latex(s, net), f"= {short_sum(e, net)}")
-                 for s, e in net.equations.items() if not large or _first_unit(net, s)],
+        is_chain=net.is_chain, names=_role_names(net),
+        forward=_forward(d, large, gathered if at_point is not None else None),
         deltas=[] if net.is_chain else _delta_views(d, large),
         gradients=gradients, has_point=at_point is not None, loss_value=loss_value,
         update=gathered.optional("The gradient-descent step", lambda: _update(d, values, rate))

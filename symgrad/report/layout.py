@@ -34,10 +34,14 @@ def number(x: float, digits: int = 6) -> str:
     '0.0570704'
     >>> number(-9.707197599253442e-07)
     '-9.7072 \\\\times 10^{-7}'
+    >>> number(-0.0)
+    '0'
     """
     if not math.isfinite(x):
         return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\text{NaN}")
-    if x == 0 or 1e-4 <= abs(x) < 1e6:
+    if x == 0:
+        return "0"  # -0.0 too: a signed zero is no value of its own
+    if 1e-4 <= abs(x) < 1e6:
         return f"{x:.{digits}g}"
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa

@@ -81,6 +81,7 @@ class Update:
     loss_before: str
     loss_after: str
     loss_symbol: str
+    noise: str = ""  # the threshold (math) when a new value was rounding noise, shown as 0
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ class ActivationView:
     title: str
     definition: str
     derivative: list[Row]
-    range: str
+    range: str  # math: the interval
+    range_words: str  # text after it ("components sum to 1"), or ""
     kink: str
     elementwise: bool
     checked_at: str
@@ -219,6 +221,7 @@ class Content:
     seeded: bool
     seed: int
     is_chain: bool
+    names: dict[str, str]  # math: the names of the roles "pre" (z) and "post" (a, or "")
     forward: list[Row]
     deltas: list[DeltaView]
     gradients: list[GradientView]

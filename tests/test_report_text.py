@@ -1,0 +1,199 @@
+"""What a reader of a report or of the terminal sees: words set as words, names as the
+spec gives them, numbers without signed zeros or rounding noise, negative factors in
+brackets (issue 14's typographic slips, each checked in the extracted text)."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import symgrad.report.render
+from symgrad import derive, load
+from symgrad.report.content import build
+from symgrad.report.render import write_report
+
+from .conftest import DERIVATIONS, run_cli_here
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}"
+XHTML = "{http://www.w3.org/1999/xhtml}"
+needs_tex = pytest.mark.skipif(
+    symgrad.report.render.tex_engine() is None or shutil.which("pdftotext") is None,
+    reason="needs pdflatex/latexmk and pdftotext (.ci/run installs them)")
+
+#: One linear unit with a bias, one sample: the update of b lands on 0 up to float64
+#: rounding (0.15 - 0.5 * 0.30000000000000004 = -2.8e-17).
+NOISY_STEP = """
+title = "A step that lands on zero"
+[network]
+inputs = 1
+layers = [{ units = 1, activation = "linear" }]
+loss = "half_sse"
+[parameters]
+w = 0.2
+b = 0.15
+[data]
+x = 0.75
+T = 0.0
+[training]
+learning_rate = 0.5
+iterations = 1
+"""
+
+
+def _render(tmp_path: Path, spec: Path | str, fmt: str) -> Path:
+    if isinstance(spec, str):
+        (tmp_path / "spec.toml").write_text(spec)
+        spec = tmp_path / "spec.toml"
+    out = tmp_path / f"{Path(spec).stem}.{fmt}"
+    write_report(build(derive(load(spec))), out)
+    return out
+
+
+def _pdf_lines(path: Path) -> list[str]:
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-layout", str(path), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return [" ".join(line.split()) for line in out.splitlines()]
+
+
+# -- ranges: words as words -----------------------------------------------------------------
+
+
+def test_softmax_range_words_are_text_in_markdown(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "small_mlp.toml", "md").read_text()
+    assert "Its range is $(0, 1)$, components sum to 1; at kinks" in md
+
+
+def test_softmax_range_words_are_text_in_html(tmp_path: Path) -> None:
+    page = _render(tmp_path, DERIVATIONS / "small_mlp.toml", "html").read_text()
+    root = ET.fromstring(page)
+    para = next(p for p in root.iter(XHTML + "p") if "".join(p.itertext()).startswith("Its range")
+                and "components" in "".join(p.itertext()))
+    maths = para.findall(f"{MATHML}math")
+    assert ", components sum to 1; at kinks" in (maths[0].tail or "")
+    letters = [e.text for m in maths for e in m.iter(f"{MATHML}mi")]
+    assert "c" not in letters and "m" not in letters  # no word spelt letter by letter
+
+
+@needs_tex
+def test_softmax_range_words_are_spaced_in_the_pdf(tmp_path: Path) -> None:
+    lines = _pdf_lines(_render(tmp_path, DERIVATIONS / "small_mlp.toml", "pdf"))
+    assert any("(0, 1), components sum to 1; at kinks" in line for line in lines)
+
+
+def test_the_terminal_prints_infinity_as_a_symbol_and_names_the_identity() -> None:
+    out = run_cli_here("activations").stdout
+    linear = out.split("Linear (identity)")[1].split("\n\n")[0]
+    assert "  formula:    linear(z) = z\n" in linear
+    assert "  derivative: d/dz linear(z) = 1\n" in linear
+    assert "  range:      (-∞, ∞)\n" in linear
+    assert "infty" not in out and "Piecewise" not in out
+    assert "  range:      [0, ∞)\n" in out.split("Rectified linear unit")[1]
+
+
+def test_the_linear_activation_is_named_in_a_report(tmp_path: Path) -> None:
+    md = _render(tmp_path, NOISY_STEP, "md").read_text()
+    assert r"$$\operatorname{linear}\left(z\right) = z$$" in md
+    assert r"\frac{d}{dz} \operatorname{linear}\left(z\right) &= 1" in md
+
+
+# -- numbers: no signed zero, no noise as a value, negative factors in brackets -------------
+
+
+def test_a_step_landing_on_zero_up_to_rounding_prints_0_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "step.toml").write_text(NOISY_STEP)
+    out = run_cli_here("train", tmp_path / "step.toml").stdout
+    assert "  b = 0.15 - 0.5 * 0.3 = 0\n" in out
+    assert "e-17" not in out
+    assert "(a new value below 1e-12 times its terms is rounding noise: shown as 0)" in out
+
+
+def test_terminal_update_lines_bracket_negative_gradients() -> None:
+    out = run_cli_here("train", DERIVATIONS / "two_two_two.toml").stdout
+    assert "  w2_2_1 = 0.5 - 0.5 * (-0.02260254048) = 0.5113012702\n" in out
+    assert not re.search(r"\* -\d", out)
+
+
+#: A ReLU unit below its kink: its gradients are exactly 0, and the step -alpha * 0 is -0.0.
+DEAD_RELU = NOISY_STEP.replace('"linear"', '"relu"').replace("w = 0.2", "w = -1.0")
+
+
+def test_the_update_table_has_no_signed_zero(tmp_path: Path) -> None:
+    md = _render(tmp_path, DEAD_RELU, "md").read_text()
+    assert "| $w$ | $-1$ | $0$ | $0$ | $-1$ |" in md
+    assert "$-0$" not in md
+
+
+# -- prose in the spec's names --------------------------------------------------------------
+
+
+def test_prose_speaks_of_the_spec_names_not_the_default_ones(tmp_path: Path) -> None:
+    # linear_cost names the weighted sum y and the target z: z is never "the weighted sum"
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert "no activation (the output is the weighted sum $y$ itself), without a bias;" in md
+    assert "each unit forms a weighted sum $y$ of its inputs, which is its output:" in md
+    assert "weighted sum $z$" not in md and "plus its bias" not in md
+
+
+def test_derive_steps_name_the_renamed_weighted_sum() -> None:
+    out = run_cli_here("derive", "--form", "steps", DERIVATIONS / "linear_cost.toml").stdout
+    assert "error signals (delta = dJ/dy), output layer first:\n" in out
+
+
+def test_error_signal_prose_uses_the_renamed_weighted_sum(tmp_path: Path) -> None:
+    spec = (DERIVATIONS / "two_two_two.toml").read_text().replace(
+        'loss = "half_sse"', 'loss = "half_sse"\nnames = { pre = "net", post = "out" }')
+    md = _render(tmp_path, spec, "md").read_text()
+    assert r"The error signal $\delta = \partial E / \partial net$ of a unit" in md
+    assert "weighted sum $net$ of its inputs plus its bias, and passes it through its " \
+        "activation to give its output $out$" in md
+
+
+# -- the forward pass at the point; gradients of several samples as sums --------------------
+
+
+def test_the_forward_pass_shows_the_values_at_the_point(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
+    forward = md.split("## Forward pass")[1].split("##")[0]
+    # by hand: z1 = 0.15 * 0.1 + 0.4; a1 = 1 / (1 + exp(-z1)); z2 = 0.45 a1 + 0.65
+    z1 = 0.15 * 0.1 + 0.4
+    a1 = 1 / (1 + math.exp(-z1))
+    z2 = 0.45 * a1 + 0.65
+    a2 = 1 / (1 + math.exp(-z2))
+    assert f"z_{{1}} &= w_{{1}} x_{{1}} + b_{{1}} = {z1:.6g}" in forward
+    assert rf"a_{{1}} &= \sigma\left(z_{{1}}\right) = {a1:.6g}" in forward
+    assert f"z_{{2}} &= a_{{1}} w_{{2}} + b_{{2}} = {z2:.6g}" in forward
+    assert rf"a_{{2}} &= \sigma\left(z_{{2}}\right) = {a2:.6g}" in forward
+
+
+def test_samples_forward_values_are_listed_per_sample(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert r"y &= w x = \left(0.02,\ 0.04,\ 0.06,\ 0.08,\ 0.1\right)" in md
+
+
+def test_a_gradient_over_several_samples_shows_the_sum(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "md").read_text()
+    assert (r"\frac{\partial J}{\partial w} &= \sum_{i=1}^{5} \left[ \frac{\partial J}"
+            r"{\partial y} \cdot \frac{\partial y}{\partial w} \right]_{i}") in md
+    assert r" &= \sum_{i=1}^{5} \left[ 2 x \left(y - z\right) \right]_{i} \\" in md
+    # the value beside it is that sum: sum of 2 x (0.2 x - 2 x) = -3.6 * sum x^2 = -1.98
+    assert r" &= -1.98 \quad \text{at the point above}" in md
+    assert -3.6 * sum(x * x for x in (0.1, 0.2, 0.3, 0.4, 0.5)) == pytest.approx(-1.98, 1e-12)
+
+
+def test_a_mean_over_samples_shows_one_over_n(tmp_path: Path) -> None:
+    spec = (DERIVATIONS / "linear_cost.toml").read_text().replace('loss = "sse"',
+                                                                   'loss = "mse"')
+    md = _render(tmp_path, spec, "md").read_text()
+    assert r"&= \frac{1}{5} \sum_{i=1}^{5} \left[ 2 x \left(y - z\right) \right]_{i}" in md
+    assert r" &= -0.396 \quad \text{at the point above}" in md
+
+
+def test_one_sample_shows_no_sum(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
+    assert r"\sum_{i=1}" not in md
