@@ -93,11 +93,14 @@ def _mark_loss(content: Content, answer: Answer, net: Network) -> None:
 
 
 def _mark_forward(content: Content, answer: Answer, net: Network) -> None:
-    """The forward equation of the asked quantity, continued with its value, boxed."""
+    """The asked quantity's value at the end of its forward equation, boxed (added where
+    the report shows no value there)."""
     symbol = latex(net.symbol(answer.question.of), net)
     value = number(float(answer.value))
-    content.forward = [Row(r.left, f"{r.right} = {boxed(value, _label(answer))}")
-                       if r.left == symbol else r for r in content.forward]
+    shown = f" = {value}"
+    content.forward = [
+        Row(r.left, f"{r.right.removesuffix(shown)} = {boxed(value, _label(answer))}")
+        if r.left == symbol else r for r in content.forward]
 
 
 def _mark_iterations(content: Content, answer: Answer, net: Network) -> None:
