@@ -22,6 +22,7 @@ __all__ = [
     "DivergenceError",
     "ParseError",
     "CheckError",
+    "LayerCodeError",
     "ReportError",
     "ExportError",
     "MissingDependencyError",
@@ -163,6 +164,16 @@ class ParseError(SymgradError, ValueError):
 class CheckError(LocatedError):
     """A hand-derivation check that cannot be carried out (bad file, unknown parameter);
     for a file of hand derivations, ``path``, ``line`` and ``field`` say where."""
+
+
+class LayerCodeError(CheckError):
+    """A user's layer function that cannot be checked: it raised (its exception is the
+    ``__cause__``, with its traceback), returned the wrong number of arrays, the wrong
+    shapes, or NaN. ``call`` names the call (``batchnorm_backward(dout, cache)``)."""
+
+    def __init__(self, message: str, *, call: str | None = None, **where: Any) -> None:
+        self.call = call
+        super().__init__(message, **where)
 
 
 class ReportError(LocatedError):

@@ -1,0 +1,215 @@
+"""The calling conventions of course-assignment layer code, one entry per layer.
+
+Each :class:`Convention` says how a student's NumPy functions are called (CS231n's
+``affine_forward(x, w, b) -> (out, cache)``, ``affine_backward(dout, cache) -> (dx, dw,
+db)``, ...), which random arrays they get, the cache a backward pass gets when no forward
+is given, the names of what it returns, symgrad's values for each (the reference) and the
+expected form of each in matrix notation. Another convention is adapted by a small
+wrapper (see ``docs/tutorials/check-layer.md``).
+
+Rows are samples unless the layout is ``"columns"`` (``Z = W X + b``, samples as
+columns), which a convention offers where course code uses it (the affine layer, the
+elementwise activations, the softmax loss).
+
+>>> conv = get_convention("affine")
+>>> conv.outputs, conv.signature.split(";")[0]
+(('dx', 'dw', 'db'), 'affine_forward(x, w, b) -> (out, cache)')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..compile import activation_kernel
+from ..errors import ArgumentError
+
+__all__ = ["Convention", "CONVENTIONS", "get_convention", "Arrays"]
+
+Arrays = dict[str, Any]
+Maker = Callable[[Mapping[str, int], Mapping[str, float], np.random.Generator], Arrays]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How one layer's forward and backward functions are called and what they return.
+
+    ``make`` draws the arrays (the inputs, the parameters and the upstream gradient
+    ``dout``); ``forward_args`` are the forward's positional arguments; ``cache`` builds the
+    cache a backward gets without a forward (``None``: the cache is the user's own, so a
+    forward is needed); ``reference`` gives symgrad's ``out`` and gradients; ``observe``
+    reads what a forward chose at random (dropout's mask) from its output.
+    A ``loss`` convention is one function ``(x, y) -> (loss, dx)``.
+    """
+
+    name: str
+    layout: str
+    title: str
+    signature: str
+    dims: Mapping[str, int]
+    outputs: tuple[str, ...]
+    make: Maker
+    forward_args: Callable[[Arrays], tuple[Any, ...]]
+    cache: Callable[[Arrays], Any] | None
+    reference: Callable[[Arrays], dict[str, np.ndarray]]
+    forms: Mapping[str, str]
+    hyper: Mapping[str, float] = field(default_factory=dict)
+    loss: bool = False
+    observe: Callable[[Arrays, np.ndarray], None] | None = None
+
+
+def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+# -- affine ---------------------------------------------------------------------------
+
+def _affine_make(columns: bool) -> Maker:
+    def make(d: Mapping[str, int], h: Mapping[str, float], rng: np.random.Generator) -> Arrays:
+        n, i, o = d["N"], d["D"], d["M"]
+        if columns:  # Z = W X + b: w (M, D), x (D, N), b (M, 1)
+            return {"x": _normal(rng, i, n), "w": _normal(rng, o, i), "b": _normal(rng, o, 1),
+                    "dout": _normal(rng, o, n), "N": n}
+        return {"x": _normal(rng, n, i), "w": _normal(rng, i, o), "b": _normal(rng, o),
+                "dout": _normal(rng, n, o), "N": n}
+    return make
+
+
+def _affine_rows(a: Arrays) -> dict[str, np.ndarray]:
+    # symgrad's matrix rule with samples as rows: dE/dW = A^T delta, dE/dA = delta W^T
+    x, w, dout = a["x"], a["w"], a["dout"]
+    return {"out": x @ w + a["b"], "dx": dout @ w.T, "dw": x.T @ dout, "db": dout.sum(axis=0)}
+
+
+def _affine_columns(a: Arrays) -> dict[str, np.ndarray]:
+    # the same rule with samples as columns: dE/dW = delta A^T, dE/dA = W^T delta
+    x, w, dout = a["x"], a["w"], a["dout"]
+    return {"out": w @ x + a["b"], "dx": w.T @ dout, "dw": dout @ x.T,
+            "db": dout.sum(axis=1, keepdims=True)}
+
+
+_AFFINE_FORMS = {"out": "out = X W + 1 bᵀ  (N×M)", "dx": "dX = dout Wᵀ  (N×D)",
+                 "dw": "dW = Xᵀ dout  (D×M)", "db": "db = doutᵀ 1 = Σ_n dout_n  (M)"}
+_AFFINE_COLUMN_FORMS = {"out": "out = W X + b 1ᵀ  (M×N)", "dx": "dX = Wᵀ dout  (D×N)",
+                        "dw": "dW = dout Xᵀ  (M×D)", "db": "db = dout 1 = Σ_n dout_n  (M×1)"}
+
+
+# -- elementwise activations ------------------------------------------------------------
+
+def _elementwise_make(columns: bool) -> Maker:
+    def make(d: Mapping[str, int], h: Mapping[str, float], rng: np.random.Generator) -> Arrays:
+        shape = (d["D"], d["N"]) if columns else (d["N"], d["D"])
+        return {"x": _normal(rng, *shape), "dout": _normal(rng, *shape), "N": d["N"]}
+    return make
+
+
+def _elementwise_reference(name: str) -> Callable[[Arrays], dict[str, np.ndarray]]:
+    kernel = activation_kernel(name)  # value and slope from the catalogue's stable forms
+
+    def reference(a: Arrays) -> dict[str, np.ndarray]:
+        out, slope = kernel(a["x"])
+        return {"out": out, "dx": a["dout"] * slope, "slope": slope}
+    return reference
+
+
+_ELEMENTWISE_FORMS = {
+    "relu": {"out": "out = max(X, 0)", "dx": "dX = dout ⊙ H(X)  (H(0) = 0)"},
+    "sigmoid": {"out": "out = σ(X)", "dx": "dX = dout ⊙ σ(X) ⊙ (1 − σ(X))"},
+    "tanh": {"out": "out = tanh(X)", "dx": "dX = dout ⊙ (1 − tanh²(X))"},
+}
+
+
+# -- softmax with cross-entropy --------------------------------------------------------
+
+def _softmax_loss_make(columns: bool) -> Maker:
+    def make(d: Mapping[str, int], h: Mapping[str, float], rng: np.random.Generator) -> Arrays:
+        n, c = d["N"], d["C"]
+        x = _normal(rng, c, n) if columns else _normal(rng, n, c)
+        return {"x": x, "y": rng.integers(0, c, size=n), "N": n, "columns": columns}
+    return make
+
+
+def _softmax_rows(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _softmax_loss(a: Arrays) -> dict[str, np.ndarray]:
+    # symgrad's softmax output with cross-entropy, averaged: delta = (S - Y) / N
+    x = a["x"].T if a["columns"] else a["x"]
+    n = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_s = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(n)
+    s = np.exp(log_s)
+    onehot = np.zeros_like(s)
+    onehot[rows, a["y"]] = 1.0
+    dx = (s - onehot) / n
+    return {"loss": np.asarray(-log_s[rows, a["y"]].mean()),
+            "dx": dx.T if a["columns"] else dx, "softmax": s, "onehot": onehot}
+
+
+_SOFTMAX_LOSS_FORMS = {"loss": "L = −(1/N) Σ_n log softmax(x_n)[y_n]",
+                       "dx": "dX = (S − Y) / N, S = softmax of each sample, Y one-hot"}
+
+
+def _entry(name: str, layout: str, **kw: Any) -> tuple[tuple[str, str], Convention]:
+    return (name, layout), Convention(name=name, layout=layout, **kw)
+
+
+def _affine(layout: str) -> tuple[tuple[str, str], Convention]:
+    columns = layout == "columns"
+    return _entry(
+        "affine", layout, title="affine (dense) layer",
+        signature=("affine_forward(x, w, b) -> (out, cache); affine_backward(dout, cache) "
+                   "-> (dx, dw, db); cache = (x, w, b)"),
+        dims={"N": 4, "D": 5, "M": 3}, outputs=("dx", "dw", "db"), make=_affine_make(columns),
+        forward_args=lambda a: (a["x"], a["w"], a["b"]),
+        cache=lambda a: (a["x"], a["w"], a["b"]),
+        reference=_affine_columns if columns else _affine_rows,
+        forms=_AFFINE_COLUMN_FORMS if columns else _AFFINE_FORMS)
+
+
+def _elementwise(name: str, layout: str) -> tuple[tuple[str, str], Convention]:
+    return _entry(
+        name, layout, title=f"{name} activation",
+        signature=(f"{name}_forward(x) -> (out, cache); {name}_backward(dout, cache) -> dx; "
+                   "cache = x"),
+        dims={"N": 4, "D": 5}, outputs=("dx",), make=_elementwise_make(layout == "columns"),
+        forward_args=lambda a: (a["x"],), cache=lambda a: a["x"],
+        reference=_elementwise_reference(name), forms=_ELEMENTWISE_FORMS[name])
+
+
+def _softmax_loss_entry(layout: str) -> tuple[tuple[str, str], Convention]:
+    return _entry(
+        "softmax_loss", layout, title="softmax with cross-entropy (mean over the batch)",
+        signature="softmax_loss(x, y) -> (loss, dx); y holds integer labels",
+        dims={"N": 6, "C": 4}, outputs=("loss", "dx"),
+        make=_softmax_loss_make(layout == "columns"),
+        forward_args=lambda a: (a["x"], a["y"]), cache=None, reference=_softmax_loss,
+        forms=_SOFTMAX_LOSS_FORMS, loss=True)
+
+
+#: Every convention, by (layer name, layout).
+CONVENTIONS: dict[tuple[str, str], Convention] = dict(
+    [_affine("rows"), _affine("columns"), _softmax_loss_entry("rows"),
+     _softmax_loss_entry("columns")]
+    + [_elementwise(n, lay) for n in _ELEMENTWISE_FORMS for lay in ("rows", "columns")])
+
+
+def get_convention(name: str, layout: str = "rows") -> Convention:
+    """The convention of layer ``name`` in ``layout`` (``"rows"`` or ``"columns"``).
+
+    >>> get_convention("relu", "columns").dims
+    {'N': 4, 'D': 5}
+    """
+    if (name, layout) in CONVENTIONS:
+        return CONVENTIONS[(name, layout)]
+    names = sorted({n for n, _ in CONVENTIONS})
+    if name not in names:
+        raise ArgumentError(f"unknown layer {name!r}; known layers: {', '.join(names)}")
+    layouts = sorted(lay for n, lay in CONVENTIONS if n == name)
+    raise ArgumentError(f"layer {name!r} has no layout {layout!r}; it has: "
+                        f"{', '.join(layouts)}")

@@ -1,0 +1,268 @@
+"""Diagnosis of a wrong layer output: which matrix-form mistake explains it.
+
+Each kind of mistake is one small function, tried in the order of :data:`TESTS`: the
+result transposed (or a factor in a product left untransposed), a sum over the wrong
+axis (or no sum), the sign, a softmax Jacobian kept diagonal, batch norm without its
+mean terms, a variance with N − 1, a dropout mask not rescaled, a Hadamard product where
+a matrix product belongs or the reverse, a factor N (a sum where a mean belongs, or the
+reverse), another constant factor. The first that holds is the diagnosis; each compares
+the user's array with the array the mistake would give, entry by entry. Shape mistakes
+come first, since a wrong shape rules out every other comparison; the layer-specific
+mistakes come before the constant factors, since an unscaled dropout mask *is* a
+constant factor p, and the diagnosis should say why.
+
+>>> from symgrad.check.layer_calls import get_convention
+>>> conv = get_convention("affine")
+>>> a = conv.make(conv.dims, {}, np.random.default_rng(0))
+>>> want = conv.reference(a)
+>>> diagnose_output(Case(conv, a, "dw", want["dw"].T, want["dw"], want))[0]
+'transposed'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from .layer_calls import Arrays, Convention
+
+__all__ = ["Case", "diagnose_output", "TESTS", "Found"]
+
+Found = tuple[str | None, str]
+
+
+@dataclass
+class Case:
+    """One differing output: the convention, the arrays the user's code got, the output's
+    name, the user's value ``got``, symgrad's ``want`` and every reference value."""
+
+    conv: Convention
+    a: Arrays
+    name: str
+    got: np.ndarray
+    want: np.ndarray
+    expected: Mapping[str, np.ndarray]
+
+    @property
+    def layer(self) -> str:
+        return self.conv.name
+
+    def matches(self, candidate: Any) -> bool:
+        """``got`` equals ``candidate`` (same shape, every entry to 1e-6 relative)."""
+        c = np.asarray(candidate, dtype=np.float64)
+        if c.shape != self.got.shape:
+            return False
+        scale = max(1e-300, float(np.abs(c).max(initial=0.0)))
+        return bool(np.all(np.abs(self.got - c) <= 1e-6 * np.abs(c) + 1e-9 * scale))
+
+    def first(self, candidates: Iterable[tuple[str, Callable[[], Any]]]) -> str | None:
+        """The words of the first candidate ``got`` equals; one whose shapes do not
+        broadcast is skipped."""
+        for words, make in candidates:
+            try:
+                with np.errstate(all="ignore"):
+                    value = make()
+            except ValueError:  # the mistake is impossible at these shapes
+                continue
+            if self.matches(value):
+                return words
+        return None
+
+
+def _transposed(c: Case) -> Found | None:
+    """The result transposed, or a factor of its product left untransposed (``dout W``
+    where ``dout Wᵀ`` belongs)."""
+    if c.want.ndim == 2 and c.matches(c.want.T):
+        return ("transposed", f"transposed: yours is ({c.name})ᵀ, of shape {c.got.shape} "
+                              f"where {c.want.shape} belongs")
+    factors = _UNTRANSPOSED.get((c.layer, c.conv.layout, c.name), ())
+    words = c.first((w, lambda f=f: f(c.a)) for w, f in factors)
+    return None if words is None else ("transposed", words)
+
+
+_UNTRANSPOSED: dict[tuple[str, str, str], tuple[tuple[str, Callable[[Arrays], Any]], ...]] = {
+    ("affine", "rows", "dx"): (("transposed factor: yours is dout W where dout Wᵀ belongs",
+                                lambda a: a["dout"] @ a["w"]),),
+    ("affine", "columns", "dx"): (("transposed factor: yours is W dout where Wᵀ dout belongs",
+                                   lambda a: a["w"] @ a["dout"]),),
+}
+
+
+#: Outputs that are sums over the batch: (layer, layout, output) -> the summand and the
+#: axis the sum runs over.
+SUMS: dict[tuple[str, str, str], Callable[[Arrays, Mapping[str, Any]], tuple[Any, int]]] = {
+    ("affine", "rows", "db"): lambda a, e: (a["dout"], 0),
+    ("affine", "columns", "db"): lambda a, e: (a["dout"], 1),
+}
+
+
+def _wrong_axis(c: Case) -> Found | None:
+    """A sum over the batch taken over another axis, or not taken at all."""
+    found = SUMS.get((c.layer, c.conv.layout, c.name))
+    if found is None:
+        return None
+    summand, axis = found(c.a, c.expected)
+    summand = np.asarray(summand)
+    if c.matches(summand):
+        return ("not_summed", f"not summed over the samples: yours keeps one entry per "
+                              f"sample (shape {c.got.shape}) where the sum over axis {axis} "
+                              f"belongs (shape {c.want.shape})")
+    for other in range(summand.ndim):
+        if other == axis:
+            continue
+        for value in (summand.sum(axis=other), summand.sum(axis=other, keepdims=True)):
+            if c.matches(value):
+                return ("wrong_axis", f"summed over the wrong axis: yours sums over axis "
+                                      f"{other} where the sum runs over the samples (axis "
+                                      f"{axis})")
+    return None
+
+
+def _sign(c: Case) -> Found | None:
+    if c.matches(-c.want):
+        return "sign", f"the sign is wrong: yours is −{c.name}"
+    return None
+
+
+def _softmax_diagonal(c: Case) -> Found | None:
+    """The softmax Jacobian kept diagonal: ``s ⊙ (1 − s) ⊙ dout`` (softmax) or
+    ``(1 − s) ⊙ dout`` (log-softmax), as if each output depended on its own input only."""
+    if c.name != "dx" or c.layer not in ("softmax", "log_softmax"):
+        return None
+    x, dout = c.a["x"], c.a["dout"]
+    s = np.exp(x - x.max(axis=1, keepdims=True))
+    s /= s.sum(axis=1, keepdims=True)
+    diagonal = s * (1 - s) * dout if c.layer == "softmax" else (1 - s) * dout
+    if not c.matches(diagonal):
+        return None
+    return ("softmax_diagonal", "the softmax Jacobian kept diagonal: yours multiplies dout "
+                                "by the diagonal entries only, leaving out the terms −s_i s_j "
+                                "(i ≠ j) of ∂s/∂x that couple the classes")
+
+
+def _batchnorm_stats(a: Arrays, ddof: int = 0) -> tuple[Any, Any, Any]:
+    x = a["x"]
+    std = np.sqrt(x.var(axis=0, ddof=ddof) + a["eps"])
+    return x, std, (x - x.mean(axis=0)) / std
+
+
+def _batchnorm_mean_terms(c: Case) -> Found | None:
+    """Batch norm's input gradient without one or both of its mean terms."""
+    if c.layer != "batchnorm" or c.name != "dx":
+        return None
+    _, std, xhat = _batchnorm_stats(c.a)
+    g, dout = c.a["gamma"] * c.a["dout"], c.a["dout"]
+    words = c.first([
+        ("batch norm without the mean terms: yours is γ ⊙ dout / σ, as if μ and σ² did not "
+         "depend on X (both −mean(dout) and −x̂ ⊙ mean(dout ⊙ x̂) are missing)",
+         lambda: g / std),
+        ("batch norm without the variance's mean term: −x̂ ⊙ mean(dout ⊙ x̂) is missing",
+         lambda: c.a["gamma"] / std * (dout - dout.mean(axis=0))),
+        ("batch norm without the mean's term: −mean(dout) is missing",
+         lambda: c.a["gamma"] / std * (dout - xhat * (dout * xhat).mean(axis=0)))])
+    return None if words is None else ("batchnorm_mean_terms", words)
+
+
+def _variance_n_minus_1(c: Case) -> Found | None:
+    """Batch norm's variance with N − 1 (``np.var(..., ddof=1)``) where the batch's own
+    variance (1/N) belongs, in the forward pass or in the backward's ``dvar`` term."""
+    if c.layer != "batchnorm" or c.name not in ("out", "dx"):
+        return None
+    n = c.a["x"].shape[0]
+    if n < 2:
+        return None
+    g = c.a["gamma"]
+    dout = c.a["dout"]
+
+    def backward(ddof: int) -> Any:
+        _, std, xhat = _batchnorm_stats(c.a, ddof)
+        return g / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).sum(axis=0) / (n - 1))
+    unbiased = lambda: g * _batchnorm_stats(c.a, 1)[2] + c.a["beta"]  # noqa: E731
+    words = c.first([("variance with N − 1: yours normalizes by the unbiased variance "
+                      "(ddof=1) where the batch variance Σ(x − μ)²/N belongs", unbiased),
+                     ("variance with N − 1 in the backward pass: yours divides the variance "
+                      "term by N − 1 where ∂σ²/∂X = 2(X − μ)/N belongs", lambda: backward(0)),
+                     ("variance with N − 1: yours uses the unbiased variance (ddof=1) in "
+                      "the forward and the backward pass", lambda: backward(1))])
+    return None if words is None else ("variance_n_minus_1", words)
+
+
+def _dropout_not_rescaled(c: Case) -> Found | None:
+    """Inverted dropout's mask without its 1/p (or with p where 1/p belongs)."""
+    if c.layer != "dropout" or c.name not in ("out", "dx"):
+        return None
+    p = c.a["p"]
+    words = c.first([(f"dropout mask not rescaled: yours is missing the factor 1/p = "
+                      f"{1 / p:.4g} of inverted dropout", lambda: p * c.want),
+                     (f"dropout mask multiplied by p = {p:g} where 1/p belongs",
+                      lambda: p * p * c.want),
+                     (f"dropout mask rescaled by 1/(1 − p) where 1/p belongs (p = {p:g} is "
+                      "the probability of keeping a unit)", lambda: p / (1 - p) * c.want)])
+    return None if words is None else ("dropout_not_rescaled", words)
+
+
+def _hadamard_matrix(c: Case) -> Found | None:
+    """A Hadamard product where a matrix product belongs, or the reverse."""
+    table = _PRODUCTS.get((c.layer, c.name), ())
+    for kind, words, make in table:
+        if c.first([(words, lambda m=make: m(c.a, c.expected))]) is not None:
+            return kind, words
+    return None
+
+
+_ELEMENTWISE_MATRIX = (
+    ("matrix_for_hadamard", "a matrix product where the Hadamard product belongs: yours is "
+     "dout · f′(X)ᵀ, the slope must multiply dout entry by entry",
+     lambda a, e: a["dout"] @ e["slope"].T),
+    ("matrix_for_hadamard", "a matrix product where the Hadamard product belongs: yours is "
+     "doutᵀ · f′(X)", lambda a, e: a["dout"].T @ e["slope"]))
+_PRODUCTS: dict[tuple[str, str], tuple[tuple[str, str, Callable[[Arrays, Any], Any]], ...]] = {
+    **{(name, "dx"): _ELEMENTWISE_MATRIX for name in ("relu", "sigmoid", "tanh", "dropout")},
+    ("affine", "dx"): (("hadamard_for_matrix", "a Hadamard product where a matrix product "
+                        "belongs: yours is dout ⊙ Wᵀ", lambda a, e: a["dout"] * a["w"].T),),
+    ("affine", "dw"): (("hadamard_for_matrix", "a Hadamard product where a matrix product "
+                        "belongs: yours is Xᵀ ⊙ dout", lambda a, e: a["x"].T * a["dout"]),),
+}
+
+
+def _factor_n(c: Case) -> Found | None:
+    """A sum where a mean belongs (N times too large) or a mean where a sum belongs."""
+    n = int(c.a["N"])
+    if n < 2:
+        return None
+    if c.matches(n * c.want):
+        return ("factor_n", f"a factor N = {n} too large: yours sums over the batch where "
+                            "the mean belongs (the 1/N is missing)")
+    if c.matches(c.want / n):
+        return ("factor_n", f"a factor N = {n} too small: yours divides by N where the sum "
+                            "over the batch belongs")
+    return None
+
+
+def _constant_factor(c: Case) -> Found | None:
+    ok = (np.abs(c.want) > 1e-12) if c.got.shape == c.want.shape else None
+    if ok is None or ok.sum() < 1:
+        return None
+    frac = Fraction(float(np.median(c.got[ok] / c.want[ok]))).limit_denominator(100)
+    if frac in (0, 1) or not c.matches(float(frac) * c.want):
+        return None
+    return ("constant_factor", f"a constant factor off: yours is {frac} times {c.name}")
+
+
+#: The mistakes a diagnosis tries, in this order; the first that holds is the answer.
+TESTS: tuple[Callable[[Case], Found | None], ...] = (
+    _transposed, _wrong_axis, _sign, _softmax_diagonal, _batchnorm_mean_terms,
+    _variance_n_minus_1, _dropout_not_rescaled, _hadamard_matrix, _factor_n,
+    _constant_factor)
+
+
+def diagnose_output(case: Case) -> Found:
+    """The kind of mistake (``None``: no usual one) and what it is, in words."""
+    for test in TESTS:
+        found = test(case)
+        if found is not None:
+            return found
+    return None, "differs, and no usual matrix-form mistake explains it"
