@@ -155,6 +155,68 @@ _SOFTMAX_LOSS_FORMS = {"loss": "L = −(1/N) Σ_n log softmax(x_n)[y_n]",
                        "dx": "dX = (S − Y) / N, S = softmax of each sample, Y one-hot"}
 
 
+# -- batch normalization, dropout, softmax and log-softmax as layers ------------------------
+# (until the layer-type registry of symgrad.catalogue lands on this branch, their forward
+# and backward are written here in symgrad's matrix form, as the derivation shows them)
+
+def _batchnorm_make(d: Mapping[str, int], h: Mapping[str, float],
+                    rng: np.random.Generator) -> Arrays:
+    n, i = d["N"], d["D"]
+    return {"x": 3 * _normal(rng, n, i) + _normal(rng, 1, i), "gamma": _normal(rng, i),
+            "beta": _normal(rng, i), "dout": _normal(rng, n, i), "eps": h["eps"], "N": n}
+
+
+def _batchnorm(a: Arrays) -> dict[str, np.ndarray]:
+    # dX = (γ/σ) ⊙ (dout − mean(dout) − X̂ ⊙ mean(dout ⊙ X̂)), means over the batch
+    x, g, dout = a["x"], a["gamma"], a["dout"]
+    std = np.sqrt(x.var(axis=0) + a["eps"])
+    xhat = (x - x.mean(axis=0)) / std
+    dx = g / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).mean(axis=0))
+    return {"out": g * xhat + a["beta"], "dx": dx, "dgamma": (dout * xhat).sum(axis=0),
+            "dbeta": dout.sum(axis=0), "xhat": xhat}
+
+
+_BATCHNORM_FORMS = {
+    "out": "out = γ ⊙ X̂ + β, X̂ = (X − 1μᵀ) / σ, σ² = Σ_n (x_n − μ)² / N + ε",
+    "dx": "dX = (γ/σ) ⊙ (dout − 1 mean(dout) − X̂ ⊙ 1 mean(dout ⊙ X̂))  (N×D)",
+    "dgamma": "dγ = 1ᵀ (dout ⊙ X̂) = Σ_n dout_n ⊙ x̂_n  (D)",
+    "dbeta": "dβ = 1ᵀ dout = Σ_n dout_n  (D)"}
+
+
+def _dropout_make(d: Mapping[str, int], h: Mapping[str, float],
+                  rng: np.random.Generator) -> Arrays:
+    n, i = d["N"], d["D"]
+    return {"x": _normal(rng, n, i), "dout": _normal(rng, n, i), "p": h["p"], "N": n,
+            "mask": rng.random((n, i)) < h["p"], "seed": int(rng.integers(0, 2 ** 31))}
+
+
+def _dropout(a: Arrays) -> dict[str, np.ndarray]:
+    scaled = a["mask"] / a["p"]  # inverted dropout: p is the probability of keeping a unit
+    return {"out": a["x"] * scaled, "dx": a["dout"] * scaled, "slope": scaled}
+
+
+def _observe_mask(a: Arrays, out: np.ndarray) -> None:
+    """The mask the user's forward drew: where its output is not 0 (x has no zeros)."""
+    if out.shape == a["x"].shape:
+        a["mask"] = out != 0
+
+
+def _softmax_make(d: Mapping[str, int], h: Mapping[str, float],
+                  rng: np.random.Generator) -> Arrays:
+    return {"x": _normal(rng, d["N"], d["D"]), "dout": _normal(rng, d["N"], d["D"]),
+            "N": d["N"]}
+
+
+def _softmax_layer(a: Arrays) -> dict[str, np.ndarray]:
+    s = _softmax_rows(a["x"])  # dX = S ⊙ (dout − (dout ⊙ S) 1 1ᵀ): the full Jacobian
+    return {"out": s, "dx": s * (a["dout"] - (a["dout"] * s).sum(axis=1, keepdims=True))}
+
+
+def _log_softmax_layer(a: Arrays) -> dict[str, np.ndarray]:
+    s = _softmax_rows(a["x"])
+    return {"out": np.log(s), "dx": a["dout"] - s * a["dout"].sum(axis=1, keepdims=True)}
+
+
 def _entry(name: str, layout: str, **kw: Any) -> tuple[tuple[str, str], Convention]:
     return (name, layout), Convention(name=name, layout=layout, **kw)
 
@@ -192,10 +254,50 @@ def _softmax_loss_entry(layout: str) -> tuple[tuple[str, str], Convention]:
         forms=_SOFTMAX_LOSS_FORMS, loss=True)
 
 
+def _more() -> list[tuple[tuple[str, str], Convention]]:
+    both = "(out, cache); cache = out"
+    return [
+        _entry("batchnorm", "rows", title="batch normalization (training mode)",
+               signature=("batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); "
+                          "batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta); "
+                          "bn_param = {'mode': 'train', 'eps': eps}"),
+               dims={"N": 8, "D": 5}, hyper={"eps": 1e-5}, outputs=("dx", "dgamma", "dbeta"),
+               make=_batchnorm_make, cache=None, reference=_batchnorm, forms=_BATCHNORM_FORMS,
+               forward_args=lambda a: (a["x"], a["gamma"], a["beta"],
+                                       {"mode": "train", "eps": a["eps"]})),
+        _entry("dropout", "rows", title="inverted dropout (p: probability of keeping)",
+               signature=("dropout_forward(x, dropout_param) -> (out, cache); "
+                          "dropout_backward(dout, cache) -> dx; dropout_param = {'p': p, "
+                          "'mode': 'train', 'seed': seed}; cache = (dropout_param, mask)"),
+               dims={"N": 8, "D": 6}, hyper={"p": 0.6}, outputs=("dx",), make=_dropout_make,
+               forward_args=lambda a: (a["x"], {"p": a["p"], "mode": "train",
+                                                "seed": a["seed"]}),
+               cache=lambda a: ({"p": a["p"], "mode": "train"}, a["mask"] / a["p"]),
+               reference=_dropout, observe=_observe_mask,
+               forms={"out": "out = X ⊙ M / p", "dx": "dX = dout ⊙ M / p"}),
+        _entry("softmax", "rows", title="softmax as a layer (full Jacobian)",
+               signature=f"softmax_forward(x) -> {both}; softmax_backward(dout, cache) -> dx",
+               dims={"N": 4, "D": 5}, outputs=("dx",), make=_softmax_make,
+               forward_args=lambda a: (a["x"],), cache=lambda a: _softmax_rows(a["x"]),
+               reference=_softmax_layer,
+               forms={"out": "S = softmax of each row of X",
+                      "dx": "dX = S ⊙ (dout − ((dout ⊙ S) 1) 1ᵀ)  (each row: J_sᵀ dout, "
+                            "J_s = diag(s) − s sᵀ)"}),
+        _entry("log_softmax", "rows", title="log-softmax as a layer",
+               signature=(f"log_softmax_forward(x) -> {both}; log_softmax_backward(dout, "
+                          "cache) -> dx"),
+               dims={"N": 4, "D": 5}, outputs=("dx",), make=_softmax_make,
+               forward_args=lambda a: (a["x"],),
+               cache=lambda a: np.log(_softmax_rows(a["x"])), reference=_log_softmax_layer,
+               forms={"out": "log S, S = softmax of each row of X",
+                      "dx": "dX = dout − S ⊙ ((dout 1) 1ᵀ)"}),
+    ]
+
+
 #: Every convention, by (layer name, layout).
 CONVENTIONS: dict[tuple[str, str], Convention] = dict(
     [_affine("rows"), _affine("columns"), _softmax_loss_entry("rows"),
-     _softmax_loss_entry("columns")]
+     _softmax_loss_entry("columns")] + _more()
     + [_elementwise(n, lay) for n in _ELEMENTWISE_FORMS for lay in ("rows", "columns")])
 
 

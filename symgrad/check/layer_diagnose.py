@@ -96,6 +96,8 @@ _UNTRANSPOSED: dict[tuple[str, str, str], tuple[tuple[str, Callable[[Arrays], An
 SUMS: dict[tuple[str, str, str], Callable[[Arrays, Mapping[str, Any]], tuple[Any, int]]] = {
     ("affine", "rows", "db"): lambda a, e: (a["dout"], 0),
     ("affine", "columns", "db"): lambda a, e: (a["dout"], 1),
+    ("batchnorm", "rows", "dbeta"): lambda a, e: (a["dout"], 0),
+    ("batchnorm", "rows", "dgamma"): lambda a, e: (a["dout"] * e["xhat"], 0),
 }
 
 
@@ -110,6 +112,9 @@ def _wrong_axis(c: Case) -> Found | None:
         return ("not_summed", f"not summed over the samples: yours keeps one entry per "
                               f"sample (shape {c.got.shape}) where the sum over axis {axis} "
                               f"belongs (shape {c.want.shape})")
+    if c.matches(summand.sum()):
+        return ("wrong_axis", f"summed over every axis: yours is one number where the sum "
+                              f"runs over the samples only (axis {axis}, shape {c.want.shape})")
     for other in range(summand.ndim):
         if other == axis:
             continue
@@ -168,25 +173,31 @@ def _batchnorm_mean_terms(c: Case) -> Found | None:
 
 def _variance_n_minus_1(c: Case) -> Found | None:
     """Batch norm's variance with N − 1 (``np.var(..., ddof=1)``) where the batch's own
-    variance (1/N) belongs, in the forward pass or in the backward's ``dvar`` term."""
-    if c.layer != "batchnorm" or c.name not in ("out", "dx"):
+    variance (1/N) belongs: in the forward pass (then ``out``, ``dgamma`` and ``dx`` all
+    use it), or in the backward's ``dvar`` term alone."""
+    if c.layer != "batchnorm" or c.name not in ("out", "dx", "dgamma"):
         return None
     n = c.a["x"].shape[0]
     if n < 2:
         return None
-    g = c.a["gamma"]
-    dout = c.a["dout"]
+    g, dout = c.a["gamma"], c.a["dout"]
+    xhat1 = _batchnorm_stats(c.a, 1)[2]
 
-    def backward(ddof: int) -> Any:
+    def backward(ddof: int, divisor: int) -> Any:
         _, std, xhat = _batchnorm_stats(c.a, ddof)
-        return g / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).sum(axis=0) / (n - 1))
-    unbiased = lambda: g * _batchnorm_stats(c.a, 1)[2] + c.a["beta"]  # noqa: E731
-    words = c.first([("variance with N − 1: yours normalizes by the unbiased variance "
-                      "(ddof=1) where the batch variance Σ(x − μ)²/N belongs", unbiased),
-                     ("variance with N − 1 in the backward pass: yours divides the variance "
-                      "term by N − 1 where ∂σ²/∂X = 2(X − μ)/N belongs", lambda: backward(0)),
-                     ("variance with N − 1: yours uses the unbiased variance (ddof=1) in "
-                      "the forward and the backward pass", lambda: backward(1))])
+        return g / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).sum(axis=0) / divisor)
+    forward = ("variance with N − 1: yours normalizes by the unbiased variance (ddof=1) "
+               "where the batch variance Σ(x − μ)²/N belongs")
+    candidates = {
+        "out": [(forward, lambda: g * xhat1 + c.a["beta"])],
+        "dgamma": [(forward + " (x̂ comes from the forward pass)",
+                    lambda: (dout * xhat1).sum(axis=0))],
+        "dx": [("variance with N − 1 in the backward pass: yours divides the variance term "
+                "by N − 1 where ∂σ²/∂X = 2(X − μ)/N belongs", lambda: backward(0, n - 1)),
+               (forward + " (x̂ and σ come from the forward pass)", lambda: backward(1, n)),
+               ("variance with N − 1 in the forward and the backward pass (ddof=1 where the "
+                "batch variance Σ(x − μ)²/N belongs)", lambda: backward(1, n - 1))]}
+    words = c.first(candidates[c.name])
     return None if words is None else ("variance_n_minus_1", words)
 
 

@@ -1,0 +1,509 @@
+"""Students' layer code, right and wrong, in the conventions of the usual course assignments.
+
+Each wrong function carries one plausible mistake, as it appears in real code; the
+catalogue at the end says which layer it is, what to call it with and what the diagnosis
+must be. The right ones are written in other ways (einsum, loops, staged graphs, samples
+as columns) and must all pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    layer: str
+    backward: Callable[..., Any]
+    forward: Callable[..., Any] | None = None
+    shape: dict[str, int] = field(default_factory=dict)
+    layout: str = "rows"
+    expect: dict[str, str | None] = field(default_factory=dict)  # output -> mistake kind
+
+
+# -- affine -----------------------------------------------------------------------------
+
+def affine_forward(x, w, b):
+    return x.reshape(x.shape[0], -1) @ w + b, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    x, w, b = cache
+    return (dout @ w.T).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
+
+
+def affine_backward_einsum(dout, cache):
+    x, w, b = cache
+    return (np.einsum("nm,dm->nd", dout, w), np.einsum("nd,nm->dm", x, dout),
+            np.einsum("nm->m", dout))
+
+
+def affine_backward_loops(dout, cache):
+    x, w, b = cache
+    dx, dw, db = np.zeros_like(x), np.zeros_like(w), np.zeros_like(b)
+    for n in range(x.shape[0]):
+        dx[n] = w @ dout[n]
+        dw += np.outer(x[n], dout[n])
+        db += dout[n]
+    return dx, dw, db
+
+
+def affine_backward_dot(dout, cache):
+    x, w, b = cache
+    return np.dot(dout, w.T), np.dot(x.T, dout), np.sum(dout, axis=0)
+
+
+def affine_backward_columns(dout, cache):  # Z = W X + b, samples as columns
+    x, w, b = cache
+    return w.T @ dout, dout @ x.T, dout.sum(axis=1, keepdims=True)
+
+
+def affine_backward_columns_einsum(dout, cache):
+    x, w, b = cache
+    return (np.einsum("md,mn->dn", w, dout), np.einsum("mn,dn->md", dout, x),
+            np.einsum("mn->m", dout)[:, None])
+
+
+def affine_dw_transposed(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, dout.T @ x, dout.sum(axis=0)
+
+
+def affine_dx_w_untransposed(dout, cache):
+    x, w, b = cache
+    return dout @ w, x.T @ dout, dout.sum(axis=0)
+
+
+def affine_db_axis1(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=1)
+
+
+def affine_db_not_summed(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, x.T @ dout, dout
+
+
+def affine_dw_mean(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, x.T @ dout / x.shape[0], dout.sum(axis=0)
+
+
+def affine_dx_mean(dout, cache):
+    x, w, b = cache
+    return dout @ w.T / x.shape[0], x.T @ dout, dout.sum(axis=0)
+
+
+def affine_dx_hadamard(dout, cache):
+    x, w, b = cache
+    return dout * w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def affine_columns_dw_transposed(dout, cache):
+    x, w, b = cache
+    return w.T @ dout, x @ dout.T, dout.sum(axis=1, keepdims=True)
+
+
+def affine_columns_db_axis0(dout, cache):
+    x, w, b = cache
+    return w.T @ dout, dout @ x.T, dout.sum(axis=0)
+
+
+# -- elementwise activations -----------------------------------------------------------
+
+def relu_forward(x):
+    return np.maximum(x, 0), x
+
+
+def relu_backward(dout, cache):
+    return dout * (cache > 0)
+
+
+def relu_backward_where(dout, cache):
+    return np.where(cache > 0, dout, 0.0)
+
+
+def relu_backward_heaviside(dout, cache):
+    return dout * np.heaviside(cache, 0.0)
+
+
+def relu_backward_loops(dout, cache):
+    dx = np.zeros_like(dout)
+    for i in range(dout.shape[0]):
+        for j in range(dout.shape[1]):
+            if cache[i, j] > 0:
+                dx[i, j] = dout[i, j]
+    return dx
+
+
+def relu_backward_copy(dout, cache):
+    dx = dout.copy()
+    dx[cache <= 0] = 0
+    return dx
+
+
+def relu_matmul(dout, cache):
+    return dout @ (cache > 0).T
+
+
+def relu_times_x(dout, cache):
+    return dout * cache
+
+
+def sigmoid_forward(x):
+    out = 1 / (1 + np.exp(-x))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+
+
+def sigmoid_matmul(dout, cache):
+    return dout @ (cache * (1 - cache)).T
+
+
+def tanh_forward(x):
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    return dout * (1 - cache ** 2)
+
+
+# -- softmax with cross-entropy ----------------------------------------------------------
+
+def _probs(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_loss(x, y):
+    n = x.shape[0]
+    p = _probs(x)
+    loss = -np.log(p[np.arange(n), y]).mean()
+    dx = p.copy()
+    dx[np.arange(n), y] -= 1
+    return loss, dx / n
+
+
+def softmax_loss_loops(x, y):
+    n = x.shape[0]
+    loss, dx = 0.0, np.zeros_like(x)
+    for i in range(n):
+        shifted = x[i] - x[i].max()
+        p = np.exp(shifted) / np.exp(shifted).sum()
+        loss -= np.log(p[y[i]])
+        p[y[i]] -= 1
+        dx[i] = p / n
+    return loss / n, dx
+
+
+def softmax_loss_logsumexp(x, y):
+    n, c = x.shape
+    m = x.max(axis=1, keepdims=True)
+    log_p = x - m - np.log(np.exp(x - m).sum(axis=1, keepdims=True))
+    onehot = np.eye(c)[y]
+    return -(onehot * log_p).sum() / n, (np.exp(log_p) - onehot) / n
+
+
+def softmax_loss_columns(x, y):  # classes as rows, samples as columns
+    loss, dx = softmax_loss(x.T, y)
+    return loss, dx.T
+
+
+def softmax_loss_no_mean(x, y):
+    loss, dx = softmax_loss(x, y)
+    return loss, dx * x.shape[0]
+
+
+def softmax_loss_summed(x, y):
+    loss, dx = softmax_loss(x, y)
+    return loss * x.shape[0], dx
+
+
+def softmax_loss_sign(x, y):
+    loss, dx = softmax_loss(x, y)
+    return loss, -dx
+
+
+def softmax_loss_columns_rows_dx(x, y):
+    return softmax_loss(x.T, y)
+
+
+# -- batch normalization ----------------------------------------------------------------
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    mu = x.mean(axis=0)
+    var = x.var(axis=0)
+    std = np.sqrt(var + bn_param["eps"])
+    xhat = (x - mu) / std
+    return gamma * xhat + beta, (x, xhat, mu, var, std, gamma, bn_param["eps"])
+
+
+def batchnorm_forward_unbiased(x, gamma, beta, bn_param):
+    mu = x.mean(axis=0)
+    var = x.var(axis=0, ddof=1)
+    std = np.sqrt(var + bn_param["eps"])
+    xhat = (x - mu) / std
+    return gamma * xhat + beta, (x, xhat, mu, var, std, gamma, bn_param["eps"])
+
+
+def batchnorm_backward(dout, cache):  # the compact form
+    x, xhat, mu, var, std, gamma, eps = cache
+    n = x.shape[0]
+    dxhat = dout * gamma
+    dx = (n * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0)) / (n * std)
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def batchnorm_backward_staged(dout, cache):  # the computational graph, node by node
+    x, xhat, mu, var, std, gamma, eps = cache
+    n = x.shape[0]
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * (x - mu) * -0.5 * (var + eps) ** -1.5, axis=0)
+    dmu = np.sum(-dxhat / std, axis=0) + dvar * np.mean(-2 * (x - mu), axis=0)
+    dx = dxhat / std + dvar * 2 * (x - mu) / n + dmu / n
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def batchnorm_backward_einsum(dout, cache):
+    x, xhat, mu, var, std, gamma, eps = cache
+    n = x.shape[0]
+    dgamma = np.einsum("nd,nd->d", dout, xhat)
+    dbeta = np.einsum("nd->d", dout)
+    dx = gamma / std * (dout - dbeta / n - xhat * dgamma / n)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_loops(dout, cache):  # one feature at a time, the Jacobian in full
+    x, xhat, mu, var, std, gamma, eps = cache
+    n, d = x.shape
+    dx = np.zeros_like(x)
+    for j in range(d):
+        jac = (np.eye(n) - 1 / n - np.outer(xhat[:, j], xhat[:, j]) / n) / std[j]
+        dx[:, j] = gamma[j] * jac.T @ dout[:, j]
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def batchnorm_no_mean_terms(dout, cache):
+    x, xhat, mu, var, std, gamma, eps = cache
+    return dout * gamma / std, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def batchnorm_no_variance_term(dout, cache):
+    x, xhat, mu, var, std, gamma, eps = cache
+    return gamma / std * (dout - dout.mean(axis=0)), (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def batchnorm_no_mean_of_dout(dout, cache):
+    x, xhat, mu, var, std, gamma, eps = cache
+    dx = gamma / std * (dout - xhat * (dout * xhat).mean(axis=0))
+    return dx, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
+def batchnorm_dvar_n_minus_1(dout, cache):
+    x, xhat, mu, var, std, gamma, eps = cache
+    n = x.shape[0]
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * (x - mu) * -0.5 * (var + eps) ** -1.5, axis=0)
+    dmu = np.sum(-dxhat / std, axis=0)
+    dx = dxhat / std + dvar * 2 * (x - mu) / (n - 1) + dmu / n
+    return dx, np.sum(dout * xhat, axis=0), np.sum(dout, axis=0)
+
+
+def batchnorm_dgamma_axis1(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return dx, (dout * cache[1]).sum(axis=1), dbeta
+
+
+def batchnorm_dbeta_all(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return dx, dgamma, np.sum(dout)
+
+
+def batchnorm_dbeta_transposed_sum(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    return dx, dgamma, dout
+
+
+# -- dropout (p: the probability of keeping a unit) -------------------------------------
+
+def dropout_forward(x, dropout_param):
+    p = dropout_param["p"]
+    rng = np.random.default_rng(dropout_param["seed"])
+    mask = (rng.random(x.shape) < p) / p
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    dropout_param, mask = cache
+    return dout * mask
+
+
+def dropout_backward_where(dout, cache):
+    dropout_param, mask = cache
+    return np.where(mask != 0, dout / dropout_param["p"], 0.0)
+
+
+def dropout_forward_unscaled(x, dropout_param):
+    rng = np.random.default_rng(dropout_param["seed"])
+    mask = rng.random(x.shape) < dropout_param["p"]
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_forward_times_p(x, dropout_param):
+    p = dropout_param["p"]
+    rng = np.random.default_rng(dropout_param["seed"])
+    mask = (rng.random(x.shape) < p) * p
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_forward_drop_rate(x, dropout_param):
+    p = dropout_param["p"]
+    rng = np.random.default_rng(dropout_param["seed"])
+    mask = (rng.random(x.shape) < p) / (1 - p)
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward_boolean(dout, cache):
+    dropout_param, mask = cache
+    return dout * (mask > 0)
+
+
+# -- softmax and log-softmax as layers --------------------------------------------------
+
+def softmax_forward(x):
+    s = _probs(x)
+    return s, s
+
+
+def softmax_backward(dout, cache):
+    return cache * (dout - (dout * cache).sum(axis=1, keepdims=True))
+
+
+def softmax_backward_jacobian(dout, cache):  # J = diag(s) - s s^T per sample
+    jac = np.einsum("ni,ij->nij", cache, np.eye(cache.shape[1])) - \
+        np.einsum("ni,nj->nij", cache, cache)
+    return np.einsum("nij,ni->nj", jac, dout)
+
+
+def softmax_diagonal(dout, cache):
+    return dout * cache * (1 - cache)
+
+
+def softmax_sign(dout, cache):
+    return cache * ((dout * cache).sum(axis=1, keepdims=True) - dout)
+
+
+def log_softmax_forward(x):
+    out = np.log(_probs(x))
+    return out, out
+
+
+def log_softmax_backward(dout, cache):
+    return dout - np.exp(cache) * dout.sum(axis=1, keepdims=True)
+
+
+def log_softmax_diagonal(dout, cache):
+    return dout * (1 - np.exp(cache))
+
+
+SQUARE = {"N": 4, "D": 4, "M": 4}
+
+CORRECT = [
+    Code("affine", "affine", affine_backward),
+    Code("affine-with-forward", "affine", affine_backward, affine_forward),
+    Code("affine-einsum", "affine", affine_backward_einsum, shape={"N": 7}),
+    Code("affine-loops", "affine", affine_backward_loops),
+    Code("affine-dot", "affine", affine_backward_dot, shape={"N": 1}),
+    Code("affine-columns", "affine", affine_backward_columns, layout="columns"),
+    Code("affine-columns-einsum", "affine", affine_backward_columns_einsum, layout="columns"),
+    Code("affine-square", "affine", affine_backward, shape=SQUARE),
+    Code("relu", "relu", relu_backward),
+    Code("relu-with-forward", "relu", relu_backward, relu_forward),
+    Code("relu-where", "relu", relu_backward_where),
+    Code("relu-heaviside", "relu", relu_backward_heaviside),
+    Code("relu-loops", "relu", relu_backward_loops),
+    Code("relu-copy", "relu", relu_backward_copy, layout="columns"),
+    Code("sigmoid", "sigmoid", sigmoid_backward, sigmoid_forward),
+    Code("tanh", "tanh", tanh_backward, tanh_forward, layout="columns"),
+    Code("softmax-loss", "softmax_loss", softmax_loss),
+    Code("softmax-loss-loops", "softmax_loss", softmax_loss_loops),
+    Code("softmax-loss-logsumexp", "softmax_loss", softmax_loss_logsumexp, shape={"C": 10}),
+    Code("softmax-loss-columns", "softmax_loss", softmax_loss_columns, layout="columns"),
+    Code("batchnorm", "batchnorm", batchnorm_backward, batchnorm_forward),
+    Code("batchnorm-staged", "batchnorm", batchnorm_backward_staged, batchnorm_forward),
+    Code("batchnorm-einsum", "batchnorm", batchnorm_backward_einsum, batchnorm_forward,
+         shape={"N": 3, "D": 2}),
+    Code("batchnorm-loops", "batchnorm", batchnorm_backward_loops, batchnorm_forward),
+    Code("dropout", "dropout", dropout_backward, dropout_forward),
+    Code("dropout-backward-alone", "dropout", dropout_backward),
+    Code("dropout-where", "dropout", dropout_backward_where, dropout_forward),
+    Code("softmax", "softmax", softmax_backward, softmax_forward),
+    Code("softmax-jacobian", "softmax", softmax_backward_jacobian),
+    Code("log-softmax", "log_softmax", log_softmax_backward, log_softmax_forward),
+]
+
+WRONG = [
+    Code("affine-dw-transposed", "affine", affine_dw_transposed, expect={"dw": "transposed"}),
+    Code("affine-dx-w-untransposed", "affine", affine_dx_w_untransposed,
+         shape={"D": 4, "M": 4}, expect={"dx": "transposed"}),
+    Code("affine-db-axis1", "affine", affine_db_axis1, expect={"db": "wrong_axis"}),
+    Code("affine-db-not-summed", "affine", affine_db_not_summed, expect={"db": "not_summed"}),
+    Code("affine-dw-mean", "affine", affine_dw_mean, expect={"dw": "factor_n"}),
+    Code("affine-dx-mean", "affine", affine_dx_mean, expect={"dx": "factor_n"}),
+    Code("affine-dx-hadamard", "affine", affine_dx_hadamard, shape=SQUARE,
+         expect={"dx": "hadamard_for_matrix"}),
+    Code("affine-columns-dw-transposed", "affine", affine_columns_dw_transposed,
+         layout="columns", expect={"dw": "transposed"}),
+    Code("affine-columns-db-axis0", "affine", affine_columns_db_axis0, layout="columns",
+         expect={"db": "wrong_axis"}),
+    Code("relu-matmul", "relu", relu_matmul, shape={"N": 4, "D": 4},
+         expect={"dx": "matrix_for_hadamard"}),
+    Code("relu-times-x", "relu", relu_times_x, expect={"dx": None}),
+    Code("sigmoid-matmul", "sigmoid", sigmoid_matmul, sigmoid_forward, shape={"N": 5, "D": 5},
+         expect={"dx": "matrix_for_hadamard"}),
+    Code("softmax-loss-no-mean", "softmax_loss", softmax_loss_no_mean,
+         expect={"dx": "factor_n"}),
+    Code("softmax-loss-summed", "softmax_loss", softmax_loss_summed,
+         expect={"loss": "factor_n"}),
+    Code("softmax-loss-sign", "softmax_loss", softmax_loss_sign, expect={"dx": "sign"}),
+    Code("softmax-loss-columns-rows-dx", "softmax_loss", softmax_loss_columns_rows_dx,
+         layout="columns", expect={"dx": "transposed"}),
+    Code("batchnorm-no-mean-terms", "batchnorm", batchnorm_no_mean_terms, batchnorm_forward,
+         expect={"dx": "batchnorm_mean_terms"}),
+    Code("batchnorm-no-variance-term", "batchnorm", batchnorm_no_variance_term,
+         batchnorm_forward, expect={"dx": "batchnorm_mean_terms"}),
+    Code("batchnorm-no-mean-of-dout", "batchnorm", batchnorm_no_mean_of_dout,
+         batchnorm_forward, expect={"dx": "batchnorm_mean_terms"}),
+    Code("batchnorm-unbiased-variance", "batchnorm", batchnorm_backward_staged,
+         batchnorm_forward_unbiased,
+         expect={"out": "variance_n_minus_1", "dx": "variance_n_minus_1"}),
+    Code("batchnorm-dvar-n-minus-1", "batchnorm", batchnorm_dvar_n_minus_1, batchnorm_forward,
+         expect={"dx": "variance_n_minus_1"}),
+    Code("batchnorm-dgamma-axis1", "batchnorm", batchnorm_dgamma_axis1, batchnorm_forward,
+         expect={"dgamma": "wrong_axis"}),
+    Code("batchnorm-dbeta-all", "batchnorm", batchnorm_dbeta_all, batchnorm_forward,
+         expect={"dbeta": "wrong_axis"}),
+    Code("batchnorm-dbeta-not-summed", "batchnorm", batchnorm_dbeta_transposed_sum,
+         batchnorm_forward, expect={"dbeta": "not_summed"}),
+    Code("dropout-unscaled", "dropout", dropout_backward, dropout_forward_unscaled,
+         expect={"out": "dropout_not_rescaled", "dx": "dropout_not_rescaled"}),
+    Code("dropout-times-p", "dropout", dropout_backward, dropout_forward_times_p,
+         expect={"out": "dropout_not_rescaled", "dx": "dropout_not_rescaled"}),
+    Code("dropout-drop-rate", "dropout", dropout_backward, dropout_forward_drop_rate,
+         expect={"out": "dropout_not_rescaled", "dx": "dropout_not_rescaled"}),
+    Code("dropout-boolean-mask", "dropout", dropout_backward_boolean,
+         expect={"dx": "dropout_not_rescaled"}),
+    Code("softmax-diagonal", "softmax", softmax_diagonal, softmax_forward,
+         expect={"dx": "softmax_diagonal"}),
+    Code("softmax-sign", "softmax", softmax_sign, expect={"dx": "sign"}),
+    Code("log-softmax-diagonal", "log_softmax", log_softmax_diagonal, log_softmax_forward,
+         expect={"dx": "softmax_diagonal"}),
+]
