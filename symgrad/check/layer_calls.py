@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..catalogue.layer_types import get_layer_type
 from ..compile import activation_kernel
 from ..errors import ArgumentError
 
@@ -155,25 +156,27 @@ _SOFTMAX_LOSS_FORMS = {"loss": "L = −(1/N) Σ_n log softmax(x_n)[y_n]",
                        "dx": "dX = (S − Y) / N, S = softmax of each sample, Y one-hot"}
 
 
-# -- batch normalization, dropout, softmax and log-softmax as layers ------------------------
-# (until the layer-type registry of symgrad.catalogue lands on this branch, their forward
-# and backward are written here in symgrad's matrix form, as the derivation shows them)
+# -- layer types of the catalogue: batch normalization, dropout, softmax, log-softmax -------
+
+def _from_catalogue(name: str, hyper: Callable[[Arrays], dict[str, Any]] = lambda a: {},
+                    extra: Callable[[Arrays], dict[str, Any]] = lambda a: {}
+                    ) -> Callable[[Arrays], dict[str, np.ndarray]]:
+    """symgrad's values from the catalogue entry's forward and backward: ``out`` and
+    ``dx``, ``d<param>`` for each parameter (and what ``extra`` adds for the diagnosis)."""
+    entry = get_layer_type(name)
+
+    def reference(a: Arrays) -> dict[str, np.ndarray]:
+        y, cache = entry.forward(a["x"], {p: a[p] for p in entry.params}, **hyper(a))
+        grads = entry.backward(a["dout"], cache)
+        return {"out": y, **{f"d{k}": v for k, v in grads.items()}, **extra(a)}
+    return reference
+
 
 def _batchnorm_make(d: Mapping[str, int], h: Mapping[str, float],
                     rng: np.random.Generator) -> Arrays:
     n, i = d["N"], d["D"]
     return {"x": 3 * _normal(rng, n, i) + _normal(rng, 1, i), "gamma": _normal(rng, i),
             "beta": _normal(rng, i), "dout": _normal(rng, n, i), "eps": h["eps"], "N": n}
-
-
-def _batchnorm(a: Arrays) -> dict[str, np.ndarray]:
-    # dX = (γ/σ) ⊙ (dout − mean(dout) − X̂ ⊙ mean(dout ⊙ X̂)), means over the batch
-    x, g, dout = a["x"], a["gamma"], a["dout"]
-    std = np.sqrt(x.var(axis=0) + a["eps"])
-    xhat = (x - x.mean(axis=0)) / std
-    dx = g / std * (dout - dout.mean(axis=0) - xhat * (dout * xhat).mean(axis=0))
-    return {"out": g * xhat + a["beta"], "dx": dx, "dgamma": (dout * xhat).sum(axis=0),
-            "dbeta": dout.sum(axis=0), "xhat": xhat}
 
 
 _BATCHNORM_FORMS = {
@@ -186,13 +189,10 @@ _BATCHNORM_FORMS = {
 def _dropout_make(d: Mapping[str, int], h: Mapping[str, float],
                   rng: np.random.Generator) -> Arrays:
     n, i = d["N"], d["D"]
+    draw = get_layer_type("dropout").inputs["mask"]  # kept with probability 1 - rate = p
     return {"x": _normal(rng, n, i), "dout": _normal(rng, n, i), "p": h["p"], "N": n,
-            "mask": rng.random((n, i)) < h["p"], "seed": int(rng.integers(0, 2 ** 31))}
-
-
-def _dropout(a: Arrays) -> dict[str, np.ndarray]:
-    scaled = a["mask"] / a["p"]  # inverted dropout: p is the probability of keeping a unit
-    return {"out": a["x"] * scaled, "dx": a["dout"] * scaled, "slope": scaled}
+            "mask": draw((n, i), {"rate": 1 - h["p"]}, rng) > 0,
+            "seed": int(rng.integers(0, 2 ** 31))}
 
 
 def _observe_mask(a: Arrays, out: np.ndarray) -> None:
@@ -205,16 +205,6 @@ def _softmax_make(d: Mapping[str, int], h: Mapping[str, float],
                   rng: np.random.Generator) -> Arrays:
     return {"x": _normal(rng, d["N"], d["D"]), "dout": _normal(rng, d["N"], d["D"]),
             "N": d["N"]}
-
-
-def _softmax_layer(a: Arrays) -> dict[str, np.ndarray]:
-    s = _softmax_rows(a["x"])  # dX = S ⊙ (dout − (dout ⊙ S) 1 1ᵀ): the full Jacobian
-    return {"out": s, "dx": s * (a["dout"] - (a["dout"] * s).sum(axis=1, keepdims=True))}
-
-
-def _log_softmax_layer(a: Arrays) -> dict[str, np.ndarray]:
-    s = _softmax_rows(a["x"])
-    return {"out": np.log(s), "dx": a["dout"] - s * a["dout"].sum(axis=1, keepdims=True)}
 
 
 def _entry(name: str, layout: str, **kw: Any) -> tuple[tuple[str, str], Convention]:
@@ -262,7 +252,8 @@ def _more() -> list[tuple[tuple[str, str], Convention]]:
                           "batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta); "
                           "bn_param = {'mode': 'train', 'eps': eps}"),
                dims={"N": 8, "D": 5}, hyper={"eps": 1e-5}, outputs=("dx", "dgamma", "dbeta"),
-               make=_batchnorm_make, cache=None, reference=_batchnorm, forms=_BATCHNORM_FORMS,
+               make=_batchnorm_make, cache=None, forms=_BATCHNORM_FORMS,
+               reference=_from_catalogue("batchnorm", lambda a: {"eps": a["eps"]}),
                forward_args=lambda a: (a["x"], a["gamma"], a["beta"],
                                        {"mode": "train", "eps": a["eps"]})),
         _entry("dropout", "rows", title="inverted dropout (p: probability of keeping)",
@@ -273,13 +264,16 @@ def _more() -> list[tuple[tuple[str, str], Convention]]:
                forward_args=lambda a: (a["x"], {"p": a["p"], "mode": "train",
                                                 "seed": a["seed"]}),
                cache=lambda a: ({"p": a["p"], "mode": "train"}, a["mask"] / a["p"]),
-               reference=_dropout, observe=_observe_mask,
+               reference=_from_catalogue(  # the catalogue's rate is 1 - p
+                   "dropout", lambda a: {"rate": 1 - a["p"], "mask": a["mask"] * 1.0},
+                   lambda a: {"slope": a["mask"] / a["p"]}),
+               observe=_observe_mask,
                forms={"out": "out = X ⊙ M / p", "dx": "dX = dout ⊙ M / p"}),
         _entry("softmax", "rows", title="softmax as a layer (full Jacobian)",
                signature=f"softmax_forward(x) -> {both}; softmax_backward(dout, cache) -> dx",
                dims={"N": 4, "D": 5}, outputs=("dx",), make=_softmax_make,
                forward_args=lambda a: (a["x"],), cache=lambda a: _softmax_rows(a["x"]),
-               reference=_softmax_layer,
+               reference=_from_catalogue("softmax"),
                forms={"out": "S = softmax of each row of X",
                       "dx": "dX = S ⊙ (dout − ((dout ⊙ S) 1) 1ᵀ)  (each row: J_sᵀ dout, "
                             "J_s = diag(s) − s sᵀ)"}),
@@ -288,7 +282,8 @@ def _more() -> list[tuple[tuple[str, str], Convention]]:
                           "cache) -> dx"),
                dims={"N": 4, "D": 5}, outputs=("dx",), make=_softmax_make,
                forward_args=lambda a: (a["x"],),
-               cache=lambda a: np.log(_softmax_rows(a["x"])), reference=_log_softmax_layer,
+               cache=lambda a: np.log(_softmax_rows(a["x"])),
+               reference=_from_catalogue("log_softmax"),
                forms={"out": "log S, S = softmax of each row of X",
                       "dx": "dX = dout − S ⊙ ((dout 1) 1ᵀ)"}),
     ]

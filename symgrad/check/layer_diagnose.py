@@ -97,7 +97,7 @@ SUMS: dict[tuple[str, str, str], Callable[[Arrays, Mapping[str, Any]], tuple[Any
     ("affine", "rows", "db"): lambda a, e: (a["dout"], 0),
     ("affine", "columns", "db"): lambda a, e: (a["dout"], 1),
     ("batchnorm", "rows", "dbeta"): lambda a, e: (a["dout"], 0),
-    ("batchnorm", "rows", "dgamma"): lambda a, e: (a["dout"] * e["xhat"], 0),
+    ("batchnorm", "rows", "dgamma"): lambda a, e: (a["dout"] * _batchnorm_stats(a)[2], 0),
 }
 
 
