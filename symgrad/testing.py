@@ -258,6 +258,7 @@ class LayerMismatch(AssertionError):
 def assert_layer_backward_matches(backward: Callable[..., Any], layer: str, *,
                                   forward: Callable[..., Any] | None = None,
                                   shape: Mapping[str, int] | None = None,
+                                  hyper: Mapping[str, float] | None = None,
                                   layout: str = "rows", seed: int = 0) -> LayerReport:
     """Assert that a layer's backward pass (and forward, when given) computes what
     symgrad computes, on seeded random data of ``shape`` (``{"N": 8, "D": 5}``).
@@ -265,7 +266,9 @@ def assert_layer_backward_matches(backward: Callable[..., Any], layer: str, *,
     ``backward`` and ``forward`` follow the course conventions of
     :mod:`symgrad.check.layer_calls` (``affine_backward(dout, cache) -> (dx, dw, db)``;
     for ``softmax_loss``, ``backward`` is ``softmax_loss(x, y) -> (loss, dx)``).
-    ``layout="columns"`` passes samples as columns where the layer offers it.
+    ``hyper`` sets the layer's settings (``{"stride": 1, "pad": 0}`` for ``"conv"``, ``p``
+    for ``"dropout"``); ``layout="columns"`` passes samples as columns where the layer
+    offers it.
 
     >>> import numpy as np
     >>> def affine_backward(dout, cache):
@@ -294,8 +297,8 @@ def assert_layer_backward_matches(backward: Callable[..., Any], layer: str, *,
         The user's function raised (the exception is chained as the cause, with its
         traceback), returned the wrong number of arrays, a wrong shape, or NaN.
     """
-    report = check_layer(backward, layer, forward=forward, dims=shape, layout=layout,
-                         seed=seed)
+    report = check_layer(backward, layer, forward=forward, dims=shape, hyper=hyper,
+                         layout=layout, seed=seed)
     if report.failed:
         raise LayerMismatch(report)
     return report

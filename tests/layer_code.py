@@ -22,6 +22,7 @@ class Code:
     forward: Callable[..., Any] | None = None
     shape: dict[str, int] = field(default_factory=dict)
     layout: str = "rows"
+    hyper: dict[str, float] = field(default_factory=dict)
     expect: dict[str, str | None] = field(default_factory=dict)  # output -> mistake kind
 
 
@@ -414,6 +415,160 @@ def log_softmax_diagonal(dout, cache):
     return dout * (1 - np.exp(cache))
 
 
+# -- convolution and pooling (CS231n's naive layers) -------------------------------------
+
+def conv_forward_naive(x, w, b, conv_param):
+    s, p = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    (n, _, h, wd), (f, _, hh, ww) = xp.shape, w.shape
+    ho, wo = (h - hh) // s + 1, (wd - ww) // s + 1
+    out = np.zeros((n, f, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            window = xp[:, :, i * s:i * s + hh, j * s:j * s + ww]
+            out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out, (x, w, b, conv_param)
+
+
+def _conv_backward_loops(dout, cache, step=None, crop=True):
+    x, w, b, conv_param = cache
+    s, p = conv_param["stride"], conv_param["pad"]
+    s = s if step is None else step
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    hh, ww = w.shape[2:]
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = xp[:, :, i * s:i * s + hh, j * s:j * s + ww]
+            dw += np.tensordot(dout[:, :, i, j], window, axes=([0], [0]))
+            dxp[:, :, i * s:i * s + hh, j * s:j * s + ww] += np.tensordot(
+                dout[:, :, i, j], w, axes=([1], [0]))
+    dx = dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]] if crop else dxp
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv_backward_naive(dout, cache):
+    return _conv_backward_loops(dout, cache)
+
+
+def conv_backward_windows(dout, cache):  # einsum over a strided view of the windows
+    x, w, b, conv_param = cache
+    s, p = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    hh, ww = w.shape[2:]
+    ho, wo = dout.shape[2:]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (hh, ww), axis=(2, 3))
+    win = win[:, :, ::s, ::s][:, :, :ho, :wo]
+    dw = np.einsum("nfij,ncijuv->fcuv", dout, win)
+    dxp = np.zeros_like(xp)
+    contrib = np.einsum("nfij,fcuv->ncijuv", dout, w)
+    for u in range(hh):
+        for v in range(ww):
+            dxp[:, :, u:u + s * ho:s, v:v + s * wo:s] += contrib[:, :, :, :, u, v]
+    return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, np.einsum("nfij->f", dout)
+
+
+def conv_backward_full_convolution(dout, cache):  # stride 1: dX = dout full-conv W
+    x, w, b, conv_param = cache
+    p = conv_param["pad"]
+    hh, ww = w.shape[2:]
+    padded = np.pad(dout, ((0, 0), (0, 0), (hh - 1, hh - 1), (ww - 1, ww - 1)))
+    flipped = w[:, :, ::-1, ::-1]
+    win = np.lib.stride_tricks.sliding_window_view(padded, (hh, ww), axis=(2, 3))
+    dxp = np.einsum("nfyxuv,fcuv->ncyx", win, flipped)
+    dw = np.einsum("nfij,ncijuv->fcuv", dout, np.lib.stride_tricks.sliding_window_view(
+        np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))), (hh, ww), axis=(2, 3)))
+    return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+
+
+def conv_not_flipped(dout, cache):  # the same, the kernel left as it is
+    x, w, b, conv_param = cache
+    p = conv_param["pad"]
+    hh, ww = w.shape[2:]
+    padded = np.pad(dout, ((0, 0), (0, 0), (hh - 1, hh - 1), (ww - 1, ww - 1)))
+    win = np.lib.stride_tricks.sliding_window_view(padded, (hh, ww), axis=(2, 3))
+    dxp = np.einsum("nfyxuv,fcuv->ncyx", win, w)
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, db
+
+
+def conv_stride_forgotten(dout, cache):
+    return _conv_backward_loops(dout, cache, step=1)
+
+
+def conv_padding_kept(dout, cache):
+    return _conv_backward_loops(dout, cache, crop=False)
+
+
+def conv_db_axes(dout, cache):
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return dx, dw, dout.sum(axis=(1, 2, 3))
+
+
+def conv_dw_channels_swapped(dout, cache):
+    dx, dw, db = conv_backward_naive(dout, cache)
+    return dx, dw.transpose(1, 0, 2, 3), db
+
+
+def max_pool_forward_naive(x, pool_param):
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    ho, wo = (x.shape[2] - ph) // s + 1, (x.shape[3] - pw) // s + 1
+    out = np.zeros(x.shape[:2] + (ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = x[:, :, i * s:i * s + ph, j * s:j * s + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def _pool_backward(dout, cache, step=None, spread=False, average=False):
+    x, pool_param = cache
+    ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    s = s if step is None else step
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x[:, :, i * s:i * s + ph, j * s:j * s + pw]
+            if average:
+                mask = np.ones_like(window) / (1 if spread else ph * pw)
+            else:
+                mask = window == window.max(axis=(2, 3), keepdims=True)
+                mask = mask / (ph * pw) if spread else mask
+            dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += mask * dout[:, :, i, j, None, None]
+    return dx
+
+
+def max_pool_backward_naive(dout, cache):
+    return _pool_backward(dout, cache)
+
+
+def max_pool_backward_reshape(dout, cache):  # windows that tile the input (stride = size)
+    x, pool_param = cache
+    ph, pw = pool_param["pool_height"], pool_param["pool_width"]
+    n, c, ho, wo = dout.shape
+    tiles = x[:, :, :ho * ph, :wo * pw].reshape(n, c, ho, ph, wo, pw)
+    mask = tiles == tiles.max(axis=(3, 5), keepdims=True)
+    dx = np.zeros_like(x)
+    dx[:, :, :ho * ph, :wo * pw] = (mask * dout[:, :, :, None, :, None]).reshape(
+        n, c, ho * ph, wo * pw)
+    return dx
+
+
+def max_pool_stride_forgotten(dout, cache):
+    return _pool_backward(dout, cache, step=1)
+
+
+def max_pool_averaged(dout, cache):
+    return _pool_backward(dout, cache, spread=True)
+
+
+def avg_pool_backward_naive(dout, cache):
+    return _pool_backward(dout, cache, average=True)
+
+
+def avg_pool_not_divided(dout, cache):
+    return _pool_backward(dout, cache, average=True, spread=True)
+
+
 SQUARE = {"N": 4, "D": 4, "M": 4}
 
 CORRECT = [
@@ -448,6 +603,15 @@ CORRECT = [
     Code("softmax", "softmax", softmax_backward, softmax_forward),
     Code("softmax-jacobian", "softmax", softmax_backward_jacobian),
     Code("log-softmax", "log_softmax", log_softmax_backward, log_softmax_forward),
+    Code("conv-naive", "conv", conv_backward_naive, conv_forward_naive),
+    Code("conv-windows", "conv", conv_backward_windows, hyper={"stride": 3, "pad": 2}),
+    Code("conv-full-convolution", "conv", conv_backward_full_convolution,
+         hyper={"stride": 1, "pad": 1}),
+    Code("max-pool-naive", "max_pool", max_pool_backward_naive, max_pool_forward_naive),
+    Code("max-pool-overlapping", "max_pool", max_pool_backward_naive,
+         hyper={"pool_height": 3, "pool_width": 3, "stride": 2}),
+    Code("max-pool-reshape", "max_pool", max_pool_backward_reshape, shape={"H": 8, "W": 6}),
+    Code("avg-pool-naive", "avg_pool", avg_pool_backward_naive),
 ]
 
 WRONG = [
@@ -506,4 +670,18 @@ WRONG = [
     Code("softmax-sign", "softmax", softmax_sign, expect={"dx": "sign"}),
     Code("log-softmax-diagonal", "log_softmax", log_softmax_diagonal, log_softmax_forward,
          expect={"dx": "softmax_diagonal"}),
+    Code("conv-not-flipped", "conv", conv_not_flipped, hyper={"stride": 1, "pad": 1},
+         expect={"dx": "kernel_not_flipped"}),
+    Code("conv-stride-forgotten", "conv", conv_stride_forgotten,
+         expect={"dx": "stride_padding", "dw": "stride_padding"}),
+    Code("conv-padding-kept", "conv", conv_padding_kept, expect={"dx": "stride_padding"}),
+    Code("conv-db-axes", "conv", conv_db_axes, expect={"db": "wrong_axis"}),
+    Code("conv-dw-channels-swapped", "conv", conv_dw_channels_swapped,
+         expect={"dw": "transposed"}),
+    Code("max-pool-stride-forgotten", "max_pool", max_pool_stride_forgotten,
+         expect={"dx": "stride_padding"}),
+    Code("max-pool-averaged", "max_pool", max_pool_averaged,
+         expect={"dx": "constant_factor"}),
+    Code("avg-pool-not-divided", "avg_pool", avg_pool_not_divided,
+         expect={"dx": "constant_factor"}),
 ]

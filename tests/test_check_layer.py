@@ -16,7 +16,7 @@ from .layer_code import CORRECT, WRONG, Code, batchnorm_forward, batchnorm_no_me
 
 def _run(code: Code):
     return check_layer(code.backward, code.layer, forward=code.forward, dims=code.shape,
-                       layout=code.layout)
+                       hyper=code.hyper, layout=code.layout)
 
 
 def test_the_catalogue_is_large_enough() -> None:
@@ -27,7 +27,8 @@ def test_the_catalogue_is_large_enough() -> None:
 @pytest.mark.parametrize("code", CORRECT, ids=[c.id for c in CORRECT])
 def test_a_right_backward_pass_passes(code: Code) -> None:
     report = assert_layer_backward_matches(code.backward, code.layer, forward=code.forward,
-                                           shape=code.shape, layout=code.layout)
+                                           shape=code.shape, hyper=code.hyper,
+                                           layout=code.layout)
     names = set(get_convention(code.layer, code.layout).outputs)
     assert names <= {c.name for c in report.checks}
 
@@ -36,7 +37,7 @@ def test_a_right_backward_pass_passes(code: Code) -> None:
 def test_a_wrong_backward_pass_is_rejected_with_its_diagnosis(code: Code) -> None:
     with pytest.raises(LayerMismatch) as info:
         assert_layer_backward_matches(code.backward, code.layer, forward=code.forward,
-                                      shape=code.shape, layout=code.layout)
+                                      shape=code.shape, hyper=code.hyper, layout=code.layout)
     kinds = info.value.report.kinds
     assert {k: kinds.get(k, "(passed)") for k in code.expect} == code.expect
 
@@ -96,6 +97,10 @@ def _torch_grads(layer: str, a: dict) -> dict[str, np.ndarray]:
         "batchnorm": lambda: f.batch_norm(x, None, None, t["gamma"], t["beta"], True, 0.0,
                                           a["eps"]),
         "dropout": lambda: x * torch.tensor(a["mask"] / a["p"]),
+        "conv": lambda: f.conv2d(x, t["w"], t["b"], stride=a.get("stride"),
+                                 padding=a.get("pad")),
+        "max_pool": lambda: f.max_pool2d(x, a.get("kernel"), a.get("stride")),
+        "avg_pool": lambda: f.avg_pool2d(x, a.get("kernel"), a.get("stride")),
     }
     out = outs[layer]()
     (out * torch.tensor(a["dout"])).sum().backward()
@@ -104,7 +109,10 @@ def _torch_grads(layer: str, a: dict) -> dict[str, np.ndarray]:
     return found
 
 
-@pytest.mark.parametrize("key", sorted(CONVENTIONS), ids=["-".join(k) for k in CONVENTIONS])
+KEYS = sorted(CONVENTIONS)
+
+
+@pytest.mark.parametrize("key", KEYS, ids=["-".join(k) for k in KEYS])
 def test_symgrad_values_equal_torch_autograd(key: tuple[str, str]) -> None:
     conv = CONVENTIONS[key]
     a = conv.make({**conv.dims, "N": 7}, conv.hyper, np.random.default_rng(3))
@@ -161,9 +169,9 @@ def test_bad_returns_are_named(backward, message: str) -> None:
 @pytest.mark.parametrize("kwargs, message", [
     ({"layer": "batchnorm"}, "layer batchnorm: give the forward function too (forward=...; "
                              "the CLI's --forward): its backward reads a cache of its own"),
-    ({"layer": "convolution"}, "unknown layer 'convolution'; known layers: affine, batchnorm, "
-                               "dropout, log_softmax, relu, sigmoid, softmax, softmax_loss, "
-                               "tanh"),
+    ({"layer": "convolution"}, "unknown layer 'convolution'; known layers: affine, avg_pool, "
+                               "batchnorm, conv, dropout, log_softmax, max_pool, relu, "
+                               "sigmoid, softmax, softmax_loss, tanh"),
     ({"layer": "batchnorm", "layout": "columns"}, "layer 'batchnorm' has no layout "
                                                   "'columns'; it has: rows"),
     ({"layer": "relu", "dims": {"M": 3}}, "layer relu has no dimension 'M'; its "

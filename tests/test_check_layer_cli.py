@@ -87,10 +87,13 @@ def test_the_users_exception_shows_their_traceback_then_one_line(layers: Path) -
     (["{layers}:missing", "--layer", "relu"], "{layers} has no function 'missing'"),
     (["{layers}", "--layer", "relu"], "expected FILE.py:FUNCTION, got '{layers}'"),
     (["{layers}:batchnorm_backward", "--layer", "batchnorm", "--shape", "N=8,D"],
-     "--shape: expected NAME=SIZE items such as N=8,D=5, got 'D'"),
-    (["{layers}:batchnorm_backward", "--layer", "conv"],
-     "unknown layer 'conv'; known layers: affine, batchnorm, dropout, log_softmax, relu, "
-     "sigmoid, softmax, softmax_loss, tanh"),
+     "--shape: expected NAME=VALUE items such as N=8,D=5, got 'D'"),
+    (["{layers}:batchnorm_backward", "--layer", "conv2d"],
+     "unknown layer 'conv2d'; known layers: affine, avg_pool, batchnorm, conv, dropout, "
+     "log_softmax, max_pool, relu, sigmoid, softmax, softmax_loss, tanh"),
+    (["{layers}:batchnorm_backward", "--layer", "conv", "--hyper", "stride=3,pad=0",
+      "--shape", "H=2"], "layer conv: input 2x7 with kernel 3x3, stride 3x3 and padding 0x0 "
+                         "leaves no output"),
 ])
 def test_bad_input_exits_2_with_one_line(layers: Path, args: list[str], message: str) -> None:
     r = run_cli_here("check-layer", *(a.format(layers=layers) for a in args))

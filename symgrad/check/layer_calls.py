@@ -18,7 +18,6 @@ elementwise activations, the softmax loss).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -26,40 +25,10 @@ import numpy as np
 from ..catalogue.layer_types import get_layer_type
 from ..compile import activation_kernel
 from ..errors import ArgumentError
+from .layer_calls_conv import ENTRIES as _CONV_ENTRIES
+from .layer_convention import Arrays, Convention, Maker
 
 __all__ = ["Convention", "CONVENTIONS", "get_convention", "Arrays"]
-
-Arrays = dict[str, Any]
-Maker = Callable[[Mapping[str, int], Mapping[str, float], np.random.Generator], Arrays]
-
-
-@dataclass(frozen=True)
-class Convention:
-    """How one layer's forward and backward functions are called and what they return.
-
-    ``make`` draws the arrays (the inputs, the parameters and the upstream gradient
-    ``dout``); ``forward_args`` are the forward's positional arguments; ``cache`` builds the
-    cache a backward gets without a forward (``None``: the cache is the user's own, so a
-    forward is needed); ``reference`` gives symgrad's ``out`` and gradients; ``observe``
-    reads what a forward chose at random (dropout's mask) from its output.
-    A ``loss`` convention is one function ``(x, y) -> (loss, dx)``.
-    """
-
-    name: str
-    layout: str
-    title: str
-    signature: str
-    dims: Mapping[str, int]
-    outputs: tuple[str, ...]
-    make: Maker
-    forward_args: Callable[[Arrays], tuple[Any, ...]]
-    cache: Callable[[Arrays], Any] | None
-    reference: Callable[[Arrays], dict[str, np.ndarray]]
-    forms: Mapping[str, str]
-    hyper: Mapping[str, float] = field(default_factory=dict)
-    loss: bool = False
-    observe: Callable[[Arrays, np.ndarray], None] | None = None
-
 
 def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape)
@@ -293,7 +262,8 @@ def _more() -> list[tuple[tuple[str, str], Convention]]:
 CONVENTIONS: dict[tuple[str, str], Convention] = dict(
     [_affine("rows"), _affine("columns"), _softmax_loss_entry("rows"),
      _softmax_loss_entry("columns")] + _more()
-    + [_elementwise(n, lay) for n in _ELEMENTWISE_FORMS for lay in ("rows", "columns")])
+    + [_elementwise(n, lay) for n in _ELEMENTWISE_FORMS for lay in ("rows", "columns")]
+    + list(_CONV_ENTRIES.items()))
 
 
 def get_convention(name: str, layout: str = "rows") -> Convention:

@@ -149,6 +149,21 @@ def _dims(conv: Convention, given: Mapping[str, int] | None) -> dict[str, int]:
     return dims
 
 
+def _hyper(conv: Convention, given: Mapping[str, float] | None) -> dict[str, float]:
+    hyper = dict(conv.hyper)
+    for name, value in (given or {}).items():
+        if name not in hyper:
+            known = ", ".join(hyper) or "(none)"
+            raise ArgumentError(f"layer {conv.name} has no setting {name!r}; its settings: "
+                                f"{known}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not np.isfinite(value):
+            raise ArgumentError(f"setting {name} of layer {conv.name} must be a number, got "
+                                f"{value!r}")
+        hyper[name] = value
+    return hyper
+
+
 def _run_user(conv: Convention, a: Arrays, backward: Callable[..., Any],
               forward: Callable[..., Any] | None) -> dict[str, np.ndarray]:
     """The user's outputs by name (``out`` too when a forward is given)."""
@@ -183,13 +198,16 @@ def _args(conv: Convention) -> list[str]:
 
 def check_layer(backward: Callable[..., Any], layer: str, *,
                 forward: Callable[..., Any] | None = None,
-                dims: Mapping[str, int] | None = None, layout: str = "rows",
+                dims: Mapping[str, int] | None = None,
+                hyper: Mapping[str, float] | None = None, layout: str = "rows",
                 seed: int = 0) -> LayerReport:
     """Call the user's ``backward`` (and ``forward``) on seeded random data of ``layer``
-    and compare each output with symgrad's; a differing output gets a diagnosis."""
+    and compare each output with symgrad's; a differing output gets a diagnosis.
+    ``dims`` and ``hyper`` change the convention's sizes and settings (a stride, a
+    dropout's p)."""
     conv = get_convention(layer, layout)
     sizes = _dims(conv, dims)
-    a = conv.make(sizes, conv.hyper, np.random.default_rng(seed))
+    a = conv.make(sizes, _hyper(conv, hyper), np.random.default_rng(seed))
     yours = _run_user(conv, a, backward, forward)
     expected = conv.reference(a)
     report = LayerReport(layer + ("" if layout == "rows" else f" ({layout})"),

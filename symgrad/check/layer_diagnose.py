@@ -21,13 +21,16 @@ constant factor p, and the diagnosis should say why.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from .layer_calls import Arrays, Convention
+from ..catalogue.conv import pool_backward, pool_forward
+from .layer_calls_conv import conv_grads
+from .layer_convention import Arrays, Convention
 
 __all__ = ["Case", "diagnose_output", "TESTS", "Found"]
 
@@ -59,15 +62,15 @@ class Case:
         return bool(np.all(np.abs(self.got - c) <= 1e-6 * np.abs(c) + 1e-9 * scale))
 
     def first(self, candidates: Iterable[tuple[str, Callable[[], Any]]]) -> str | None:
-        """The words of the first candidate ``got`` equals; one whose shapes do not
-        broadcast is skipped."""
+        """The words of the first candidate ``got`` equals; one that is ``None`` or whose
+        shapes do not broadcast (the mistake is impossible here) is skipped."""
         for words, make in candidates:
             try:
                 with np.errstate(all="ignore"):
                     value = make()
-            except ValueError:  # the mistake is impossible at these shapes
+            except (ValueError, KeyError):  # impossible at these shapes or settings
                 continue
-            if self.matches(value):
+            if value is not None and self.matches(value):
                 return words
         return None
 
@@ -78,6 +81,9 @@ def _transposed(c: Case) -> Found | None:
     if c.want.ndim == 2 and c.matches(c.want.T):
         return ("transposed", f"transposed: yours is ({c.name})ᵀ, of shape {c.got.shape} "
                               f"where {c.want.shape} belongs")
+    if c.want.ndim == 4 and c.matches(c.want.swapaxes(0, 1)):  # a kernel's (F, C) swapped
+        return ("transposed", f"transposed: yours has the first two axes of {c.name} "
+                              f"swapped, shape {c.got.shape} where {c.want.shape} belongs")
     factors = _UNTRANSPOSED.get((c.layer, c.conv.layout, c.name), ())
     words = c.first((w, lambda f=f: f(c.a)) for w, f in factors)
     return None if words is None else ("transposed", words)
@@ -92,37 +98,42 @@ _UNTRANSPOSED: dict[tuple[str, str, str], tuple[tuple[str, Callable[[Arrays], An
 
 
 #: Outputs that are sums over the batch: (layer, layout, output) -> the summand and the
-#: axis the sum runs over.
-SUMS: dict[tuple[str, str, str], Callable[[Arrays, Mapping[str, Any]], tuple[Any, int]]] = {
-    ("affine", "rows", "db"): lambda a, e: (a["dout"], 0),
-    ("affine", "columns", "db"): lambda a, e: (a["dout"], 1),
-    ("batchnorm", "rows", "dbeta"): lambda a, e: (a["dout"], 0),
-    ("batchnorm", "rows", "dgamma"): lambda a, e: (a["dout"] * _batchnorm_stats(a)[2], 0),
+#: axes the sum runs over.
+SUMS: dict[tuple[str, str, str],
+           Callable[[Arrays, Mapping[str, Any]], tuple[Any, tuple[int, ...]]]] = {
+    ("affine", "rows", "db"): lambda a, e: (a["dout"], (0,)),
+    ("affine", "columns", "db"): lambda a, e: (a["dout"], (1,)),
+    ("batchnorm", "rows", "dbeta"): lambda a, e: (a["dout"], (0,)),
+    ("batchnorm", "rows", "dgamma"): lambda a, e: (a["dout"] * _batchnorm_stats(a)[2], (0,)),
+    ("conv", "rows", "db"): lambda a, e: (a["dout"], (0, 2, 3)),
 }
 
 
+def _axes(axes: tuple[int, ...]) -> str:
+    return f"axis {axes[0]}" if len(axes) == 1 else f"axes {axes}"
+
+
 def _wrong_axis(c: Case) -> Found | None:
-    """A sum over the batch taken over another axis, or not taken at all."""
+    """A sum over the batch taken over other axes, over every axis, or not at all."""
     found = SUMS.get((c.layer, c.conv.layout, c.name))
     if found is None:
         return None
-    summand, axis = found(c.a, c.expected)
+    summand, axes = found(c.a, c.expected)
     summand = np.asarray(summand)
+    right = f"the sum over {_axes(axes)} (shape {c.want.shape})"
     if c.matches(summand):
         return ("not_summed", f"not summed over the samples: yours keeps one entry per "
-                              f"sample (shape {c.got.shape}) where the sum over axis {axis} "
-                              f"belongs (shape {c.want.shape})")
+                              f"sample (shape {c.got.shape}) where {right} belongs")
     if c.matches(summand.sum()):
-        return ("wrong_axis", f"summed over every axis: yours is one number where the sum "
-                              f"runs over the samples only (axis {axis}, shape {c.want.shape})")
-    for other in range(summand.ndim):
-        if other == axis:
+        return ("wrong_axis", f"summed over every axis: yours is one number where {right} "
+                              "belongs")
+    for other in itertools.combinations(range(summand.ndim), len(axes)):
+        if other == axes:
             continue
         for value in (summand.sum(axis=other), summand.sum(axis=other, keepdims=True)):
             if c.matches(value):
-                return ("wrong_axis", f"summed over the wrong axis: yours sums over axis "
-                                      f"{other} where the sum runs over the samples (axis "
-                                      f"{axis})")
+                return ("wrong_axis", f"summed over the wrong axis: yours sums over "
+                                      f"{_axes(other)} where {right} belongs")
     return None
 
 
@@ -215,6 +226,77 @@ def _dropout_not_rescaled(c: Case) -> Found | None:
     return None if words is None else ("dropout_not_rescaled", words)
 
 
+def _kernel_not_flipped(c: Case) -> Found | None:
+    """dX as a correlation of dout with W (the kernel left unflipped) where the full
+    convolution belongs, or dW flipped where the correlation of the input with dout
+    belongs."""
+    if c.layer != "conv" or c.name not in ("dx", "dw"):
+        return None
+    a = c.a
+    words = c.first([
+        ("convolution kernel not flipped: yours correlates the padded dout with W where dX "
+         "is the full convolution of dout with W, i.e. a correlation with W flipped in "
+         "space (W[f, c, ::-1, ::-1])",
+         lambda: conv_grads(a["x"], a["w"], a["b"], a["dout"], a["stride"], a["pad"],
+                            flip=True)["dx"] if c.name == "dx" else None),
+        ("kernel gradient flipped in space: dW is the correlation of the input with dout, "
+         "not a convolution", lambda: c.want[:, :, ::-1, ::-1] if c.name == "dw" else None)])
+    return None if words is None else ("kernel_not_flipped", words)
+
+
+def _stride_padding(c: Case) -> Found | None:
+    """A stride or padding misapplied: the windows taken at every position instead of
+    every s-th (stride 1 in the backward pass), or dX left padded."""
+    if c.layer not in ("conv", "max_pool", "avg_pool") or c.name not in ("dx", "dw"):
+        return None
+    words = c.first([(w, lambda f=f: f(c.a)[c.name]) for w, f in _MISAPPLIED[c.layer]])
+    return None if words is None else ("stride_padding", words)
+
+
+def _conv_stride_1(a: Arrays) -> dict[str, Any]:
+    """The backward pass of a convolution with stride 1 over the first windows: what code
+    that forgets the stride in its loops computes."""
+    p, (hh, ww), (ho, wo) = a["pad"], a["w"].shape[2:], a["dout"].shape[2:]
+    if a["stride"] == 1:
+        return {}
+    padded = np.pad(a["x"], ((0, 0), (0, 0), (p, p), (p, p)))
+    g = conv_grads(padded[:, :, :ho + hh - 1, :wo + ww - 1], a["w"], a["b"], a["dout"], 1, 0)
+    dx = np.zeros_like(padded)
+    dx[:, :, :ho + hh - 1, :wo + ww - 1] = g["dx"]
+    return {"dx": dx[:, :, p:p + a["x"].shape[2], p:p + a["x"].shape[3]], "dw": g["dw"]}
+
+
+def _conv_padded_dx(a: Arrays) -> dict[str, Any]:
+    p = a["pad"]
+    padded = np.pad(a["x"], ((0, 0), (0, 0), (p, p), (p, p)))
+    return {"dx": conv_grads(padded, a["w"], a["b"], a["dout"], a["stride"], 0)["dx"]} \
+        if p else {}
+
+
+def _pool_stride_1(mode: str) -> Callable[[Arrays], dict[str, Any]]:
+    def make(a: Arrays) -> dict[str, Any]:
+        (ph, pw), (ho, wo) = a["kernel"], a["dout"].shape[2:]
+        if a["stride"] == 1:
+            return {}
+        crop = a["x"][:, :, :ho + ph - 1, :wo + pw - 1]
+        _, cache = pool_forward(crop, kernel=a["kernel"], stride=1, mode=mode)
+        dx = np.zeros_like(a["x"])
+        dx[:, :, :ho + ph - 1, :wo + pw - 1] = pool_backward(a["dout"], cache)["x"]
+        return {"dx": dx}
+    return make
+
+
+_STRIDE_1 = ("stride misapplied: yours takes the windows at every position (stride 1) "
+             "where they start every s-th entry")
+_MISAPPLIED: dict[str, tuple[tuple[str, Callable[[Arrays], dict[str, Any]]], ...]] = {
+    "conv": ((_STRIDE_1, _conv_stride_1),
+             ("padding misapplied: yours returns the gradient of the padded input; the p "
+              "rows and columns of padding must be cropped from dX", _conv_padded_dx)),
+    "max_pool": ((_STRIDE_1, _pool_stride_1("max")),),
+    "avg_pool": ((_STRIDE_1, _pool_stride_1("avg")),),
+}
+
+
 def _hadamard_matrix(c: Case) -> Found | None:
     """A Hadamard product where a matrix product belongs, or the reverse."""
     table = _PRODUCTS.get((c.layer, c.name), ())
@@ -266,8 +348,8 @@ def _constant_factor(c: Case) -> Found | None:
 #: The mistakes a diagnosis tries, in this order; the first that holds is the answer.
 TESTS: tuple[Callable[[Case], Found | None], ...] = (
     _transposed, _wrong_axis, _sign, _softmax_diagonal, _batchnorm_mean_terms,
-    _variance_n_minus_1, _dropout_not_rescaled, _hadamard_matrix, _factor_n,
-    _constant_factor)
+    _variance_n_minus_1, _dropout_not_rescaled, _kernel_not_flipped, _stride_padding,
+    _hadamard_matrix, _factor_n, _constant_factor)
 
 
 def diagnose_output(case: Case) -> Found:

@@ -46,21 +46,30 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "_backward replaced by _forward, when FILE.py has it)")
     p.add_argument("--shape", metavar="N=8,D=5", default="",
                    help="sizes of the layer's dimensions (the others keep their defaults)")
+    p.add_argument("--hyper", metavar="stride=2,pad=1", default="",
+                   help="the layer's settings (conv: stride, pad; pooling: pool_height, "
+                        "pool_width, stride; dropout: p, the probability of keeping; "
+                        "batchnorm: eps)")
     p.add_argument("--layout", choices=("rows", "columns"), default="rows",
                    help="samples as rows (default) or as columns, where the layer offers it")
     p.add_argument("--seed", type=int, default=0, help="seed of the random data")
     p.set_defaults(handler=run)
 
 
-def _shape(text: str) -> dict[str, int]:
-    sizes: dict[str, int] = {}
+def _pairs(text: str, option: str, example: str) -> dict[str, float]:
+    """``N=8,D=5`` as ``{"N": 8, "D": 5}`` (a float where the value has a point)."""
+    found: dict[str, float] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
-        name, eq, value = item.partition("=")
-        if not eq or not name.strip().isidentifier() or not value.strip().isdigit():
-            raise ArgumentError(f"--shape: expected NAME=SIZE items such as N=8,D=5, got "
-                                f"{item!r}")
-        sizes[name.strip()] = int(value)
-    return sizes
+        name, eq, value = (t.strip() for t in item.partition("="))
+        try:
+            number = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            number = None
+        if not eq or not name.isidentifier() or number is None:
+            raise ArgumentError(f"{option}: expected NAME=VALUE items such as {example}, "
+                                f"got {item!r}")
+        found[name] = number
+    return found
 
 
 def _load(path: Path) -> ModuleType:
@@ -112,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         forward = None
         if args.forward or (forward_name and callable(getattr(module, forward_name, None))):
             forward = _function(module, forward_name or "", path)
-        report = check_layer(backward, args.layer, forward=forward, dims=_shape(args.shape),
+        report = check_layer(backward, args.layer, forward=forward,
+                             dims=_pairs(args.shape, "--shape", "N=8,D=5"),
+                             hyper=_pairs(args.hyper, "--hyper", "stride=2,pad=1"),
                              layout=args.layout, seed=args.seed)
     except LayerCodeError as exc:
         _show_user_traceback(exc)
