@@ -22,9 +22,14 @@ from typing import Collection, Literal, Mapping
 
 import sympy as sp
 from sympy import (Expr, HadamardPower, HadamardProduct, KroneckerDelta, MatAdd, MatMul,
-                   MatrixExpr, OneMatrix, Piecewise, Sum)
+                   MatrixExpr, OneMatrix, Piecewise, Sum, Transpose)
 
-__all__ = ["sums_out", "lift"]
+__all__ = ["sums_out", "lift", "ones_t"]
+
+
+def ones_t(n: Expr) -> MatrixExpr:
+    """``1_n^T``, the row of ``n`` ones that sums the rows it multiplies."""
+    return Transpose(OneMatrix(n, 1))
 
 
 def _sum_apart(s: Sum, zero: Collection[Expr]) -> Expr:
@@ -62,8 +67,8 @@ def _ones_sum(body: MatrixExpr, axis: Axis, n: Expr, d: Expr) -> MatrixExpr:
     """``sum`` over the rows (axis 0: ``1_N 1_N^T B``) or the columns (axis 1:
     ``B 1_D 1_D^T``), broadcast back to ``N x D``."""
     if axis == 0:
-        return MatMul(OneMatrix(n, 1), OneMatrix(1, n), body)
-    return MatMul(body, OneMatrix(d, 1), OneMatrix(1, d))
+        return MatMul(OneMatrix(n, 1), Transpose(OneMatrix(n, 1)), body)
+    return MatMul(body, OneMatrix(d, 1), Transpose(OneMatrix(d, 1)))
 
 
 def lift(expr: Expr, index: sp.Symbol, table: Mapping[Expr, MatrixExpr], axis: Axis,
@@ -78,7 +83,8 @@ def lift(expr: Expr, index: sp.Symbol, table: Mapping[Expr, MatrixExpr], axis: A
         return table[expr.base]
     if expr in table:
         vector = table[expr]
-        return MatMul(OneMatrix(n, 1), vector) if axis == 0 else MatMul(vector, OneMatrix(1, d))
+        return MatMul(OneMatrix(n, 1), vector) if axis == 0 else \
+            MatMul(vector, ones_t(d))
     if isinstance(expr, Sum):
         (summed, *_), = expr.limits
         return _ones_sum(lift(expr.function.xreplace({summed: index}), index, table, axis, n, d),

@@ -61,6 +61,7 @@ __all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_ty
 N = sp.Symbol("N", integer=True, positive=True)
 
 Shape = tuple[int, ...]
+Printer = Callable[[Expr], str]
 Draw = Callable[[Shape, Mapping[str, Any], np.random.Generator], np.ndarray]
 
 
@@ -77,14 +78,14 @@ class Step:
     def shape_text(self) -> str:
         return " x ".join(map(str, self.shape)) if self.shape else "scalar"
 
-    def text(self) -> str:
-        """``lhs = rhs   [N x D]``, with SymPy's text printer."""
-        return f"{sp.sstr(self.lhs)} = {sp.sstr(self.rhs)}   [{self.shape_text()}]"
+    def text(self, printer: Printer = sp.sstr) -> str:
+        """``lhs = rhs   [N x D]`` (SymPy's text printer unless another is given)."""
+        return f"{printer(self.lhs)} = {printer(self.rhs)}   [{self.shape_text()}]"
 
-    def latex(self) -> str:
+    def latex(self, printer: Printer = sp.latex) -> str:
         """``lhs &= rhs`` for an ``aligned`` block, the shape after it."""
         shape = r" \times ".join(sp.latex(s) for s in self.shape) if self.shape else "1"
-        return rf"{sp.latex(self.lhs)} &= {sp.latex(self.rhs)} \quad [{shape}]"
+        return rf"{printer(self.lhs)} &= {printer(self.rhs)} \quad [{shape}]"
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,21 @@ class MatrixSteps:
     scalars: Mapping[str, sp.Symbol]
     notes: tuple[str, ...] = ()
 
-    def text(self) -> str:
+    def text(self, printer: Printer = sp.sstr) -> str:
         """The derivation as ``symgrad derive --level layer`` prints it."""
         lines = [f"layer '{self.layer}' (N samples as rows):", "  forward:"]
-        lines += [f"    {s.text()}" for s in self.forward]
+        lines += [f"    {s.text(printer)}" for s in self.forward]
         lines.append("  backward (dy = dE/dy, the gradient arriving from above):")
         for s in self.backward:
-            lines.append(f"    {s.text()}")
+            lines.append(f"    {s.text(printer)}")
             if s.note:
                 lines.append(f"      <- {s.note}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def latex_lines(self) -> list[str]:
+    def latex_lines(self, printer: Printer = sp.latex) -> list[str]:
         """Every step as ``lhs &= rhs`` for an ``aligned`` block."""
-        return [s.latex() for s in self.forward + self.backward]
+        return [s.latex(printer) for s in self.forward + self.backward]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from typing import Any, Mapping
 
 import numpy as np
 import sympy as sp
-from sympy import MatMul, MatrixSymbol, OneMatrix
+from sympy import MatMul, MatrixSymbol
 
 from ..errors import ArgumentError, ShapeError
-from .index_sums import lift, sums_out
+from .index_sums import lift, ones_t, sums_out
 from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
 
 __all__ = ["BATCHNORM", "DROPOUT", "batchnorm_forward", "batchnorm_backward",
@@ -87,7 +87,7 @@ def batchnorm_derivation(eps: float = 1e-5) -> MatrixSteps:
     table = {dy: dY, xhat: Xhat, gamma: g_row, sigma: s_row}
     batch = {"x": lift(grads["x"], _j, table, 0, N, _D)}
     for name in ("gamma", "beta"):  # a sum over the samples: 1_N^T (...)
-        batch[name] = MatMul(OneMatrix(1, N), lift(grads[name].function, _i, table, 0, N, _D))
+        batch[name] = MatMul(ones_t(N), lift(grads[name].function, _i, table, 0, N, _D))
     forward = (Step(mu, mean), Step(sigma, sp.sqrt(var.xreplace({total: N * mu}) + epsilon)),
                Step(xhat[_j], (x[_j] - mu) / sigma, (), "j = 1..N, the samples"),
                Step(sp.Indexed("y", _j), gamma * xhat[_j] + beta))
