@@ -138,6 +138,7 @@ def _wrong_axis(c: Case) -> Found | None:
 
 
 def _sign(c: Case) -> Found | None:
+    """The sign flipped (``S − Y`` written ``Y − S``)."""
     if c.matches(-c.want):
         return "sign", f"the sign is wrong: yours is −{c.name}"
     return None
@@ -336,6 +337,7 @@ def _factor_n(c: Case) -> Found | None:
 
 
 def _constant_factor(c: Case) -> Found | None:
+    """Another constant factor (a max pooling that averages: 1/(ph pw))."""
     ok = (np.abs(c.want) > 1e-12) if c.got.shape == c.want.shape else None
     if ok is None or ok.sum() < 1:
         return None
