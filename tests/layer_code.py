@@ -569,6 +569,99 @@ def avg_pool_not_divided(dout, cache):
     return _pool_backward(dout, cache, average=True, spread=True)
 
 
+# -- a recurrent (Elman, tanh) layer: one step and a sequence ----------------------------
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = dnext_h * (1 - next_h ** 2)
+    return dz @ Wx.T, dz @ Wh.T, x.T @ dz, prev_h.T @ dz, dz.sum(axis=0)
+
+
+def rnn_step_backward_einsum(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = np.einsum("nh,nh->nh", dnext_h, 1 - next_h ** 2)
+    return (np.einsum("nh,dh->nd", dz, Wx), np.einsum("nh,kh->nk", dz, Wh),
+            np.einsum("nd,nh->dh", x, dz), np.einsum("nk,nh->kh", prev_h, dz),
+            np.einsum("nh->h", dz))
+
+
+def rnn_step_slope_of_prev(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = dnext_h * (1 - prev_h ** 2)
+    return dz @ Wx.T, dz @ Wh.T, x.T @ dz, prev_h.T @ dz, dz.sum(axis=0)
+
+
+def rnn_step_dwh_next(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = dnext_h * (1 - next_h ** 2)
+    return dz @ Wx.T, dz @ Wh.T, x.T @ dz, next_h.T @ dz, dz.sum(axis=0)
+
+
+def rnn_step_wh_untransposed(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    dz = dnext_h * (1 - next_h ** 2)
+    return dz @ Wx.T, dz @ Wh, x.T @ dz, prev_h.T @ dz, dz.sum(axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    n, t_len, _ = x.shape
+    h, caches, prev = np.zeros((n, t_len, h0.shape[1])), [], h0
+    for t in range(t_len):
+        prev, cache = rnn_step_forward(x[:, t], prev, Wx, Wh, b)
+        h[:, t] = prev
+        caches.append(cache)
+    return h, caches
+
+
+def _rnn_backward(dh, caches, recurrent=True, lag_h=False):
+    n, t_len, _ = dh.shape
+    x0, h0, Wx, Wh, _ = caches[0]
+    dx = np.zeros((n, t_len, x0.shape[1]))
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
+    dprev = np.zeros_like(h0)
+    for t in reversed(range(t_len)):
+        x, prev_h, _, _, next_h = caches[t]
+        dz = (dh[:, t] + (dprev if recurrent else 0)) * (1 - next_h ** 2)
+        dx[:, t] = dz @ Wx.T
+        dWx += x.T @ dz
+        dWh += (next_h if lag_h else prev_h).T @ dz
+        db += dz.sum(axis=0)
+        dprev = dz @ Wh.T
+    return dx, dprev, dWx, dWh, db
+
+
+def rnn_backward(dh, cache):
+    return _rnn_backward(dh, cache)
+
+
+def rnn_backward_by_steps(dh, cache):  # the step function, called T times
+    dx = np.zeros(dh.shape[:2] + (cache[0][0].shape[1],))
+    dprev, grads = 0.0, None
+    for t in reversed(range(dh.shape[1])):
+        dx[:, t], dprev, *g = rnn_step_backward(dh[:, t] + dprev, cache[t])
+        grads = g if grads is None else [a + b for a, b in zip(grads, g)]
+    return (dx, dprev, *grads)
+
+
+def rnn_backward_no_recurrent_term(dh, cache):
+    return _rnn_backward(dh, cache, recurrent=False)
+
+
+def rnn_backward_h_t(dh, cache):
+    return _rnn_backward(dh, cache, lag_h=True)
+
+
+def rnn_backward_shifted(dh, cache):  # the upstream gradient read one step late
+    shifted = np.zeros_like(dh)
+    shifted[:, 1:] = dh[:, :-1]
+    return _rnn_backward(shifted, cache)
+
+
 SQUARE = {"N": 4, "D": 4, "M": 4}
 
 CORRECT = [
@@ -612,6 +705,11 @@ CORRECT = [
          hyper={"pool_height": 3, "pool_width": 3, "stride": 2}),
     Code("max-pool-reshape", "max_pool", max_pool_backward_reshape, shape={"H": 8, "W": 6}),
     Code("avg-pool-naive", "avg_pool", avg_pool_backward_naive),
+    Code("rnn-step", "rnn_step", rnn_step_backward, rnn_step_forward),
+    Code("rnn-step-einsum", "rnn_step", rnn_step_backward_einsum, rnn_step_forward,
+         shape={"N": 1, "H": 2}),
+    Code("rnn", "rnn", rnn_backward, rnn_forward),
+    Code("rnn-by-steps", "rnn", rnn_backward_by_steps, rnn_forward, shape={"T": 7}),
 ]
 
 WRONG = [
@@ -684,4 +782,15 @@ WRONG = [
          expect={"dx": "constant_factor"}),
     Code("avg-pool-not-divided", "avg_pool", avg_pool_not_divided,
          expect={"dx": "constant_factor"}),
+    Code("rnn-step-slope-of-prev", "rnn_step", rnn_step_slope_of_prev, rnn_step_forward,
+         expect={"dx": "time_step_off", "dWh": "time_step_off"}),
+    Code("rnn-step-dwh-next", "rnn_step", rnn_step_dwh_next, rnn_step_forward,
+         expect={"dWh": "time_step_off"}),
+    Code("rnn-step-wh-untransposed", "rnn_step", rnn_step_wh_untransposed, rnn_step_forward,
+         expect={"dprev_h": "transposed"}),
+    Code("rnn-no-recurrent-term", "rnn", rnn_backward_no_recurrent_term, rnn_forward,
+         expect={"dx": "bptt_recurrent", "dWh": "bptt_recurrent"}),
+    Code("rnn-h-t", "rnn", rnn_backward_h_t, rnn_forward, expect={"dWh": "time_step_off"}),
+    Code("rnn-shifted", "rnn", rnn_backward_shifted, rnn_forward,
+         expect={"dx": "time_step_off", "dh0": "time_step_off"}),
 ]

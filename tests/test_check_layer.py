@@ -82,6 +82,14 @@ def test_an_unexplained_difference_names_the_largest_entry() -> None:
 
 # -- symgrad's values against PyTorch (float64, autograd of sum(out * dout)) ------------
 
+def _torch_rnn(torch, t: dict):
+    h, states = t["h0"], []
+    for step in range(t["x"].shape[1]):
+        h = torch.tanh(t["x"][:, step] @ t["Wx"] + h @ t["Wh"] + t["b"])
+        states.append(h)
+    return torch.stack(states, dim=1)
+
+
 def _torch_grads(layer: str, a: dict) -> dict[str, np.ndarray]:
     torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     t = {k: torch.tensor(v, requires_grad=True) for k, v in a.items()
@@ -101,6 +109,7 @@ def _torch_grads(layer: str, a: dict) -> dict[str, np.ndarray]:
                                  padding=a.get("pad")),
         "max_pool": lambda: f.max_pool2d(x, a.get("kernel"), a.get("stride")),
         "avg_pool": lambda: f.avg_pool2d(x, a.get("kernel"), a.get("stride")),
+        "rnn": lambda: _torch_rnn(torch, t), "rnn_step": lambda: _torch_rnn(torch, t),
     }
     out = outs[layer]()
     (out * torch.tensor(a["dout"])).sum().backward()
@@ -126,6 +135,7 @@ def test_symgrad_values_equal_torch_autograd(key: tuple[str, str]) -> None:
                   "dx": x.grad.numpy().T if a["columns"] else x.grad.numpy()}
     else:
         theirs = _torch_grads(conv.name, a)
+    theirs["dprev_h"] = theirs.get("dh0")  # rnn_step's name for it
     for name in ("out",) * (not conv.loss) + conv.outputs:
         scale = np.abs(theirs[name]).max() + 1
         np.testing.assert_allclose(mine[name].reshape(theirs[name].shape), theirs[name],
@@ -170,8 +180,8 @@ def test_bad_returns_are_named(backward, message: str) -> None:
     ({"layer": "batchnorm"}, "layer batchnorm: give the forward function too (forward=...; "
                              "the CLI's --forward): its backward reads a cache of its own"),
     ({"layer": "convolution"}, "unknown layer 'convolution'; known layers: affine, avg_pool, "
-                               "batchnorm, conv, dropout, log_softmax, max_pool, relu, "
-                               "sigmoid, softmax, softmax_loss, tanh"),
+                               "batchnorm, conv, dropout, log_softmax, max_pool, relu, rnn, "
+                               "rnn_step, sigmoid, softmax, softmax_loss, tanh"),
     ({"layer": "batchnorm", "layout": "columns"}, "layer 'batchnorm' has no layout "
                                                   "'columns'; it has: rows"),
     ({"layer": "relu", "dims": {"M": 3}}, "layer relu has no dimension 'M'; its "

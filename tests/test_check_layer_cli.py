@@ -90,7 +90,7 @@ def test_the_users_exception_shows_their_traceback_then_one_line(layers: Path) -
      "--shape: expected NAME=VALUE items such as N=8,D=5, got 'D'"),
     (["{layers}:batchnorm_backward", "--layer", "conv2d"],
      "unknown layer 'conv2d'; known layers: affine, avg_pool, batchnorm, conv, dropout, "
-     "log_softmax, max_pool, relu, sigmoid, softmax, softmax_loss, tanh"),
+     "log_softmax, max_pool, relu, rnn, rnn_step, sigmoid, softmax, softmax_loss, tanh"),
     (["{layers}:batchnorm_backward", "--layer", "conv", "--hyper", "stride=3,pad=0",
       "--shape", "H=2"], "layer conv: input 2x7 with kernel 3x3, stride 3x3 and padding 0x0 "
                          "leaves no output"),

@@ -18,16 +18,15 @@ elementwise activations, the softmax loss).
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ..catalogue.layer_types import get_layer_type
-from ..compile import activation_kernel
 from ..errors import ArgumentError
 from .layer_calls_conv import ENTRIES as _CONV_ENTRIES
-from .layer_convention import Arrays, Convention, Maker
+from .layer_calls_rnn import ENTRIES as _RNN_ENTRIES
+from .layer_convention import Arrays, Convention, Maker, activation
 
 __all__ = ["Convention", "CONVENTIONS", "get_convention", "Arrays"]
 
@@ -78,17 +77,9 @@ def _elementwise_make(columns: bool) -> Maker:
 
 def _elementwise_reference(name: str) -> Callable[[Arrays], dict[str, np.ndarray]]:
     def reference(a: Arrays) -> dict[str, np.ndarray]:
-        out, slope = _kernel(name)(a["x"])
+        out, slope = activation(name)(a["x"])
         return {"out": out, "dx": a["dout"] * slope, "slope": slope}
     return reference
-
-
-@functools.cache
-def _kernel(name: str) -> Callable[[Any], tuple[Any, Any]]:
-    """Value and slope from the catalogue's stable forms, compiled at first use: the three
-    took 0.27 s together at import (measured, 2 shared cores), and a check of batch norm
-    needs none of them."""
-    return activation_kernel(name)
 
 
 _ELEMENTWISE_FORMS = {
@@ -270,7 +261,7 @@ CONVENTIONS: dict[tuple[str, str], Convention] = dict(
     [_affine("rows"), _affine("columns"), _softmax_loss_entry("rows"),
      _softmax_loss_entry("columns")] + _more()
     + [_elementwise(n, lay) for n in _ELEMENTWISE_FORMS for lay in ("rows", "columns")]
-    + list(_CONV_ENTRIES.items()))
+    + list(_CONV_ENTRIES.items()) + list(_RNN_ENTRIES.items()))
 
 
 def get_convention(name: str, layout: str = "rows") -> Convention:

@@ -188,7 +188,8 @@ def _run_user(conv: Convention, a: Arrays, backward: Callable[..., Any],
         raise ArgumentError(f"layer {conv.name}: give the forward function too (forward=...; "
                             "the CLI's --forward): its backward reads a cache of its own")
     call = f"{bname}(dout, cache)"
-    yours.update(_unpack(_call(backward, (a["dout"], cache), call), conv.outputs, call))
+    dout = a["dout"] if conv.upstream is None else conv.upstream(a)
+    yours.update(_unpack(_call(backward, (dout, cache), call), conv.outputs, call))
     return yours
 
 

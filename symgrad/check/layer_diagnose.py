@@ -3,9 +3,10 @@
 Each kind of mistake is one small function, tried in the order of :data:`TESTS`: the
 result transposed (or a factor in a product left untransposed), a sum over the wrong
 axis (or no sum), the sign, a softmax Jacobian kept diagonal, batch norm without its
-mean terms, a variance with N − 1, a dropout mask not rescaled, a Hadamard product where
-a matrix product belongs or the reverse, a factor N (a sum where a mean belongs, or the
-reverse), another constant factor. The first that holds is the diagnosis; each compares
+mean terms, a variance with N − 1, a dropout mask not rescaled, a convolution kernel not
+flipped, a stride or padding misapplied, BPTT without the recurrent term, a gradient off
+by one time step, a Hadamard product where a matrix product belongs or the reverse, a
+factor N (a sum where a mean belongs, or the reverse), another constant factor. The first that holds is the diagnosis; each compares
 the user's array with the array the mistake would give, entry by entry. Shape mistakes
 come first, since a wrong shape rules out every other comparison; the layer-specific
 mistakes come before the constant factors, since an unscaled dropout mask *is* a
@@ -30,6 +31,7 @@ import numpy as np
 
 from ..catalogue.conv import pool_backward, pool_forward
 from .layer_calls_conv import conv_grads
+from .layer_calls_rnn import bptt, step_view
 from .layer_convention import Arrays, Convention
 
 __all__ = ["Case", "diagnose_output", "TESTS", "Found"]
@@ -85,15 +87,19 @@ def _transposed(c: Case) -> Found | None:
         return ("transposed", f"transposed: yours has the first two axes of {c.name} "
                               f"swapped, shape {c.got.shape} where {c.want.shape} belongs")
     factors = _UNTRANSPOSED.get((c.layer, c.conv.layout, c.name), ())
-    words = c.first((w, lambda f=f: f(c.a)) for w, f in factors)
+    words = c.first((w, lambda f=f: f(c.a, c.expected)) for w, f in factors)
     return None if words is None else ("transposed", words)
 
 
-_UNTRANSPOSED: dict[tuple[str, str, str], tuple[tuple[str, Callable[[Arrays], Any]], ...]] = {
+_Make = Callable[[Arrays, Mapping[str, Any]], Any]
+_UNTRANSPOSED: dict[tuple[str, str, str], tuple[tuple[str, _Make], ...]] = {
     ("affine", "rows", "dx"): (("transposed factor: yours is dout W where dout Wᵀ belongs",
-                                lambda a: a["dout"] @ a["w"]),),
+                                lambda a, e: a["dout"] @ a["w"]),),
     ("affine", "columns", "dx"): (("transposed factor: yours is W dout where Wᵀ dout belongs",
-                                   lambda a: a["w"] @ a["dout"]),),
+                                   lambda a, e: a["w"] @ a["dout"]),),
+    ("rnn_step", "rows", "dprev_h"): (
+        ("transposed factor: yours is δ W_h where δ W_hᵀ belongs",
+         lambda a, e: (a["dout"][:, 0] * (1 - e["out"] ** 2)) @ a["Wh"]),),
 }
 
 
@@ -298,6 +304,32 @@ _MISAPPLIED: dict[str, tuple[tuple[str, Callable[[Arrays], dict[str, Any]]], ...
 }
 
 
+def _bptt_recurrent(c: Case) -> Found | None:
+    """Back-propagation through time without the recurrent term ``δ_{t+1} W_hᵀ``."""
+    if c.layer != "rnn" or c.name == "out":
+        return None
+    words = c.first([("BPTT without the recurrent term: yours back-propagates each step's "
+                      "dh_t alone, where δ_t also carries δ_{t+1} W_hᵀ from the step after it",
+                      lambda: bptt(c.a, recurrent=False)[c.name])])
+    return None if words is None else ("bptt_recurrent", words)
+
+
+def _time_step_off(c: Case) -> Found | None:
+    """A recurrent layer's gradient off by one time step: ``h_t`` where ``h_{t−1}``
+    belongs, the previous state's tanh slope, or the upstream gradient of another step."""
+    if c.layer not in ("rnn", "rnn_step") or c.name == "out":
+        return None
+    view = (lambda g: step_view(c.a, g)) if c.layer == "rnn_step" else (lambda g: g)
+    off = "off by one time step: yours "
+    words = c.first((w, lambda k=k: view(bptt(c.a, **k))[c.name]) for w, k in [
+        (off + "uses h_t where h_{t−1} belongs (dW_h = Σ_t h_{t−1}ᵀ δ_t)", {"h_lag": 0}),
+        (off + "takes the tanh slope 1 − h_{t−1}² of the previous state where 1 − h_t² "
+         "belongs", {"slope_lag": 1}),
+        (off + "adds the upstream gradient dh_{t+1} at step t", {"dh_shift": 1}),
+        (off + "adds the upstream gradient dh_{t−1} at step t", {"dh_shift": -1})])
+    return None if words is None else ("time_step_off", words)
+
+
 def _hadamard_matrix(c: Case) -> Found | None:
     """A Hadamard product where a matrix product belongs, or the reverse."""
     table = _PRODUCTS.get((c.layer, c.name), ())
@@ -351,7 +383,7 @@ def _constant_factor(c: Case) -> Found | None:
 TESTS: tuple[Callable[[Case], Found | None], ...] = (
     _transposed, _wrong_axis, _sign, _softmax_diagonal, _batchnorm_mean_terms,
     _variance_n_minus_1, _dropout_not_rescaled, _kernel_not_flipped, _stride_padding,
-    _hadamard_matrix, _factor_n, _constant_factor)
+    _bptt_recurrent, _time_step_off, _hadamard_matrix, _factor_n, _constant_factor)
 
 
 def diagnose_output(case: Case) -> Found:
