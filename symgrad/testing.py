@@ -282,7 +282,7 @@ def assert_layer_backward_matches(backward: Callable[..., Any], layer: str, *,
     >>> assert_layer_backward_matches(wrong, "affine")
     Traceback (most recent call last):
     ...
-    symgrad.testing.LayerMismatch: dw of wrong differ from symgrad's (affine, N=4, D=5, M=3, seed 0):
+    symgrad.testing.LayerMismatch: dw of wrong differs from symgrad's (affine, N=4, D=5, M=3, seed 0):
       dw: transposed: yours is (dw)ᵀ, of shape (3, 5) where (5, 3) belongs
         expected: dW = Xᵀ dout  (D×M)
         shape: yours (3, 5), symgrad's (5, 3)

@@ -56,7 +56,7 @@ def test_the_message_names_the_output_the_mistake_and_the_expected_form() -> Non
         assert_layer_backward_matches(batchnorm_no_mean_terms, "batchnorm",
                                       forward=batchnorm_forward, shape={"N": 8, "D": 5})
     lines = str(info.value).splitlines()
-    assert lines[0] == ("dx of batchnorm_no_mean_terms differ from symgrad's (batchnorm, N=8, "
+    assert lines[0] == ("dx of batchnorm_no_mean_terms differs from symgrad's (batchnorm, N=8, "
                         "D=5, seed 0):")
     assert lines[1] == ("  dx: batch norm without the mean terms: yours is γ ⊙ dout / σ, as "
                         "if μ and σ² did not depend on X (both −mean(dout) and −x̂ ⊙ "

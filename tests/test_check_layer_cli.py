@@ -62,7 +62,7 @@ def test_a_wrong_layer_exits_1_with_the_diagnosis(layers: Path) -> None:
                      "--forward", "batchnorm_forward", "--shape", "N=6")
     assert (r.returncode, r.stderr) == (1, "")
     lines = r.stdout.splitlines()
-    assert lines[0] == "dx of wrong_backward differ from symgrad's (batchnorm, N=6, D=5, seed 0):"
+    assert lines[0] == "dx of wrong_backward differs from symgrad's (batchnorm, N=6, D=5, seed 0):"
     assert lines[1].startswith("  dx: batch norm without the mean terms: ")
 
 

@@ -68,7 +68,8 @@ class LayerReport:
     def message(self) -> str:
         """Each differing output: what is wrong, the expected form, the largest difference."""
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
-        head = (f"{', '.join(c.name for c in self.failed)} of {self.label} differ from "
+        verb = "differs" if len(self.failed) == 1 else "differ"
+        head = (f"{', '.join(c.name for c in self.failed)} of {self.label} {verb} from "
                 f"symgrad's ({self.layer}, {dims}, seed {self.seed}):")
         blocks = [head] + [_block(c) for c in self.failed]
         fine = [c.name for c in self.checks if c.ok]
