@@ -1,10 +1,11 @@
 """How long ``assert_layer_backward_matches`` takes per layer, diagnosis included.
 
 For every layer of the checker: the right implementations and the wrong ones of
-``tests/layer_code.py`` (a wrong one raises, after its diagnosis), at the catalogue's sizes
-and at a larger batch (N = 64) unless the code sets N (square shapes). Prints the slowest call per layer and its ratio to the
-2 s budget of issue 12, then the time of a cold start (a fresh interpreter importing
-symgrad and checking one wrong batch-norm backward pass). Run from the repository root:
+``tests/layer_code.py`` (a wrong one raises, after its diagnosis), at the catalogue's
+sizes and at a larger batch (N = 64) unless the code sets N (square shapes). Prints the
+slowest call per layer and its ratio to the 2 s budget of issue 12, then the time of a
+cold start (a fresh interpreter importing symgrad and checking one wrong batch-norm
+backward pass). Run from the repository root:
 
     .venv/bin/python benchmarks/check_layer_speed.py
 """

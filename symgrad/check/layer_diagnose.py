@@ -6,11 +6,12 @@ axis (or no sum), the sign, a softmax Jacobian kept diagonal, batch norm without
 mean terms, a variance with N − 1, a dropout mask not rescaled, a convolution kernel not
 flipped, a stride or padding misapplied, BPTT without the recurrent term, a gradient off
 by one time step, a Hadamard product where a matrix product belongs or the reverse, a
-factor N (a sum where a mean belongs, or the reverse), another constant factor. The first that holds is the diagnosis; each compares
-the user's array with the array the mistake would give, entry by entry. Shape mistakes
-come first, since a wrong shape rules out every other comparison; the layer-specific
-mistakes come before the constant factors, since an unscaled dropout mask *is* a
-constant factor p, and the diagnosis should say why.
+factor N (a sum where a mean belongs, or the reverse), another constant factor. The
+first that holds is the diagnosis; each compares the user's array with the array the
+mistake would give, entry by entry. Shape mistakes come first, since a wrong shape rules
+out every other comparison; the layer-specific mistakes come before the constant
+factors, since an unscaled dropout mask *is* a constant factor p, and the diagnosis
+should say why.
 
 >>> from symgrad.check.layer_calls import get_convention
 >>> conv = get_convention("affine")
