@@ -27,6 +27,8 @@ POOL_CASES = [
     ("max1d", 3, (2, 8), {"kernel": 2, "mode": "max"}),
     ("max1d-overlap", 2, (3, 9), {"kernel": 3, "stride": 2, "padding": 1, "mode": "max"}),
     ("max2d", 4, (3, 8, 8), {"kernel": 2, "mode": "max"}),
+    ("max2d-rest", 3, (3, 7, 9), {"kernel": 2, "mode": "max"}),
+    ("max1d-pad-rest", 2, (2, 7), {"kernel": 2, "padding": 1, "mode": "max"}),
     ("max2d-overlap", 2, (2, 7, 6), {"kernel": 3, "stride": 1, "padding": 1, "mode": "max"}),
     ("avg1d", 3, (2, 7), {"kernel": 3, "stride": 2, "padding": 1, "mode": "avg"}),
     ("avg2d", 4, (3, 8, 8), {"kernel": 2, "mode": "avg"}),
