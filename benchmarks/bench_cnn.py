@@ -42,7 +42,7 @@ from symgrad.spec import read_spec  # noqa: E402
 SPEC = ROOT / "derivations" / "digits_cnn.toml"
 CONV = {"channels": 16, "kernel": 3, "stride": 1, "padding": 1}
 POOL = {"kernel": 2, "mode": "max"}
-SETTINGS = {"learning_rate": 0.1, "epochs": 15, "batch_size": 32, "seed": 0}
+SETTINGS = {"learning_rate": 0.2, "epochs": 20, "batch_size": 32, "seed": 0}
 
 Params = dict[str, np.ndarray]
 
@@ -156,7 +156,7 @@ def main() -> None:
     best: dict[str, float] = {}
     acc: dict[str, float] = {}
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (only whether it is installed)
         methods = ("symgrad (NumPy kernels)", "PyTorch CPU float64", "PyTorch CPU float32")
     except ImportError:
         methods = ("symgrad (NumPy kernels)",)
