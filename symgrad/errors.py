@@ -19,6 +19,7 @@ __all__ = [
     "DerivationError",
     "CompileError",
     "ArgumentError",
+    "ShapeError",
     "DivergenceError",
     "ParseError",
     "CheckError",
@@ -140,6 +141,22 @@ class CompileError(SymgradError):
 
 class ArgumentError(SymgradError, ValueError):
     """A bad argument to a compiled function or the API: missing, non-numeric, wrong shape."""
+
+
+class ShapeError(ArgumentError):
+    """An array or a layer's input whose shape does not fit a layer: ``layer`` names the
+    layer, ``shape`` the shape given and ``expected`` the one it needs (both in the message).
+
+    >>> str(ShapeError("batchnorm", (4, 5), "(N, 3)"))
+    "layer 'batchnorm': input of shape (4, 5) does not fit; it needs (N, 3)"
+    """
+
+    def __init__(self, layer: str, shape: object, expected: object, what: str = "input") -> None:
+        self.layer = layer
+        self.shape = shape
+        self.expected = expected
+        super().__init__(f"layer '{layer}': {what} of shape {shape} does not fit; "
+                         f"it needs {expected}")
 
 
 class DivergenceError(SymgradError):
