@@ -21,6 +21,7 @@ test: the target is printed as a ratio with "met" or "NOT met".
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -155,12 +156,11 @@ def main() -> None:
     params = init_params(settings["seed"])
     best: dict[str, float] = {}
     acc: dict[str, float] = {}
-    try:
-        import torch  # noqa: F401  (only whether it is installed)
-        methods = ("symgrad (NumPy kernels)", "PyTorch CPU float64", "PyTorch CPU float32")
-    except ImportError:
-        methods = ("symgrad (NumPy kernels)",)
+    methods: tuple[str, ...] = ("symgrad (NumPy kernels)",)
+    if importlib.util.find_spec("torch") is None:
         print("PyTorch is not installed: its rows are left out")
+    else:
+        methods += ("PyTorch CPU float64", "PyTorch CPU float32")
     for _ in range(args.repeats):
         for name in methods:
             if name.startswith("symgrad"):

@@ -45,7 +45,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ShapeError
 
 __all__ = ["conv_output_shape", "pool_output_shape", "conv_init", "conv_forward",
            "conv_backward", "pool_forward", "pool_backward", "POOL_MODES"]
@@ -61,7 +61,7 @@ def _ints(value: int | tuple[int, ...], d: int, name: str, layer: str, low: int)
     values = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
     if len(values) != d or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
                                or v < low for v in values):
-        raise ArgumentError(f"layer {layer}: {name} must be {d} integer(s) >= {low}, "
+        raise ArgumentError(f"layer '{layer}': {name} must be {d} integer(s) >= {low}, "
                             f"got {value!r}")
     return tuple(int(v) for v in values)
 
@@ -72,7 +72,7 @@ def _spatial_out(shape: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[
     out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape, kernel, stride, padding))
     if any(o < 1 or n + 2 * p < k for o, n, k, p in zip(out, shape, kernel, padding)):
         raise ArgumentError(
-            f"layer {layer}: input {_dims(shape)} with kernel {_dims(kernel)}, stride "
+            f"layer '{layer}': input {_dims(shape)} with kernel {_dims(kernel)}, stride "
             f"{_dims(stride)} and padding {_dims(padding)} leaves no output")
     return out
 
@@ -90,11 +90,11 @@ def conv_output_shape(shape: tuple[int, ...], hyper: Mapping[str, Any],
     (16, 8, 8)
     >>> conv_output_shape((3, 5), {"channels": 2, "kernel": 7, "stride": 1, "padding": 0})
     Traceback (most recent call last):
-    symgrad.errors.ArgumentError: layer conv: input 5 with kernel 7, stride 1 and padding 0 leaves no output
+    symgrad.errors.ArgumentError: layer 'conv': input 5 with kernel 7, stride 1 and padding 0 leaves no output
     """
     d = len(shape) - 1
     if d < 1:
-        raise ArgumentError(f"layer {layer}: input {_dims(shape)} needs a channel axis and "
+        raise ArgumentError(f"layer '{layer}': input {_dims(shape)} needs a channel axis and "
                             "at least one spatial axis")
     kernel, stride, padding = _geometry(hyper, d, layer)
     _ints(hyper["channels"], 1, "channels", layer, 1)
@@ -110,7 +110,7 @@ def pool_output_shape(shape: tuple[int, ...], hyper: Mapping[str, Any],
     """
     kernel, stride, padding = _geometry(hyper, len(shape) - 1, layer, pooling=True)
     if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise ArgumentError(f"layer {layer}: padding {_dims(padding)} must be at most half "
+        raise ArgumentError(f"layer '{layer}': padding {_dims(padding)} must be at most half "
                             f"the kernel {_dims(kernel)}")
     return shape[:1] + _spatial_out(shape[1:], kernel, stride, padding, layer)
 
@@ -125,11 +125,11 @@ def _geometry(hyper: Mapping[str, Any], d: int, layer: str,
     return kernel, stride, _ints(hyper.get("padding", 0), d, "padding", layer, 0)
 
 
-def _check_input(x: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
-    if x.ndim != len(shape) + 1 or x.shape[1] != shape[0]:
-        raise ArgumentError(f"layer {layer}: input of shape {x.shape} does not fit a kernel "
-                            f"expecting (N, {shape[0]}, ...) with {len(shape) - 1} spatial "
-                            "axis(es)")
+def _check_input(x: np.ndarray, w: np.ndarray, layer: str) -> None:
+    if x.ndim != w.ndim or x.shape[1] != w.shape[1]:
+        space = "L" if w.ndim == 3 else ", ".join("HWD"[:w.ndim - 2])
+        raise ShapeError(layer, x.shape, f"(N, {w.shape[1]}, {space}) to match the kernel "
+                         f"{w.shape}")
 
 
 # -- windows (im2col) ------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def conv_forward(x: np.ndarray, params: Mapping[str, np.ndarray], *, stride: Any
     With ``input_grad=False`` the backward pass leaves out ``"x"`` (a first layer's)."""
     w = params["W"]
     d = w.ndim - 2
-    _check_input(x, w.shape[1:], layer)
+    _check_input(x, w, layer)
     kernel = w.shape[2:]
     stride, padding = (_ints(stride, d, "stride", layer, 1), _ints(padding, d, "padding", layer, 0))
     out = _spatial_out(x.shape[2:], kernel, stride, padding, layer)
@@ -279,10 +279,10 @@ def pool_forward(x: np.ndarray, params: Mapping[str, np.ndarray] | None = None, 
     """Max or average over windows of ``x`` ``(N, C, *spatial)``; max pooling pads with
     ``-inf``, average pooling with zeros (counted)."""
     if mode not in POOL_MODES:
-        raise ArgumentError(f"layer {layer}: pooling mode must be one of {POOL_MODES}, "
+        raise ArgumentError(f"layer '{layer}': pooling mode must be one of {POOL_MODES}, "
                             f"got {mode!r}")
     if x.ndim < 3:
-        raise ArgumentError(f"layer {layer}: input of shape {x.shape} has no spatial axis")
+        raise ArgumentError(f"layer '{layer}': input of shape {x.shape} has no spatial axis")
     hyper = {"kernel": kernel, "stride": stride, "padding": padding}
     out = pool_output_shape(x.shape[1:], hyper, layer)[1:]
     kernel, stride, padding = _geometry(hyper, x.ndim - 2, layer, pooling=True)
