@@ -228,3 +228,27 @@ def test_shapes_that_do_not_fit_name_the_layer(name: str, shape: tuple[int, ...]
     with pytest.raises(error) as raised:
         entry.output_shape(shape, entry.with_defaults(hyper))
     assert str(raised.value) == message
+
+
+def test_relu_layer_on_feature_maps_with_its_kink_convention() -> None:
+    """relu'(0) = 0, as the catalogue's relu says and torch does; the derivation's batch
+    form dX = dY ⊙ H evaluated by SymPy equals the kernel, and so do central differences
+    away from the kink."""
+    entry = get_layer_type("relu")
+    x = np.array([[[[1.5, 0.0], [-2.0, 0.25]]], [[[0.0, -0.5], [3.0, -1.0]]]])
+    dy = np.arange(1.0, 9.0).reshape(x.shape)
+    y, cache = entry.forward(x, {})
+    dx = entry.backward(dy, cache)["x"]
+    np.testing.assert_array_equal(dx, [[[[1.0, 0.0], [0.0, 4.0]]], [[[0.0, 0.0], [7.0, 0.0]]]])
+    assert entry.output_shape((1, 2, 2), {}) == (1, 2, 2)
+    steps = entry.derivation()
+    batch = evaluate(steps, "x", {"dy": dy.reshape(2, -1), "step": (x > 0).reshape(2, -1)},
+                     {"N": 2, "Q": 4})
+    np.testing.assert_array_equal(batch.reshape(x.shape), dx)
+    moved = x + np.where(x == 0, 0.1, 0.0)  # off the kink
+    h = 1e-6
+    numeric = np.array([(np.sum(dy * entry.forward(moved + h * e, {})[0])
+                         - np.sum(dy * entry.forward(moved - h * e, {})[0])) / (2 * h)
+                        for e in np.eye(moved.size).reshape((-1,) + x.shape)])
+    np.testing.assert_allclose(numeric.reshape(x.shape), entry.backward(
+        dy, entry.forward(moved, {})[1])["x"], atol=1e-8)

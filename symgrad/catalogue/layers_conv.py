@@ -1,5 +1,6 @@
 """Convolution and pooling as layer types: conv1d, conv2d, maxpool1d, maxpool2d, avgpool1d,
-avgpool2d and flatten, each one catalogue entry (kernels in :mod:`.conv`).
+avgpool2d, and the two a convolutional network needs between them and a dense layer: relu
+(on feature maps) and flatten. Each is one catalogue entry (kernels in :mod:`.conv`).
 
 The derivations are SymPy's: the adjoint ``sum dy * y`` written with indexed sums at
 symbolic sizes (batch ``N``, channels ``C`` and ``F``, kernel ``k``, stride ``s``), differentiated
@@ -25,14 +26,16 @@ from typing import Any, Mapping
 
 import numpy as np
 import sympy as sp
-from sympy import KroneckerDelta, MatMul, MatrixSymbol, OneMatrix, Sum
+from sympy import HadamardProduct, KroneckerDelta, MatMul, MatrixSymbol, OneMatrix, Sum
 
 from ..errors import ShapeError
 from .conv import (conv_backward, conv_forward, conv_init, conv_output_shape, pool_backward,
                    pool_forward, pool_output_shape)
+from .activations import relu
 from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
 
-__all__ = ["CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D", "FLATTEN",
+__all__ = ["CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D", "RELU",
+           "FLATTEN",
            "collapse", "conv_derivation", "pool_derivation"]
 
 _SPATIAL = {1: "(C, L)", 2: "(C, H, W)"}
@@ -267,6 +270,30 @@ def _flatten_derivation() -> MatrixSteps:
 CONV1D, CONV2D = _conv_entry(1), _conv_entry(2)
 MAXPOOL1D, MAXPOOL2D = _pool_entry(1, "max"), _pool_entry(2, "max")
 AVGPOOL1D, AVGPOOL2D = _pool_entry(1, "avg"), _pool_entry(2, "avg")
+def _relu_forward(x: np.ndarray, params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+    return np.maximum(x, 0.0), x > 0
+
+
+def _relu_derivation() -> MatrixSteps:
+    """ReLU on every entry, derived with the catalogue's ``relu`` (``H(0) = 0``)."""
+    i, j = sp.symbols("i j", integer=True)
+    x, dy = sp.IndexedBase("x"), sp.IndexedBase("dy")
+    grad = collapse(sp.diff(Sum(dy[i] * relu(x[i]), (i, 1, N)), x[j]))
+    dY, step = MatrixSymbol("dY", N, _Q), MatrixSymbol("H", N, _Q)
+    batch = {"x": HadamardProduct(dY, step)}
+    return MatrixSteps(
+        "relu", (Step(sp.Indexed("y", j), relu(x[j]), (), "every entry of a sample, j"),),
+        (Step(sp.Indexed("dx", j), grad, (), "relu'(x) = H(x), H(0) = 0"),
+         Step(MatrixSymbol("dX", N, _Q), batch["x"], (N, _Q), "H = [X > 0]")),
+        batch, {"dy": dY, "step": step}, {"N": N, "Q": _Q},
+        ("each sample's entries in a row (a feature map flattened)",))
+
+
+RELU = register_layer_type(LayerType(
+    name="relu", title="ReLU on every entry (any shape: feature maps too)", params=(),
+    hyper={}, output_shape=lambda shape, hyper: shape, init=lambda shape, hyper, rng: {},
+    forward=_relu_forward, backward=lambda dy, positive: {"x": dy * positive},
+    derivation=_relu_derivation))
 FLATTEN = register_layer_type(LayerType(
     name="flatten", title="flatten (channels and space into one feature vector)", params=(),
     hyper={}, output_shape=lambda shape, hyper: (int(np.prod(shape)),),
