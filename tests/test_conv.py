@@ -27,6 +27,8 @@ POOL_CASES = [
     ("max1d", 3, (2, 8), {"kernel": 2, "mode": "max"}),
     ("max1d-overlap", 2, (3, 9), {"kernel": 3, "stride": 2, "padding": 1, "mode": "max"}),
     ("max2d", 4, (3, 8, 8), {"kernel": 2, "mode": "max"}),
+    ("max2d-rest", 3, (3, 7, 9), {"kernel": 2, "mode": "max"}),
+    ("max1d-pad-rest", 2, (2, 7), {"kernel": 2, "padding": 1, "mode": "max"}),
     ("max2d-overlap", 2, (2, 7, 6), {"kernel": 3, "stride": 1, "padding": 1, "mode": "max"}),
     ("avg1d", 3, (2, 7), {"kernel": 3, "stride": 2, "padding": 1, "mode": "avg"}),
     ("avg2d", 4, (3, 8, 8), {"kernel": 2, "mode": "avg"}),
@@ -176,17 +178,17 @@ def test_overlapping_max_windows_add_what_they_send() -> None:
 
 @pytest.mark.parametrize("call, message", [
     (lambda: conv_output_shape((1, 4, 4), {"channels": 2, "kernel": 5}, "conv1"),
-     "layer conv1: input 4x4 with kernel 5x5, stride 1x1 and padding 0x0 leaves no output"),
+     "layer 'conv1': input 4x4 with kernel 5x5, stride 1x1 and padding 0x0 leaves no output"),
     (lambda: conv_output_shape((1, 4, 4), {"channels": 2, "kernel": 3, "stride": 0}, "c"),
-     "layer c: stride must be 2 integer(s) >= 1, got 0"),
+     "layer 'c': stride must be 2 integer(s) >= 1, got 0"),
     (lambda: conv_forward(np.zeros((2, 3, 5, 5)), {"W": np.zeros((4, 2, 3, 3)),
                                                    "b": np.zeros(4)}, layer="conv2"),
-     "layer conv2: input of shape (2, 3, 5, 5) does not fit a kernel expecting (N, 2, ...) "
-     "with 2 spatial axis(es)"),
+     "layer 'conv2': input of shape (2, 3, 5, 5) does not fit; it needs (N, 2, H, W) to "
+     "match the kernel (4, 2, 3, 3)"),
     (lambda: pool_forward(np.zeros((1, 1, 3, 3)), kernel=4, layer="pool1"),
-     "layer pool1: input 3x3 with kernel 4x4, stride 4x4 and padding 0x0 leaves no output"),
+     "layer 'pool1': input 3x3 with kernel 4x4, stride 4x4 and padding 0x0 leaves no output"),
     (lambda: pool_output_shape((1, 6), {"kernel": 2, "padding": 2}, "pool2"),
-     "layer pool2: padding 2 must be at most half the kernel 2"),
+     "layer 'pool2': padding 2 must be at most half the kernel 2"),
 ])
 def test_shapes_that_do_not_fit_name_the_shapes_and_the_layer(call: Callable[[], Any],
                                                                message: str) -> None:

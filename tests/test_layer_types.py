@@ -225,8 +225,8 @@ def test_shapes_that_do_not_fit_name_both_shapes_and_the_layer() -> None:
 def test_unknown_layer_type_and_setting_list_the_known_ones() -> None:
     with pytest.raises(UnknownNameError) as err:
         get_layer_type("batchnrom")
-    assert str(err.value).startswith("unknown layer type 'batchnrom'; known: batchnorm, "
-                                     "dropout, log_softmax")
+    assert str(err.value).startswith("unknown layer type 'batchnrom'; known: avgpool1d, "
+                                     "avgpool2d, batchnorm, conv1d, conv2d, dropout")
     with pytest.raises(UnknownNameError, match="unknown setting of layer type 'batchnorm' "
                        "'momentum'; known: eps"):
         get_layer_type("batchnorm").with_defaults({"momentum": 0.9})

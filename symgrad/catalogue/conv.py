@@ -45,7 +45,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ShapeError
 
 __all__ = ["conv_output_shape", "pool_output_shape", "conv_init", "conv_forward",
            "conv_backward", "pool_forward", "pool_backward", "POOL_MODES"]
@@ -61,7 +61,7 @@ def _ints(value: int | tuple[int, ...], d: int, name: str, layer: str, low: int)
     values = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
     if len(values) != d or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
                                or v < low for v in values):
-        raise ArgumentError(f"layer {layer}: {name} must be {d} integer(s) >= {low}, "
+        raise ArgumentError(f"layer '{layer}': {name} must be {d} integer(s) >= {low}, "
                             f"got {value!r}")
     return tuple(int(v) for v in values)
 
@@ -72,7 +72,7 @@ def _spatial_out(shape: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[
     out = tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape, kernel, stride, padding))
     if any(o < 1 or n + 2 * p < k for o, n, k, p in zip(out, shape, kernel, padding)):
         raise ArgumentError(
-            f"layer {layer}: input {_dims(shape)} with kernel {_dims(kernel)}, stride "
+            f"layer '{layer}': input {_dims(shape)} with kernel {_dims(kernel)}, stride "
             f"{_dims(stride)} and padding {_dims(padding)} leaves no output")
     return out
 
@@ -90,11 +90,11 @@ def conv_output_shape(shape: tuple[int, ...], hyper: Mapping[str, Any],
     (16, 8, 8)
     >>> conv_output_shape((3, 5), {"channels": 2, "kernel": 7, "stride": 1, "padding": 0})
     Traceback (most recent call last):
-    symgrad.errors.ArgumentError: layer conv: input 5 with kernel 7, stride 1 and padding 0 leaves no output
+    symgrad.errors.ArgumentError: layer 'conv': input 5 with kernel 7, stride 1 and padding 0 leaves no output
     """
     d = len(shape) - 1
     if d < 1:
-        raise ArgumentError(f"layer {layer}: input {_dims(shape)} needs a channel axis and "
+        raise ArgumentError(f"layer '{layer}': input {_dims(shape)} needs a channel axis and "
                             "at least one spatial axis")
     kernel, stride, padding = _geometry(hyper, d, layer)
     _ints(hyper["channels"], 1, "channels", layer, 1)
@@ -110,7 +110,7 @@ def pool_output_shape(shape: tuple[int, ...], hyper: Mapping[str, Any],
     """
     kernel, stride, padding = _geometry(hyper, len(shape) - 1, layer, pooling=True)
     if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise ArgumentError(f"layer {layer}: padding {_dims(padding)} must be at most half "
+        raise ArgumentError(f"layer '{layer}': padding {_dims(padding)} must be at most half "
                             f"the kernel {_dims(kernel)}")
     return shape[:1] + _spatial_out(shape[1:], kernel, stride, padding, layer)
 
@@ -125,25 +125,30 @@ def _geometry(hyper: Mapping[str, Any], d: int, layer: str,
     return kernel, stride, _ints(hyper.get("padding", 0), d, "padding", layer, 0)
 
 
-def _check_input(x: np.ndarray, shape: tuple[int, ...], layer: str) -> None:
-    if x.ndim != len(shape) + 1 or x.shape[1] != shape[0]:
-        raise ArgumentError(f"layer {layer}: input of shape {x.shape} does not fit a kernel "
-                            f"expecting (N, {shape[0]}, ...) with {len(shape) - 1} spatial "
-                            "axis(es)")
+def _check_input(x: np.ndarray, w: np.ndarray, layer: str) -> None:
+    if x.ndim != w.ndim or x.shape[1] != w.shape[1]:
+        space = "L" if w.ndim == 3 else ", ".join("HWD"[:w.ndim - 2])
+        raise ShapeError(layer, x.shape, f"(N, {w.shape[1]}, {space}) to match the kernel "
+                         f"{w.shape}")
 
 
 # -- windows (im2col) ------------------------------------------------------------------------
 
 def _pad(x: np.ndarray, before: tuple[int, ...], after: tuple[int, ...],
          value: float = 0.0) -> np.ndarray:
-    """``x`` padded (or, for a negative amount, cropped) on its spatial axes."""
+    """``x`` padded (or, for a negative amount, cropped) on its spatial axes. One slice
+    assignment into a filled array: 5x faster than ``np.pad`` at these sizes."""
     if not any(before) and not any(after):
         return x
-    crop = tuple(slice(max(-b, 0), n + min(a, 0) if n + min(a, 0) else None)
-                 for n, b, a in zip(x.shape[2:], before, after))
+    crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for n, b, a in
+                 zip(x.shape[2:], before, after))
     x = x[(slice(None), slice(None)) + crop]
-    widths = [(0, 0), (0, 0)] + [(max(b, 0), max(a, 0)) for b, a in zip(before, after)]
-    return np.pad(x, widths, constant_values=value) if any(map(any, widths)) else x
+    shape = x.shape[:2] + tuple(n + max(b, 0) + max(a, 0) for n, b, a in
+                                zip(x.shape[2:], before, after))
+    out = np.full(shape, value, x.dtype)
+    out[(Ellipsis,) + tuple(slice(max(b, 0), max(b, 0) + n) for n, b in
+                            zip(x.shape[2:], before))] = x
+    return out
 
 
 def _windows(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...]) -> np.ndarray:
@@ -173,6 +178,7 @@ class ConvCache(NamedTuple):
     x_shape: tuple[int, ...]
     stride: tuple[int, ...]
     padding: tuple[int, ...]
+    input_grad: bool  # False for a network's first layer: dE/dX is not needed
 
 
 def conv_init(shape: tuple[int, ...], hyper: Mapping[str, Any],
@@ -191,11 +197,13 @@ def conv_init(shape: tuple[int, ...], hyper: Mapping[str, Any],
 
 
 def conv_forward(x: np.ndarray, params: Mapping[str, np.ndarray], *, stride: Any = 1,
-                 padding: Any = 0, layer: str = "conv", **_: Any) -> tuple[np.ndarray, ConvCache]:
-    """``Y = b + W ⋆ X`` (correlation, zero padding) for ``x`` ``(N, C, *spatial)``."""
+                 padding: Any = 0, layer: str = "conv", input_grad: bool = True,
+                 **_: Any) -> tuple[np.ndarray, ConvCache]:
+    """``Y = b + W ⋆ X`` (correlation, zero padding) for ``x`` ``(N, C, *spatial)``.
+    With ``input_grad=False`` the backward pass leaves out ``"x"`` (a first layer's)."""
     w = params["W"]
     d = w.ndim - 2
-    _check_input(x, w.shape[1:], layer)
+    _check_input(x, w, layer)
     kernel = w.shape[2:]
     stride, padding = (_ints(stride, d, "stride", layer, 1), _ints(padding, d, "padding", layer, 0))
     out = _spatial_out(x.shape[2:], kernel, stride, padding, layer)
@@ -204,7 +212,7 @@ def conv_forward(x: np.ndarray, params: Mapping[str, np.ndarray], *, stride: Any
     y += params["b"]
     y = y.reshape((x.shape[0],) + out + (w.shape[0],))
     y = np.moveaxis(y, -1, 1)
-    return y, ConvCache(columns, w, x.shape, stride, padding)
+    return y, ConvCache(columns, w, x.shape, stride, padding, input_grad)
 
 
 def conv_backward(dy: np.ndarray, cache: ConvCache) -> dict[str, np.ndarray]:
@@ -214,9 +222,10 @@ def conv_backward(dy: np.ndarray, cache: ConvCache) -> dict[str, np.ndarray]:
     f = w.shape[0]
     delta = np.moveaxis(dy, 1, -1).reshape(-1, f)
     grad_w = (delta.T @ cache.columns).reshape(w.shape)
-    grad_b = delta.sum(axis=0)
-    return {"x": _full_convolution(dy, w, cache.x_shape, stride, padding),
-            "W": grad_w, "b": grad_b}
+    grads = {"W": grad_w, "b": delta.sum(axis=0)}
+    if cache.input_grad:
+        grads["x"] = _full_convolution(dy, w, cache.x_shape, stride, padding)
+    return grads
 
 
 def _full_convolution(dy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...],
@@ -244,11 +253,24 @@ class PoolCache(NamedTuple):
     """What the backward pass of a pooling layer needs."""
 
     mode: str
-    winners: np.ndarray | None  # max: flat index (in the padded input) of each window's max
+    best: np.ndarray | None  # max: each window's first maximum, flat in the window
     x_shape: tuple[int, ...]
     kernel: tuple[int, ...]
     stride: tuple[int, ...]
     padding: tuple[int, ...]
+
+
+def _offset_views(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+                  out: tuple[int, ...]) -> list[tuple[tuple[slice, ...], np.ndarray]]:
+    """For each offset in the window, row-major: the index of the entries at that offset
+    in every window, and their view ``(N, C, *out)``. Pooling runs over these ``prod(kernel)``
+    views rather than over a copy of the windows: 5x faster for the digits' 2x2 pool."""
+    views = []
+    for offset in np.ndindex(*kernel):
+        index = (Ellipsis,) + tuple(slice(o, o + s * (m - 1) + 1, s)
+                                    for o, s, m in zip(offset, stride, out))
+        views.append((index, x[index]))
+    return views
 
 
 def pool_forward(x: np.ndarray, params: Mapping[str, np.ndarray] | None = None, *,
@@ -257,59 +279,41 @@ def pool_forward(x: np.ndarray, params: Mapping[str, np.ndarray] | None = None, 
     """Max or average over windows of ``x`` ``(N, C, *spatial)``; max pooling pads with
     ``-inf``, average pooling with zeros (counted)."""
     if mode not in POOL_MODES:
-        raise ArgumentError(f"layer {layer}: pooling mode must be one of {POOL_MODES}, "
+        raise ArgumentError(f"layer '{layer}': pooling mode must be one of {POOL_MODES}, "
                             f"got {mode!r}")
-    d = x.ndim - 2
-    if d < 1:
-        raise ArgumentError(f"layer {layer}: input of shape {x.shape} has no spatial axis")
+    if x.ndim < 3:
+        raise ArgumentError(f"layer '{layer}': input of shape {x.shape} has no spatial axis")
     hyper = {"kernel": kernel, "stride": stride, "padding": padding}
-    pool_output_shape(x.shape[1:], hyper, layer)
-    kernel, stride, padding = _geometry(hyper, d, layer, pooling=True)
-    padded = _pad(x, padding, padding, -np.inf if mode == "max" else 0.0)
-    win = _windows(padded, kernel, stride)
-    flat = win.reshape(win.shape[:2 + d] + (-1,))
+    out = pool_output_shape(x.shape[1:], hyper, layer)[1:]
+    kernel, stride, padding = _geometry(hyper, x.ndim - 2, layer, pooling=True)
+    views = _offset_views(_pad(x, padding, padding, -np.inf if mode == "max" else 0.0),
+                          kernel, stride, out)
+    y = views[0][1].copy()
     if mode == "avg":
-        return flat.mean(axis=-1), PoolCache(mode, None, x.shape, kernel, stride, padding)
-    best = flat.argmax(axis=-1)  # first maximum in row-major order: the tie convention
-    y = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
-    return y, PoolCache(mode, _winner_index(best, padded.shape, kernel, stride), x.shape,
-                        kernel, stride, padding)
-
-
-def _winner_index(best: np.ndarray, shape: tuple[int, ...], kernel: tuple[int, ...],
-                  stride: tuple[int, ...]) -> np.ndarray:
-    """Flat index into the padded input (per sample and channel) of each window's max."""
-    d = len(kernel)
-    offsets = np.unravel_index(best, kernel)
-    index = np.zeros(best.shape, np.intp)
-    for axis in range(d):
-        start = (np.arange(best.shape[2 + axis]) * stride[axis]).reshape(
-            (-1,) + (1,) * (d - 1 - axis))
-        index = index * shape[2 + axis] + start + offsets[axis]
-    return index
+        for _, view in views[1:]:
+            y += view
+        y /= len(views)
+        return y, PoolCache(mode, None, x.shape, kernel, stride, padding)
+    best = np.zeros(y.shape, np.min_scalar_type(len(views) - 1))
+    for number, (_, view) in enumerate(views[1:], 1):
+        best[view > y] = number  # strictly greater: a tie keeps the first maximum
+        np.maximum(y, view, out=y)
+    return y, PoolCache(mode, best, x.shape, kernel, stride, padding)
 
 
 def pool_backward(dy: np.ndarray, cache: PoolCache) -> dict[str, np.ndarray]:
-    """dE/dX of a pooling layer (it has no parameters)."""
-    n, c = cache.x_shape[:2]
+    """dE/dX of a pooling layer (it has no parameters): each window's ``dy`` to its first
+    maximum, or ``dy / prod(kernel)`` to each of its entries; where windows overlap, an
+    entry gets the sum of what they send."""
     padded = tuple(s + 2 * p for s, p in zip(cache.x_shape[2:], cache.padding))
-    size = int(np.prod(padded))
-    if cache.mode == "max":
-        rows = (np.arange(n * c) * size).reshape(n, c, *(1,) * len(padded))
-        dx = np.bincount((cache.winners + rows).ravel(), dy.ravel(), n * c * size)
+    dx = np.zeros(dy.shape[:2] + padded, dy.dtype)
+    views = _offset_views(dx, cache.kernel, cache.stride, dy.shape[2:])
+    if cache.mode == "avg":
+        share = dy / len(views)
+        for index, _ in views:
+            dx[index] += share
     else:
-        dx = _avg_spread(dy, cache, padded).ravel()
-    dx = dx.reshape((n, c) + padded)
+        for number, (index, _) in enumerate(views):
+            dx[index] += dy * (cache.best == number)
     crop = tuple(slice(p, p + s) for p, s in zip(cache.padding, cache.x_shape[2:]))
     return {"x": dx[(Ellipsis,) + crop]}
-
-
-def _avg_spread(dy: np.ndarray, cache: PoolCache, padded: tuple[int, ...]) -> np.ndarray:
-    """Each window's ``dy / prod(kernel)`` added to every entry of the window."""
-    share = dy / float(np.prod(cache.kernel))
-    dx = np.zeros(dy.shape[:2] + padded, dy.dtype)
-    for offset in np.ndindex(*cache.kernel):
-        target = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in
-                       zip(offset, cache.stride, dy.shape[2:]))
-        dx[(Ellipsis,) + target] += share
-    return dx

@@ -37,8 +37,8 @@ The facets of an entry:
     the output at inference where it differs from training (dropout: ``x``); ``None``
     means ``forward``'s output.
 
->>> sorted(LAYER_TYPES)[:2]
-['batchnorm', 'dropout']
+>>> sorted(LAYER_TYPES)[:4]
+['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
 >>> get_layer_type("batchnorm").params
 ('gamma', 'beta')
 """
