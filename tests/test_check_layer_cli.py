@@ -92,8 +92,8 @@ def test_the_users_exception_shows_their_traceback_then_one_line(layers: Path) -
      "unknown layer 'conv2d'; known layers: affine, avg_pool, batchnorm, conv, dropout, "
      "log_softmax, max_pool, relu, rnn, rnn_step, sigmoid, softmax, softmax_loss, tanh"),
     (["{layers}:batchnorm_backward", "--layer", "conv", "--hyper", "stride=3,pad=0",
-      "--shape", "H=2"], "layer conv: input 2x7 with kernel 3x3, stride 3x3 and padding 0x0 "
-                         "leaves no output"),
+      "--shape", "H=2"], "layer 'conv2d': input 2x7 with kernel 3x3, stride 3x3 and padding "
+                         "0x0 leaves no output"),
 ])
 def test_bad_input_exits_2_with_one_line(layers: Path, args: list[str], message: str) -> None:
     r = run_cli_here("check-layer", *(a.format(layers=layers) for a in args))

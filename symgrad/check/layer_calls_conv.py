@@ -6,7 +6,7 @@ b, conv_param)``; ``conv_backward_naive(dout, cache) -> (dx, dw, db)``.
 ``max_pool_forward_naive(x, pool_param) -> (out, cache)`` with ``pool_param =
 {"pool_height": ph, "pool_width": pw, "stride": s}`` and ``cache = (x, pool_param)``;
 ``max_pool_backward_naive(dout, cache) -> dx`` (``avg_pool`` alike). symgrad's values come
-from :mod:`symgrad.catalogue.conv`. The entries join :data:`.layer_calls.CONVENTIONS`.
+from the catalogue's layer types ``conv2d``, ``maxpool2d`` and ``avgpool2d``. The entries join :data:`.layer_calls.CONVENTIONS`.
 
 >>> from symgrad.check.layer_calls import get_convention
 >>> get_convention("conv").outputs
@@ -19,20 +19,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..catalogue.conv import conv_backward, conv_forward, pool_backward, pool_forward
+from ..catalogue.layer_types import get_layer_type
 from .layer_convention import Arrays, Convention
 
-__all__ = ["conv_grads", "ENTRIES"]
+__all__ = ["conv_grads", "pool", "ENTRIES"]
 
 
 def conv_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray, stride: int,
                pad: int, flip: bool = False) -> dict[str, np.ndarray]:
     """symgrad's ``out``, ``dx``, ``dw``, ``db`` of a 2-D convolution (``flip``: with the
     kernel flipped in ``dx``'s full convolution, i.e. the correlation left unflipped)."""
-    y, cache = conv_forward(x, {"W": w, "b": b}, stride=stride, padding=pad)
+    entry = get_layer_type("conv2d")
+    y, cache = entry.forward(x, {"W": w, "b": b}, stride=stride, padding=pad)
     if flip:
         cache = cache._replace(weight=w[:, :, ::-1, ::-1])
-    grads = conv_backward(dout.reshape(y.shape), cache)
+    grads = entry.backward(dout.reshape(y.shape), cache)
     return {"out": y, "dx": grads["x"], "dw": grads["W"], "db": grads["b"]}
 
 
@@ -41,7 +42,8 @@ def _conv_make(d: Mapping[str, int], h: Mapping[str, float],
     s, p = int(h["stride"]), int(h["pad"])
     x = rng.standard_normal((d["N"], d["C"], d["H"], d["W"]))
     w = rng.standard_normal((d["F"], d["C"], d["HH"], d["WW"]))
-    y, _ = conv_forward(x, {"W": w, "b": np.zeros(d["F"])}, stride=s, padding=p)
+    y, _ = get_layer_type("conv2d").forward(x, {"W": w, "b": np.zeros(d["F"])}, stride=s,
+                                            padding=p)
     return {"x": x, "w": w, "b": rng.standard_normal(d["F"]), "stride": s, "pad": p,
             "dout": rng.standard_normal(y.shape), "N": d["N"]}
 
@@ -54,16 +56,25 @@ def _pool_make(d: Mapping[str, int], h: Mapping[str, float],
                rng: np.random.Generator) -> Arrays:
     kernel, s = (int(h["pool_height"]), int(h["pool_width"])), int(h["stride"])
     x = rng.standard_normal((d["N"], d["C"], d["H"], d["W"]))
-    y, _ = pool_forward(x, kernel=kernel, stride=s)
+    y, _ = pool(x, kernel, s, "max")
     return {"x": x, "kernel": kernel, "stride": s, "dout": rng.standard_normal(y.shape),
             "N": d["N"], "param": {"pool_height": kernel[0], "pool_width": kernel[1],
                                    "stride": s}}
 
 
+def pool(x: np.ndarray, kernel: tuple[int, int], stride: int, mode: str,
+         dout: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """symgrad's ``out`` of a 2-D pooling layer (``mode``: max or avg), and ``dx`` for
+    ``dout`` when given."""
+    entry = get_layer_type(f"{mode}pool2d")
+    y, cache = entry.forward(x, {}, kernel=kernel, stride=stride)
+    return y, None if dout is None else entry.backward(dout, cache)["x"]
+
+
 def _pool(mode: str) -> Any:
     def reference(a: Arrays) -> dict[str, np.ndarray]:
-        y, cache = pool_forward(a["x"], kernel=a["kernel"], stride=a["stride"], mode=mode)
-        return {"out": y, "dx": pool_backward(a["dout"], cache)["x"]}
+        y, dx = pool(a["x"], a["kernel"], a["stride"], mode, a["dout"])
+        return {"out": y, "dx": dx}
     return reference
 
 

@@ -30,8 +30,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from ..catalogue.conv import pool_backward, pool_forward
-from .layer_calls_conv import conv_grads
+from .layer_calls_conv import conv_grads, pool
 from .layer_calls_rnn import bptt, step_view
 from .layer_convention import Arrays, Convention
 
@@ -287,9 +286,8 @@ def _pool_stride_1(mode: str) -> Callable[[Arrays], dict[str, Any]]:
         if a["stride"] == 1:
             return {}
         crop = a["x"][:, :, :ho + ph - 1, :wo + pw - 1]
-        _, cache = pool_forward(crop, kernel=a["kernel"], stride=1, mode=mode)
         dx = np.zeros_like(a["x"])
-        dx[:, :, :ho + ph - 1, :wo + pw - 1] = pool_backward(a["dout"], cache)["x"]
+        dx[:, :, :ho + ph - 1, :wo + pw - 1] = pool(crop, a["kernel"], 1, mode, a["dout"])[1]
         return {"dx": dx}
     return make
 
