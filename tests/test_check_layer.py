@@ -190,6 +190,12 @@ def test_bad_returns_are_named(backward, message: str) -> None:
                                           "dimensions: N, D"),
     ({"layer": "relu", "dims": {"N": 0}}, "dimension N of layer relu must be a positive "
                                           "integer, got 0"),
+    ({"layer": "dropout", "hyper": {"p": 0}}, "layer dropout: p, the probability of keeping "
+                                              "a unit, must be in (0, 1], got 0"),
+    ({"layer": "dropout", "hyper": {"rate": 0.5}}, "layer dropout has no setting 'rate'; its "
+                                                   "settings: p"),
+    ({"layer": "conv", "hyper": {"stride": "2"}}, "setting stride of layer conv must be a "
+                                                  "number, got '2'"),
 ])
 def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:
     with pytest.raises(ArgumentError) as info:

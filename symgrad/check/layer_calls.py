@@ -30,6 +30,7 @@ from .layer_convention import Arrays, Convention, Maker, activation
 
 __all__ = ["Convention", "CONVENTIONS", "get_convention", "Arrays"]
 
+
 def _normal(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape)
 
@@ -111,12 +112,10 @@ def _softmax_loss(a: Arrays) -> dict[str, np.ndarray]:
     shifted = x - x.max(axis=1, keepdims=True)
     log_s = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     rows = np.arange(n)
-    s = np.exp(log_s)
-    onehot = np.zeros_like(s)
-    onehot[rows, a["y"]] = 1.0
-    dx = (s - onehot) / n
-    return {"loss": np.asarray(-log_s[rows, a["y"]].mean()),
-            "dx": dx.T if a["columns"] else dx, "softmax": s, "onehot": onehot}
+    dx = np.exp(log_s)
+    dx[rows, a["y"]] -= 1.0
+    dx /= n
+    return {"loss": np.asarray(-log_s[rows, a["y"]].mean()), "dx": dx.T if a["columns"] else dx}
 
 
 _SOFTMAX_LOSS_FORMS = {"loss": "L = −(1/N) Σ_n log softmax(x_n)[y_n]",
@@ -156,6 +155,9 @@ _BATCHNORM_FORMS = {
 def _dropout_make(d: Mapping[str, int], h: Mapping[str, float],
                   rng: np.random.Generator) -> Arrays:
     n, i = d["N"], d["D"]
+    if not 0 < h["p"] <= 1:
+        raise ArgumentError(f"layer dropout: p, the probability of keeping a unit, must be "
+                            f"in (0, 1], got {h['p']}")
     draw = get_layer_type("dropout").inputs["mask"]  # kept with probability 1 - rate = p
     return {"x": _normal(rng, n, i), "dout": _normal(rng, n, i), "p": h["p"], "N": n,
             "mask": draw((n, i), {"rate": 1 - h["p"]}, rng) > 0,
