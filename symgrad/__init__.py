@@ -33,12 +33,13 @@ _WHERE = {
     **dict.fromkeys(["ArgumentError", "CheckError", "CompileError", "DerivationError",
                      "DivergenceError", "ExportError", "FileError", "LocatedError",
                      "MissingDependencyError", "ParseError", "ReportError", "SpecError",
-                     "SymgradError", "UnknownNameError", "ExerciseError"], "errors"),
+                     "SymgradError", "UnknownNameError", "ExerciseError", "LayerCodeError"],
+                    "errors"),
     "CompiledLayers": "backends",
     **dict.fromkeys(["Dense", "Network", "load"], "network"),
     "render_report": "report",
     **dict.fromkeys(["Spec", "parse_spec", "read_spec"], "spec"),
-    "assert_gradient_matches": "testing",
+    **dict.fromkeys(["assert_gradient_matches", "assert_layer_backward_matches"], "testing"),
     **dict.fromkeys(["Step", "TrainingResult"], "train"),
     **dict.fromkeys(["CheckResult", "check_file"], "check"),
 }
@@ -55,10 +56,12 @@ __all__ = [
     "CompiledNetwork", "compile",
     "Step", "TrainingResult", "train",
     "CheckResult", "check", "check_file", "assert_gradient_matches",
+    "assert_layer_backward_matches",
     "render_report", "report",
     "SymgradError", "SpecError", "UnknownNameError", "DerivationError", "CompileError",
     "ArgumentError", "DivergenceError", "ParseError", "CheckError", "ReportError",
     "ExportError", "MissingDependencyError", "LocatedError", "FileError", "ExerciseError",
+    "LayerCodeError",
 ]
 
 
@@ -88,9 +91,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see, eagerly
     from .errors import (ArgumentError, CheckError, CompileError, DerivationError,
                          DivergenceError, ExportError, FileError, LocatedError,
                          MissingDependencyError, ParseError, ReportError, SpecError,
-                         SymgradError, UnknownNameError, ExerciseError)
+                         SymgradError, UnknownNameError, ExerciseError, LayerCodeError)
     from .network import Dense, Network, load
     from .report import render_report
     from .spec import Spec, parse_spec, read_spec
-    from .testing import assert_gradient_matches
+    from .testing import assert_gradient_matches, assert_layer_backward_matches
     from .train import Step, TrainingResult

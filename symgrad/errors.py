@@ -19,9 +19,11 @@ __all__ = [
     "DerivationError",
     "CompileError",
     "ArgumentError",
+    "ShapeError",
     "DivergenceError",
     "ParseError",
     "CheckError",
+    "LayerCodeError",
     "ReportError",
     "ExportError",
     "MissingDependencyError",
@@ -142,6 +144,22 @@ class ArgumentError(SymgradError, ValueError):
     """A bad argument to a compiled function or the API: missing, non-numeric, wrong shape."""
 
 
+class ShapeError(ArgumentError):
+    """An array or a layer's input whose shape does not fit a layer: ``layer`` names the
+    layer, ``shape`` the shape given and ``expected`` the one it needs (both in the message).
+
+    >>> str(ShapeError("batchnorm", (4, 5), "(N, 3)"))
+    "layer 'batchnorm': input of shape (4, 5) does not fit; it needs (N, 3)"
+    """
+
+    def __init__(self, layer: str, shape: object, expected: object, what: str = "input") -> None:
+        self.layer = layer
+        self.shape = shape
+        self.expected = expected
+        super().__init__(f"layer '{layer}': {what} of shape {shape} does not fit; "
+                         f"it needs {expected}")
+
+
 class DivergenceError(SymgradError):
     """Training stopped because the loss grew or stopped being finite."""
 
@@ -163,6 +181,16 @@ class ParseError(SymgradError, ValueError):
 class CheckError(LocatedError):
     """A hand-derivation check that cannot be carried out (bad file, unknown parameter);
     for a file of hand derivations, ``path``, ``line`` and ``field`` say where."""
+
+
+class LayerCodeError(CheckError):
+    """A user's layer function that cannot be checked: it raised (its exception is the
+    ``__cause__``, with its traceback), returned the wrong number of arrays, the wrong
+    shapes, or NaN. ``call`` names the call (``batchnorm_backward(dout, cache)``)."""
+
+    def __init__(self, message: str, *, call: str | None = None, **where: Any) -> None:
+        self.call = call
+        super().__init__(message, **where)
 
 
 class ReportError(LocatedError):

@@ -23,8 +23,10 @@ from .derive import Derivation, derive
 from .errors import ArgumentError
 from .network import Network, load
 from .check import sample_points
+from .check.layer_check import LayerReport, check_layer
 
-__all__ = ["assert_gradient_matches", "GradientComparison", "TOLERANCES"]
+__all__ = ["assert_gradient_matches", "GradientComparison", "TOLERANCES",
+           "assert_layer_backward_matches", "LayerMismatch"]
 
 #: (rtol, atol) by the floating-point type the user's function returns.
 TOLERANCES = {"float64": (1e-7, 1e-12), "float32": (2e-4, 1e-6), "float16": (2e-2, 1e-3)}
@@ -242,3 +244,61 @@ def _table(rows: Table) -> str:
     return "\n".join("  " + "  ".join(c.rjust(w) if k in (1, 2, 3) else c.ljust(w)
                                       for k, (c, w) in enumerate(zip(r, widths))).rstrip()
                      for r in rows)
+
+
+class LayerMismatch(AssertionError):
+    """A layer output differs from symgrad's; ``report`` holds every comparison and
+    ``report.kinds`` the diagnosis of each differing output."""
+
+    def __init__(self, report: LayerReport) -> None:
+        self.report = report
+        super().__init__(report.message())
+
+
+def assert_layer_backward_matches(backward: Callable[..., Any], layer: str, *,
+                                  forward: Callable[..., Any] | None = None,
+                                  shape: Mapping[str, int] | None = None,
+                                  hyper: Mapping[str, float] | None = None,
+                                  layout: str = "rows", seed: int = 0) -> LayerReport:
+    """Assert that a layer's backward pass (and forward, when given) computes what
+    symgrad computes, on seeded random data of ``shape`` (``{"N": 8, "D": 5}``).
+
+    ``backward`` and ``forward`` follow the course conventions of
+    :mod:`symgrad.check.layer_calls` (``affine_backward(dout, cache) -> (dx, dw, db)``;
+    for ``softmax_loss``, ``backward`` is ``softmax_loss(x, y) -> (loss, dx)``).
+    ``hyper`` sets the layer's settings (``{"stride": 1, "pad": 0}`` for ``"conv"``, ``p``
+    for ``"dropout"``); ``layout="columns"`` passes samples as columns where the layer
+    offers it.
+
+    >>> import numpy as np
+    >>> def affine_backward(dout, cache):
+    ...     x, w, b = cache
+    ...     return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+    >>> assert_layer_backward_matches(affine_backward, "affine", shape={"N": 8}).failed
+    []
+    >>> def wrong(dout, cache):
+    ...     x, w, b = cache
+    ...     return dout @ w.T, dout.T @ x, dout.sum(axis=0)
+    >>> assert_layer_backward_matches(wrong, "affine")
+    Traceback (most recent call last):
+    ...
+    symgrad.testing.LayerMismatch: dw of wrong differs from symgrad's (affine, N=4, D=5, M=3, seed 0):
+      dw: transposed: yours is (dw)ᵀ, of shape (3, 5) where (5, 3) belongs
+        expected: dW = Xᵀ dout  (D×M)
+        shape: yours (3, 5), symgrad's (5, 3)
+      (dx, db match)
+
+    Raises
+    ------
+    LayerMismatch
+        An output differs: the message names it, says what is wrong and shows the
+        expected form in matrix notation, or the largest difference and where.
+    symgrad.errors.LayerCodeError
+        The user's function raised (the exception is chained as the cause, with its
+        traceback), returned the wrong number of arrays, a wrong shape, or NaN.
+    """
+    report = check_layer(backward, layer, forward=forward, dims=shape, hyper=hyper,
+                         layout=layout, seed=seed)
+    if report.failed:
+        raise LayerMismatch(report)
+    return report

@@ -117,6 +117,8 @@ def test_the_tutorials_ran_and_show_their_results(site: Path) -> None:
     assert "-0.007560613367" in _page(site, "tutorials/report.html")
     assert "exit status: 1" in _page(site, "tutorials/check.html")
     assert "1 passed" in _page(site, "tutorials/backprop.html")
+    layer = _page(site, "tutorials/check-layer.html")
+    assert "dx: batch norm without the mean terms" in layer and "exit status: 1" in layer
     training = _page(site, "tutorials/training.html")
     assert "epoch 3: training loss" in training and "'W1': (32, 64)" in training
 

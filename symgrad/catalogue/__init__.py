@@ -18,8 +18,18 @@ from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu
                           silu, softplus)
 from .softmax import softmax, softmax_forms
 from .losses import LOSSES, Loss, get_loss
+from .layer_types import (LAYER_TYPES, LayerType, MatrixSteps, Step, get_layer_type,
+                          register_layer_type, unregister_layer_type)
+from .layers_norm import BATCHNORM, DROPOUT  # importing them registers them
+from .layers_softmax import LOG_SOFTMAX, SOFTMAX
+from .layers_conv import (AVGPOOL1D, AVGPOOL2D, CONV1D, CONV2D, FLATTEN, MAXPOOL1D,
+                          MAXPOOL2D, RELU)
 
 __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
            "functions_of", "get_activation", "register", "unregister",
            "ERFC", "binary_step", "elu", "gelu", "leaky_relu", "linear", "relu", "sigmoid",
-           "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss"]
+           "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss",
+           "LAYER_TYPES", "LayerType", "MatrixSteps", "Step", "get_layer_type",
+           "register_layer_type", "unregister_layer_type", "BATCHNORM", "DROPOUT", "LOG_SOFTMAX",
+           "SOFTMAX", "CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D",
+           "FLATTEN", "RELU"]

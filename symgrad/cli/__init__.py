@@ -20,8 +20,8 @@ from ..errors import SymgradError, printable
 __all__ = ["main", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
-COMMANDS = ("derive", "activations", "check", "export", "vanishing", "train", "report",
-            "examples", "exercises", "grade", "serve")
+COMMANDS = ("derive", "activations", "check", "check-layer", "export", "vanishing", "train",
+            "report", "examples", "exercises", "grade", "serve")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -51,7 +51,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     for name in COMMANDS if only is None else (only,):
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+        importlib.import_module(f"{__name__}.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -1,0 +1,193 @@
+"""Time per epoch and test accuracy of the digits CNN (derivations/digits_cnn.toml): symgrad's
+NumPy convolution and pooling kernels vs the same network in PyTorch CPU.
+
+Run:  OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cnn.py [--repeats 5]
+
+The network: 8x8 image -> conv2d 3x3, zero padding 1, 16 channels -> ReLU -> 2x2 max pool
+-> dense 10 -> softmax with mean cross-entropy, minibatch SGD (no momentum), float64 in
+both, both starting from the same parameters and visiting the samples in the same order.
+One thread each: torch.set_num_threads(1), and OPENBLAS_NUM_THREADS=1 (set here before
+NumPy loads unless already set). A row for PyTorch in float32 is printed for reference;
+the target (<= 1.0x) is against float64, the same arithmetic.
+
+The symgrad side trains through :func:`train_numpy`, a small loop over the catalogue's
+kernels (conv_forward/backward, pool_forward/backward) with the dense softmax layer written
+out, since training a spec's convolution layers through ``symgrad train`` is not wired yet.
+Each method trains ``--repeats`` times, taking turns; the table shows its fastest epoch
+time (training only, shuffling included, accuracy evaluation excluded). Nothing here is a
+test: the target is printed as a ratio with "met" or "NOT met".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from symgrad.catalogue.conv import (conv_backward, conv_forward, conv_init,  # noqa: E402
+                                    pool_backward, pool_forward)
+from symgrad.datasets import Dataset, load_dataset  # noqa: E402
+from symgrad.spec import read_spec  # noqa: E402
+
+SPEC = ROOT / "derivations" / "digits_cnn.toml"
+CONV = {"channels": 16, "kernel": 3, "stride": 1, "padding": 1}
+POOL = {"kernel": 2, "mode": "max"}
+SETTINGS = {"learning_rate": 0.2, "epochs": 20, "batch_size": 32, "seed": 0}
+
+Params = dict[str, np.ndarray]
+
+
+def images(x: np.ndarray) -> np.ndarray:
+    """Rows of 64 pixels as (N, 1, 8, 8) images."""
+    return np.ascontiguousarray(x.reshape(-1, 1, 8, 8))
+
+
+def init_params(seed: int) -> Params:
+    """He-uniform conv kernel (the catalogue's init), Glorot-uniform dense layer, zero biases."""
+    rng = np.random.default_rng(seed)
+    conv = conv_init((1, 8, 8), CONV, rng)
+    fan_in = CONV["channels"] * 16
+    bound = np.sqrt(6.0 / (fan_in + 10))
+    return {"W1": conv["W"], "b1": conv["b"],
+            "W2": rng.uniform(-bound, bound, (10, fan_in)), "b2": np.zeros(10)}
+
+
+def _step(p: Params, xb: np.ndarray, yb: np.ndarray, lr: float) -> None:
+    """One SGD step on a minibatch: forward, backward through the kernels, update."""
+    z1, conv_cache = conv_forward(xb, {"W": p["W1"], "b": p["b1"]}, input_grad=False, **CONV)
+    a1 = np.maximum(z1, 0.0)
+    h, pool_cache = pool_forward(a1, **POOL)
+    flat = h.reshape(len(xb), -1)
+    z2 = flat @ p["W2"].T + p["b2"]
+    z2 -= z2.max(axis=1, keepdims=True)
+    s = np.exp(z2)
+    s /= s.sum(axis=1, keepdims=True)
+    delta2 = (s - yb) / len(xb)  # softmax with mean cross-entropy
+    dh = (delta2 @ p["W2"]).reshape(h.shape)
+    p["W2"] -= lr * (delta2.T @ flat)
+    p["b2"] -= lr * delta2.sum(axis=0)
+    da1 = pool_backward(dh, pool_cache)["x"]
+    da1 *= z1 > 0
+    grads = conv_backward(da1, conv_cache)
+    p["W1"] -= lr * grads["W"]
+    p["b1"] -= lr * grads["b"]
+
+
+def predict_numpy(p: Params, x: np.ndarray) -> np.ndarray:
+    z1 = conv_forward(images(x), {"W": p["W1"], "b": p["b1"]}, **CONV)[0]
+    h = pool_forward(np.maximum(z1, 0.0), **POOL)[0]
+    return (h.reshape(len(x), -1) @ p["W2"].T + p["b2"]).argmax(axis=1)
+
+
+def train_numpy(data: Dataset, params: Params, settings: dict[str, Any]) -> tuple[list[float], Params]:
+    """Minibatch SGD with the catalogue's kernels; returns per-epoch times and parameters."""
+    p = {k: v.copy() for k, v in params.items()}
+    x, y = images(data.x_train), data.y_train
+    rng = np.random.default_rng(settings["seed"])
+    batch, lr, times = settings["batch_size"], settings["learning_rate"], []
+    for _ in range(settings["epochs"]):
+        order = rng.permutation(len(x))
+        start_time = time.perf_counter()
+        xs, ys = x[order], y[order]
+        for start in range(0, len(x), batch):
+            _step(p, xs[start:start + batch], ys[start:start + batch], lr)
+        times.append(time.perf_counter() - start_time)
+    return times, p
+
+
+def train_torch(data: Dataset, params: Params, settings: dict[str, Any],
+                dtype: str = "float64") -> tuple[list[float], Callable[[np.ndarray], np.ndarray]]:
+    """The same network, initialization and sample order in PyTorch (one thread)."""
+    import torch
+    torch.set_num_threads(1)
+    kind = getattr(torch, dtype)
+    conv = torch.nn.Conv2d(1, CONV["channels"], CONV["kernel"], padding=CONV["padding"])
+    net = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.MaxPool2d(POOL["kernel"]),
+                              torch.nn.Flatten(), torch.nn.Linear(CONV["channels"] * 16, 10))
+    net = net.to(kind)
+    with torch.no_grad():
+        for module, w, b in ((net[0], "W1", "b1"), (net[4], "W2", "b2")):
+            module.weight.copy_(torch.tensor(params[w]))
+            module.bias.copy_(torch.tensor(params[b]))
+    x = torch.tensor(images(data.x_train), dtype=kind)
+    labels = torch.tensor(data.labels_train)
+    opt = torch.optim.SGD(net.parameters(), lr=settings["learning_rate"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(settings["seed"])
+    batch, times = settings["batch_size"], []
+    for _ in range(settings["epochs"]):
+        order = torch.from_numpy(rng.permutation(len(x)))
+        start_time = time.perf_counter()
+        xs, ls = x[order], labels[order]
+        for start in range(0, len(x), batch):
+            opt.zero_grad()
+            loss_fn(net(xs[start:start + batch]), ls[start:start + batch]).backward()
+            opt.step()
+        times.append(time.perf_counter() - start_time)
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net(torch.tensor(images(rows), dtype=kind)).argmax(dim=1).numpy()
+    return times, predict
+
+
+def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    return float((labels == predicted).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
+    args = parser.parse_args()
+    data = load_dataset(read_spec(SPEC))
+    settings = {**SETTINGS, "epochs": args.epochs}
+    params = init_params(settings["seed"])
+    best: dict[str, float] = {}
+    acc: dict[str, float] = {}
+    methods: tuple[str, ...] = ("symgrad (NumPy kernels)",)
+    if importlib.util.find_spec("torch") is None:
+        print("PyTorch is not installed: its rows are left out")
+    else:
+        methods += ("PyTorch CPU float64", "PyTorch CPU float32")
+    for _ in range(args.repeats):
+        for name in methods:
+            if name.startswith("symgrad"):
+                times, p = train_numpy(data, params, settings)
+                acc[name] = accuracy(data.labels_test, predict_numpy(p, data.x_test))
+            else:
+                times, predict = train_torch(data, params, settings, name.split()[-1])
+                acc[name] = accuracy(data.labels_test, predict(data.x_test))
+            best[name] = min(best.get(name, np.inf), min(times))
+    _table(best, acc, settings)
+
+
+def _table(best: dict[str, float], acc: dict[str, float], settings: dict[str, Any]) -> None:
+    print(f"digits CNN, one epoch (batch {settings['batch_size']}, {settings['epochs']} epochs,"
+          f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, torch threads 1)")
+    print(f"{'method':28s} {'epoch ms':>9s} {'test acc':>9s} {'ratio':>7s}")
+    mine = best["symgrad (NumPy kernels)"]
+    for name, seconds in best.items():
+        print(f"{name:28s} {seconds * 1e3:9.2f} {acc[name] * 100:8.2f}% {mine / seconds:6.2f}x")
+    reference = "PyTorch CPU float64"
+    if reference in best:
+        ratio = mine / best[reference]
+        gap = abs(acc["symgrad (NumPy kernels)"] - acc[reference]) * 100
+        met = ratio <= 1.0 and gap <= 0.5
+        print(f"target: symgrad / {reference} <= 1.0x at test accuracy within 0.5 %: "
+              f"{ratio:.2f}x, accuracy gap {gap:.2f} % -> {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

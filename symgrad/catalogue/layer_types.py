@@ -1,0 +1,196 @@
+"""Layer types beyond the dense layer: one :class:`LayerType` entry holds every facet of one.
+
+An entry is registered where the layer is defined (:mod:`.layers_norm`,
+:mod:`.layers_softmax`, :mod:`.layers_rnn`; convolution and pooling add theirs the same
+way) with :func:`register_layer_type`; everything else (specs, the layer-level derivation,
+the minibatch backend, training, the layer checker) looks it up with
+:func:`get_layer_type`. Samples are on axis 0 (rows), as in
+:mod:`symgrad.backends.minibatch`.
+
+The facets of an entry:
+
+``name``, ``title``
+    the spec word (``{ type = "batchnorm" }``) and a title for print.
+``params``
+    the trainable parameters' names, e.g. ``("gamma", "beta")``.
+``hyper``
+    the hyperparameters with their defaults, e.g. ``{"eps": 1e-5}``; a spec may set them.
+``output_shape(shape, hyper)``
+    the per-sample output shape for the per-sample input shape (``(D,)``, ``(T, D)``, ...);
+    an input that does not fit raises :class:`~symgrad.errors.ShapeError` naming the layer
+    and both shapes.
+``init(shape, hyper, rng)``
+    the initial parameters for per-sample input shape ``shape``.
+``forward(x, params, **hyper)``
+    ``(y, cache)`` for a batch ``x`` (samples on axis 0); NumPy with BLAS products.
+``backward(dy, cache)``
+    ``{"x": dx, <param>: d<param>, ...}``: the gradients of ``sum(dy * y)``.
+``derivation(**hyper)``
+    the symbolic derivation at a symbolic batch size ``N``: a :class:`MatrixSteps` whose
+    steps have shapes, text and LaTeX, and whose ``gradients`` are matrix expressions
+    that :func:`evaluate` computes for concrete arrays (the tests compare them with
+    ``backward``).
+``inputs``
+    extra inputs of ``forward`` besides ``x`` (dropout's ``mask``), each with a sampler
+    ``draw(batch_shape, hyper, rng)`` used in training and by the layer checker.
+``predict(x, params, **hyper)``
+    the output at inference where it differs from training (dropout: ``x``); ``None``
+    means ``forward``'s output.
+
+>>> sorted(LAYER_TYPES)[:4]
+['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
+>>> get_layer_type("batchnorm").params
+('gamma', 'beta')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import sympy as sp
+from sympy import Expr, MatrixSymbol
+
+from ..errors import ShapeError, SymgradError, UnknownNameError
+
+__all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_type",
+           "get_layer_type", "unregister_layer_type", "evaluate", "N"]
+
+#: The symbolic batch size every derivation is written at.
+N = sp.Symbol("N", integer=True, positive=True)
+
+Shape = tuple[int, ...]
+Printer = Callable[[Expr], str]
+Draw = Callable[[Shape, Mapping[str, Any], np.random.Generator], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a derivation: ``lhs = rhs`` with the shape of both (``()`` for a
+    scalar) and a note saying what was used (``sum_k xhat_k = 0``)."""
+
+    lhs: Expr
+    rhs: Expr
+    shape: tuple[Expr, ...] = ()
+    note: str = ""
+
+    def shape_text(self) -> str:
+        return " x ".join(map(str, self.shape)) if self.shape else "scalar"
+
+    def text(self, printer: Printer = sp.sstr) -> str:
+        """``lhs = rhs   [N x D]`` (SymPy's text printer unless another is given)."""
+        return f"{printer(self.lhs)} = {printer(self.rhs)}   [{self.shape_text()}]"
+
+    def latex(self, printer: Printer = sp.latex) -> str:
+        """``lhs &= rhs`` for an ``aligned`` block, the shape after it."""
+        shape = r" \times ".join(sp.latex(s) for s in self.shape) if self.shape else "1"
+        return rf"{printer(self.lhs)} &= {printer(self.rhs)} \quad [{shape}]"
+
+
+@dataclass(frozen=True)
+class MatrixSteps:
+    """A layer type's derivation: the forward equations, the backward steps (index form,
+    then the matrix form over the batch), and ``gradients``, the batch-form result for
+    ``"x"`` and each parameter, in the matrix symbols ``inputs`` names (by array name:
+    ``{"x": X, "dy": dY, ...}``) and the scalars ``scalars`` names: sizes and
+    hyperparameters (``{"N": N, "D": D, "rate": p}``)."""
+
+    layer: str
+    forward: tuple[Step, ...]
+    backward: tuple[Step, ...]
+    gradients: Mapping[str, Expr]
+    inputs: Mapping[str, MatrixSymbol]
+    scalars: Mapping[str, sp.Symbol]
+    notes: tuple[str, ...] = ()
+
+    def text(self, printer: Printer = sp.sstr) -> str:
+        """The derivation as ``symgrad derive --level layer`` prints it."""
+        lines = [f"layer '{self.layer}' (N samples as rows):", "  forward:"]
+        lines += [f"    {s.text(printer)}" for s in self.forward]
+        lines.append("  backward (dy = dE/dy, the gradient arriving from above):")
+        for s in self.backward:
+            lines.append(f"    {s.text(printer)}")
+            if s.note:
+                lines.append(f"      <- {s.note}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def latex_lines(self, printer: Printer = sp.latex) -> list[str]:
+        """Every step as ``lhs &= rhs`` for an ``aligned`` block."""
+        return [s.latex(printer) for s in self.forward + self.backward]
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A catalogue entry: every facet of one layer type (see the module docstring)."""
+
+    name: str
+    title: str
+    params: tuple[str, ...]
+    hyper: Mapping[str, Any]
+    output_shape: Callable[[Shape, Mapping[str, Any]], Shape]
+    init: Callable[[Shape, Mapping[str, Any], np.random.Generator], dict[str, np.ndarray]]
+    forward: Callable[..., tuple[np.ndarray, Any]]
+    backward: Callable[[np.ndarray, Any], dict[str, np.ndarray]]
+    derivation: Callable[..., MatrixSteps]
+    inputs: Mapping[str, Draw] = field(default_factory=dict)
+    predict: Callable[..., np.ndarray] | None = None
+
+    def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
+        """The hyperparameters with defaults filled in; an unknown one is an error naming it."""
+        unknown = sorted(set(hyper) - set(self.hyper))
+        if unknown:
+            raise UnknownNameError(f"setting of layer type '{self.name}'", unknown[0],
+                                   list(self.hyper) or ["(none)"])
+        return {**self.hyper, **hyper}
+
+    def check_input(self, x: np.ndarray, shape: Shape, what: str = "input") -> None:
+        """A :class:`ShapeError` unless ``x`` is a batch of per-sample shape ``shape``."""
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+            raise ShapeError(self.name, tuple(x.shape), "(N, " + ", ".join(map(str, shape))
+                             + ")", what)
+
+
+LAYER_TYPES: dict[str, LayerType] = {}
+
+
+def register_layer_type(entry: LayerType) -> LayerType:
+    """Add a layer type; its name must be new."""
+    if entry.name in LAYER_TYPES:
+        raise SymgradError(f"layer type '{entry.name}' is already in the catalogue")
+    LAYER_TYPES[entry.name] = entry
+    return entry
+
+
+def unregister_layer_type(name: str) -> None:
+    """Remove a layer type (for throwaway entries in tests)."""
+    del LAYER_TYPES[name]
+
+
+def get_layer_type(name: str) -> LayerType:
+    """The entry named ``name``; an unknown name lists the known ones.
+
+    >>> get_layer_type("dropout").hyper["rate"]
+    0.5
+    """
+    try:
+        return LAYER_TYPES[name]
+    except KeyError:
+        raise UnknownNameError("layer type", name, sorted(LAYER_TYPES)) from None
+
+
+def evaluate(steps: MatrixSteps, name: str, arrays: Mapping[str, np.ndarray],
+             scalars: Mapping[str, float]) -> np.ndarray:
+    """The gradient ``steps.gradients[name]`` for concrete ``arrays`` (by the names of
+    ``steps.inputs``) and ``scalars`` (``{"N": 4, "D": 3}``), as SymPy evaluates the matrix
+    expression, in float64: the second way to compute a layer's gradient."""
+    at = {steps.scalars[k]: v for k, v in scalars.items()}
+    table = {}
+    for key, symbol in steps.inputs.items():
+        concrete = symbol.subs(at)
+        value = np.asarray(arrays[key], dtype=float).reshape(concrete.shape)
+        table[concrete] = sp.ImmutableMatrix(value)
+    expr = steps.gradients[name].subs(at).xreplace(table)
+    return np.array(sp.ImmutableMatrix(expr.doit()).evalf(), dtype=float)
+

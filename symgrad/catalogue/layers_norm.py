@@ -1,0 +1,165 @@
+"""Batch normalization (training mode) and dropout (inverted, the mask an input).
+
+Both are derived from the adjoint ``sum_i dy_i y_i`` at a symbolic batch size ``N``
+(:mod:`.index_sums`) and lifted to matrix form over the batch; the NumPy kernels compute
+the forms the derivation ends with: batch norm's compact input gradient
+``dx = gamma / (N sigma) (N dy - sum dy - xhat sum(dy xhat))``, its mean terms visible.
+
+>>> x = np.arange(6.0).reshape(3, 2)
+>>> y, cache = batchnorm_forward(x, {"gamma": np.ones(2), "beta": np.zeros(2)}, eps=0.0)
+>>> np.round(y[:, 0], 6)
+array([-1.224745,  0.      ,  1.224745])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import sympy as sp
+from sympy import MatMul, MatrixSymbol
+
+from ..errors import ArgumentError, ShapeError
+from .index_sums import lift, ones_t, sums_out
+from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
+
+__all__ = ["BATCHNORM", "DROPOUT", "batchnorm_forward", "batchnorm_backward",
+           "dropout_forward", "dropout_backward"]
+
+_i, _j, _k = sp.symbols("i j k", integer=True)
+_D = sp.Symbol("D", integer=True, positive=True)
+
+
+def _features(name: str, shape: tuple[int, ...], hyper: Mapping[str, Any]) -> tuple[int, ...]:
+    """A layer acting on feature vectors: the output has the input's shape ``(D,)``."""
+    if len(shape) != 1:
+        raise ShapeError(name, shape, "(D,), one feature vector per sample", "per-sample input")
+    return shape
+
+
+# -- batch normalization -----------------------------------------------------------------
+
+def batchnorm_forward(x: np.ndarray, params: Mapping[str, np.ndarray],
+                      eps: float = 1e-5) -> tuple[np.ndarray, Any]:
+    """``y = gamma xhat + beta`` with ``xhat = (x - mean) / sqrt(var + eps)``, the batch's
+    mean and (biased, 1/N) variance per feature (training mode)."""
+    gamma, beta = params["gamma"], params["beta"]
+    if x.ndim != 2 or x.shape[1] != gamma.shape[0]:
+        raise ShapeError("batchnorm", x.shape, f"(N, {gamma.shape[0]}) to match gamma "
+                         f"{gamma.shape}")
+    centred = x - np.add.reduce(x, axis=0) / len(x)
+    inv = 1.0 / np.sqrt(np.add.reduce(centred * centred, axis=0) / len(x) + eps)
+    xhat = centred * inv
+    return xhat * gamma + beta, (xhat, inv, gamma)
+
+
+def batchnorm_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
+    """The derivation's compact form: ``dx = gamma/(N sigma) (N dy - sum dy - xhat
+    sum(dy xhat))``, ``dgamma = sum(dy xhat)``, ``dbeta = sum dy`` (sums over samples)."""
+    xhat, inv, gamma = cache
+    dbeta = np.add.reduce(dy, axis=0)
+    dgamma = np.add.reduce(dy * xhat, axis=0)
+    dx = (gamma * inv / len(dy)) * (len(dy) * dy - dbeta - xhat * dgamma)
+    return {"x": dx, "gamma": dgamma, "beta": dbeta}
+
+
+def batchnorm_derivation(eps: float = 1e-5) -> MatrixSteps:
+    """Batch norm differentiated at symbolic ``N`` (one feature; every feature alike)."""
+    x, dy, xhat, dx = (sp.IndexedBase(n) for n in ("x", "dy", "xhat", "dx"))
+    gamma, beta, epsilon = sp.symbols("gamma beta epsilon", real=True)
+    mu, sigma = sp.Symbol("mu", real=True), sp.Symbol("sigma", positive=True)
+    total = sp.Sum(x[_k], (_k, 1, N))
+    mean = total / N
+    var = sp.Sum((x[_k] - mean) ** 2, (_k, 1, N)) / N
+    y_i = gamma * (x[_i] - mean) / sp.sqrt(var + epsilon) + beta
+    adjoint = sp.Sum(dy[_i] * y_i, (_i, 1, N))
+
+    def tidy(expr: sp.Expr) -> sp.Expr:  # in mu, sigma and xhat = (x - mu) / sigma
+        expr = expr.xreplace({var: sigma ** 2 - epsilon}).xreplace({mean: mu})
+        expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == x,
+                            lambda e: mu + sigma * xhat[e.indices[0]])
+        return sp.factor(sums_out(sp.expand(expr), zero={xhat[_k], xhat[_i]}))
+
+    grads = {"x": tidy(sp.diff(adjoint, x[_j])), "gamma": tidy(sp.diff(adjoint, gamma)),
+             "beta": tidy(sp.diff(adjoint, beta))}
+    X, dY, Xhat = (MatrixSymbol(n, N, _D) for n in ("X", "dY", "Xhat"))
+    g_row, s_row = MatrixSymbol("gamma", 1, _D), MatrixSymbol("sigma", 1, _D)
+    table = {dy: dY, xhat: Xhat, gamma: g_row, sigma: s_row}
+    batch = {"x": lift(grads["x"], _j, table, 0, N, _D)}
+    for name in ("gamma", "beta"):  # a sum over the samples: 1_N^T (...)
+        batch[name] = MatMul(ones_t(N), lift(grads[name].function, _i, table, 0, N, _D))
+    forward = (Step(mu, mean), Step(sigma, sp.sqrt(var.xreplace({total: N * mu}) + epsilon)),
+               Step(xhat[_j], (x[_j] - mu) / sigma, (), "j = 1..N, the samples"),
+               Step(sp.Indexed("y", _j), gamma * xhat[_j] + beta))
+    backward = (Step(dx[_j], grads["x"], (), "sum_k xhat_k = 0 (x - mu sums to 0)"),
+                Step(sp.Symbol("dgamma"), grads["gamma"]), Step(sp.Symbol("dbeta"), grads["beta"]),
+                Step(MatrixSymbol("dX", N, _D), batch["x"], (N, _D), "every feature column alike"),
+                Step(MatrixSymbol("dgamma", 1, _D), batch["gamma"], (1, _D)),
+                Step(MatrixSymbol("dbeta", 1, _D), batch["beta"], (1, _D)))
+    return MatrixSteps("batchnorm", forward, backward, batch,
+                       {"dy": dY, "xhat": Xhat, "gamma": g_row, "sigma": s_row},
+                       {"N": N, "D": _D}, ("training mode: the batch's mean and biased (1/N) "
+                                           "variance; sigma = sqrt(var + eps)",))
+
+
+BATCHNORM = register_layer_type(LayerType(
+    name="batchnorm", title="batch normalization (training mode)", params=("gamma", "beta"),
+    hyper={"eps": 1e-5}, output_shape=lambda shape, hyper: _features("batchnorm", shape, hyper),
+    init=lambda shape, hyper, rng: {"gamma": np.ones(shape), "beta": np.zeros(shape)},
+    forward=batchnorm_forward, backward=batchnorm_backward, derivation=batchnorm_derivation))
+
+
+# -- dropout ----------------------------------------------------------------------------
+
+def _check_rate(rate: float) -> float:
+    if not 0.0 <= rate < 1.0:
+        raise ArgumentError(f"layer 'dropout': rate must be in [0, 1), got {rate}")
+    return rate
+
+
+def dropout_forward(x: np.ndarray, params: Mapping[str, np.ndarray], rate: float = 0.5,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+    """``y = x ⊙ mask / (1 - rate)`` (inverted dropout: ``predict`` passes ``x`` through);
+    ``mask`` holds 0 (dropped) or 1 (kept), of ``x``'s shape."""
+    if mask is None:
+        raise ArgumentError("layer 'dropout': the mask is an input; pass mask=")
+    if mask.shape != x.shape:
+        raise ShapeError("dropout", mask.shape, f"{x.shape}, the input's shape", "mask")
+    scaled = mask * (1.0 / (1.0 - _check_rate(rate)))
+    return x * scaled, scaled
+
+
+def dropout_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
+    """``dx = dy ⊙ mask / (1 - rate)``."""
+    return {"x": dy * cache}
+
+
+def _draw_mask(shape: tuple[int, ...], hyper: Mapping[str, Any],
+               rng: np.random.Generator) -> np.ndarray:
+    """Each entry kept (1) with probability ``1 - rate``, else dropped (0)."""
+    return (rng.random(shape) >= _check_rate(hyper["rate"])).astype(float)
+
+
+def dropout_derivation(rate: float = 0.5) -> MatrixSteps:
+    """Dropout differentiated at symbolic ``N``: an elementwise product with a constant."""
+    x, dy, m, dx = (sp.IndexedBase(n) for n in ("x", "dy", "m", "dx"))
+    p = sp.Symbol("p", nonnegative=True)
+    y_i = x[_i] * m[_i] / (1 - p)
+    grad = sums_out(sp.diff(sp.Sum(dy[_i] * y_i, (_i, 1, N)), x[_j]))
+    dY, M = MatrixSymbol("dY", N, _D), MatrixSymbol("M", N, _D)
+    batch = lift(grad, _j, {dy: dY, m: M}, 0, N, _D)
+    forward = (Step(sp.Indexed("y", _j), y_i.xreplace({_i: _j}), (),
+                    "m_j in {0, 1} is an input; p the rate"),)
+    backward = (Step(dx[_j], grad), Step(MatrixSymbol("dX", N, _D), batch, (N, _D)))
+    return MatrixSteps("dropout", forward, backward, {"x": batch}, {"dy": dY, "mask": M},
+                       {"N": N, "D": _D, "rate": p},
+                       ("inverted scaling: kept entries are divided by 1 - p, so predict "
+                        "passes x through",))
+
+
+DROPOUT = register_layer_type(LayerType(
+    name="dropout", title="dropout (inverted)", params=(), hyper={"rate": 0.5},
+    output_shape=lambda shape, hyper: (_check_rate(hyper["rate"]), shape)[1],
+    init=lambda shape, hyper, rng: {}, forward=dropout_forward, backward=dropout_backward,
+    derivation=dropout_derivation, inputs={"mask": _draw_mask},
+    predict=lambda x, params, **hyper: x))
