@@ -74,7 +74,7 @@ class Dataset:
 
     @property
     def features(self) -> int:
-        return int(self.x_train.shape[1])
+        return int(self.x_train.shape[-1])  # a sequence's samples are (steps, features)
 
     @property
     def classes(self) -> int:
@@ -178,7 +178,7 @@ def load_dataset(spec: Spec) -> Dataset:
                          f"features, but the network has {net.inputs} inputs",
                          value=net.inputs)
     last = len(net.layers) - 1
-    if net.layers[last].units != data.classes:
+    if net.layers[last].type == "dense" and net.layers[last].units != data.classes:
         raise spec.error(f"network.layers[{last}].units",
                          f"the {data.name} data set has {data.classes} classes, but the last "
                          f"layer has {net.layers[last].units} units")

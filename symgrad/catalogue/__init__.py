@@ -22,6 +22,7 @@ from .layer_types import (LAYER_TYPES, LayerType, MatrixSteps, Step, get_layer_t
                           register_layer_type, unregister_layer_type)
 from .layers_norm import BATCHNORM, DROPOUT  # importing them registers them
 from .layers_softmax import LOG_SOFTMAX, SOFTMAX
+from .layers_rnn import RNN
 
 __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
            "functions_of", "get_activation", "register", "unregister",
@@ -29,4 +30,4 @@ __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry
            "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss",
            "LAYER_TYPES", "LayerType", "MatrixSteps", "Step", "get_layer_type",
            "register_layer_type", "unregister_layer_type", "BATCHNORM", "DROPOUT", "LOG_SOFTMAX",
-           "SOFTMAX"]
+           "SOFTMAX", "RNN"]
