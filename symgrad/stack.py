@@ -97,7 +97,9 @@ class Stack:
         if first.type != "dense":
             entry = _located(spec, "network.layers[0].type", lambda: get_layer_type(first.type))
             hyper = _settings(spec, "network.layers[0]", entry, first.settings)
-            shape = entry.sample_shape(net.inputs, hyper) if entry.sample_shape else shape
+            if entry.sample_shape is not None:
+                shape = _located(spec, "network.layers[0]",
+                                 lambda: entry.sample_shape(net.inputs, hyper))
         layers = []
         for index, layer in enumerate(net.layers, start=1):
             built = _layer(spec, index, layer, shape)

@@ -164,3 +164,48 @@ def test_training_the_digits_with_batchnorm_and_dropout() -> None:
     assert result.accuracy["test"] >= 0.96
     with pytest.raises(SpecError, match="at the layer level only"):
         train(BN, level="scalar", progress=False)
+
+
+RNN_SPEC = DERIVATIONS / "rnn_bit_count.toml"
+
+
+def test_rnn_bit_count_trains_to_the_stated_loss() -> None:
+    """40 epochs (seed 0): measured loss 0.099, test accuracy 99.8 %, ~55 ms an epoch."""
+    result = train(RNN_SPEC, progress=False)
+    assert result.loss < 0.15
+    assert result.accuracy["test"] >= 0.97
+
+
+def test_rnn_spec_derives_its_bptt_sum() -> None:
+    r = run_cli_here("derive", RNN_SPEC)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == ("layer-level derivation of a stack: 8x1 -> rnn -> 9 softmax; loss cce "
+                        "(mean over samples)")
+    assert "    delta_t = (W_h^T · delta_{t+1} + g_t) ⊙ (1_H - (h_t ⊙ h_t))   [H x 1]" in lines
+    assert ("    dW_h[a, c] = Sum(delta[n, t, a]*h[n, -1 + t, c], (t, 1, T), (n, 1, N))   "
+            "[scalar]") in lines
+    assert "    dZ2 = 1/N · (-Y + S)   [N x 9]   (softmax with cross-entropy: s - y per sample)" \
+        in lines
+
+
+@pytest.mark.parametrize("change, command, message", [
+    ("steps = 8 }", "derive", "{path}:12: field 'network.layers[1].units': layer 'dense (9 "
+     "units)': per-sample input of shape (8, 16) does not fit; it needs (D,), a feature "
+     "vector per sample"),
+    ("steps = 6 }", "train", "{path}:9: field 'network.inputs': the bit_counts data set's "
+     "samples have shape (8, 1), the network takes (6, 1)"),
+    ("steps = 0 }", "derive", "{path}:10: field 'network.layers[0]': layer 'rnn': network "
+     "input of shape (1,) does not fit; it needs (steps, inputs): set steps, the sequence "
+     "length"),
+], ids=["dense-after-a-sequence", "steps-against-the-data", "no-steps"])
+def test_rnn_shapes_that_do_not_fit_name_both_and_the_layer(tmp_path: Path, change: str,
+                                                             command: str, message: str) -> None:
+    text = RNN_SPEC.read_text()
+    if change == "steps = 8 }":
+        change = "steps = 8, sequence = true }"
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace("steps = 8 }", change))
+    r = run_cli_here(command, path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"symgrad {command}: error: {message.format(path=path)}\n"
