@@ -24,6 +24,7 @@ from .layers_norm import BATCHNORM, DROPOUT  # importing them registers them
 from .layers_softmax import LOG_SOFTMAX, SOFTMAX
 from .layers_conv import (AVGPOOL1D, AVGPOOL2D, CONV1D, CONV2D, FLATTEN, MAXPOOL1D,
                           MAXPOOL2D, RELU)
+from .layers_rnn import RNN
 
 __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
            "functions_of", "get_activation", "register", "unregister",
@@ -32,4 +33,4 @@ __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry
            "LAYER_TYPES", "LayerType", "MatrixSteps", "Step", "get_layer_type",
            "register_layer_type", "unregister_layer_type", "BATCHNORM", "DROPOUT", "LOG_SOFTMAX",
            "SOFTMAX", "CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D",
-           "FLATTEN", "RELU"]
+           "FLATTEN", "RELU", "RNN"]

@@ -36,6 +36,9 @@ The facets of an entry:
 ``predict(x, params, **hyper)``
     the output at inference where it differs from training (dropout: ``x``); ``None``
     means ``forward``'s output.
+``sample_shape(inputs, hyper)``
+    the per-sample input shape of a network of ``inputs`` inputs that starts with this
+    layer, where it is not ``(inputs,)`` (the recurrent layer: ``(steps, inputs)``).
 
 >>> sorted(LAYER_TYPES)[:4]
 ['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
@@ -52,7 +55,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, MatrixSymbol
 
-from ..errors import ShapeError, SymgradError, UnknownNameError
+from ..errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 
 __all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_type",
            "get_layer_type", "unregister_layer_type", "evaluate", "N"]
@@ -136,6 +139,7 @@ class LayerType:
     derivation: Callable[..., MatrixSteps]
     inputs: Mapping[str, Draw] = field(default_factory=dict)
     predict: Callable[..., np.ndarray] | None = None
+    sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
 
     def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         """The hyperparameters with defaults filled in; an unknown one is an error naming it."""
@@ -143,6 +147,14 @@ class LayerType:
         if unknown:
             raise UnknownNameError(f"setting of layer type '{self.name}'", unknown[0],
                                    list(self.hyper) or ["(none)"])
+        for key, value in hyper.items():  # of the default's kind: true/false, whole, number
+            default = self.hyper[key]
+            kind = next(k for k in (bool, int, float, object) if isinstance(default, k))
+            fits = isinstance(value, bool) == (kind is bool) and (
+                kind is object or isinstance(value, int if kind is int else (int, float)))
+            if not fits:
+                raise ArgumentError(f"layer '{self.name}': setting '{key}' must be "
+                                    f"{_KINDS[kind]}, got {value!r}")
         return {**self.hyper, **hyper}
 
     def check_input(self, x: np.ndarray, shape: Shape, what: str = "input") -> None:
@@ -151,6 +163,8 @@ class LayerType:
             raise ShapeError(self.name, tuple(x.shape), "(N, " + ", ".join(map(str, shape))
                              + ")", what)
 
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", object: "a value"}
 
 LAYER_TYPES: dict[str, LayerType] = {}
 
