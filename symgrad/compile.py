@@ -43,6 +43,7 @@ from .errors import ArgumentError, CompileError
 from .native import FusedLoop
 from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
+from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
            "output_kernel", "stable_rewrites", "stable_delta", "KERNELS", "BACKENDS"]
@@ -449,6 +450,15 @@ class CompiledNetwork:
 
     def __repr__(self) -> str:
         return f"CompiledNetwork({self.network!r}; arguments {', '.join(self.arguments)})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's display: the network, the arguments in order, backend and dtype."""
+        return html_table("compiled", [
+            ("network", repr(self.network)), ("inputs and targets", ", ".join(self.data_names)),
+            ("parameters", ", ".join(self.parameters)),
+            ("backend", f"{self.backend}, {self.dtype.name}"),
+            ("by name", "forward, loss, grad, value_and_grad"),
+            ("positional", ", ".join(f"{k}_scalar" for k in ("loss", "grad", "value_and_grad")))])
 
 
 def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001

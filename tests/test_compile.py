@@ -3,6 +3,7 @@ NumPy backprop; reductions, dtypes, the scalar path and argument errors."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +370,15 @@ def test_binary_cross_entropy_on_softmax_matches_the_symbolic_gradients(backend:
         want = d.at(values)
         for name in f.parameters:
             assert float(got[name]) == pytest.approx(float(want[name]), rel=1e-11), name
+
+
+def test_a_notebook_displays_a_compiled_network_as_a_table() -> None:
+    f, _ = _two_neuron()
+    html = f._repr_html_()
+    root = ET.fromstring(html)  # well-formed
+    cells = {tr[0].text: tr[1].text for tr in root.iter("tr")}
+    assert cells == {"network": "Network(1 -> 1 sigmoid -> 1 sigmoid; loss half_sse)",
+                     "inputs and targets": "x1, T", "parameters": "w1, b1, w2, b2",
+                     "backend": "numpy, float64",
+                     "by name": "forward, loss, grad, value_and_grad",
+                     "positional": "loss_scalar, grad_scalar, value_and_grad_scalar"}
