@@ -197,3 +197,19 @@ def test_a_mean_over_samples_shows_one_over_n(tmp_path: Path) -> None:
 def test_one_sample_shows_no_sum(tmp_path: Path) -> None:
     md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
     assert r"\sum_{i=1}" not in md
+
+
+# -- the PDF: commands copy as typed, the metadata title -------------------------------------
+
+
+@needs_tex
+def test_a_command_in_the_pdf_copies_with_two_hyphens_and_the_title_is_in_the_metadata(
+        tmp_path: Path) -> None:
+    pdf = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "pdf")
+    text = " ".join(" ".join(_pdf_lines(pdf)).split())
+    assert "symgrad derive --level layer." in text and "\u2013level" not in text
+    assert "Derived by symgrad" in text and " from digits_mlp.toml" in text  # not "digits mlp"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Title:           Handwritten digits: 64 inputs, 32 sigmoid units, 10 softmax " \
+        "outputs\n" in info

@@ -68,6 +68,7 @@ def environment() -> jinja2.Environment:
                                             default_for_string=False, default=False),
     )
     env.filters["tex"] = escape.tex
+    env.filters["tex_code"] = escape.tex_code
     env.filters["md"] = escape.markdown
     env.filters["mathml"] = escape.mathml
     env.filters["mathml_block"] = lambda tex: escape.mathml(tex, display=True)
