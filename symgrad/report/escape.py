@@ -132,6 +132,20 @@ def mathml(latex: str, display: bool = False) -> Markup:
     return Markup(convert(latex, display="block" if display else "inline"))
 
 
+_INLINE_MATH_THEN_MARK = re.compile(
+    r'(<math [^>]*display="inline"[^>]*>(?:(?!</math>).)*</math>)([:;,.)])', re.S)
+
+
+def no_lone_marks(page: str) -> str:
+    """``page`` (HTML) with each inline formula kept on one line with the punctuation mark
+    after it: a line never starts with a lone colon.
+
+    >>> no_lone_marks('<math display="inline"><mi>a</mi></math> <math display="inline"></math>:')
+    '<math display="inline"><mi>a</mi></math> <span class="nobr"><math display="inline"></math>:</span>'
+    """
+    return _INLINE_MATH_THEN_MARK.sub(r'<span class="nobr">\1\2</span>', page)
+
+
 def paragraphs(text: str) -> list[str]:
     """Paragraphs of ``text``: split at blank lines, lines of a paragraph joined.
 
