@@ -280,3 +280,30 @@ def test_html_does_not_scroll_sideways_at_480_pixels(tmp_path: Path) -> None:
             assert inner <= 480 and scroll <= inner, spec
     finally:
         driver.quit()
+
+
+# -- a large network: the matrix form, and its unit-level example bracketed right ------------
+
+
+def test_a_large_network_shows_the_derivation_in_matrix_form(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "md").read_text()
+    matrix = md.split("In matrix form")[1].split("Unit by unit")[0]
+    for line in (r"z_{1} &= W_{1} x + b_{1} \\", r"\delta_{2} &= s - y \\",
+                 r"\delta_{1} &= \left(W_{2}^{T} \delta_{2}\right) \odot \sigma'\left(z_{1}"
+                 r"\right) = \left(W_{2}^{T} \delta_{2}\right) \odot a_{1} \odot \left(1 - "
+                 r"a_{1}\right) \\",
+                 r"\frac{\partial E}{\partial W_{1}} &= \delta_{1} x^{T} \\",
+                 r"\frac{\partial E}{\partial b_{1}} &= \delta_{1}"):
+        assert line in matrix, line
+
+
+def test_an_elided_sum_leaves_the_other_factors_bracketed(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "md").read_text()
+    assert r" &= a^{(1)}_{1} \left(1 - a^{(1)}_{1}\right) \left(\delta^{(2)}_{1}" in md
+    assert r"a^{(1)}_{1} 1 - a^{(1)}_{1}" not in md
+
+
+def test_a_number_never_stands_alone_on_a_line() -> None:
+    from symgrad.report.layout import continued
+    rows = continued("=", ["2", r"\left(" + "x + " * 20 + r"y\right)", "z"], " ")
+    assert rows[0].right.startswith(r"= 2 \left(x + ")
