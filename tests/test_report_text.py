@@ -305,5 +305,5 @@ def test_an_elided_sum_leaves_the_other_factors_bracketed(tmp_path: Path) -> Non
 
 def test_a_number_never_stands_alone_on_a_line() -> None:
     from symgrad.report.layout import continued
-    rows = continued("=", ["2", r"\left(" + "x + " * 20 + r"y\right)", "z"], " ")
+    rows = continued("=", ["2", r"\left(" + "x + " * 40 + r"y\right)", "z"], " ")
     assert rows[0].right.startswith(r"= 2 \left(x + ")
