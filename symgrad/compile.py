@@ -272,7 +272,7 @@ class CompiledNetwork:
     ``mean``), with the ``backend`` named in :data:`BACKENDS`. The ``*_scalar`` attributes
     are plain positional functions of Python floats, in :attr:`arguments` order, for the
     fastest possible call on one sample; ``loss``, ``grad`` and ``value_and_grad`` call them
-    by themselves when every value is a Python number (float64 results only).
+    by themselves when every value is a Python number (NumPy backend, float64).
     """
 
     def __init__(self, derivation: Derivation, dtype: Any = np.float64,
@@ -296,7 +296,9 @@ class CompiledNetwork:
         self.arguments: tuple[str, ...] = self.data_names + self.parameters
         self.forward_names: tuple[str, ...] = tuple(map(str, net.equations))
         self.mean = net.loss.reduction == "mean"
-        self._scalar_ready = self.dtype == np.float64  # one sample of floats: scalar kernels
+        # one sample of floats: the scalar kernels, on the NumPy backend (the exported module
+        # does the same); backend "c" always runs its C loop, as asked
+        self._scalar_ready = self.dtype == np.float64 and backend == "numpy"
         self._program, self._loss = _program(derivation)
         self._kernels: dict[str, Callable[..., Any]] = {}
         self._sources: dict[str, str] = {}

@@ -126,11 +126,14 @@ def test_anything_but_python_numbers_takes_the_batch_path(change: dict[str, obje
     assert "grad_scalar" not in f._kernels and "grad_sums" in f._kernels
 
 
-def test_float32_and_out_of_range_numbers_take_the_batch_path() -> None:
+def test_float32_c_and_out_of_range_numbers_take_the_batch_path() -> None:
     f, values = _two_neuron()
     f32 = compile(f.derivation, dtype=np.float32)
     f32.grad(**values)
     assert "grad_scalar" not in f32._kernels
+    c = compile(f.derivation, backend="c")  # the C loop, as asked, even on one sample
+    c.grad(**values)
+    assert "grad_scalar" not in c._kernels and "grad_sums" in c._loops
     # (T - a2)**2 at T = 1e200 overflows a Python float (OverflowError) where NumPy gives
     # inf: the call falls back to the batch path and answers as it always did
     huge = {**values, "T": 1e200}
