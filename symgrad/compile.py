@@ -43,6 +43,7 @@ from .errors import ArgumentError, CompileError
 from .native import FusedLoop
 from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
+from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
            "output_kernel", "stable_rewrites", "stable_delta", "KERNELS", "BACKENDS"]
@@ -271,7 +272,7 @@ class CompiledNetwork:
     ``mean``), with the ``backend`` named in :data:`BACKENDS`. The ``*_scalar`` attributes
     are plain positional functions of Python floats, in :attr:`arguments` order, for the
     fastest possible call on one sample; ``loss``, ``grad`` and ``value_and_grad`` call them
-    by themselves when every value is a Python number (float64 results only).
+    by themselves when every value is a Python number (NumPy backend, float64).
     """
 
     def __init__(self, derivation: Derivation, dtype: Any = np.float64,
@@ -295,7 +296,9 @@ class CompiledNetwork:
         self.arguments: tuple[str, ...] = self.data_names + self.parameters
         self.forward_names: tuple[str, ...] = tuple(map(str, net.equations))
         self.mean = net.loss.reduction == "mean"
-        self._scalar_ready = self.dtype == np.float64  # one sample of floats: scalar kernels
+        # one sample of floats: the scalar kernels, on the NumPy backend (the exported module
+        # does the same); backend "c" always runs its C loop, as asked
+        self._scalar_ready = self.dtype == np.float64 and backend == "numpy"
         self._program, self._loss = _program(derivation)
         self._kernels: dict[str, Callable[..., Any]] = {}
         self._sources: dict[str, str] = {}
@@ -449,6 +452,15 @@ class CompiledNetwork:
 
     def __repr__(self) -> str:
         return f"CompiledNetwork({self.network!r}; arguments {', '.join(self.arguments)})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's display: the network, the arguments in order, backend and dtype."""
+        return html_table("compiled", [
+            ("network", repr(self.network)), ("inputs and targets", ", ".join(self.data_names)),
+            ("parameters", ", ".join(self.parameters)),
+            ("backend", f"{self.backend}, {self.dtype.name}"),
+            ("by name", "forward, loss, grad, value_and_grad"),
+            ("positional", ", ".join(f"{k}_scalar" for k in ("loss", "grad", "value_and_grad")))])
 
 
 def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001

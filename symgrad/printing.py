@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
            "product_latex", "factor_latexes", "chain_factors", "natural_key", "NOISE",
-           "settled", "range_parts", "range_text", "base_name"]
+           "settled", "range_parts", "range_text", "base_name", "aligned_display",
+           "html_table"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -229,6 +230,34 @@ def base_name(symbol: Symbol) -> str:
     ('z', 'net', 'y')
     """
     return re.sub(r"\d+(_\d+)*$", "", str(symbol)) or str(symbol)
+
+
+def aligned_display(lines: Sequence[str]) -> str:
+    r"""Lines ``lhs &= rhs`` as one notebook display, every side in display style (full-size
+    fractions, as in a displayed equation, where inline math would shrink them).
+
+    >>> print(aligned_display([r"\frac{a}{b} &= c", "d &= e"]))
+    $\displaystyle \begin{aligned}\displaystyle \frac{a}{b} &= \displaystyle c \\ \displaystyle d &= \displaystyle e\end{aligned}$
+    """
+    rows = [r"\displaystyle " + line.replace("&= ", r"&= \displaystyle ", 1) for line in lines]
+    return r"$\displaystyle \begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+
+def html_table(name: str, rows: Sequence[tuple[str, str]]) -> str:
+    """A notebook's display of an object: a two-column table of ``(label, value)`` text,
+    escaped, in a ``div`` of class ``symgrad-NAME``.
+
+    >>> print(html_table("check", [("verdict", "not equal"), ("yours", "a < b")]))
+    <div class="symgrad-check"><table>
+    <tr><th style="text-align:left">verdict</th><td>not equal</td></tr>
+    <tr><th style="text-align:left">yours</th><td>a &lt; b</td></tr>
+    </table></div>
+    """
+    from html import escape
+
+    body = "\n".join(f'<tr><th style="text-align:left">{escape(label)}</th>'
+                     f"<td>{escape(value)}</td></tr>" for label, value in rows)
+    return f'<div class="symgrad-{escape(name)}"><table>\n{body}\n</table></div>'
 
 
 def partial_text(numerator: Expr, denominator: Expr, unicode: bool = True) -> str:

@@ -3,6 +3,7 @@ NumPy backprop; reductions, dtypes, the scalar path and argument errors."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +126,14 @@ def test_anything_but_python_numbers_takes_the_batch_path(change: dict[str, obje
     assert "grad_scalar" not in f._kernels and "grad_sums" in f._kernels
 
 
-def test_float32_and_out_of_range_numbers_take_the_batch_path() -> None:
+def test_float32_c_and_out_of_range_numbers_take_the_batch_path() -> None:
     f, values = _two_neuron()
     f32 = compile(f.derivation, dtype=np.float32)
     f32.grad(**values)
     assert "grad_scalar" not in f32._kernels
+    c = compile(f.derivation, backend="c")  # the C loop, as asked, even on one sample
+    c.grad(**values)
+    assert "grad_scalar" not in c._kernels and "grad_sums" in c._loops
     # (T - a2)**2 at T = 1e200 overflows a Python float (OverflowError) where NumPy gives
     # inf: the call falls back to the batch path and answers as it always did
     huge = {**values, "T": 1e200}
@@ -369,3 +373,15 @@ def test_binary_cross_entropy_on_softmax_matches_the_symbolic_gradients(backend:
         want = d.at(values)
         for name in f.parameters:
             assert float(got[name]) == pytest.approx(float(want[name]), rel=1e-11), name
+
+
+def test_a_notebook_displays_a_compiled_network_as_a_table() -> None:
+    f, _ = _two_neuron()
+    html = f._repr_html_()
+    root = ET.fromstring(html)  # well-formed
+    cells = {tr[0].text: tr[1].text for tr in root.iter("tr")}
+    assert cells == {"network": "Network(1 -> 1 sigmoid -> 1 sigmoid; loss half_sse)",
+                     "inputs and targets": "x1, T", "parameters": "w1, b1, w2, b2",
+                     "backend": "numpy, float64",
+                     "by name": "forward, loss, grad, value_and_grad",
+                     "positional": "loss_scalar, grad_scalar, value_and_grad_scalar"}

@@ -157,7 +157,10 @@ def test_repr_latex(two_neuron: symgrad.Derivation) -> None:
     text = two_neuron["w2"]._repr_latex_()
     assert text.startswith(r"$\displaystyle \frac{\partial E}{\partial w_{2}} = ")
     assert r"\frac{\partial E}{\partial a_{2}} \cdot \frac{\partial a_{2}}{\partial z_{2}}" in text
-    assert two_neuron._repr_latex_().startswith(r"$\begin{aligned}")
+    whole = two_neuron._repr_latex_()
+    assert whole.startswith(r"$\displaystyle \begin{aligned}\displaystyle \frac{\partial E}"
+                            r"{\partial w_{1}} &= \displaystyle ")
+    assert whole.count(r"\displaystyle") == 1 + 2 * len(two_neuron)  # every side of every row
 
 
 # -- every spec against an independent NumPy forward pass ------------------------------

@@ -154,7 +154,8 @@ TEXT = "<" + " ".join(chr(c) for c in range(0x21, 0x7F)) + " é ß Ω 中>"
 #: accents ^ and ~, no glyph for the underscore (a rule), the code point of a letter the
 #: fonts lack.
 PDF_FORM = {"'": "’", "`": "‘", "^": "ˆ", "~": "˜", "_": "", "中": "[U+4E2D]"}
-PDF_FORM_TT = {**PDF_FORM, "^": "^", "~": "~"}  # the typewriter font has ^ and ~
+#: the typewriter font has ^, ~ and _ (a file name copies with its underscores)
+PDF_FORM_TT = {**PDF_FORM, "^": "^", "~": "~", "_": "_"}
 #: Every printable ASCII character but the slash, in a file name.
 FILE_NAME = TEXT.replace("/ ", "") + ".toml"
 #: A file name that tries to inject HTML through Markdown's blank lines.

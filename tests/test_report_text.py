@@ -74,8 +74,8 @@ def test_softmax_range_words_are_text_in_html(tmp_path: Path) -> None:
     root = ET.fromstring(page)
     para = next(p for p in root.iter(XHTML + "p") if "".join(p.itertext()).startswith("Its range")
                 and "components" in "".join(p.itertext()))
-    maths = para.findall(f"{MATHML}math")
-    assert ", components sum to 1; at kinks" in (maths[0].tail or "")
+    maths = list(para.iter(f"{MATHML}math"))
+    assert ", components sum to 1; at kinks" in "".join(para.itertext())
     letters = [e.text for m in maths for e in m.iter(f"{MATHML}mi")]
     assert "c" not in letters and "m" not in letters  # no word spelt letter by letter
 
@@ -197,3 +197,113 @@ def test_a_mean_over_samples_shows_one_over_n(tmp_path: Path) -> None:
 def test_one_sample_shows_no_sum(tmp_path: Path) -> None:
     md = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "md").read_text()
     assert r"\sum_{i=1}" not in md
+
+
+# -- the PDF: commands copy as typed, the metadata title -------------------------------------
+
+
+@needs_tex
+def test_a_command_in_the_pdf_copies_with_two_hyphens_and_the_title_is_in_the_metadata(
+        tmp_path: Path) -> None:
+    pdf = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "pdf")
+    text = " ".join(" ".join(_pdf_lines(pdf)).split())
+    assert "symgrad derive --level layer." in text and "\u2013level" not in text
+    assert "Derived by symgrad" in text and " from digits_mlp.toml" in text  # not "digits mlp"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Title:           Handwritten digits: 64 inputs, 32 sigmoid units, 10 softmax " \
+        "outputs\n" in info
+
+
+# -- the HTML page: numbers as in the PDF, no lone colon, no sideways scrolling on a phone ---
+
+
+def _headings(page: str) -> list[str]:
+    root = ET.fromstring(page)
+    return [" ".join("".join(h.itertext()).split()) for h in root.iter()
+            if h.tag in (XHTML + "h2", XHTML + "h3", XHTML + "figcaption")]
+
+
+def test_html_numbers_sections_and_figures_as_the_pdf_does(tmp_path: Path) -> None:
+    page = _render(tmp_path, DERIVATIONS / "linear_cost.toml", "html").read_text()
+    shown = [h if not h.startswith("Figure") else h.split(":")[0] for h in _headings(page)]
+    assert shown[:8] == ["1 The model and its cost", "1.1 The point of evaluation",
+                         "2 Forward pass", "3 Gradients by the chain rule",
+                         "3.1 With respect to w", "4 One step of gradient descent",
+                         "5 Training", "Figure 1"]
+    assert shown[8:] == ["6 The cost curve and the learning rate", "Figure 2", "Figure 3"]
+
+
+@needs_tex
+def test_html_and_pdf_number_alike(tmp_path: Path) -> None:
+    pdf_lines = _pdf_lines(_render(tmp_path, DERIVATIONS / "two_neuron.toml", "pdf"))
+    page = _render(tmp_path, DERIVATIONS / "two_neuron.toml", "html").read_text()
+    for heading in _headings(page):
+        number = heading.split(" ")[0] if not heading.startswith("Figure") else \
+            heading.split(":")[0]
+        title_start = heading.removeprefix(number).strip(" :").split(" ")[0]
+        assert any(line.startswith(f"{number} {title_start}") or
+                   line.startswith(f"{number}: {title_start}") for line in pdf_lines), heading
+
+
+def test_html_keeps_a_colon_on_the_line_of_the_formula_before_it(tmp_path: Path) -> None:
+    page = _render(tmp_path, DERIVATIONS / "two_two_two.toml", "html").read_text()
+    marks = re.findall(r"</math>([:;,.)])(</span>)?", page)
+    assert marks and all(end for _, end in marks)  # each inside its span.nobr
+    assert ".nobr { white-space: nowrap; }" in page
+
+
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.mark.skipif(CHROMIUM is None or not Path(CHROMEDRIVER).exists(),
+                    reason="needs chromium and chromedriver (apt-get install chromium-driver)")
+def test_html_does_not_scroll_sideways_at_480_pixels(tmp_path: Path) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the test extra)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        driver.set_window_size(480, 900)
+        for spec in ("two_neuron", "two_two_two", "small_mlp", "linear_cost"):
+            page = _render(tmp_path, DERIVATIONS / f"{spec}.toml", "html")
+            driver.get(page.as_uri())
+            scroll, inner = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert inner <= 480 and scroll <= inner, spec
+    finally:
+        driver.quit()
+
+
+# -- a large network: the matrix form, and its unit-level example bracketed right ------------
+
+
+def test_a_large_network_shows_the_derivation_in_matrix_form(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "md").read_text()
+    matrix = md.split("In matrix form")[1].split("Unit by unit")[0]
+    for line in (r"z_{1} &= W_{1} x + b_{1} \\", r"\delta_{2} &= s - y \\",
+                 r"\delta_{1} &= \left(W_{2}^{T} \delta_{2}\right) \odot \sigma'\left(z_{1}"
+                 r"\right) = \left(W_{2}^{T} \delta_{2}\right) \odot a_{1} \odot \left(1 - "
+                 r"a_{1}\right) \\",
+                 r"\frac{\partial E}{\partial W_{1}} &= \delta_{1} x^{T} \\",
+                 r"\frac{\partial E}{\partial b_{1}} &= \delta_{1}"):
+        assert line in matrix, line
+
+
+def test_an_elided_sum_leaves_the_other_factors_bracketed(tmp_path: Path) -> None:
+    md = _render(tmp_path, DERIVATIONS / "digits_mlp.toml", "md").read_text()
+    assert r" &= a^{(1)}_{1} \left(1 - a^{(1)}_{1}\right) \left(\delta^{(2)}_{1}" in md
+    assert r"a^{(1)}_{1} 1 - a^{(1)}_{1}" not in md
+
+
+def test_a_number_never_stands_alone_on_a_line() -> None:
+    from symgrad.report.layout import continued
+    rows = continued("=", ["2", r"\left(" + "x + " * 40 + r"y\right)", "z"], " ")
+    assert rows[0].right.startswith(r"= 2 \left(x + ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,19 @@ def test_sign_error_counterexample_at_the_specs_values() -> None:
     assert r.counterexample["a2"] == pytest.approx(0.7152516802527555, rel=1e-12)
     assert r.symbolic_value == pytest.approx(0.0570703982010549, rel=1e-10)
     assert r.yours_value == pytest.approx(-0.0570703982010549, rel=1e-10)
+
+
+def test_a_notebook_displays_a_check_as_a_table_with_the_point_it_fails_at() -> None:
+    html = check(TWO, "w2", "(T - a2)*a2*(1 - a2)*a1")._repr_html_()
+    cells = {tr[0].text: tr[1].text for tr in ET.fromstring(html).iter("tr")}
+    assert cells["verdict"] == "not equal"
+    assert cells["diagnosis"] == ("Your expression is the negative of dE/dw2 (sign error: "
+                                  "dE/da2 = -(T - a2)).")
+    assert (cells["yours"], cells["symgrad's"]) == ("a1*a2*(1 - a2)*(T - a2)",
+                                                    "a1*a2*(1 - a2)*(a2 - T)")
+    assert cells["differs at"].startswith("x1 = 0.1, w1 = 0.15, b1 = 0.4, w2 = 0.45")
+    assert cells["differs at"].endswith("a2 = 0.715252")
+    assert "differs at" not in check(TWO, "w2", "(a2 - T)*a2*(1 - a2)*a1")._repr_html_()
 
 
 def test_symbolic_value_of_the_counterexample_matches_central_differences() -> None:

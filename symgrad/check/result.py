@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from sympy import Expr
 
-from ..printing import text
+from ..printing import html_table, text
 
 __all__ = ["VERDICTS", "MISTAKES", "CheckResult", "undecided", "number", "distinct"]
 
@@ -81,6 +81,18 @@ class CheckResult:
             return self.ok
         found = self.kind or ("equal" if self.ok else self.verdict)
         return self.expected == found or (self.expected == "wrong" and not self.ok)
+
+    def _repr_html_(self) -> str:
+        """A notebook's display: the verdict with what it rests on, the diagnosis, both
+        gradients, and the counterexample where there is one."""
+        rows = [("gradient", f"d/d{self.wrt}"), ("verdict", self.summary),
+                ("diagnosis", self.diagnosis)]
+        rows += [(label, text(e)) for label, e in (("yours", self.yours),
+                                                   ("symgrad's", self.symbolic)) if e is not None]
+        if self.counterexample:
+            point = ", ".join(f"{k} = {v:.6g}" for k, v in self.counterexample.items())
+            rows.append(("differs at", point))
+        return html_table("check", rows)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON: expressions as text and LaTeX."""

@@ -48,7 +48,7 @@ from ..architecture import SCALAR_LIMIT, Architecture, LayerShape
 from ..catalogue import Loss
 from ..errors import ArgumentError, DerivationError
 from ..network import Network
-from ..printing import matrix_latex, matrix_text, text
+from ..printing import aligned_display, matrix_latex, matrix_text, text
 from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
 from .rules import output_upstream, softmax_cross_entropy, unit_delta
 from .unit import DeltaStep
@@ -433,7 +433,7 @@ class LayerDerivation:
         return lines
 
     def _repr_latex_(self) -> str:
-        return "$\\begin{aligned}" + r" \\ ".join(self.latex_lines()) + "\\end{aligned}$"
+        return aligned_display(self.latex_lines())
 
     def __repr__(self) -> str:
         return (f"LayerDerivation({' -> '.join(map(str, self.sizes))}; loss {self.loss.name}; "

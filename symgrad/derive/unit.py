@@ -39,7 +39,7 @@ from sympy import Expr, Symbol
 from ..errors import UnknownNameError
 from ..network import Layer, Network
 from ..numbers import ExactPoint, exact_points, finite_float
-from ..printing import latex, partial_latex
+from ..printing import aligned_display, latex, partial_latex
 from .rules import UnitDelta, output_upstream, softmax_cross_entropy, unit_delta
 
 __all__ = ["Factor", "DeltaStep", "Gradient", "Derivation", "derive"]
@@ -444,7 +444,7 @@ class Derivation(Mapping[str, Gradient]):
         net = self.network
         rows = [f"{partial_latex(net.loss_symbol, g.parameter, net)} &= {latex(g.factored, net)}"
                 for g in self.gradients.values()]
-        return "$\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}$"
+        return aligned_display(rows)
 
     def __repr__(self) -> str:
         return f"Derivation({self.network!r}; {len(self)} gradients)"

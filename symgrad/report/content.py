@@ -25,7 +25,7 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from ..catalogue import Activation
-from ..derive import Derivation, Factor, Gradient
+from ..derive import Derivation, Factor, Gradient, derive_layers
 from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
 from ..printing import (chain_factors, factor_latexes, latex, partial_latex, range_parts,
@@ -252,6 +252,12 @@ def _forward(d: Derivation, large: bool, gathered: _Gathered | None) -> list[Row
             else:
                 rows.append(Row("", value))
     return rows
+
+
+def _matrix(net: Network) -> list[Row]:
+    """The layer-level derivation (forward pass, loss, deltas, gradients) as display rows."""
+    rows = [line.split(" &= ", 1) for line in derive_layers(net).latex_lines()]
+    return [Row(left, f"= {right}") for left, right in rows]
 
 
 def _role_names(net: Network) -> dict[str, str]:
@@ -542,6 +548,8 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         forward=_forward(d, large, gathered if at_point is not None else None),
         deltas=[] if net.is_chain else _delta_views(d, large),
         gradients=gradients, has_point=at_point is not None, loss_value=loss_value,
+        matrix=(gathered.optional("The derivation in matrix form", lambda: _matrix(net))
+                or []) if large else [],
         update=gathered.optional("The gradient-descent step", lambda: _update(d, values, rate))
         if values is not None and rate is not None and not large else None,
         training=None, one_parameter=None,

@@ -19,7 +19,7 @@ import unicodedata
 from latex2mathml.converter import convert
 from markupsafe import Markup
 
-__all__ = ["tex", "markdown", "mathml", "paragraphs"]
+__all__ = ["tex", "tex_code", "markdown", "mathml", "paragraphs"]
 
 _TEX = {
     "\\": r"\textbackslash{}",
@@ -82,8 +82,30 @@ def _tex_char(ch: str) -> str:
 
 def tex(text: object) -> str:
     """``text`` as LaTeX that typesets the characters themselves: every special character
-    is escaped, so no command, group, comment or math in it reaches TeX."""
-    return "".join(_tex_char(ch) for ch in str(text))
+    is escaped, so no command, group, comment or math in it reaches TeX; a hyphen before
+    another stays a hyphen (``--level`` would otherwise be set ``–level``, an en dash).
+
+    >>> tex("symgrad derive --level layer")
+    'symgrad derive -{}-level layer'
+    """
+    s = str(text)
+    return "".join("-{}" if ch == "-" and s[i + 1:i + 2] == "-" else _tex_char(ch)
+                   for i, ch in enumerate(s))
+
+
+#: ASCII characters that LaTeX treats specially or sets as other glyphs in roman type
+#: (``\_`` is a drawn rule that copies as a space): in typewriter type, by code point.
+_TT_SPECIAL = frozenset('\\{}$&#^_~%<>|"-\'`')
+
+
+def tex_code(text: object) -> str:
+    r"""``text`` in ``\texttt``, set character for character: a command or file name that
+    copies from the PDF as it was typed (``digits_mlp.toml``, ``--level``).
+
+    >>> tex_code("digits_mlp.toml --level")
+    'digits{\\char95}mlp.toml {\\char45}{\\char45}level'
+    """
+    return "".join(rf"{{\char{ord(ch)}}}" if ch in _TT_SPECIAL else tex(ch) for ch in str(text))
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|$~])")
@@ -108,6 +130,20 @@ def markdown(text: object) -> str:
 def mathml(latex: str, display: bool = False) -> Markup:
     """MathML for a LaTeX formula that symgrad generated (never for user text)."""
     return Markup(convert(latex, display="block" if display else "inline"))
+
+
+_INLINE_MATH_THEN_MARK = re.compile(
+    r'(<math [^>]*display="inline"[^>]*>(?:(?!</math>).)*</math>)([:;,.)])', re.S)
+
+
+def no_lone_marks(page: str) -> str:
+    """``page`` (HTML) with each inline formula kept on one line with the punctuation mark
+    after it: a line never starts with a lone colon.
+
+    >>> no_lone_marks('<math display="inline"><mi>a</mi></math> <math display="inline"></math>:')
+    '<math display="inline"><mi>a</mi></math> <span class="nobr"><math display="inline"></math>:</span>'
+    """
+    return _INLINE_MATH_THEN_MARK.sub(r'<span class="nobr">\1\2</span>', page)
 
 
 def paragraphs(text: str) -> list[str]:

@@ -78,18 +78,29 @@ def factor_parts(expr: Expr, net: Network) -> tuple[str, list[str]]:
     short = [isinstance(p, sp.Add) and len(p.args) > SUM_TERMS for p in parts]
     if not any(short):
         return sign, factor_latexes(parts, net)
-    # a long sum is elided (its first terms, \cdots, its last): shown, not printed whole
-    return sign, [rf"\left({short_sum(p, net)}\right)" if long else latex(p, net)
-                  for p, long in zip(parts, short)]
+    # a long sum is elided (its first terms, \cdots, its last): shown, not printed whole;
+    # the other factors keep their brackets (``\left(1 - a\right)``)
+    return sign, [rf"\left({short_sum(p, net)}\right)" if long else shown
+                  for p, long, shown in zip(parts, short, factor_latexes(parts, net))]
+
+
+def _number_only(line: Sequence[str]) -> bool:
+    return all(re.fullmatch(r"-?[\d.]+", item.strip()) for item in line)
 
 
 def chunks(items: Sequence[str], joiner: str, budget: int = LINE_BUDGET) -> list[str]:
-    """Join ``items`` with ``joiner`` into lines of about ``budget`` visible characters."""
+    """Join ``items`` with ``joiner`` into lines of about ``budget`` visible characters;
+    a number never stands alone on a line.
+
+    >>> chunks(["2", "x" * 70, "y"], " ")
+    ['2 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx', 'y']
+    """
     lines: list[list[str]] = [[]]
     used = 0
     for item in items:
         w = width(item) + 2
-        if lines[-1] and used + w > budget:
+        # a line of a lone number (``= 2``) says nothing: its factor joins it however long
+        if lines[-1] and used + w > budget and not _number_only(lines[-1]):
             lines.append([])
             used = 0
         lines[-1].append(item)

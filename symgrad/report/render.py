@@ -68,6 +68,7 @@ def environment() -> jinja2.Environment:
                                             default_for_string=False, default=False),
     )
     env.filters["tex"] = escape.tex
+    env.filters["tex_code"] = escape.tex_code
     env.filters["md"] = escape.markdown
     env.filters["mathml"] = escape.mathml
     env.filters["mathml_block"] = lambda tex: escape.mathml(tex, display=True)
@@ -100,7 +101,8 @@ def render_source(content: Content, fmt: str, figures: dict[str, str]) -> str:
     name = _TEMPLATE_OF[fmt]
     captions = {f.name: f.caption for f in content.figures}
     try:
-        return env.get_template(name).render(c=content, figures=figures, captions=captions)
+        page = env.get_template(name).render(c=content, figures=figures, captions=captions)
+        return escape.no_lone_marks(page) if fmt == "html" else page
     except jinja2.UndefinedError as exc:
         where = _template_line(exc) or name
         raise ReportError(f"report template {where}: {exc.message}") from None

@@ -225,6 +225,7 @@ class Content:
     forward: list[Row]
     deltas: list[DeltaView]
     gradients: list[GradientView]
+    matrix: list[Row]  # math: a large network's layer-level derivation, else empty
     has_point: bool
     loss_value: str | None
     update: Update | None
