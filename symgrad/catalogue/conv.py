@@ -296,7 +296,7 @@ def pool_forward(x: np.ndarray, params: Mapping[str, np.ndarray] | None = None, 
         return y, PoolCache(mode, None, x.shape, kernel, stride, padding)
     best = np.zeros(y.shape, np.min_scalar_type(len(views) - 1))
     for number, (_, view) in enumerate(views[1:], 1):
-        best[view > y] = number  # strictly greater: a tie keeps the first maximum
+        np.putmask(best, view > y, number)  # strictly greater: a tie keeps the first maximum
         np.maximum(y, view, out=y)
     return y, PoolCache(mode, best, x.shape, kernel, stride, padding)
 
@@ -312,6 +312,9 @@ def pool_backward(dy: np.ndarray, cache: PoolCache) -> dict[str, np.ndarray]:
         share = dy / len(views)
         for index, _ in views:
             dx[index] += share
+    elif cache.kernel == cache.stride:  # windows that tile: each entry in one window
+        for number, (_, view) in enumerate(views):
+            np.multiply(dy, cache.best == number, out=view)
     else:
         for number, (index, _) in enumerate(views):
             dx[index] += dy * (cache.best == number)
