@@ -128,20 +128,25 @@ def train_numpy(data: Dataset, params: Params, settings: dict[str, Any]
     return times, p
 
 
-def train_torch(data: Dataset, params: Params, settings: dict[str, Any],
-                dtype: str = "float64") -> tuple[list[Clocks], Callable[[np.ndarray], np.ndarray]]:
-    """The same network, initialization and sample order in PyTorch (one thread)."""
+def build_torch(params: Params, kind: Any) -> Any:
+    """The same network in PyTorch, with ``params`` copied in, in dtype ``kind``."""
     import torch
     torch.set_num_threads(1)
-    kind = getattr(torch, dtype)
-    conv = torch.nn.Conv2d(1, CONV["channels"], CONV["kernel"], padding=CONV["padding"])
-    net = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.MaxPool2d(POOL["kernel"]),
-                              torch.nn.Flatten(), torch.nn.Linear(CONV["channels"] * 16, 10))
-    net = net.to(kind)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, CONV["channels"], CONV["kernel"], padding=CONV["padding"]),
+        torch.nn.ReLU(), torch.nn.MaxPool2d(POOL["kernel"]), torch.nn.Flatten(),
+        torch.nn.Linear(CONV["channels"] * 16, 10)).to(kind)
     with torch.no_grad():
         for module, w, b in ((net[0], "W1", "b1"), (net[4], "W2", "b2")):
             module.weight.copy_(torch.tensor(params[w]))
             module.bias.copy_(torch.tensor(params[b]))
+    return net
+
+
+def train_torch_net(net: Any, data: Dataset, settings: dict[str, Any]) -> list[Clocks]:
+    """Minibatch SGD on ``net``, visiting the samples in :func:`train_numpy`'s order."""
+    import torch
+    kind = next(net.parameters()).dtype
     x = torch.tensor(images(data.x_train), dtype=kind)
     labels = torch.tensor(data.labels_train)
     opt = torch.optim.SGD(net.parameters(), lr=settings["learning_rate"])
@@ -157,6 +162,16 @@ def train_torch(data: Dataset, params: Params, settings: dict[str, Any],
             loss_fn(net(xs[start:start + batch]), ls[start:start + batch]).backward()
             opt.step()
         times.append(_since(start_time))
+    return times
+
+
+def train_torch(data: Dataset, params: Params, settings: dict[str, Any],
+                dtype: str = "float64") -> tuple[list[Clocks], Callable[[np.ndarray], np.ndarray]]:
+    """The same network, initialization and sample order in PyTorch (one thread)."""
+    import torch
+    kind = getattr(torch, dtype)
+    net = build_torch(params, kind)
+    times = train_torch_net(net, data, settings)
 
     def predict(rows: np.ndarray) -> np.ndarray:
         with torch.no_grad():
