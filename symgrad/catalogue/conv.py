@@ -61,7 +61,8 @@ def _ints(value: int | tuple[int, ...], d: int, name: str, layer: str, low: int)
     values = (value,) * d if isinstance(value, (int, np.integer)) else tuple(value)
     if len(values) != d or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
                                or v < low for v in values):
-        raise ArgumentError(f"layer '{layer}': {name} must be {d} integer(s) >= {low}, "
+        some = f" (or {d} of them, one per axis)" if d > 1 else ""
+        raise ArgumentError(f"layer '{layer}': {name} must be an integer >= {low}{some}, "
                             f"got {value!r}")
     return tuple(int(v) for v in values)
 
