@@ -25,7 +25,8 @@ from .catalogue import ACTIVATIONS, Activation, Loss, get_activation, get_loss
 from .errors import SpecError, SymgradError, UnknownNameError
 from .spec import Spec
 
-__all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION", "LEVELS", "SCALAR_LIMIT"]
+__all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION", "LEVELS", "SCALAR_LIMIT",
+           "dense_only"]
 
 #: The spec word for a layer whose output is its pre-activation ``z`` itself.
 NO_ACTIVATION = "none"
@@ -97,6 +98,7 @@ class Architecture:
     @classmethod
     def from_spec(cls, spec: Spec) -> Architecture:
         n = spec.network
+        dense_only(spec)
         layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params))
                   for layer in n.layers]
         return cls.build(n.inputs, layers, n.loss, spec=spec, tied=n.tied_field())
@@ -136,6 +138,17 @@ class Architecture:
             raise self.error(f"network.layers[{last.index - 1}].activation",
                              f"loss '{self.loss.name}' takes probabilities: the last layer's "
                              f"activation must be {_probability_names()}, not '{last.label}'")
+
+
+def dense_only(spec: Spec) -> None:
+    """A spec of dense layers passes; one with a layer type (a stack, see
+    :mod:`symgrad.stack`) is an error naming the layer: no symbol per weight for it."""
+    typed = [(i, layer.type) for i, layer in enumerate(spec.network.layers)
+             if layer.type != "dense"]
+    if typed:
+        raise spec.error(f"network.layers[{typed[0][0]}].type", f"layer type "
+                         f"'{typed[0][1]}' is derived and trained at the layer level only; "
+                         "use --level layer", value=typed[0][1])
 
 
 def _probability_names() -> str:

@@ -43,13 +43,15 @@ import numpy as np
 from .errors import MissingDependencyError
 from .spec import Spec
 
-__all__ = ["Dataset", "load_dataset", "load_digits", "SOURCES", "EXTRA_HINT"]
+__all__ = ["Dataset", "load_dataset", "load_digits", "load_bit_counts", "SOURCES",
+           "EXTRA_HINT"]
 
 #: What to run when scikit-learn is missing.
 EXTRA_HINT = "pip install 'symgrad[examples]'"
 #: Names a spec may give as ``[data] source``.
-SOURCES = ("digits",)
-_OPTIONS = ("test_fraction", "standardize", "seed")
+SOURCES = ("digits", "bit_counts")
+_OPTIONS = {"digits": ("test_fraction", "standardize", "seed"),
+            "bit_counts": ("test_fraction", "seed", "steps", "samples")}
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Dataset:
 
     @property
     def features(self) -> int:
-        return int(self.x_train.shape[1])
+        return int(self.x_train.shape[-1])  # a sequence's samples are (steps, features)
 
     @property
     def classes(self) -> int:
@@ -106,8 +108,24 @@ def load_digits(*, test_fraction: float = 0.25, standardize: bool = True,
     return _split(x, labels, "digits", test_fraction, standardize, seed)
 
 
+def load_bit_counts(*, steps: int = 8, samples: int = 2000, test_fraction: float = 0.25,
+                    seed: int = 0) -> Dataset:
+    """Sequences of ``steps`` random bits, ``x`` of shape ``(samples, steps, 1)``; a
+    sequence's class is how many of its bits are 1 (``steps + 1`` classes): a task for a
+    recurrent layer, which must count along the sequence. Generated, nothing to install.
+
+    >>> d = load_bit_counts(steps=4, samples=10)
+    >>> d.x_train.shape, d.classes, bool((d.x_train.sum(axis=(1, 2)) == d.labels_train).all())
+    ((8, 4, 1), 5, True)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, size=(samples, steps, 1)).astype(np.float64)
+    labels = np.add.reduce(x, axis=(1, 2)).astype(np.intp)
+    return _split(x, labels, "bit_counts", test_fraction, False, seed, classes=steps + 1)
+
+
 def _split(x: np.ndarray, labels: np.ndarray, name: str, test_fraction: float,
-           standardize: bool, seed: int) -> Dataset:
+           standardize: bool, seed: int, classes: int | None = None) -> Dataset:
     n = len(x)
     order = np.random.default_rng(seed).permutation(n)
     n_test = int(round(n * test_fraction))
@@ -121,8 +139,7 @@ def _split(x: np.ndarray, labels: np.ndarray, name: str, test_fraction: float,
         x_test = (x_test - mean) / scale
     else:
         mean, scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
-    classes = int(labels.max()) + 1
-    eye = np.eye(classes)
+    eye = np.eye(int(labels.max()) + 1 if classes is None else classes)
     return Dataset(name, np.ascontiguousarray(x_train), eye[labels[train]],
                    np.ascontiguousarray(x_test), eye[labels[test]], labels[train],
                    labels[test], mean, scale)
@@ -130,10 +147,11 @@ def _split(x: np.ndarray, labels: np.ndarray, name: str, test_fraction: float,
 
 def _options(spec: Spec) -> dict[str, Any]:
     raw: Mapping[str, Any] = spec.data.options
+    known = _OPTIONS[str(spec.data.source)]
     for key in raw:
-        if key not in _OPTIONS:
+        if key not in known:
             raise spec.error(f"data.{key}", f"unknown option of source "
-                             f"'{spec.data.source}'; expected one of: {', '.join(_OPTIONS)}")
+                             f"'{spec.data.source}'; expected one of: {', '.join(known)}")
     out: dict[str, Any] = {}
     if "test_fraction" in raw:
         value = raw["test_fraction"]
@@ -149,12 +167,13 @@ def _options(spec: Spec) -> dict[str, Any]:
             raise spec.error("data.standardize", f"expected true or false, got {value!r}",
                              value=value)
         out["standardize"] = value
-    if "seed" in raw:
-        value = raw["seed"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise spec.error("data.seed", f"expected an integer >= 0, got {value!r}",
+    for key, least in (("seed", 0), ("steps", 1), ("samples", 4)):
+        value = raw.get(key, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise spec.error(f"data.{key}", f"expected an integer >= {least}, got {value!r}",
                              value=value)
-        out["seed"] = value
+        if key in raw:
+            out[key] = value
     return out
 
 
@@ -171,15 +190,18 @@ def load_dataset(spec: Spec) -> Dataset:
     if source not in SOURCES:
         raise spec.error("data.source", f"unknown data set '{source}'; known: "
                          f"{', '.join(SOURCES)}", value=source)
-    data = load_digits(**_options(spec))
+    data = _LOADERS[source](**_options(spec))
     net = spec.network
     if net.inputs != data.features:
         raise spec.error("network.inputs", f"the {data.name} data set has {data.features} "
                          f"features, but the network has {net.inputs} inputs",
                          value=net.inputs)
     last = len(net.layers) - 1
-    if net.layers[last].units != data.classes:
+    if net.layers[last].type == "dense" and net.layers[last].units != data.classes:
         raise spec.error(f"network.layers[{last}].units",
                          f"the {data.name} data set has {data.classes} classes, but the last "
                          f"layer has {net.layers[last].units} units")
     return data
+
+
+_LOADERS = {"digits": load_digits, "bit_counts": load_bit_counts}

@@ -34,7 +34,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .architecture import NO_ACTIVATION, Architecture, Dense
+from .architecture import NO_ACTIVATION, Architecture, Dense, dense_only
 from .catalogue import Activation, Loss
 from .errors import SpecError, SymgradError, UnknownNameError
 from .printing import latex
@@ -341,6 +341,7 @@ class Network:
     @classmethod
     def from_spec(cls, spec: Spec) -> "Network":
         """Build the network a spec describes (errors name the spec's fields)."""
+        dense_only(spec)
         n = spec.network
         layers = [Dense(layer.units, layer.activation, layer.bias, dict(layer.params),
                         layer.shared_bias) for layer in n.layers]

@@ -65,7 +65,12 @@ FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
                 "loss": "the loss, by a name or alias from the catalogue",
                 "names": "base names that replace the default ones, by role",
                 "tie": "NAME = [members]: one new parameter NAME replaces the members"},
-    "network.layers": {"units": "how many units the layer has",
+    "network.layers": {"type": "the layer type: \"dense\" (the default) or one from the "
+                               "catalogue's layer types (\"batchnorm\", \"dropout\", "
+                               "\"log_softmax\", \"softmax\", \"rnn\"); a typed layer's other "
+                               "fields are its settings (rate = 0.2), and it is derived and "
+                               "trained at the layer level",
+                       "units": "how many units the layer has",
                        "activation": "the activation, by a name or alias from the catalogue, "
                                      "or \"none\" for a = z",
                        "bias": "whether the units have a bias (default true)",
@@ -93,13 +98,17 @@ _TIE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a parameter's name, as b1 
 @dataclass(frozen=True)
 class LayerSpec:
     """One dense layer: how many units, which activation (or ``"none"``), a bias or not,
-    and whether its units share one bias (``shared_bias``)."""
+    and whether its units share one bias (``shared_bias``); or, when ``type`` is not
+    ``"dense"``, a layer type of the catalogue with its ``settings`` (numbers and
+    booleans, checked against the layer type by :mod:`symgrad.stack`)."""
 
     units: int
     activation: str
     bias: bool = True
     params: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     shared_bias: bool = False
+    type: str = "dense"
+    settings: Mapping[str, float | bool] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -279,10 +288,25 @@ def _finite(value: object, fail: Any) -> float:
 _LAYER_KEYS = tuple(FIELDS["network.layers"])
 
 
+def _typed_layer(reader: _Reader, raw: Mapping[str, Any], kind: str, where: str) -> LayerSpec:
+    """``{ type = "dropout", rate = 0.2 }``: the type and its settings, numbers or booleans
+    (which names a type takes is the catalogue's to say)."""
+    settings: dict[str, float | bool] = {}
+    for key, value in raw.items():
+        if key != "type":
+            settings[key] = value if isinstance(value, (bool, int)) else _finite(
+                value, lambda msg: reader.fail(f"{where}.{key}", msg, value))
+    return LayerSpec(0, "none", False, type=kind, settings=MappingProxyType(settings))
+
+
 def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
     if not isinstance(raw, dict):
         raise reader.fail(where, f"expected a table such as {{ units = 1, activation = "
                                  f"\"sigmoid\" }}, got {_type_name(raw)}")
+    kind = reader.string(raw, "type", where, default="dense")
+    if kind != "dense":
+        return _typed_layer(reader, raw, kind, where)
+    raw = {k: v for k, v in raw.items() if k != "type"}
     units = reader.integer(raw, "units", where, required=True)
     activation = reader.string(raw, "activation", where, required=True)
     bias, shared = raw.get("bias", True), raw.get("shared_bias", False)

@@ -56,7 +56,7 @@ def test_options_from_the_spec() -> None:
 
 
 @pytest.mark.parametrize("data, message", [
-    ('source = "mnist"\n', "d.toml:6: field 'data.source': unknown data set 'mnist'; known: digits"),
+    ('source = "mnist"\n', "d.toml:6: field 'data.source': unknown data set 'mnist'; known: digits, bit_counts"),
     ('source = "digits"\nshuffle = true\n',
      "d.toml:7: field 'data.shuffle': unknown option of source 'digits'; expected one of: "
      "test_fraction, standardize, seed"),

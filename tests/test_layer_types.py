@@ -15,6 +15,7 @@ import sympy as sp
 from symgrad.catalogue import LAYER_TYPES, LayerType, get_layer_type
 from symgrad.catalogue.layer_types import N, evaluate
 from symgrad.errors import ArgumentError, ShapeError, UnknownNameError
+from symgrad.printing import matrix_text
 
 try:
     import torch
@@ -45,7 +46,17 @@ def _torch_dropout(x: Any, p: dict[str, Any], rate: float, mask: Any) -> Any:
     return x * mask / (1.0 - rate)
 
 
+def _torch_rnn(x: Any, p: dict[str, Any], units: int, steps: int, sequence: bool) -> Any:
+    """torch.nn.RNN (tanh) with our parameters: its second bias is zero."""
+    rnn = torch.nn.RNN(x.shape[2], units, batch_first=True, dtype=torch.float64)
+    weights = {"weight_ih_l0": p["Wx"], "weight_hh_l0": p["Wh"], "bias_ih_l0": p["b"],
+               "bias_hh_l0": torch.zeros(units, dtype=torch.float64)}
+    out, last = torch.func.functional_call(rnn, weights, (x,))
+    return out if sequence else last[0]
+
+
 TORCH_FORWARD: dict[str, Callable[..., Any]] = {
+    "rnn": _torch_rnn,
     "batchnorm": _torch_batchnorm,
     "dropout": _torch_dropout,
     "softmax": lambda x, p: torch.softmax(x, dim=1),
@@ -55,8 +66,11 @@ TORCH_FORWARD: dict[str, Callable[..., Any]] = {
 CASES = [Case(name, shape, n, hyper, TORCH_FORWARD[name])
          for name, hyper in (("batchnorm", {"eps": 1e-5}), ("dropout", {"rate": 0.3}),
                              ("softmax", {}), ("log_softmax", {}))
-         for n, shape in ((1 if name != "batchnorm" else 2, (3,)), (5, (4,)), (16, (7,)))]
-IDS = [f"{c.layer}-N{c.batch}-D{c.sample_shape[0]}" for c in CASES]
+         for n, shape in ((1 if name != "batchnorm" else 2, (3,)), (5, (4,)), (16, (7,)))] + [
+    Case("rnn", (T, 3), n, {"units": 4, "steps": T, "sequence": seq}, _torch_rnn)
+    for n, T, seq in ((1, 1, False), (4, 5, False), (3, 6, True), (9, 3, True))]
+IDS = [f"{c.layer}-N{c.batch}-{'x'.join(map(str, c.sample_shape))}"
+       + ("-seq" if c.hyper.get("sequence") else "") for c in CASES]
 
 
 def _data(case: Case, seed: int = 0) -> tuple[LayerType, np.ndarray, dict[str, np.ndarray],
@@ -67,11 +81,12 @@ def _data(case: Case, seed: int = 0) -> tuple[LayerType, np.ndarray, dict[str, n
     rng = np.random.default_rng(seed)
     shape = (case.batch,) + case.sample_shape
     x = rng.normal(size=shape) * 2.0
-    params = {k: v + rng.normal(size=v.shape)
+    params = {k: v + 0.5 * rng.normal(size=v.shape)
               for k, v in entry.init(case.sample_shape, case.hyper, rng).items()}
     hyper = dict(case.hyper)
     hyper.update({k: draw(shape, hyper, rng) for k, draw in entry.inputs.items()})
-    return entry, x, params, hyper, rng.normal(size=shape)
+    out = entry.output_shape(case.sample_shape, entry.with_defaults(case.hyper))
+    return entry, x, params, hyper, rng.normal(size=(case.batch,) + out)
 
 
 def _close(got: np.ndarray, want: np.ndarray, rel: float, floor: float = 0.0) -> None:
@@ -141,7 +156,7 @@ def _symbolic_arrays(case: Case, x: np.ndarray, params: dict[str, np.ndarray],
     return {"s": y if case.layer == "softmax" else np.exp(y)}
 
 
-@pytest.mark.parametrize("case", CASES[1::3], ids=IDS[1::3])
+@pytest.mark.parametrize("case", CASES[1:12:3], ids=IDS[1:12:3])
 def test_symbolic_derivation_equals_the_kernels(case: Case) -> None:
     """SymPy evaluates each derivation's batch-form gradients for concrete arrays at
     N = 5, D = 4: equal to the NumPy kernels."""
@@ -225,8 +240,9 @@ def test_shapes_that_do_not_fit_name_both_shapes_and_the_layer() -> None:
 def test_unknown_layer_type_and_setting_list_the_known_ones() -> None:
     with pytest.raises(UnknownNameError) as err:
         get_layer_type("batchnrom")
-    assert str(err.value).startswith("unknown layer type 'batchnrom'; known: avgpool1d, "
-                                     "avgpool2d, batchnorm, conv1d, conv2d, dropout")
+    assert str(err.value) == "unknown layer type 'batchnrom'; known: " + ", ".join(
+        sorted(LAYER_TYPES))
+    assert {"batchnorm", "dropout", "log_softmax", "rnn", "softmax"} <= set(LAYER_TYPES)
     with pytest.raises(UnknownNameError, match="unknown setting of layer type 'batchnorm' "
                        "'momentum'; known: eps"):
         get_layer_type("batchnorm").with_defaults({"momentum": 0.9})
@@ -239,3 +255,77 @@ def test_every_entry_has_every_facet() -> None:
         assert steps.layer == name and steps.backward and set(steps.gradients) == {
             "x", *entry.params}
         assert all(st.text() and st.latex() for st in steps.forward + steps.backward)
+
+
+def _indexed_value(expr: sp.Expr, arrays: dict[str, np.ndarray], free: tuple[sp.Symbol, ...],
+                   shape: tuple[int, ...], sizes: dict[sp.Symbol, int]) -> np.ndarray:
+    """An index-form result evaluated entry by entry: SymPy sums out the (1-based) indices
+    over the given arrays (padded by one in front, so index k reads entry k - 1)."""
+    table = {sp.IndexedBase(k): sp.ImmutableDenseNDimArray(v) for k, v in arrays.items()}
+    out = np.empty(shape)
+    body = expr.subs(sizes)
+    for idx in np.ndindex(shape):
+        value = body.subs(dict(zip(free, (k + 1 for k in idx)))).doit()
+        value = value.replace(lambda e: isinstance(e, sp.Indexed),
+                              lambda e: table[e.base][tuple(e.indices)])
+        out[idx] = float(value)
+    return out
+
+
+@needs_torch
+def test_rnn_bptt_sums_equal_the_kernels_with_torchs_deltas() -> None:
+    """The derivation's sums over steps and samples, evaluated with delta_t = dE/dz_t that
+    torch.autograd computes, equal the BPTT kernels' gradients."""
+    entry = get_layer_type("rnn")
+    rng = np.random.default_rng(5)
+    n, T, D, H = 2, 3, 2, 3
+    x = rng.normal(size=(n, T, D))
+    p = {k: v + 0.5 * rng.normal(size=v.shape)
+         for k, v in entry.init((T, D), {"units": H}, rng).items()}
+    dy = rng.normal(size=(n, T, H))
+    grads = entry.backward(dy, entry.forward(x, p, units=H, steps=T, sequence=True)[1])
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in p.items()}
+    h, zs, hs = torch.zeros(n, H, dtype=torch.float64), [], [np.zeros((n, H))]
+    for t in range(T):
+        z = torch.tensor(x[:, t]) @ tp["Wx"].T + h @ tp["Wh"].T + tp["b"]
+        z.retain_grad()
+        h = torch.tanh(z)
+        zs.append(z)
+        hs.append(h.detach().numpy())
+    (torch.stack([torch.tanh(z) for z in zs], 1) * torch.tensor(dy)).sum().backward()
+    delta = np.stack([z.grad.numpy() for z in zs], 1)
+    pad = np.pad  # 1-based indices: one entry in front (h's step axis starts at h_0)
+    arrays = {"delta": pad(delta, ((1, 0), (1, 0), (1, 0))), "x": pad(x, ((1, 0),) * 3),
+              "h": pad(np.stack(hs, 1), ((1, 0), (0, 0), (1, 0))),
+              "W_x": pad(p["Wx"], ((1, 0), (1, 0)))}
+    steps = entry.derivation(units=H, steps=T, sequence=True)
+    sizes = {steps.scalars[k]: v for k, v in {"N": n, "T": T, "H": H, "D": D}.items()}
+    a, c, pp, q = sp.symbols("a c p q", integer=True)
+    free = {"x": (pp, q, c), "Wh": (a, c), "Wx": (a, c), "b": (a,)}
+    for name, value in grads.items():
+        got = _indexed_value(steps.gradients[name], arrays, free[name], value.shape, sizes)
+        _close(got, value, 1e-12)
+    dwh = next(s for s in steps.backward if s.lhs == sp.Indexed("dW_h", a, c))
+    assert sp.sstr(dwh.rhs) == "Sum(delta[n, t, a]*h[n, t - 1, c], (t, 1, T), (n, 1, N))"
+
+
+def test_rnn_delta_recursion_is_shown_with_the_recurrent_term() -> None:
+    text = get_layer_type("rnn").derivation().text(matrix_text)
+    assert ("    delta_t = (W_h^T · delta_{t+1} + g_t) ⊙ (1_H - (h_t ⊙ h_t))   [H x 1]"
+            in text.splitlines())
+    assert "    dW_h (step t) = delta_t · h_{t-1}^T   [H x H]" in text.splitlines()
+
+
+def test_rnn_shapes_that_do_not_fit() -> None:
+    rnn = get_layer_type("rnn")
+    hyper = rnn.with_defaults({"units": 4, "steps": 5})
+    assert rnn.output_shape((5, 3), hyper) == (4,)
+    assert rnn.output_shape((5, 3), {**hyper, "sequence": True}) == (5, 4)
+    with pytest.raises(ShapeError) as err:
+        rnn.output_shape((6, 3), hyper)
+    assert str(err.value) == ("layer 'rnn': per-sample input of shape (6, 3) does not fit; it "
+                              "needs (T, D), a sequence of 5 steps per sample")
+    with pytest.raises(ShapeError, match=r"layer 'rnn': input of shape \(2, 5, 2\) does not "
+                       r"fit; it needs \(N, T, 3\) to match Wx \(4, 3\)"):
+        rnn.forward(np.zeros((2, 5, 2)), rnn.init((5, 3), hyper, np.random.default_rng(0)),
+                    **hyper)

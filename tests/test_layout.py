@@ -21,6 +21,7 @@ RANK = {
     "spec": 1,
     "catalogue": 2, "printing": 2.2, "numbers": 3,  # every activation and loss, and float64
     "architecture": 2.5,  # layers and loss resolved once, for both derivation levels
+    "stack": 2.6,  # dense layers and catalogue layer types (layer level only), on architecture
     "network": 3,
     "derive": 4,
     "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only

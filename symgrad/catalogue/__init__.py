@@ -22,6 +22,7 @@ from .layer_types import (LAYER_TYPES, LayerType, MatrixSteps, Step, get_layer_t
                           register_layer_type, unregister_layer_type)
 from .layers_norm import BATCHNORM, DROPOUT  # importing them registers them
 from .layers_softmax import LOG_SOFTMAX, SOFTMAX
+from .layers_rnn import RNN
 from .layers_conv import (AVGPOOL1D, AVGPOOL2D, CONV1D, CONV2D, FLATTEN, MAXPOOL1D,
                           MAXPOOL2D, RELU)
 
@@ -31,5 +32,5 @@ __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry
            "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss",
            "LAYER_TYPES", "LayerType", "MatrixSteps", "Step", "get_layer_type",
            "register_layer_type", "unregister_layer_type", "BATCHNORM", "DROPOUT", "LOG_SOFTMAX",
-           "SOFTMAX", "CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D",
-           "FLATTEN", "RELU"]
+           "SOFTMAX", "RNN", "CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D",
+           "AVGPOOL2D", "FLATTEN", "RELU"]

@@ -34,6 +34,8 @@ def ones_t(n: Expr) -> MatrixExpr:
 
 def _sum_apart(s: Sum, zero: Collection[Expr]) -> Expr:
     """One sum as a sum of sums of single terms, constants outside, deltas evaluated."""
+    if len(s.limits) > 1:
+        return _delta_summed(s, zero)
     (index, *_), = s.limits
     out: Expr = sp.Integer(0)
     for term in sp.Add.make_args(sp.expand(s.function)):
@@ -48,6 +50,17 @@ def _sum_apart(s: Sum, zero: Collection[Expr]) -> Expr:
             value = Sum(rest, *s.limits)
         out += coeff * value
     return out
+
+
+def _delta_summed(s: Sum, zero: Collection[Expr]) -> Expr:
+    """A sum over several indices: the first index a Kronecker delta holds summed out
+    (finite sums commute), the others kept; unchanged when no delta holds one."""
+    held = {arg for delta in s.function.atoms(KroneckerDelta) for arg in delta.args}
+    for k, limit in enumerate(s.limits):
+        if limit[0] in held:
+            inner = _sum_apart(Sum(s.function, limit), zero)
+            return Sum(inner, *(s.limits[:k] + s.limits[k + 1:]))
+    return s
 
 
 def sums_out(expr: Expr, zero: Collection[Expr] = ()) -> Expr:

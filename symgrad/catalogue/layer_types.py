@@ -36,6 +36,9 @@ The facets of an entry:
 ``predict(x, params, **hyper)``
     the output at inference where it differs from training (dropout: ``x``); ``None``
     means ``forward``'s output.
+``sample_shape(inputs, hyper)``
+    the per-sample input shape of a network of ``inputs`` inputs that starts with this
+    layer, where it is not ``(inputs,)`` (the recurrent layer: ``(steps, inputs)``).
 
 >>> sorted(LAYER_TYPES)[:4]
 ['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
@@ -136,6 +139,7 @@ class LayerType:
     derivation: Callable[..., MatrixSteps]
     inputs: Mapping[str, Draw] = field(default_factory=dict)
     predict: Callable[..., np.ndarray] | None = None
+    sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
 
     def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         """The hyperparameters with defaults filled in; an unknown one is an error naming it."""

@@ -15,7 +15,9 @@ import numpy as np
 from ..errors import ArgumentError, MissingDependencyError
 from ..architecture import SCALAR_LIMIT, Architecture
 from ..derive import LayerDerivation
-from ..spec import read_spec
+from ..derive.stack import StackDerivation
+from ..spec import Spec, read_spec
+from ..stack import has_layer_types
 from ._output import supports_unicode
 
 
@@ -49,6 +51,8 @@ def layer_level(args: argparse.Namespace) -> bool:
     if level == "scalar" and args.wrt:
         return False
     spec = read_spec(args.spec)
+    if has_layer_types(spec) and level != "scalar":
+        return _stack_level(spec, args)
     count = Architecture.from_spec(spec).parameter_count
     if level == "scalar" and count > SCALAR_LIMIT:
         raise ArgumentError(f"this network has {count:,} parameters, too many to print one "
@@ -64,7 +68,7 @@ def layer_level(args: argparse.Namespace) -> bool:
                             "layer-level derivation always shows its steps")
     d = LayerDerivation(spec)
     if args.latex:
-        print("\\begin{aligned}\n" + " \\\\\n".join(d.latex_lines()) + "\n\\end{aligned}")
+        _print_aligned(d.latex_lines())
         return True
     uni = supports_unicode()
     blocks = [d.text(unicode=uni)]
@@ -72,4 +76,24 @@ def layer_level(args: argparse.Namespace) -> bool:
     if values:
         blocks.append("\n".join(values))
     print("\n".join(blocks))
+    return True
+
+
+def _print_aligned(lines: list[str]) -> None:
+    print("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}")
+
+
+def _stack_level(spec: Spec, args: argparse.Namespace) -> bool:
+    """Print the derivation of a network with layer types (batch norm, dropout, ...)."""
+    if args.wrt:
+        raise ArgumentError("--wrt picks scalar gradients; a network with layer types is "
+                            "derived at the layer level only")
+    if getattr(args, "form", "factored") != "factored":
+        raise ArgumentError(f"--form {args.form} applies to the scalar derivation; the "
+                            "layer-level derivation always shows its steps")
+    d = StackDerivation(spec)
+    if args.latex:
+        _print_aligned(d.latex_lines())
+    else:
+        print(d.text(unicode=supports_unicode()))
     return True

@@ -48,7 +48,7 @@ def train_layers(spec: Spec, args: argparse.Namespace) -> int:
         for bar in bars:
             bar.close()
     d = result.derivation
-    shape = " -> ".join([str(d.sizes[0])] + [f"{s.units} {s.label}" for s in d.shapes])
+    shape = d.shape_text()
     per_epoch = -(-result.samples // result.batch_size)
     length = (f"{result.epochs} epochs" if result.epochs is not None
               else f"{result.iterations} iterations")

@@ -355,13 +355,15 @@ class LayerDerivation:
             return -sp.Sum(-term, (k, 1, self.sizes[-1]))
         return sp.Sum(term, (k, 1, self.sizes[-1]))
 
+    def shape_text(self) -> str:
+        """``64 -> 32 sigmoid -> 10 softmax``: the inputs, then each layer."""
+        return " -> ".join([str(self.sizes[0])] + [f"{s.units} {s.label}" for s in self.shapes])
+
     def text(self, unicode: bool = True) -> str:
         """The derivation step by step, as ``symgrad derive --level layer`` prints it."""
         dot = " · " if unicode else "*"
         arrow = "←" if unicode else "<-"
-        shape_text = " -> ".join([str(self.sizes[0])] + [f"{s.units} {s.label}"
-                                                       for s in self.shapes])
-        lines = [f"layer-level derivation: {shape_text}; loss {self.loss.name} "
+        lines = [f"layer-level derivation: {self.shape_text()}; loss {self.loss.name} "
                  f"({self.loss.reduction} over samples); {self.parameter_count:,} "
                  f"parameter{'s' if self.parameter_count != 1 else ''}",
                  "forward (one sample; x, z_l, a_l, y are column vectors):"]

@@ -51,6 +51,7 @@ from ..errors import ArgumentError, DivergenceError, SymgradError, UnknownNameEr
 from ..files import write_atomic
 from ..network import Network
 from ..spec import TRAINING_MODES, Spec, TrainingSpec, read_spec
+from ..stack import has_layer_types
 from .models import GradientFunctions, LayerModel, Model, ScalarModel, choose_level
 
 __all__ = ["train", "Step", "TrainingResult", "write_history_csv", "GROWTH_STEPS",
@@ -425,7 +426,7 @@ def _model(net: Network | Spec | str | Path, level: str,
                             f"{type(net).__name__}")
     chosen = choose_level(net.architecture if isinstance(net, Network) else net, level)
     if chosen == "layer" and (isinstance(net, Network) or net.data.source is not None
-                              or data is not None):
+                              or data is not None or has_layer_types(net)):
         return LayerModel(net, data)
     # the spec's own values: its network holds them, under the names it gives
     network = net if isinstance(net, Network) else Network.from_spec(net)

@@ -29,13 +29,16 @@ import numpy as np
 
 from ..architecture import LEVELS, SCALAR_LIMIT, Architecture
 from ..backends.minibatch import CompiledLayers
+from ..backends.stack import CompiledStack
 from ..compile import compile as compile_derivation
 from ..datasets import Dataset, load_dataset
 from ..derive.matrix import LayerDerivation
+from ..derive.stack import StackDerivation
 from ..derive.unit import derive
 from ..errors import ArgumentError, UnknownNameError
 from ..network import Network
 from ..spec import Spec
+from ..stack import has_layer_types
 
 __all__ = ["Model", "ScalarModel", "LayerModel", "GradientFunctions", "choose_level"]
 
@@ -82,6 +85,8 @@ def choose_level(source: Spec | Architecture, level: str = "auto") -> str:
     above :data:`SCALAR_LIMIT` parameters, unless parameters are tied (scalar only)."""
     if level not in LEVELS:
         raise UnknownNameError("level", level, LEVELS)
+    if isinstance(source, Spec) and has_layer_types(source) and level != "scalar":
+        return "layer"  # a stack (at the scalar level, Architecture says it cannot be)
     arch = source if isinstance(source, Architecture) else Architecture.from_spec(source)
     spec = arch.spec
     named_data = spec is not None and spec.data.source is not None
@@ -174,15 +179,14 @@ class LayerModel:
                  batch_size: int | None = None) -> None:
         begin = time.perf_counter()
         self.network = source if isinstance(source, Network) else None
-        arch = source.architecture if isinstance(source, Network) else \
-            Architecture.from_spec(source)
-        self.derivation = LayerDerivation(arch)
-        self.spec, self.loss_symbol = arch.spec, arch.loss.symbol
-        self.compiled = CompiledLayers(self.derivation, batch_size)
+        self.derivation, self.compiled = _layer_kernels(source, batch_size)
+        self.spec, self.loss_symbol = self.derivation.spec, self.derivation.loss.symbol
         self.setup_seconds = time.perf_counter() - begin
         self.dataset = data
-        if data is None and arch.spec is not None and arch.spec.data.source is not None:
-            self.dataset = load_dataset(arch.spec)
+        if data is None and self.spec is not None and self.spec.data.source is not None:
+            self.dataset = load_dataset(self.spec)
+        if isinstance(self.derivation, StackDerivation):
+            _check_stack_data(self.derivation, self.dataset)
         if self.dataset is not None:
             self.x, self.y = self.dataset.x_train, self.dataset.y_train
         elif self.network is not None:
@@ -233,6 +237,34 @@ class LayerModel:
         predict = self.compiled.predict
         return {"train": float(np.mean(predict(**params, x=data.x_train) == data.labels_train)),
                 "test": float(np.mean(predict(**params, x=data.x_test) == data.labels_test))}
+
+
+def _layer_kernels(source: Network | Spec, batch_size: int | None
+                   ) -> tuple[LayerDerivation | StackDerivation, CompiledLayers | CompiledStack]:
+    """The layer level's derivation and kernels: a stack's (layer types) or a dense one's."""
+    if isinstance(source, Spec) and has_layer_types(source):
+        stack = StackDerivation(source)
+        return stack, CompiledStack(stack, batch_size, seed=source.training.seed)
+    arch = source.architecture if isinstance(source, Network) else \
+        Architecture.from_spec(source)
+    derivation = LayerDerivation(arch)
+    return derivation, CompiledLayers(derivation, batch_size)
+
+
+def _check_stack_data(d: StackDerivation, data: Dataset | None) -> None:
+    """A stack trains on a named data set whose targets fit its output."""
+    spec = d.spec
+    if data is None or spec is None:
+        raise ArgumentError("a network with layer types trains on a named data set "
+                            "([data] source = ...)")
+    outputs = d.stack.output_shape[0]
+    if data.classes != outputs:
+        last = len(spec.network.layers) - 1
+        raise spec.error(f"network.layers[{last}]", f"the {data.name} data set has "
+                         f"{data.classes} classes, but the network has {outputs} outputs")
+    if tuple(data.x_train.shape[1:]) != d.stack.inputs:
+        raise spec.error("network.inputs", f"the {data.name} data set's samples have shape "
+                         f"{tuple(data.x_train.shape[1:])}, the network takes {d.stack.inputs}")
 
 
 def _columns(net: Network) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,199 @@
+"""A stack's layer-level derivation as NumPy code over minibatches (rows are samples).
+
+Dense layers are ``Z = A W^T + b`` with their activation's value and slope from the
+catalogue's stable forms (:func:`symgrad.compile.activation_kernel`); a layer type runs its
+catalogue entry's ``forward`` and ``backward`` kernels, the forms its derivation ends with.
+The loss's gradient follows the derivation's output rule
+(:data:`symgrad.derive.stack.OUTPUT_RULES`).
+
+Layer types with extra inputs (dropout's mask) draw them in training (:meth:`sgd_epoch`,
+from a generator seeded once); :meth:`value_and_grad`, :meth:`loss` and :meth:`predict`
+evaluate the network as used after training: dropout passes its input through, and batch
+normalization (training mode only) normalizes with the statistics of the batch given.
+
+>>> from symgrad.derive.stack import derive_stack
+>>> c = CompiledStack(derive_stack("derivations/digits_batchnorm.toml"))
+>>> params = c.derivation.initial_parameters(0)
+>>> c.forward(**params, x=np.zeros((2, 64))).shape
+(2, 10)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..compile import _numpy_kernel, activation_kernel
+from ..derive.matrix import _unit_symbols
+from ..derive.stack import StackDerivation
+from ..errors import ArgumentError, ShapeError
+from ..stack import StackLayer
+
+__all__ = ["CompiledStack"]
+
+Params = Mapping[str, np.ndarray]
+Cache = tuple[StackLayer, Any]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return e / np.add.reduce(e, axis=1, keepdims=True)
+
+
+class CompiledStack:
+    """The stack's kernels: ``forward``, ``loss``, ``grad``, ``value_and_grad`` and
+    ``predict`` by name (parameters ``W1, b1, gamma2, ...``, inputs ``x`` of the per-sample
+    shape, targets ``y``), and ``sgd_epoch``, the interface of
+    :class:`symgrad.backends.minibatch.CompiledLayers`."""
+
+    def __init__(self, derivation: StackDerivation, batch_size: int | None = None,
+                 seed: int = 0) -> None:
+        self.derivation = derivation
+        self.stack = derivation.stack
+        self.mean = derivation.loss.reduction == "mean"
+        self.rng = np.random.default_rng(seed)
+        self._kernels: dict[int, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
+            s.index: activation_kernel(s.dense.activation.name, **s.dense.params)
+            for s in self.stack.layers if s.dense is not None and s.dense.activation is not None
+            and s.dense.activation.elementwise}
+        _, a, y = _unit_symbols()
+        self._elementwise = _numpy_kernel((a, y), (derivation.unit_loss,
+                                                   derivation.unit_upstream), [])
+        self.names = [n for s in self.stack.layers for n in s.parameter_names.values()]
+
+    # -- one layer -------------------------------------------------------------------
+
+    def _dense_forward(self, s: StackLayer, P: Params, x: np.ndarray) -> tuple[np.ndarray, Any]:
+        names = s.parameter_names
+        z = x @ P[names["W"]].T
+        if "b" in names:
+            z += P[names["b"]]
+        kernel = self._kernels.get(s.index)
+        if kernel is not None:
+            a, slope = kernel(z)
+            return a, (x, slope)
+        if s.dense is not None and s.dense.activation is not None:  # softmax, last layer
+            return _softmax(z), (x, None)
+        return z, (x, None)
+
+    def _layer_forward(self, s: StackLayer, P: Params, x: np.ndarray, training: bool
+                       ) -> tuple[np.ndarray, Any]:
+        if s.dense is not None:
+            return self._dense_forward(s, P, x)
+        entry = s.entry
+        own = {k: P[v] for k, v in s.parameter_names.items()}
+        if not training and entry.predict is not None:
+            return entry.predict(x, own, **s.hyper), None  # passes dy through
+        extra = {k: draw(x.shape, s.hyper, self.rng) for k, draw in entry.inputs.items()}
+        return entry.forward(x, own, **s.hyper, **extra)
+
+    def _layer_backward(self, s: StackLayer, P: Params, dy: np.ndarray, cache: Any,
+                        grads: dict[str, np.ndarray]) -> np.ndarray:
+        if s.dense is not None:
+            x, slope = cache
+            names = s.parameter_names
+            dz = dy * slope if slope is not None else dy
+            grads[names["W"]] = dz.T @ x
+            if "b" in names:
+                grads[names["b"]] = np.add.reduce(dz, axis=0)
+            return dz @ P[names["W"]]
+        if cache is None:
+            return dy
+        out = s.entry.backward(dy, cache)
+        grads.update({s.parameter_names[k]: v for k, v in out.items() if k != "x"})
+        return out["x"]
+
+    # -- the network -----------------------------------------------------------------
+
+    def _forward(self, P: Params, X: np.ndarray, training: bool
+                 ) -> tuple[np.ndarray, list[Cache]]:
+        caches: list[Cache] = []
+        for s in self.stack.layers:
+            X, cache = self._layer_forward(s, P, X, training)
+            caches.append((s, cache))
+        return X, caches
+
+    def _output(self, out: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """The batch's total loss and its gradient into the last layer (not yet scaled):
+        ``dZ`` for a softmax output with cross-entropy, else ``dA``."""
+        rule = self.derivation.rule
+        if rule == "softmax_cce":
+            logs = np.log(np.maximum(out, np.finfo(float).tiny))
+            return float(-np.vdot(Y, logs)), out * np.add.reduce(Y, axis=1, keepdims=True) - Y
+        if rule == "log_softmax_cce":
+            return float(-np.vdot(Y, out)), -Y
+        loss, upstream = self._elementwise(out, Y)
+        return float(np.add.reduce(loss, axis=None)), upstream
+
+    def _backward(self, P: Params, caches: list[Cache], delta: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+        grads: dict[str, np.ndarray] = {}
+        for s, cache in reversed(caches):  # a softmax output has no slope: delta is dZ
+            delta = self._layer_backward(s, P, delta, cache, grads)
+        return {n: grads[n] for n in self.names}
+
+    def _step(self, P: Params, X: np.ndarray, Y: np.ndarray, training: bool
+              ) -> tuple[float, dict[str, np.ndarray]]:
+        out, caches = self._forward(P, X, training)
+        total, delta = self._output(out, Y)
+        scale = 1.0 / len(X) if self.mean else 1.0
+        return total * scale, self._backward(P, caches, delta * scale)
+
+    # -- public ----------------------------------------------------------------------
+
+    def _named(self, values: Mapping[str, Any], targets: bool = True
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        data = ("x", "y") if targets else ("x",)
+        unknown = sorted(set(values) - set(self.names) - set(data))
+        missing = [k for k in (*self.names, *data) if k not in values]
+        if unknown or missing:
+            raise ArgumentError(f"{'unknown' if unknown else 'missing'} argument "
+                                f"'{(unknown or missing)[0]}'; the arguments are: "
+                                f"{', '.join(self.names)}, {', '.join(data)}")
+        P = {k: np.asarray(values[k], dtype=np.float64) for k in self.names}
+        X = np.asarray(values["x"], dtype=np.float64)
+        if X.shape[1:] != self.stack.inputs:
+            raise ShapeError("input", X.shape, "(N, " + ", ".join(map(str, self.stack.inputs))
+                             + ")", "x")
+        Y = np.asarray(values["y"], dtype=np.float64) if targets else None
+        if Y is not None and Y.shape != (len(X),) + self.stack.output_shape:
+            raise ArgumentError(f"targets y must have shape ({len(X)}, "
+                                f"{self.stack.output_shape[0]}), got {Y.shape}")
+        return P, X, Y
+
+    def forward(self, **values: Any) -> np.ndarray:
+        """The network's outputs (as after training) for parameters and inputs ``x``."""
+        P, X, _ = self._named(values, targets=False)
+        return self._forward(P, X, training=False)[0]
+
+    def loss(self, **values: Any) -> float:
+        return self.value_and_grad(**values)[0]
+
+    def grad(self, **values: Any) -> dict[str, np.ndarray]:
+        return self.value_and_grad(**values)[1]
+
+    def value_and_grad(self, **values: Any) -> tuple[float, dict[str, np.ndarray]]:
+        """The loss and every gradient over ``x, y`` (dropout passing its input through)."""
+        P, X, Y = self._named(values)
+        return self._step(P, X, Y, training=False)  # type: ignore[arg-type]
+
+    def predict(self, **values: Any) -> np.ndarray:
+        """The class of each sample: the index of its largest output."""
+        return np.argmax(self.forward(**values), axis=1)
+
+    def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
+                  order: np.ndarray, batch_size: int, learning_rate: float,
+                  work: Any = None) -> float:
+        """One epoch of minibatch SGD in place over the samples in ``order``, with fresh
+        dropout masks each batch; the mean of the batch losses (each before its update)."""
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            loss, grads = self._step(params, X[rows], Y[rows], training=True)
+            total += loss
+            for name, g in grads.items():
+                params[name] -= learning_rate * g
+        return total / math.ceil(len(order) / batch_size)
+
