@@ -225,8 +225,26 @@ def conv_backward(dy: np.ndarray, cache: ConvCache) -> dict[str, np.ndarray]:
     grad_w = np.matmul(delta, cache.columns.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
     grads = {"W": grad_w, "b": delta.sum(axis=(0, 2))}
     if cache.input_grad:
-        grads["x"] = _full_convolution(dy, w, cache.x_shape, stride, padding)
+        # the same sum either way; the smaller matrix product wins: scattering makes
+        # C * prod(kernel) rows per position, the flipped-kernel correlation F * prod(kernel)
+        # (the digits' first layer, C = 1, F = 16: backward 120 instead of 300 us a batch)
+        full = _scattered_convolution if w.shape[1] < w.shape[0] else _full_convolution
+        grads["x"] = full(dy, w, cache.x_shape, stride, padding)
     return grads
+
+
+def _scattered_convolution(dy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...],
+                           stride: tuple[int, ...], padding: tuple[int, ...]) -> np.ndarray:
+    """dE/dX as ``dxt[n, c, s*i + u] += sum_f W[f, c, u] dy[n, f, i]``: the full convolution
+    summed kernel entry by kernel entry (col2im), then the padding cut off."""
+    kernel, out = w.shape[2:], dy.shape[2:]
+    parts = np.matmul(w.reshape(w.shape[0], -1).T, dy.reshape(dy.shape[:2] + (-1,)))
+    parts = parts.reshape((len(dy), w.shape[1]) + kernel + out)
+    dx = np.zeros(x_shape[:2] + tuple(n + 2 * p for n, p in zip(x_shape[2:], padding)), dy.dtype)
+    for offset in np.ndindex(*kernel):
+        dx[(Ellipsis,) + tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in
+                               zip(offset, stride, out))] += parts[(slice(None),) * 2 + offset]
+    return dx[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, x_shape[2:]))]
 
 
 def _full_convolution(dy: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...],
