@@ -12,10 +12,9 @@ the target (<= 1.0x) is against float64, the same arithmetic.
 
 The symgrad rows: :func:`train_numpy`, a small loop over the catalogue's kernels
 (conv_forward/backward, pool_forward/backward) with the dense softmax layer written out,
-which leaves out the first layer's input gradient as PyTorch does; and ``symgrad.train``
-on the spec itself (the layer level's stack of catalogue entries: every layer's input
-gradient computed, a loss over all training samples recorded each epoch outside the
-timing), whose time is its own median epoch on the wall clock.
+which leaves out the first layer's input gradient as PyTorch does; and
+:func:`train_spec`, the spec's own layer-level kernels, what ``symgrad train`` runs (the
+stack of catalogue entries, every layer's input gradient computed).
 With ``--keep-freed-memory`` glibc's malloc is told (``mallopt``, for the whole process,
 so for PyTorch as for NumPy) to keep freed memory instead of returning it to the system:
 each minibatch's arrays of 256 KB are then reused rather than mapped and faulted in anew,
@@ -200,12 +199,25 @@ def train_torch(data: Dataset, params: Params, settings: dict[str, Any],
     return times, predict
 
 
-def train_spec(params: Params, settings: dict[str, Any]) -> tuple[float, float]:
-    """``symgrad.train`` on the spec from ``params``: its median epoch and test accuracy."""
-    from symgrad.train import train
-    start = {"W1": params["W1"], "b1": params["b1"], "W5": params["W2"], "b5": params["b2"]}
-    result = train(SPEC, params=start, epochs=settings["epochs"], progress=False)
-    return result.seconds_per_epoch, result.accuracy["test"]
+def train_spec(data: Dataset, params: Params, settings: dict[str, Any]
+               ) -> tuple[list[Clocks], Callable[[np.ndarray], np.ndarray]]:
+    """The spec's own layer-level kernels (what ``symgrad train`` runs: the stack of
+    catalogue entries, :class:`CompiledStack`), epoch by epoch in :func:`train_numpy`'s
+    sample order, timed as the other rows."""
+    from symgrad.backends.stack import CompiledStack
+    from symgrad.derive.stack import StackDerivation
+    compiled = CompiledStack(StackDerivation(read_spec(SPEC)), settings["batch_size"])
+    p = {"W1": params["W1"].copy(), "b1": params["b1"].copy(), "W5": params["W2"].copy(),
+         "b5": params["b2"].copy()}
+    rng = np.random.default_rng(settings["seed"])
+    times = []
+    for _ in range(settings["epochs"]):
+        order = rng.permutation(len(data.x_train))
+        start_time = _clocks()
+        compiled.sgd_epoch(p, data.x_train, data.y_train, order, settings["batch_size"],
+                           settings["learning_rate"])
+        times.append(_since(start_time))
+    return times, lambda rows: compiled.predict(**p, x=rows)
 
 
 def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -243,8 +255,8 @@ def main() -> None:
     for _ in range(args.repeats):
         for name in methods:
             if name == SPEC_ROW:
-                seconds, acc[name] = train_spec(params, settings)
-                times = [(seconds, np.nan)]
+                times, predict = train_spec(data, params, settings)
+                acc[name] = accuracy(data.labels_test, predict(data.x_test))
             elif name.startswith("symgrad"):
                 times, p = train_numpy(data, params, settings)
                 acc[name] = accuracy(data.labels_test, predict_numpy(p, data.x_test))
@@ -252,7 +264,7 @@ def main() -> None:
                 times, predict = train_torch(data, params, settings, name.split()[-1])
                 acc[name] = accuracy(data.labels_test, predict(data.x_test))
             best[name] = tuple(min([best.get(name, (np.inf, np.inf))[k]] + [t[k] for t in times])
-                               for k in (0, 1))  # the spec's row has no CPU time: inf
+                               for k in (0, 1))
     _table(best, acc, settings, args.keep_freed_memory)
 
 
@@ -266,23 +278,21 @@ def _table(best: dict[str, Clocks], acc: dict[str, float], settings: dict[str, A
           f"{'test acc':>9s}")
     mine = best["symgrad (NumPy kernels)"]
     for name, (wall, cpu) in best.items():
-        cpu_text = f"{cpu * 1e3:8.2f} {mine[1] / cpu:5.2f}x" if np.isfinite(cpu) else \
-            f"{'n/a':>8s} {'':6s}"
-        print(f"{name:28s} {wall * 1e3:8.2f} {mine[0] / wall:5.2f}x {cpu_text} "
-              f"{acc[name] * 100:8.2f}%")
+        print(f"{name:28s} {wall * 1e3:8.2f} {mine[0] / wall:5.2f}x {cpu * 1e3:8.2f} "
+              f"{mine[1] / cpu:5.2f}x {acc[name] * 100:8.2f}%")
     reference = "PyTorch CPU float64"
     if reference in best:
-        rows = [("wall", "symgrad (NumPy kernels)", 0), ("CPU", "symgrad (NumPy kernels)", 1),
-                ("wall", SPEC_ROW, 0)]
-        for clock, row, k in rows:
-            if row not in best:
-                continue
-            ratio = best[row][k] / best[reference][k]
-            gap = abs(acc[row] - acc[reference]) * 100
-            met = ratio <= 1.0 and gap <= 0.5
-            print(f"target ({clock} time): {row} / {reference} <= 1.0x at test accuracy "
-                  f"within 0.5 %: {ratio:.2f}x, accuracy gap {gap:.2f} % -> "
-                  f"{'met' if met else 'NOT met'}")
+        for row in ("symgrad (NumPy kernels)", SPEC_ROW):
+            for k, clock in enumerate(("wall", "CPU")):
+                _target(row, clock, best[row][k] / best[reference][k],
+                        abs(acc[row] - acc[reference]) * 100)
+
+
+def _target(row: str, clock: str, ratio: float, gap: float) -> None:
+    met = ratio <= 1.0 and gap <= 0.5
+    print(f"target ({clock} time): {row} / PyTorch CPU float64 <= 1.0x at test accuracy "
+          f"within 0.5 %: {ratio:.2f}x, accuracy gap {gap:.2f} % -> "
+          f"{'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":
