@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from sympy import HadamardProduct, KroneckerDelta, MatMul, MatrixSymbol, OneMatrix, Sum
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .conv import (conv_backward, conv_forward, conv_init, conv_output_shape, pool_backward,
                    pool_forward, pool_output_shape)
 from .activations import relu
@@ -109,7 +109,8 @@ def _limits(symbols: tuple[sp.Symbol, ...], size: sp.Expr) -> list[tuple[Any, ..
 
 def conv_derivation(d: int = 1, **hyper: Any) -> MatrixSteps:
     """Convolution with ``d`` spatial axes, differentiated at symbolic sizes (the kernel
-    ``k`` and output size ``L_out`` alike on every axis); ``hyper`` only names the layer."""
+    ``k`` and output size ``L_out`` alike on every axis); the layer's settings (``hyper``)
+    leave the form as it is: sizes, stride and padding stay symbols."""
     n, f, c = (sp.Symbol(v, integer=True) for v in ("n", "f", "c"))
     i, u, t = _indices("i", d), _indices("u", d), _indices("t", d)
     out = sp.Symbol("L_out", integer=True, positive=True)
@@ -259,9 +260,12 @@ def _image_shape(name: str, d: int, inputs: int, hyper: Mapping[str, Any]) -> tu
     """How a convolution reads a flat per-sample input of ``inputs`` features (a network's
     input rows): ``in_channels`` channels of a signal (1-D) or of a square image (2-D), as
     the digits' 64 pixels are one 8x8 channel."""
-    channels = int(hyper["in_channels"])
-    side = round((inputs / channels) ** (1 / d)) if channels > 0 else 0
-    if channels < 1 or channels * side ** d != inputs:
+    channels = hyper["in_channels"]
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ArgumentError(f"layer '{name}': in_channels must be an integer >= 1, got "
+                            f"{channels!r}")
+    side = round((inputs / channels) ** (1 / d))
+    if channels * side ** d != inputs:
         raise ShapeError(name, (inputs,), f"in_channels x {'L' if d == 1 else 'side x side'} "
                          f"with in_channels = {channels}", "flat input")
     return (channels,) + (side,) * d
