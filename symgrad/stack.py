@@ -164,11 +164,14 @@ def _located(spec: Spec, field_name: str, lookup: Any) -> Any:
 
 def _settings(spec: Spec, where: str, entry: LayerType, settings: Mapping[str, Any]
               ) -> dict[str, Any]:
-    """The layer type's settings with defaults; an unknown one names its field."""
+    """The layer type's settings with defaults; an unknown one names its field, one of the
+    wrong kind the layer."""
     try:
         return entry.with_defaults(settings)
     except UnknownNameError as exc:
         raise spec.error(f"{where}.{exc.name}", str(exc), value=exc.name) from None
+    except SymgradError as exc:
+        raise spec.error(where, str(exc)) from None
 
 
 def _layer(spec: Spec, index: int, layer: Any, shape: tuple[int, ...]) -> StackLayer:

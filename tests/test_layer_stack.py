@@ -150,6 +150,10 @@ def test_bad_layers_name_the_field_and_what_is_wrong(tmp_path: Path) -> None:
                        'activation = "softmax" }]') == (
         f"{bad}:4: field 'network.layers[0].momentum': unknown setting of layer type 'batchnorm' "
         "'momentum'; known: eps")
+    assert _spec_error(tmp_path, '[{ type = "dropout", rate = true }, { units = 3, '
+                       'activation = "softmax" }]') == (
+        f"{bad}:4: field 'network.layers[0]': layer 'dropout': setting 'rate' must be a "
+        "number, got True")
     assert _spec_error(tmp_path, '[{ type = "batchnorm" }, { units = 3, activation = '
                        '"none" }]') == (
         f"{bad}:4: field 'network.layers[1]': loss 'cce' takes probabilities: end with a "

@@ -313,7 +313,7 @@ def test_rnn_delta_recursion_is_shown_with_the_recurrent_term() -> None:
     text = get_layer_type("rnn").derivation().text(matrix_text)
     assert ("    delta_t = (W_h^T · delta_{t+1} + g_t) ⊙ (1_H - (h_t ⊙ h_t))   [H x 1]"
             in text.splitlines())
-    assert "    dW_h (step t) = delta_t · h_{t-1}^T   [H x H]" in text.splitlines()
+    assert "    dWh_t = delta_t · h_{t-1}^T   [H x H]" in text.splitlines()
 
 
 def test_rnn_shapes_that_do_not_fit() -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from ..compile import _numpy_kernel, activation_kernel
 from ..derive.matrix import _unit_symbols
 from ..derive.stack import StackDerivation
-from ..errors import ArgumentError, ShapeError
+from ..errors import ArgumentError
 from ..stack import StackLayer
 
 __all__ = ["CompiledStack"]
@@ -155,8 +155,8 @@ class CompiledStack:
         P = {k: np.asarray(values[k], dtype=np.float64) for k in self.names}
         X = np.asarray(values["x"], dtype=np.float64)
         if X.shape[1:] != self.stack.inputs:
-            raise ShapeError("input", X.shape, "(N, " + ", ".join(map(str, self.stack.inputs))
-                             + ")", "x")
+            raise ArgumentError(f"inputs x must have shape (samples, "
+                                f"{', '.join(map(str, self.stack.inputs))}), got {X.shape}")
         Y = np.asarray(values["y"], dtype=np.float64) if targets else None
         if Y is not None and Y.shape != (len(X),) + self.stack.output_shape:
             raise ArgumentError(f"targets y must have shape ({len(X)}, "

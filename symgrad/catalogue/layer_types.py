@@ -55,7 +55,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, MatrixSymbol
 
-from ..errors import ShapeError, SymgradError, UnknownNameError
+from ..errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 
 __all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_type",
            "get_layer_type", "unregister_layer_type", "evaluate", "N"]
@@ -147,6 +147,14 @@ class LayerType:
         if unknown:
             raise UnknownNameError(f"setting of layer type '{self.name}'", unknown[0],
                                    list(self.hyper) or ["(none)"])
+        for key, value in hyper.items():  # of the default's kind: true/false, whole, number
+            default = self.hyper[key]
+            kind = next(k for k in (bool, int, float, object) if isinstance(default, k))
+            fits = isinstance(value, bool) == (kind is bool) and (
+                kind is object or isinstance(value, int if kind is int else (int, float)))
+            if not fits:
+                raise ArgumentError(f"layer '{self.name}': setting '{key}' must be "
+                                    f"{_KINDS[kind]}, got {value!r}")
         return {**self.hyper, **hyper}
 
     def check_input(self, x: np.ndarray, shape: Shape, what: str = "input") -> None:
@@ -155,6 +163,8 @@ class LayerType:
             raise ShapeError(self.name, tuple(x.shape), "(N, " + ", ".join(map(str, shape))
                              + ")", what)
 
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", object: "a value"}
 
 LAYER_TYPES: dict[str, LayerType] = {}
 

@@ -65,29 +65,34 @@ def rnn_forward(x: np.ndarray, params: Mapping[str, np.ndarray], units: int = 8,
     Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
     if x.ndim != 3 or x.shape[2] != Wx.shape[1]:
         raise ShapeError("rnn", x.shape, f"(N, T, {Wx.shape[1]}) to match Wx {Wx.shape}")
-    n, T, _ = x.shape
-    hs = np.zeros((n, T + 1, Wh.shape[0]))
-    inputs = x @ Wx.T + b  # every step's W_x x_t + b in one product
+    n, T, D = x.shape
+    H = Wh.shape[0]
+    # time-major, every step's W_x x_t + b in one 2-D product (a 3-D matmul loops over
+    # the samples: 6x slower than PyTorch at N = 256, T = 16, H = 32)
+    xs = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * n, D)
+    inputs = (xs @ Wx.T + b).reshape(T, n, H)
+    hs = np.zeros((T + 1, n, H))
     for t in range(T):
-        hs[:, t + 1] = np.tanh(inputs[:, t] + hs[:, t] @ Wh.T)
-    return (hs[:, 1:].copy() if sequence else hs[:, T].copy()), (x, hs, Wx, Wh, sequence)
+        np.tanh(inputs[t] + hs[t] @ Wh.T, out=hs[t + 1])
+    out = hs[1:].transpose(1, 0, 2).copy() if sequence else hs[T].copy()
+    return out, (xs, hs, Wx, Wh, sequence)
 
 
 def rnn_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
     """Backpropagation through time: ``delta_t = (delta_{t+1} W_h + dE_t/dh_t) ⊙ (1 - h_t²)``
     (rows are samples), the weight gradients summed over the steps."""
-    x, hs, Wx, Wh, sequence = cache
-    T = x.shape[1]
-    deltas = np.empty_like(hs[:, 1:])
-    carried = np.zeros_like(hs[:, 0])
+    xs, hs, Wx, Wh, sequence = cache  # time-major: xs (T N, D), hs (T + 1, N, H)
+    T, n, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+    deltas = np.empty((T, n, H))
+    carried = np.zeros((n, H))
     for t in range(T, 0, -1):
         upstream = carried + (dy[:, t - 1] if sequence else (dy if t == T else 0.0))
-        deltas[:, t - 1] = upstream * (1.0 - hs[:, t] * hs[:, t])
-        carried = deltas[:, t - 1] @ Wh
-    flat = deltas.reshape(-1, deltas.shape[2])
-    return {"x": deltas @ Wx, "Wx": flat.T @ x.reshape(-1, x.shape[2]),
-            "Wh": flat.T @ hs[:, :-1].reshape(-1, hs.shape[2]),
-            "b": np.add.reduce(flat, axis=0)}
+        np.multiply(upstream, 1.0 - hs[t] * hs[t], out=deltas[t - 1])
+        carried = deltas[t - 1] @ Wh
+    flat = deltas.reshape(T * n, H)
+    dx = (flat @ Wx).reshape(T, n, -1).transpose(1, 0, 2)
+    return {"x": np.ascontiguousarray(dx), "Wx": flat.T @ xs,
+            "Wh": flat.T @ hs[:-1].reshape(T * n, H), "b": np.add.reduce(flat, axis=0)}
 
 
 def _step_steps() -> tuple[tuple[Step, ...], tuple[Step, ...]]:
@@ -109,9 +114,10 @@ def _step_steps() -> tuple[tuple[Step, ...], tuple[Step, ...]]:
         Step(delta, HadamardProduct(MatAdd(carried, g_t), own), (_H, 1),
              "g_t = dE_t/dh_t from above (0 but at t = T for the last output only); "
              "delta_{T+1} = 0"),
-        Step(MatrixSymbol("dW_h (step t)", _H, _H), adjoint.diff(Wh), (_H, _H)),
-        Step(MatrixSymbol("dW_x (step t)", _H, _D), adjoint.diff(Wx), (_H, _D)),
-        Step(MatrixSymbol("db (step t)", _H, 1), adjoint.diff(b), (_H, 1)),
+        Step(MatrixSymbol("dWh_t", _H, _H), adjoint.diff(Wh), (_H, _H),
+             "step t's term of dW_h; the total sums them over the steps (below)"),
+        Step(MatrixSymbol("dWx_t", _H, _D), adjoint.diff(Wx), (_H, _D)),
+        Step(MatrixSymbol("db_t", _H, 1), adjoint.diff(b), (_H, 1)),
         Step(MatrixSymbol("dx_t", _D, 1), adjoint.diff(x_t), (_D, 1)))
     return forward, backward
 
