@@ -235,8 +235,8 @@ def test_entries_forward_the_kernels_and_flatten_round_trips() -> None:
     ("conv2d", (60,), {}, ShapeError,
      "layer 'conv2d': flat input of shape (60,) does not fit; it needs in_channels x side x "
      "side with in_channels = 1"),
-    ("conv2d", (64,), {"in_channels": 0.5}, ArgumentError,
-     "layer 'conv2d': in_channels must be an integer >= 1, got 0.5"),
+    ("conv2d", (64,), {"in_channels": 0}, ArgumentError,
+     "layer 'conv2d': in_channels must be an integer >= 1, got 0"),
     ("conv1d", (2, 3, 9), {}, ShapeError,
      "layer 'conv1d': per-sample input of shape (2, 3, 9) does not fit; it needs (C, L)"),
     ("conv1d", (2, 3), {"kernel": 5}, ArgumentError,
