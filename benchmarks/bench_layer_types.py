@@ -27,6 +27,11 @@ except ImportError:  # the table shows the derivation times alone
     torch = None
 
 N, D, T, H = 256, 64, 16, 32
+#: Per-sample shapes of the layer types on feature maps (channels first), besides (D,):
+#: 4 channels of 64 samples or of 8x8 pixels.
+MAPS = {"conv1d": (4, D), "maxpool1d": (4, D), "avgpool1d": (4, D)}
+MAPS.update({name: (4, 8, 8) for name in ("conv2d", "maxpool2d", "avgpool2d", "relu",
+                                          "flatten")})
 
 
 def _best(run: Callable[[], Any], rounds: int = 20) -> float:
@@ -70,7 +75,7 @@ def main() -> None:
         start = time.perf_counter()
         entry.derivation()
         derive = time.perf_counter() - start
-        sample = (T, D) if name == "rnn" else (D,)
+        sample = (T, D) if name == "rnn" else MAPS.get(name, (D,))
         hyper = entry.with_defaults({"units": H, "steps": T} if name == "rnn" else {})
         x = rng.normal(size=(N,) + sample)
         params = entry.init(sample, hyper, rng)

@@ -180,7 +180,7 @@ def test_overlapping_max_windows_add_what_they_send() -> None:
     (lambda: conv_output_shape((1, 4, 4), {"channels": 2, "kernel": 5}, "conv1"),
      "layer 'conv1': input 4x4 with kernel 5x5, stride 1x1 and padding 0x0 leaves no output"),
     (lambda: conv_output_shape((1, 4, 4), {"channels": 2, "kernel": 3, "stride": 0}, "c"),
-     "layer 'c': stride must be 2 integer(s) >= 1, got 0"),
+     "layer 'c': stride must be an integer >= 1 (or 2 of them, one per axis), got 0"),
     (lambda: conv_forward(np.zeros((2, 3, 5, 5)), {"W": np.zeros((4, 2, 3, 3)),
                                                    "b": np.zeros(4)}, layer="conv2"),
      "layer 'conv2': input of shape (2, 3, 5, 5) does not fit; it needs (N, 2, H, W) to "

@@ -197,6 +197,26 @@ def test_collapse_keeps_the_window_range_as_an_indicator() -> None:
         (1, (t - 2 * i >= 0) & (t - 2 * i <= k - 1)), (0, True)), (i, 0, n - 1))
 
 
+def test_a_convolution_reads_rows_of_features_as_images() -> None:
+    """A network's input rows (the digits' 64 pixels) are in_channels square images: the
+    same output as on the images, and dX comes back as rows."""
+    conv = get_layer_type("conv2d")
+    hyper = conv.with_defaults({"channels": 2, "in_channels": 4, "padding": 1})
+    assert conv.output_shape((36,), hyper) == (2, 3, 3)
+    params = conv.init((36,), hyper, np.random.default_rng(1))
+    assert params["W"].shape == (2, 4, 3, 3)
+    rows = np.random.default_rng(2).standard_normal((5, 36))
+    y, cache = conv.forward(rows, params, **hyper)
+    y_images, cache_images = conv.forward(rows.reshape(5, 4, 3, 3), params, **hyper)
+    np.testing.assert_array_equal(y, y_images)
+    dy = np.ones_like(y)
+    grads, grads_images = conv.backward(dy, cache), conv.backward(dy, cache_images)
+    np.testing.assert_array_equal(grads["x"], grads_images["x"].reshape(5, 36))
+    np.testing.assert_array_equal(grads["W"], grads_images["W"])
+    assert get_layer_type("conv1d").output_shape((12,), {"channels": 1, "kernel": 3,
+                                                         "in_channels": 3}) == (1, 2)
+
+
 def test_entries_forward_the_kernels_and_flatten_round_trips() -> None:
     x = np.arange(32.0).reshape(2, 1, 4, 4)
     conv = get_layer_type("conv2d")
@@ -212,8 +232,13 @@ def test_entries_forward_the_kernels_and_flatten_round_trips() -> None:
 
 
 @pytest.mark.parametrize("name, shape, hyper, error, message", [
-    ("conv2d", (64,), {}, ShapeError,
-     "layer 'conv2d': per-sample input of shape (64,) does not fit; it needs (C, H, W)"),
+    ("conv2d", (60,), {}, ShapeError,
+     "layer 'conv2d': flat input of shape (60,) does not fit; it needs in_channels x side x "
+     "side with in_channels = 1"),
+    ("conv2d", (64,), {"in_channels": 0}, ArgumentError,
+     "layer 'conv2d': in_channels must be an integer >= 1, got 0"),
+    ("conv1d", (2, 3, 9), {}, ShapeError,
+     "layer 'conv1d': per-sample input of shape (2, 3, 9) does not fit; it needs (C, L)"),
     ("conv1d", (2, 3), {"kernel": 5}, ArgumentError,
      "layer 'conv1d': input 3 with kernel 5, stride 1 and padding 0 leaves no output"),
     ("maxpool2d", (4, 8), {}, ShapeError,

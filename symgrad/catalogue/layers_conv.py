@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from sympy import HadamardProduct, KroneckerDelta, MatMul, MatrixSymbol, OneMatrix, Sum
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ShapeError
 from .conv import (conv_backward, conv_forward, conv_init, conv_output_shape, pool_backward,
                    pool_forward, pool_output_shape)
 from .activations import relu
@@ -109,7 +109,8 @@ def _limits(symbols: tuple[sp.Symbol, ...], size: sp.Expr) -> list[tuple[Any, ..
 
 def conv_derivation(d: int = 1, **hyper: Any) -> MatrixSteps:
     """Convolution with ``d`` spatial axes, differentiated at symbolic sizes (the kernel
-    ``k`` and output size ``L_out`` alike on every axis); ``hyper`` only names the layer."""
+    ``k`` and output size ``L_out`` alike on every axis); the layer's settings (``hyper``)
+    leave the form as it is: sizes, stride and padding stay symbols."""
     n, f, c = (sp.Symbol(v, integer=True) for v in ("n", "f", "c"))
     i, u, t = _indices("i", d), _indices("u", d), _indices("t", d)
     out = sp.Symbol("L_out", integer=True, positive=True)
@@ -224,8 +225,29 @@ def _spatial(name: str, d: int, shape: tuple[int, ...]) -> None:
 
 def _conv_shape(name: str, d: int, shape: tuple[int, ...],
                 hyper: Mapping[str, Any]) -> tuple[int, ...]:
+    if len(shape) == 1:
+        shape = _image_shape(name, d, shape[0], hyper)
     _spatial(name, d, shape)
     return conv_output_shape(shape, hyper, name)
+
+
+def _conv_layer_forward(x: np.ndarray, params: Mapping[str, np.ndarray], *, layer: str,
+                        in_channels: int = 1, **hyper: Any) -> tuple[np.ndarray, Any]:
+    """:func:`conv_forward`, rows of features read as images first (see :func:`_image_shape`)."""
+    d = params["W"].ndim - 2
+    flat = x.shape if x.ndim == 2 else None
+    if flat is not None:
+        x = x.reshape((len(x),) + _image_shape(layer, d, x.shape[1], {"in_channels": in_channels}))
+    y, cache = conv_forward(x, params, layer=layer, **hyper)
+    return y, (cache, flat)
+
+
+def _conv_layer_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
+    inner, flat = cache
+    grads = conv_backward(dy, inner)
+    if flat is not None and "x" in grads:
+        grads["x"] = grads["x"].reshape(flat)
+    return grads
 
 
 def _pool_shape(name: str, d: int, shape: tuple[int, ...],
@@ -234,13 +256,35 @@ def _pool_shape(name: str, d: int, shape: tuple[int, ...],
     return pool_output_shape(shape, hyper, name)
 
 
+def _image_shape(name: str, d: int, inputs: int, hyper: Mapping[str, Any]) -> tuple[int, ...]:
+    """How a convolution reads a flat per-sample input of ``inputs`` features (a network's
+    input rows): ``in_channels`` channels of a signal (1-D) or of a square image (2-D), as
+    the digits' 64 pixels are one 8x8 channel."""
+    channels = hyper["in_channels"]
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ArgumentError(f"layer '{name}': in_channels must be an integer >= 1, got "
+                            f"{channels!r}")
+    side = round((inputs / channels) ** (1 / d))
+    if channels * side ** d != inputs:
+        raise ShapeError(name, (inputs,), f"in_channels x {'L' if d == 1 else 'side x side'} "
+                         f"with in_channels = {channels}", "flat input")
+    return (channels,) + (side,) * d
+
+
+def _conv_init(name: str, d: int, shape: tuple[int, ...], hyper: Mapping[str, Any],
+               rng: np.random.Generator) -> dict[str, np.ndarray]:
+    return conv_init(_image_shape(name, d, shape[0], hyper) if len(shape) == 1 else shape,
+                     hyper, rng)
+
+
 def _conv_entry(d: int) -> LayerType:
     name = f"conv{d}d"
     return register_layer_type(LayerType(
         name=name, title=f"{d}-D convolution (cross-correlation, zero padding)",
-        params=("W", "b"), hyper={"channels": 1, "kernel": 3, "stride": 1, "padding": 0},
-        output_shape=partial(_conv_shape, name, d), init=conv_init,
-        forward=partial(conv_forward, layer=name), backward=conv_backward,
+        params=("W", "b"), hyper={"channels": 1, "kernel": 3, "stride": 1, "padding": 0,
+                                  "in_channels": 1},
+        output_shape=partial(_conv_shape, name, d), init=partial(_conv_init, name, d),
+        forward=partial(_conv_layer_forward, layer=name), backward=_conv_layer_backward,
         derivation=partial(conv_derivation, d)))
 
 
