@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .errors import SpecError
+from .errors import SpecError, listed
 from .files import parse_toml, read_text
 
 __all__ = [
@@ -222,7 +222,7 @@ class _Reader:
         for key in data:
             if key not in allowed:
                 name = f"{where}.{key}" if where else key
-                raise self.fail(name, f"unknown field; expected one of: {', '.join(allowed)}")
+                raise self.fail(name, f"unknown field; expected one of: {listed(allowed)}")
 
     def integer(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False,
                 minimum: int = 1) -> int | None:
@@ -368,7 +368,7 @@ def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:
         else:
             values[key] = _finite(value, lambda msg: reader.fail(name, msg, value))
     if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        shown = listed(f"{k} has {n}" for k, n in lengths.items())
         first = next(iter(lengths))
         raise reader.fail(f"data.{first}", f"arrays differ in length ({shown})")
     return DataSpec(MappingProxyType(values), None, MappingProxyType(options))

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ArgumentError, MissingDependencyError
 from ..architecture import SCALAR_LIMIT, Architecture
 from ..derive import LayerDerivation
-from ..spec import read_spec
+from ..spec import Spec
 from ._output import supports_unicode
 
 
@@ -43,12 +43,12 @@ def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
     return lines
 
 
-def layer_level(args: argparse.Namespace) -> bool:
-    """Print the layer-level derivation when ``args`` ask for it; ``False`` if they don't."""
+def layer_level(args: argparse.Namespace, spec: Spec) -> bool:
+    """Print the layer-level derivation of ``spec`` when ``args`` ask for it; ``False``
+    if they don't."""
     level = getattr(args, "level", "auto")
     if level == "scalar" and args.wrt:
         return False
-    spec = read_spec(args.spec)
     count = Architecture.from_spec(spec).parameter_count
     if level == "scalar" and count > SCALAR_LIMIT:
         raise ArgumentError(f"this network has {count:,} parameters, too many to print one "

@@ -14,6 +14,7 @@ from ..files import same_file
 from ..network import load
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
 from . import EXIT_FAIL, EXIT_OK
+from ._limits import add_no_limits, read_limited
 from ._output import refuse_input
 
 DEFAULT_FORMAT = "pdf"
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the figures of a .tex or .md report into its figures folder "
                         "even if that holds files symgrad did not write (they are kept: "
                         "symgrad removes only files it wrote)")
+    add_no_limits(p, "report")
     p.set_defaults(handler=run)
 
 
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if any(path.suffix.lower() == ".pdf" for _, path in targets) and tex_engine() is None:
         raise ReportError(f"no TeX engine found (latexmk or pdflatex) to make a PDF; install "
                           f"one with {INSTALL_TEX}, or write .tex, .md or .html instead")
+    specs = {spec: read_limited(spec, args, "report") for spec, _ in targets
+             if not _skipped(spec, targets)}  # every spec read and sized before any work
     if args.outdir is not None:
         try:
             Path(args.outdir).mkdir(parents=True, exist_ok=True)
@@ -107,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue
-        d = derive(load(spec))
+        d = derive(load(specs[spec]))
         checked = None if args.check is None else check_file(d, args.check)
         written = render_report(d, path, check=checked, force=args.force)
         print(f"wrote {written}")
