@@ -47,13 +47,14 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
-def listed(items: Iterable[object], most: int = 10) -> str:
+def listed(items: Iterable[object], most: int = 20) -> str:
     """``items`` joined by commas, at most ``most`` of them and then how many more: a
     message that names what a network or a file holds stays one short line whatever
-    its size (300,001 parameter names made one line of 3.4 MB).
+    its size (300,001 parameter names made one line of 3.4 MB). Twenty: every name of
+    the catalogue's registries, whose lists are worth reading whole.
 
-    >>> listed(f"w{i}" for i in range(1, 300_002))
-    'w1, w2, w3, w4, w5, w6, w7, w8, w9, w10, ... and 299,991 more'
+    >>> listed((f"w{i}" for i in range(1, 300_002)), most=5)
+    'w1, w2, w3, w4, w5, ... and 299,996 more'
     >>> listed(["x1", "T"])
     'x1, T'
     """
