@@ -234,7 +234,7 @@ class _Reader:
             return None
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"expected an integer, got {_type_name(value)} {value!r}", value)
+            raise self.fail(name, f"expected an integer, got {_type_name(value)} {_shown(value)}", value)
         if value < minimum:
             raise self.fail(name, f"must be at least {minimum}, got {value}", value)
         return value
@@ -259,7 +259,7 @@ class _Reader:
             return default
         value = data[key]
         if not isinstance(value, str):
-            raise self.fail(name, f"expected a string, got {_type_name(value)} {value!r}", value)
+            raise self.fail(name, f"expected a string, got {_type_name(value)} {_shown(value)}", value)
         return value
 
 
@@ -268,9 +268,20 @@ def _type_name(value: object) -> str:
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+def _shown(value: object, most: int = 40) -> str:
+    """``repr(value)`` cut to ``most`` characters: a message names a wrong value without
+    echoing a whole nested array.
+
+    >>> _shown([[[1.0] * 100]])
+    '[[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1. ... (504 characters)'
+    """
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]} ... ({len(text):,} characters)"
+
+
 def _finite(value: object, fail: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"expected a number, got {_type_name(value)} {value!r}")
+        raise fail(f"expected a number, got {_type_name(value)} {_shown(value)}")
     if not math.isfinite(value):
         raise fail(f"expected a finite number, got {value}")
     return float(value)
@@ -288,7 +299,7 @@ def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
     bias, shared = raw.get("bias", True), raw.get("shared_bias", False)
     for key, flag in (("bias", bias), ("shared_bias", shared)):
         if not isinstance(flag, bool):
-            raise reader.fail(f"{where}.{key}", f"expected true or false, got {flag!r}", flag)
+            raise reader.fail(f"{where}.{key}", f"expected true or false, got {_shown(flag)}", flag)
     if shared and not bias:
         raise reader.fail(f"{where}.shared_bias", "a layer without a bias has none to share")
     params = {key: reader.number(raw, key, where) for key in raw if key not in _LAYER_KEYS}
