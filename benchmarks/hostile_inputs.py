@@ -326,9 +326,12 @@ def _warm(folder: str) -> None:
             cli_main([argv[0], str(SPEC), *argv[1:]])
 
 
-def fuzz_specs(examples: int, tallies: dict[str, Tally]) -> None:
-    """``examples`` mutated specs, each through derive, train, report and export."""
+def fuzz_specs(examples: int, tallies: dict[str, Tally], shard: tuple[int, int] = (0, 1)
+               ) -> None:
+    """``examples`` mutated specs, each through derive, train, report and export; with
+    ``shard = (k, n)``, only the k-th of every n (n processes share a long run)."""
     texts = [p.read_text() for p in SHIPPED]
+    drawn = iter(range(10 ** 9))
     with tempfile.TemporaryDirectory() as folder:
         _warm(folder)
 
@@ -336,6 +339,8 @@ def fuzz_specs(examples: int, tallies: dict[str, Tally]) -> None:
               suppress_health_check=list(HealthCheck))
     @given(st.integers(0, len(texts) - 1), st.integers(0, 2 ** 32), st.integers(1, 4))
     def each(which: int, seed: int, count: int) -> None:
+        if next(drawn) % shard[1] != shard[0]:
+            return
         text = mutate(texts[which], random.Random(seed), count)
         with tempfile.TemporaryDirectory() as folder:
             spec = Path(folder, "spec.toml")
@@ -345,7 +350,7 @@ def fuzz_specs(examples: int, tallies: dict[str, Tally]) -> None:
                          "train": ["--quiet"]}.get(command, [])
                 run_forked(_command([command, str(spec), *extra]),
                            tallies.setdefault(f"spec, {command}", Tally()), text)
-        if tallies["spec, export"].runs % 25 == 0:  # a long run shows where it is
+        if tallies["spec, export"].runs % 10 == 0:  # a long run shows where it is
             print(table(tallies), file=sys.stderr, flush=True)
 
     each()
@@ -369,15 +374,19 @@ def fuzz_hands(examples: int, tallies: dict[str, Tally]) -> None:
     each()
 
 
-def fuzz(parser: int, specs: int, hands: int) -> dict[str, Tally]:
+def fuzz(parser: int, specs: int, hands: int, shard: tuple[int, int] = (0, 1)
+         ) -> dict[str, Tally]:
     """The whole run: ``parser`` expressions (each as text and LaTeX), ``specs`` mutated
     specs (four commands each) and ``hands`` mutated hand files; one :class:`Tally` per
     kind of run."""
     tallies: dict[str, Tally] = {}
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash is counted, not dumped
-    for run, examples in ((fuzz_parser, parser), (fuzz_specs, specs), (fuzz_hands, hands)):
-        if examples > 0:  # Hypothesis wants at least one
-            run(examples, tallies)
+    if parser > 0:  # Hypothesis wants at least one example
+        fuzz_parser(parser, tallies)
+    if specs > 0:
+        fuzz_specs(specs, tallies, shard)
+    if hands > 0:
+        fuzz_hands(hands, tallies)
     return tallies
 
 
@@ -434,11 +443,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parser", type=int, default=5000, help="parser inputs (default 5000)")
     p.add_argument("--specs", type=int, default=500, help="mutated specs (default 500)")
     p.add_argument("--hands", type=int, default=200, help="mutated hand files (default 200)")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="run only the K-th of every N specs (N processes share a long run)")
     args = p.parse_args(argv)
+    k, n = map(int, args.shard.split("/"))
     if args.corpus:
         return corpus()
     start = time.perf_counter()
-    tallies = fuzz(args.parser, args.specs, args.hands)
+    tallies = fuzz(args.parser, args.specs, args.hands, (k, n))
     print(table(tallies))
     print(f"\n{time.perf_counter() - start:.0f} s; all clean: "
           f"{all(t.clean for t in tallies.values())}")

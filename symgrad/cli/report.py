@@ -54,6 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    for option, name in (("-o", args.output), ("--outdir", args.outdir)):
+        if name is not None and "\0" in name:  # checked first: nothing is made for it
+            raise ArgumentError(f"{option}: '{name}' holds a NUL character, which no file "
+                                "name can")
     if args.output is not None:
         if len(args.specs) > 1:
             raise ArgumentError(f"-o writes one report but {len(args.specs)} specs were "
@@ -83,10 +87,21 @@ def _refuse_overwrites(args: argparse.Namespace, targets: list[tuple[str, Path]]
         if _skipped(spec, targets):
             continue
         refuse_input(option, path, inputs)
-        first = seen.setdefault(os.path.realpath(path), spec)
+        first = seen.setdefault(_identity(path), spec)
         if first != spec and not same_file(first, spec):  # one spec twice loses nothing
             raise ArgumentError(f"--outdir: the reports of {first} and {spec} would both be "
                                 f"'{path}'; write them to separate folders")
+
+
+def _identity(path: Path) -> object:
+    """What tells files apart: device and inode for a file that exists (one file under two
+    names, by a hard link, or by case on a case-insensitive file system), else the path
+    with its links resolved."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return info.st_dev, info.st_ino
 
 
 def run(args: argparse.Namespace) -> int:
