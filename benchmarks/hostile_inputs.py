@@ -417,7 +417,8 @@ def corpus() -> int:
     """Time every input of the hostile corpus: the parser alone and ``symgrad check``."""
     from tests.test_hostile import CORPUS
 
-    net = load(SPEC)
+    global _NET
+    _NET = load(SPEC)
     rows = []
     for name, text, is_latex, _ in CORPUS:
         flag = "--latex" if is_latex else "--expr"

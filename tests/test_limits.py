@@ -143,3 +143,17 @@ def test_read_limited_lets_any_size_through_with_no_limits(tmp_path: Path) -> No
         .network.layers[0].units == HUGE
     with pytest.raises(SpecError):
         read_limited(str(spec), argparse.Namespace(no_limits=False), "report")
+
+
+def test_the_readme_table_is_the_limits() -> None:
+    from .conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    rows = {}
+    for line in text[text.index("## Security"):].splitlines():
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if cells[0] in LIMITS:
+            rows[cells[0]] = tuple(None if c == "-" else int(c.replace(",", ""))
+                                   for c in cells[1:])
+    assert rows == {name: (l.inputs, l.units, l.layers, l.parameters, l.samples, l.iterations,
+                           l.epochs) for name, l in LIMITS.items()}
