@@ -59,7 +59,7 @@ from symgrad.check.parse import parse  # noqa: E402
 BUDGET = 1.0  # the corpus: seconds an input may take
 SLOW = 10.0  # seconds: a run that takes longer counts as slow
 MEMORY = 1 << 30  # bytes of resident memory a run may use
-HARD_STOP = 120.0  # seconds after which a child is killed (and counted slow)
+HARD_STOP = 600.0  # seconds of wall-clock time after which a child is killed, counted slow
 SPEC = ROOT / "derivations" / "two_neuron.toml"
 HAND = ROOT / "derivations" / "two_neuron_hand.toml"
 SHIPPED = sorted(p for p in (ROOT / "derivations").glob("*.toml")
@@ -80,12 +80,15 @@ class Tally:
     largest: int = 0  # bytes
     examples: list[str] = field(default_factory=list)  # the first few failures
 
-    def add(self, status: int, seconds: float, rss: int, what: str) -> None:
+    def add(self, status: int, seconds: float, rss: int, what: str,
+            killed: bool = False) -> None:
+        """One run; ``killed``: stopped at :data:`HARD_STOP` (slow, not a traceback)."""
         self.runs += 1
         self.statuses[status] += 1
         self.slowest, self.largest = max(self.slowest, seconds), max(self.largest, rss)
-        bad = [name for name, hit in (("traceback", status not in (0, 1, 2)),
-                                      ("slow", seconds > SLOW), ("memory", rss > MEMORY))
+        bad = [name for name, hit in (("traceback", status not in (0, 1, 2) and not killed),
+                                      ("slow", seconds > SLOW or killed),
+                                      ("memory", rss > MEMORY))
                if hit]
         self.tracebacks += "traceback" in bad
         self.slow += "slow" in bad
@@ -125,9 +128,9 @@ def run_forked(job: Callable[[], int], tally: Tally, what: str) -> None:
         pid = os.fork()
     if pid == 0:
         _child(job)
-    status, usage = _wait(pid, start + HARD_STOP)
+    status, usage, killed = _wait(pid, start + HARD_STOP)
     # CPU time, not the wall clock: on a shared machine the wall clock measures the others
-    tally.add(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, what)
+    tally.add(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, what, killed)
 
 
 def run_here(job: Callable[[], int], tally: Tally, what: str) -> None:
@@ -144,18 +147,20 @@ def run_here(job: Callable[[], int], tally: Tally, what: str) -> None:
     tally.add(status, time.process_time() - start, peak, what)
 
 
-def _wait(pid: int, deadline: float) -> tuple[int, Any]:
-    """The child's exit status (128 + signal when killed) and resource usage; killed at
-    ``deadline``."""
+def _wait(pid: int, deadline: float) -> tuple[int, Any, bool]:
+    """The child's exit status (128 + signal when killed), resource usage, and whether
+    it was killed here at ``deadline``."""
+    killed = False
     while True:
         done, code, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline and not killed:
             os.kill(pid, signal.SIGKILL)
+            killed = True
         time.sleep(0.01)
     status = os.waitstatus_to_exitcode(code)
-    return (128 - status if status < 0 else status), usage
+    return (128 - status if status < 0 else status), usage, killed
 
 
 def _command(argv: list[str]) -> Callable[[], int]:

@@ -32,7 +32,8 @@ def test_the_fuzzer_counts_what_it_is_meant_to_count() -> None:
     for status, seconds, rss in ((0, 0.1, 1), (2, 0.1, 1), (70, 0.1, 1), (-11 % 256, 0.1, 1),
                                  (0, 11.0, 1), (0, 0.1, 2 << 30)):
         tally.add(status, seconds, rss, "x")
-    assert (tally.runs, tally.tracebacks, tally.slow, tally.memory) == (6, 2, 1, 1)
+    tally.add(137, 0.5, 1, "stopped at the hard stop", killed=True)
+    assert (tally.runs, tally.tracebacks, tally.slow, tally.memory) == (7, 2, 2, 1)
     assert not tally.clean
     for_run = hostile.Tally()
     hostile.run_forked(lambda: 1 // 0, for_run, "a ZeroDivisionError")  # not a symgrad error
