@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import os
 import random
@@ -285,7 +286,7 @@ def _nearby(value: Any, rng: random.Random) -> Any:
     if isinstance(value, str):
         return rng.choice(["sigmoid", "tanh", "relu", "leaky_relu", "elu", "softmax", "none",
                            "half_sse", "mse", "bce", "cce", "minibatch", "stochastic", value])
-    return rng.choice(HOSTILE_VALUES)
+    return copy.deepcopy(rng.choice(HOSTILE_VALUES))
 
 
 def mutate(text: str, rng: random.Random, count: int) -> str:
@@ -304,11 +305,11 @@ def mutate(text: str, rng: random.Random, count: int) -> str:
         if action == 0 and isinstance(parent, dict):
             del parent[last]
         elif action == 1 and isinstance(parent, dict):
-            parent[rng.choice(_KEYS)] = rng.choice(HOSTILE_VALUES)
+            parent[rng.choice(_KEYS)] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
         elif action == 2:
             parent[last] = _nearby(parent[last], rng)
-        else:
-            parent[last] = rng.choice(HOSTILE_VALUES)
+        else:  # a copy: a later mutation must not change the list (nor make it a cycle)
+            parent[last] = copy.deepcopy(rng.choice(HOSTILE_VALUES))
     out = to_toml(data)
     kind = rng.randrange(10)
     if kind == 0 and out:

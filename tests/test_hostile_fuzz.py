@@ -5,6 +5,7 @@ no traceback, no run over 10 s of CPU time, none over 1 GB. The long run is by h
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import random
 import sys
@@ -43,8 +44,10 @@ def test_the_fuzzer_counts_what_it_is_meant_to_count() -> None:
 
 def test_mutations_of_a_spec_are_toml_and_differ_from_it() -> None:
     text = (ROOT / "derivations" / "two_neuron.toml").read_text()
-    outs = [hostile.mutate(text, random.Random(seed), 2) for seed in range(40)]
+    values = copy.deepcopy(hostile.HOSTILE_VALUES)
+    outs = [hostile.mutate(text, random.Random(seed), 4) for seed in range(40)]
     assert all(out != text for out in outs)
+    assert hostile.HOSTILE_VALUES == values  # mutations work on copies
     parsed = 0
     for out in outs:
         try:
