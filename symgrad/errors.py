@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = [
     "SymgradError",
@@ -28,6 +28,7 @@ __all__ = [
     "ExportError",
     "MissingDependencyError",
     "printable",
+    "listed",
     "ExerciseError",
 ]
 
@@ -46,6 +47,26 @@ def printable(text: str) -> str:
     'sig<U+001B>[31m<U+000A>moid<U+0000> σ'
     """
     return _UNPRINTABLE.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+
+
+def listed(items: Iterable[object], most: int = 20) -> str:
+    """``items`` joined by commas, at most ``most`` of them and then how many more: a
+    message that names what a network or a file holds stays one short line whatever
+    its size (300,001 parameter names made one line of 3.4 MB). Twenty: every name of
+    the catalogue's registries, whose lists are worth reading whole.
+
+    >>> listed((f"w{i}" for i in range(1, 300_002)), most=5)
+    'w1, w2, w3, w4, w5, ... and 299,996 more'
+    >>> listed(["x1", "T"])
+    'x1, T'
+    """
+    shown, rest = [], 0
+    for item in items:
+        if len(shown) < most:
+            shown.append(str(item))
+        else:
+            rest += 1
+    return ", ".join(shown) + (f", ... and {rest:,} more" if rest else "")
 
 
 class SymgradError(Exception):
@@ -126,7 +147,7 @@ class UnknownNameError(SymgradError, KeyError):
         self.kind = kind
         self.name = name
         self.known = tuple(known)
-        super().__init__(f"unknown {kind} '{name}'; known: {', '.join(self.known)}")
+        super().__init__(f"unknown {kind} '{name}'; known: {listed(self.known)}")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return printable(str(self.args[0]))

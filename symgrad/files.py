@@ -23,6 +23,7 @@ import errno
 import os
 import re
 import secrets
+import select
 import stat
 import tomllib
 from pathlib import Path
@@ -37,6 +38,9 @@ __all__ = ["read_text", "read_toml", "parse_toml", "write_atomic", "create_tempo
 #: second (1.3 MB of numbers took 0.66 s), so 10 MB is some five seconds: more than any
 #: spec needs, and a bound on what a mistaken path (a data dump, /dev/zero) can cost.
 DEFAULT_LIMIT = 10_000_000
+#: Seconds to wait for a named pipe (FIFO) given as a file to be written to: opening one
+#: waits for a writer, and with none it blocked forever.
+PIPE_WAIT = 5.0
 
 ErrorType = type[LocatedError]
 
@@ -52,7 +56,7 @@ def _read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: Erro
     """At most ``limit`` bytes of ``path``; reads ``limit + 1`` so that an endless file
     (a FIFO, a device) is refused without being read to its end."""
     try:
-        with open(path, "rb") as handle:
+        with os.fdopen(_open_reading(path, error), "rb") as handle:
             data = handle.read(limit + 1)
             info = os.fstat(handle.fileno())
     except (OSError, ValueError) as exc:
@@ -62,6 +66,22 @@ def _read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: Erro
                 else f"has more than {limit} bytes")
         raise error(f"the file {size}; the limit for {what} is {limit}", path=path)
     return data
+
+
+def _open_reading(path: str | os.PathLike[str], error: ErrorType) -> int:
+    """A descriptor of ``path`` open for reading. It is opened without blocking, so a FIFO
+    with no writer cannot hold the program; a pipe must have something to read (or its
+    end) within :data:`PIPE_WAIT` seconds. Raises :class:`OSError` or ``error``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and not select.select([fd], [], [],
+                                                                     PIPE_WAIT)[0]:
+            raise error(f"nothing was written to the pipe within {PIPE_WAIT:g} s", path=path)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def read_text(path: str | os.PathLike[str], *, what: str = "a file",

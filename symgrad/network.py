@@ -36,7 +36,7 @@ from sympy import Expr, Symbol
 
 from .architecture import NO_ACTIVATION, Architecture, Dense, dense_only
 from .catalogue import Activation, Loss
-from .errors import SpecError, SymgradError, UnknownNameError
+from .errors import SpecError, SymgradError, UnknownNameError, listed
 from .printing import latex
 from .spec import NAME_ROLES, Spec, read_spec
 
@@ -218,7 +218,7 @@ class Network:
             for member in members:
                 if member not in parameters:
                     raise self._fail(field_name, f"'{member}' is not a parameter of this "
-                                     f"network; its parameters are: {', '.join(parameters)}",
+                                     f"network; its parameters are: {listed(parameters)}",
                                      member)
                 if member in owner:
                     raise self._fail(field_name, f"'{member}' is tied twice: in "
@@ -277,11 +277,11 @@ class Network:
                                  f"'{tied_into[key]}' instead")
             if key not in names:
                 raise self._fail(f"parameters.{key}", f"'{key}' is not a parameter of this "
-                                 f"network; its parameters are: {', '.join(names)}")
+                                 f"network; its parameters are: {listed(names)}")
         given = [n for n in names if n in parameters]
         if given and len(given) != len(names):
             missing = [n for n in names if n not in parameters]
-            raise self._fail("parameters", f"values for {', '.join(missing)} are missing "
+            raise self._fail("parameters", f"values for {listed(missing)} are missing "
                              "(give every parameter, or none for a seeded initialization)")
         values: dict[str, float | np.ndarray] = {}
         values.update(parameters if given else self.initial_parameters(seed))
@@ -289,14 +289,14 @@ class Network:
         for key, value in data.items():
             if key not in io_names:
                 raise self._fail(f"data.{key}", f"'{key}' is not an input or target of this "
-                                 f"network; they are: {', '.join(io_names)}")
+                                 f"network; they are: {listed(io_names)}")
             values[key] = (np.asarray(value, dtype=np.float64)
                            if isinstance(value, (tuple, list, np.ndarray))
                            else float(value))  # type: ignore[arg-type]  # spec-checked number
         if data:
             missing = [n for n in io_names if n not in data]
             if missing:
-                raise self._fail("data", f"values for {', '.join(missing)} are missing")
+                raise self._fail("data", f"values for {listed(missing)} are missing")
         return values
 
     def initial_parameters(self, seed: int = 0) -> dict[str, float]:
@@ -400,14 +400,14 @@ class Network:
         return f"Network({shape}; loss {self.loss.name})"
 
 
-def load(path: str | Path) -> Network:
-    """Read a spec file and build its network.
+def load(path: str | Path | Spec) -> Network:
+    """Read a spec file (or take a spec read already) and build its network.
 
     >>> net = load("derivations/two_neuron.toml")
     >>> net.values["w2"]
     0.45
     """
-    spec = read_spec(path)
+    spec = path if isinstance(path, Spec) else read_spec(path)
     try:
         return Network.from_spec(spec)
     except SpecError:

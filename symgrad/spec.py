@@ -26,7 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .errors import SpecError
+from .errors import SpecError, listed
 from .files import parse_toml, read_text
 
 __all__ = [
@@ -231,7 +231,7 @@ class _Reader:
         for key in data:
             if key not in allowed:
                 name = f"{where}.{key}" if where else key
-                raise self.fail(name, f"unknown field; expected one of: {', '.join(allowed)}")
+                raise self.fail(name, f"unknown field; expected one of: {listed(allowed)}")
 
     def integer(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = False,
                 minimum: int = 1) -> int | None:
@@ -243,7 +243,7 @@ class _Reader:
             return None
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, f"expected an integer, got {_type_name(value)} {value!r}", value)
+            raise self.fail(name, f"expected an integer, got {_type_name(value)} {_shown(value)}", value)
         if value < minimum:
             raise self.fail(name, f"must be at least {minimum}, got {value}", value)
         return value
@@ -268,7 +268,7 @@ class _Reader:
             return default
         value = data[key]
         if not isinstance(value, str):
-            raise self.fail(name, f"expected a string, got {_type_name(value)} {value!r}", value)
+            raise self.fail(name, f"expected a string, got {_type_name(value)} {_shown(value)}", value)
         return value
 
 
@@ -277,9 +277,20 @@ def _type_name(value: object) -> str:
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+def _shown(value: object, most: int = 40) -> str:
+    """``repr(value)`` cut to ``most`` characters: a message names a wrong value without
+    echoing a whole nested array.
+
+    >>> _shown([[[1.0] * 100]])
+    '[[[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1. ... (504 characters)'
+    """
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]} ... ({len(text):,} characters)"
+
+
 def _finite(value: object, fail: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise fail(f"expected a number, got {_type_name(value)} {value!r}")
+        raise fail(f"expected a number, got {_type_name(value)} {_shown(value)}")
     if not math.isfinite(value):
         raise fail(f"expected a finite number, got {value}")
     return float(value)
@@ -312,7 +323,7 @@ def _layer(reader: _Reader, raw: object, where: str) -> LayerSpec:
     bias, shared = raw.get("bias", True), raw.get("shared_bias", False)
     for key, flag in (("bias", bias), ("shared_bias", shared)):
         if not isinstance(flag, bool):
-            raise reader.fail(f"{where}.{key}", f"expected true or false, got {flag!r}", flag)
+            raise reader.fail(f"{where}.{key}", f"expected true or false, got {_shown(flag)}", flag)
     if shared and not bias:
         raise reader.fail(f"{where}.shared_bias", "a layer without a bias has none to share")
     params = {key: reader.number(raw, key, where) for key in raw if key not in _LAYER_KEYS}
@@ -392,7 +403,7 @@ def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:
         else:
             values[key] = _finite(value, lambda msg: reader.fail(name, msg, value))
     if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        shown = listed(f"{k} has {n}" for k, n in lengths.items())
         first = next(iter(lengths))
         raise reader.fail(f"data.{first}", f"arrays differ in length ({shown})")
     return DataSpec(MappingProxyType(values), None, MappingProxyType(options))

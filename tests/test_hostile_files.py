@@ -207,3 +207,65 @@ def test_an_output_beside_its_input_is_written(copies: Path) -> None:
     r = run_cli_here("export", "x.py", "-o", "y.py")
     assert (r.returncode, r.stderr) == (0, "")
     assert os.path.getsize(copies / "y.py") > 0
+
+
+def test_two_names_of_one_existing_file_in_outdir_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text(TWO.read_text())
+    (tmp_path / "b.toml").write_text(TWO.read_text())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.md").write_text("mine\n")
+    os.link(out / "a.md", out / "b.md")  # one file, two names (or two cases of one name)
+    _one_line(("report", tmp_path / "a.toml", tmp_path / "b.toml", "--outdir", out,
+               "--format", "md"),
+              f"--outdir: the reports of {tmp_path}/a.toml and {tmp_path}/b.toml would both "
+              f"be '{out}/b.md'; write them to separate folders")
+    assert sorted(p.name for p in out.iterdir()) == ["a.md", "b.md"]
+    assert (out / "a.md").read_text() == "mine\n"
+
+
+# -- leftovers: a pipe, a NUL in a name, a nested value ---------------------------------------
+
+@pytest.mark.parametrize("args", [("derive", "{fifo}"), ("check", TWO, "--file", "{fifo}")],
+                         ids=["spec", "hand-file"])
+def test_a_fifo_without_a_writer_is_refused_not_waited_on(tmp_path: Path, args: tuple,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import symgrad.files
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(symgrad.files, "PIPE_WAIT", 0.2)
+    _one_line(tuple(str(a).format(fifo=fifo) for a in args),
+              f"{fifo}: nothing was written to the pipe within 0.2 s")
+
+
+def test_a_pipe_with_a_spec_in_it_is_read(tmp_path: Path) -> None:
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(TWO.read_text()))
+    writer.start()
+    r = run_cli_here("derive", fifo, "--wrt", "w2")
+    writer.join()
+    assert (r.returncode, r.stderr) == (0, "")
+    assert "= -0.006" in r.stdout or "(at the spec's values)" in r.stdout
+
+
+@pytest.mark.parametrize("option", ["-o", "--outdir"])
+def test_a_nul_in_a_report_name_is_refused_before_anything_is_made(
+        option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text(TWO.read_text())
+    _one_line(("report", "spec.toml", option, "a\0b.md"),
+              f"{option}: 'a<U+0000>b.md' holds a NUL character, which no file name can")
+    assert [p.name for p in tmp_path.iterdir()] == ["spec.toml"]
+
+
+def test_a_nested_array_is_named_not_echoed(tmp_path: Path) -> None:
+    spec = tmp_path / "net.toml"
+    spec.write_text(TWO.read_text().replace("w1 = 0.15", "w1 = " + "[" * 400 + "1"
+                                            + "]" * 400))
+    _one_line(("derive", spec), f"{spec}:16: field 'parameters.w1': expected a number, got "
+                                "an array " + "[" * 40 + " ... (801 characters)")

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symgrad"
 RANK = {
     "errors": 0, "callable_module": 0,  # modules callable as their function
     "files": 0.5,  # the one reader and writer: errors only, used from spec (1) up
-    "spec": 1,
+    "spec": 1, "limits": 1.5,  # size limits per command, read off a spec
     "catalogue": 2, "printing": 2.2, "numbers": 3,  # every activation and loss, and float64
     "architecture": 2.5,  # layers and loss resolved once, for both derivation levels
     "stack": 2.6,  # dense layers and catalogue layer types (layer level only), on architecture

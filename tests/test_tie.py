@@ -293,9 +293,10 @@ def test_auto_level_keeps_a_large_tied_network_at_the_unit_level(tmp_path: Path)
     import argparse
 
     from symgrad.cli._layers import layer_level
+    from symgrad.spec import read_spec
 
     path = tmp_path / "wide.toml"
     path.write_text(BASE.replace("inputs = 2", "inputs = 30").replace(
         "units = 2", "units = 8, shared_bias = true"))  # 257 parameters before the tie
     args = argparse.Namespace(spec=path, level="auto", wrt=None, form="factored", latex=False)
-    assert layer_level(args) is False
+    assert layer_level(args, read_spec(path)) is False

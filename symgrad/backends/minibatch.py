@@ -27,7 +27,7 @@ import numpy as np
 
 from ..compile import activation_kernel, output_kernel
 from ..derive.matrix import LayerDerivation, _unit_symbols
-from ..errors import ArgumentError
+from ..errors import ArgumentError, listed
 
 __all__ = ["CompiledLayers"]
 
@@ -246,7 +246,7 @@ class CompiledLayers:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ArgumentError(f"unknown argument '{unknown[0]}'; the arguments are: "
-                                f"{', '.join(sorted(known - set(data)))}, {', '.join(data)}")
+                                f"{listed([*sorted(known - set(data)), *data])}")
         for key in data:
             if key not in values:
                 raise ArgumentError(f"missing argument '{key}' (the "

@@ -47,7 +47,7 @@ from sympy.logic.boolalg import Boolean
 
 from ..catalogue import functions_of
 from ..derive import Derivation
-from ..errors import CheckError, SymgradError
+from ..errors import CheckError, SymgradError, listed
 from ..numbers import UnsupportedError, evaluate
 from .diagnose import Words, diagnose
 from .parse import parse_expression
@@ -172,8 +172,8 @@ def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:
                          "has other assumptions; use plain Symbol(name) or "
                          "network.symbols[name]")
     if stray:
-        raise CheckError(f"the expression uses {', '.join(stray)}, which the network "
-                         f"does not have; its symbols are: {', '.join(net.symbols)}")
+        raise CheckError(f"the expression uses {listed(stray)}, which the network "
+                         f"does not have; its symbols are: {listed(net.symbols)}")
     return expr
 
 

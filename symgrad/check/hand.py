@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..derive import Derivation
-from ..errors import CheckError, ParseError
+from ..errors import CheckError, ParseError, listed
 from ..files import read_toml
 from .compare import check
 from .result import MISTAKES, CheckResult
@@ -138,7 +138,7 @@ def check_file(derivation: Derivation, path: str | os.PathLike[str], **options: 
     for entry in entries:
         if entry.wrt not in derivation:
             raise CheckError(f"'{entry.wrt}' is not a parameter of the network; its "
-                             f"parameters are: {', '.join(derivation)}", path=name,
+                             f"parameters are: {listed(derivation)}", path=name,
                              line=entry.line, field=f"{entry.field.rsplit('.', 1)[0]}.wrt")
         try:
             result = check(derivation, entry.wrt, entry.text, latex=entry.latex, **options)

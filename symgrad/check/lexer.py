@@ -37,7 +37,7 @@ import sympy as sp
 from sympy import Symbol
 
 from ..catalogue import ACTIVATIONS
-from ..errors import ParseError
+from ..errors import ParseError, listed
 from .tables import (_CODE_WORDS, _CONSTANTS, _LATEX_FUNCTIONS, _OPERATOR_NAMES, _SPACING,
                      _UNICODE, FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT)
 
@@ -125,7 +125,7 @@ class Lexer:
                            or name in _CODE_WORDS)
         if looks_like_code:
             return ParseError(f"unexpected '{name}' at column {column}", column=column)
-        known = ", ".join(self.symbols) or "(none)"
+        known = listed(self.symbols) or "(none)"
         return ParseError(f"unknown name '{shown or name}' at column {column}; the network's "
                           f"symbols are: {known}; functions: {', '.join(FUNCTIONS)}",
                           column=column)

@@ -16,7 +16,7 @@ from ..errors import ArgumentError, MissingDependencyError
 from ..architecture import SCALAR_LIMIT, Architecture
 from ..derive import LayerDerivation
 from ..derive.stack import StackDerivation
-from ..spec import Spec, read_spec
+from ..spec import Spec
 from ..stack import has_layer_types
 from ._output import supports_unicode
 
@@ -45,12 +45,12 @@ def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
     return lines
 
 
-def layer_level(args: argparse.Namespace) -> bool:
-    """Print the layer-level derivation when ``args`` ask for it; ``False`` if they don't."""
+def layer_level(args: argparse.Namespace, spec: Spec) -> bool:
+    """Print the layer-level derivation of ``spec`` when ``args`` ask for it; ``False``
+    if they don't."""
     level = getattr(args, "level", "auto")
     if level == "scalar" and args.wrt:
         return False
-    spec = read_spec(args.spec)
     if has_layer_types(spec) and level != "scalar":
         return _stack_level(spec, args)
     count = Architecture.from_spec(spec).parameter_count

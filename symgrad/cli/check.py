@@ -17,6 +17,7 @@ from ..network import load
 from ..check import CheckResult, check, check_file
 from ..check.result import distinct
 from . import EXIT_FAIL, EXIT_OK
+from ._limits import add_no_limits, read_limited
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="a TOML file of [[gradient]] tables (wrt, expr or latex, note, "
                             "expect)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_no_limits(p, "check")
     # A hand expression often starts with a minus ("-(T-a_2)..."); argparse would take it
     # for an option. This parser has no short option but -h, so a word that starts with a
     # single '-' (and is not -h) is read as a value, as argparse reads a negative number.
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError("--wrt P is needed with --expr or --latex-expr")
     if args.file is not None and args.wrt is not None:
         raise ArgumentError("--wrt goes with --expr or --latex-expr; --file names its parameters")
-    d = derive(load(args.spec))
+    d = derive(load(read_limited(args.spec, args, "check")))
     if args.file is not None:
         results = check_file(d, args.file)
     else:

@@ -6,8 +6,10 @@ import argparse
 
 from ..compile import compile
 from ..derive import derive
+from ..errors import listed
 from ..export import module_source, write_module
 from ..network import load
+from ._limits import add_no_limits, read_limited
 from ._output import refuse_input
 
 
@@ -18,14 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", help="a spec file (TOML), for example derivations/two_neuron.toml")
     p.add_argument("-o", "--output", required=True, metavar="FILE.py",
                    help="the module to write (replaced atomically if it exists)")
+    add_no_limits(p, "export")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     refuse_input("-o", args.output, [("spec", args.spec)])
-    net = load(args.spec)
+    net = load(read_limited(args.spec, args, "export"))
     compiled = compile(derive(net))
     path = write_module(args.output, module_source(compiled, args.spec))
     print(f"wrote {path} ({len(compiled.parameters)} gradients; arguments "
-          f"{', '.join(compiled.arguments)})")
+          f"{listed(compiled.arguments)})")
     return 0

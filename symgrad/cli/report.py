@@ -14,6 +14,7 @@ from ..files import same_file
 from ..network import load
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
 from . import EXIT_FAIL, EXIT_OK
+from ._limits import add_no_limits, read_limited
 from ._output import refuse_input
 
 DEFAULT_FORMAT = "pdf"
@@ -48,10 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the figures of a .tex or .md report into its figures folder "
                         "even if that holds files symgrad did not write (they are kept: "
                         "symgrad removes only files it wrote)")
+    add_no_limits(p, "report")
     p.set_defaults(handler=run)
 
 
 def _targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    for option, name in (("-o", args.output), ("--outdir", args.outdir)):
+        if name is not None and "\0" in name:  # checked first: nothing is made for it
+            raise ArgumentError(f"{option}: '{name}' holds a NUL character, which no file "
+                                "name can")
     if args.output is not None:
         if len(args.specs) > 1:
             raise ArgumentError(f"-o writes one report but {len(args.specs)} specs were "
@@ -81,10 +87,21 @@ def _refuse_overwrites(args: argparse.Namespace, targets: list[tuple[str, Path]]
         if _skipped(spec, targets):
             continue
         refuse_input(option, path, inputs)
-        first = seen.setdefault(os.path.realpath(path), spec)
+        first = seen.setdefault(_identity(path), spec)
         if first != spec and not same_file(first, spec):  # one spec twice loses nothing
             raise ArgumentError(f"--outdir: the reports of {first} and {spec} would both be "
                                 f"'{path}'; write them to separate folders")
+
+
+def _identity(path: Path) -> object:
+    """What tells files apart: device and inode for a file that exists (one file under two
+    names, by a hard link, or by case on a case-insensitive file system), else the path
+    with its links resolved."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return info.st_dev, info.st_ino
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if any(path.suffix.lower() == ".pdf" for _, path in targets) and tex_engine() is None:
         raise ReportError(f"no TeX engine found (latexmk or pdflatex) to make a PDF; install "
                           f"one with {INSTALL_TEX}, or write .tex, .md or .html instead")
+    specs = {spec: read_limited(spec, args, "report") for spec, _ in targets
+             if not _skipped(spec, targets)}  # every spec read and sized before any work
     if args.outdir is not None:
         try:
             Path(args.outdir).mkdir(parents=True, exist_ok=True)
@@ -107,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue
-        d = derive(load(spec))
+        d = derive(load(specs[spec]))
         checked = None if args.check is None else check_file(d, args.check)
         written = render_report(d, path, check=checked, force=args.force)
         print(f"wrote {written}")

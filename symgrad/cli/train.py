@@ -29,9 +29,10 @@ from ..derive import derive
 from ..errors import DivergenceError
 from ..network import Network
 from ..printing import NOISE, settled, text
-from ..spec import TRAINING_MODES, Spec, read_spec
+from ..spec import TRAINING_MODES, Spec
 from ..train import Step, TrainingResult, choose_level, train, write_history_csv
 from . import EXIT_FAIL, EXIT_OK
+from ._limits import add_no_limits, read_limited
 from ._output import refuse_input
 
 _MAX_ROWS = 40  # a longer iteration table shows every n-th row (n = 1, 2, 5, 10, 20, 50, ...)
@@ -86,13 +87,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"above {SCALAR_LIMIT} parameters")
     p.add_argument("--quiet", action="store_true",
                    help="print only the outcome: no table, no progress bar")
+    add_no_limits(p, "train")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.history is not None:
         refuse_input("--history", args.history, [("spec", args.spec)])
-    spec = read_spec(args.spec)
+    spec = read_limited(args.spec, args, "train")
     if choose_level(spec, args.level) == "layer":  # a named data set, or a large network
         from ._train_layers import train_layers
         return train_layers(spec, args)

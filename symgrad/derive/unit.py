@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from ..errors import UnknownNameError
+from ..errors import UnknownNameError, listed
 from ..network import Layer, Network
 from ..numbers import ExactPoint, exact_points, finite_float
 from ..printing import aligned_display, latex, partial_latex
@@ -254,7 +254,7 @@ class Derivation(Mapping[str, Gradient]):
         form = sp.Add(*(layer.deltas[i] * dz_dp for layer, i, dz_dp in uses))
         members = self.network.ties.get(parameter)
         note = "" if members is None else (
-            f"{parameter} is shared by {', '.join(map(str, members))}: its gradient sums "
+            f"{parameter} is shared by {listed(members)}: its gradient sums "
             "their contributions")
         return Gradient(self, parameter, terms, form, note)
 

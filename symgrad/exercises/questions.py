@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from sympy import Symbol
 
-from ..errors import DivergenceError
+from ..errors import DivergenceError, listed
 from ..network import Network
 from ..printing import latex, partial_latex, partial_text, text
 from ..spec import Spec
@@ -130,7 +130,7 @@ class Work:
 def _symbol_of(of: str, network: Network, spec: Spec) -> str | None:
     if of not in {str(s) for s in network.equations}:
         return (f"'{of}' is not a forward quantity of the network; they are: "
-                f"{', '.join(str(s) for s in network.equations)}")
+                f"{listed(network.equations)}")
     many = [k for k, v in spec.data.values.items() if isinstance(v, tuple)]
     if many:
         return (f"a forward value needs one sample; data.{many[0]} has "
@@ -141,7 +141,7 @@ def _symbol_of(of: str, network: Network, spec: Spec) -> str | None:
 def _parameter_of(of: str, network: Network, spec: Spec) -> str | None:
     names = [str(p) for p in network.parameters]
     if of not in names:
-        return f"'{of}' is not a parameter of the network; they are: {', '.join(names)}"
+        return f"'{of}' is not a parameter of the network; they are: {listed(names)}"
     return None
 
 

@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..derive import Derivation, derive
-from ..errors import SpecError, SymgradError
+from ..errors import SpecError, SymgradError, listed
 from ..files import parse_toml, read_text
 from ..network import Network
 from ..spec import Spec, parse_spec
@@ -330,7 +330,7 @@ def _vary(reader: _Reader, raw: object, network: Network) -> tuple[Vary, ...]:
         where = f"exercise.vary.{name}"
         if name != LEARNING_RATE and name not in names:
             raise reader.fail(where, f"'{name}' is not a parameter, input or target of the "
-                              f"network, nor {LEARNING_RATE}; they are: {', '.join(names)}")
+                              f"network, nor {LEARNING_RATE}; they are: {listed(names)}")
         if isinstance(data.get(name), tuple):
             raise reader.fail(where, f"'{name}' has {len(data[name])} samples in [data]; "
                                      "only single numbers vary")
