@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import sympy as sp
 from sympy import Expr
+from sympy.codegen.cfunctions import expm1, log1p
 
 from ..catalogue import ACTIVATIONS, Activation, exact
 from ..errors import ParseError
@@ -41,6 +42,11 @@ def _max(*args: Expr) -> Expr:
     return sp.Max(*args)
 
 
+def _where(condition: Expr, positive: Expr, otherwise: Expr) -> Expr:
+    """``where(u, x, y)``: ``x`` where ``u > 0``, else ``y`` (a piecewise function)."""
+    return sp.Piecewise((positive, condition > 0), (otherwise, True))
+
+
 Builder = tuple[Callable[..., Expr], int, int]
 
 #: Functions that are not activations, with (builder, smallest and largest argument count).
@@ -53,6 +59,13 @@ _MATH: dict[str, Builder] = {
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
+    "abs": (sp.Abs, 1, 1),
+    "min": (sp.Min, 2, 8),
+    "cosh": (sp.cosh, 1, 1),
+    "sinh": (sp.sinh, 1, 1),
+    "log1p": (log1p, 1, 1),
+    "expm1": (expm1, 1, 1),
+    "where": (_where, 3, 3),
 }
 #: LaTeX commands for those, and \operatorname{...} contents.
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
