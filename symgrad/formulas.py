@@ -197,11 +197,13 @@ def activation_entry(name: str, formula: str, *, derivative: str | None = None,
     function = _function_class(name, parts, Z)
     defaults = {params[k]: exact(v) for k, v in (parameters or {}).items()}
     kink = kink_convention(typed)
-    return Activation(
+    entry = Activation(
         name, f"{name} (formula: {formula})", function, _range(typed, defaults),
         forms=stable_forms(lifted, derived, Z, parts.params), kink=kink or "smooth everywhere",
         kinked=kink is not None, params=dict(parameters or {}), own_output=_own_output(parts),
         init="glorot")
+    function.entry = entry  # type: ignore[attr-defined]  # found by catalogue.entry_of
+    return entry
 
 
 def loss_entry(name: str, formula: str, *, reduction: str = "sum",
