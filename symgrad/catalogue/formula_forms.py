@@ -97,8 +97,7 @@ def lift(expr: Expr) -> Expr:
 def derivative_of(expr: Expr, z: Symbol) -> Expr:
     """``d expr / dz`` with the conventions of :func:`kink_convention`: a step's
     derivative is 0, ``H(0) = 1/2`` for max and min (as SymPy writes their derivative)."""
-    d = expr.diff(z)
-    d = d.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    d = expr.diff(z).replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     return d.replace(lambda e: isinstance(e, sp.Heaviside) and len(e.args) == 1,
                      lambda e: sp.Heaviside(e.args[0], sp.S.Half))
 
@@ -169,7 +168,11 @@ def _lower(out: UnitForms, call: Expr, done: dict[Expr, Expr], a: Symbol, i: int
     done[call] = v
     slope, complement = sub.roles.get((v, "slope")), sub.roles.get((v, "complement"))
     if slope is not None and entry.own_output is not None:
-        swaps[entry.local(u, v, **params)] = slope
+        own = entry.local(u, v, **params)
+        if own.is_Add and sp.S.One in own.args:  # 1 - v^2 (tanh): SymPy spreads a factor
+            swaps[sp.expand(1 - own)] = 1 - slope  # over it, so v^2 itself is replaced
+        else:
+            swaps[own] = slope
     if complement is not None:
         swaps[1 - v] = complement
         swaps[v - 1] = -complement
