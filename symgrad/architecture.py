@@ -78,6 +78,9 @@ class Architecture:
     loss: Loss
     spec: Spec | None = None
     tied: str | None = None
+    #: The spec's formula-defined activations by name (entries of this spec only).
+    formula_activations: Mapping[str, Activation] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def build(cls, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
@@ -93,7 +96,7 @@ class Architecture:
         for l, dense in enumerate(layers, start=1):
             shapes.append(_shape(l, previous, dense, spec, own))
             previous = dense.units
-        arch = cls(inputs, tuple(shapes), loss, spec, tied)
+        arch = cls(inputs, tuple(shapes), loss, spec, tied, MappingProxyType(own))
         arch._check_loss_fits()
         return arch
 

@@ -166,7 +166,12 @@ def _range(typed: Expr, params: Mapping[Symbol, Expr]) -> str:
         found = sp.calculus.util.function_range(expr, Z, sp.S.Reals)
     except (NotImplementedError, ValueError, TypeError):
         return "unknown"
-    return sp.latex(found) if isinstance(found, sp.Interval) else "unknown"
+    if not isinstance(found, sp.Interval):
+        return "unknown"
+    ends = [r"\infty" if e.is_infinite else f"{float(e):.6g}" for e in (found.start, found.end)]
+    ends[0] = "-" + ends[0] if found.start is sp.S.NegativeInfinity else ends[0]
+    return ("(" if found.left_open else "[") + ", ".join(ends) + \
+        (")" if found.right_open else "]")
 
 
 def activation_entry(name: str, formula: str, *, derivative: str | None = None,
