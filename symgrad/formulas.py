@@ -78,10 +78,8 @@ def _parse(text: str, names: Mapping[str, Symbol], where: str) -> Expr:
         raise _fail(where, f"formula is {len(text)} characters long; the limit is {MAX_FORMULA}")
     try:
         return parse_expression(text, names)
-    except ParseError as exc:
-        allowed = ", ".join(list(names) + sorted(FUNCTIONS))
-        more = f" (allowed names: {allowed})" if "unknown" in str(exc) else ""
-        raise _fail(where, f"{exc}{more}") from None
+    except ParseError as exc:  # an unknown name's message lists the allowed ones
+        raise _fail(where, str(exc)) from None
 
 
 def _diagnosis(given: Expr, derived: Expr, variables: tuple[Symbol, ...],

@@ -72,8 +72,11 @@ def test_derivative_matches_torch_autograd(record: Record) -> None:
     y = record.torch_f(torch, x)
     (grad,) = torch.autograd.grad(y.sum(), x)
     value, slope = kernel(zs)
-    np.testing.assert_allclose(value, y.detach().numpy(), rtol=1e-9, atol=1e-300)
-    np.testing.assert_allclose(slope, grad.numpy(), rtol=1e-9, atol=1e-12)
+    # torch computes the textbook form as written (1 + tanh(u) in GELU cancels): its
+    # rounding error is eps times the size of the terms, at most |z|^3 here
+    size = 1e-15 * (1 + np.abs(zs)) ** 3
+    assert np.all(np.abs(value - y.detach().numpy()) <= 1e-9 * np.abs(value) + size)
+    assert np.all(np.abs(slope - grad.numpy()) <= 1e-9 * np.abs(slope) + size)
 
 
 def c_values(entry, record: Record, zs: np.ndarray) -> np.ndarray:
@@ -181,8 +184,9 @@ def run_cli(tmp_path: Path, extra: str, activation: str = "bad") -> subprocess.C
 
 BAD = [
     ('[activations.bad]\nformula = "z * tanhh(z)"',
-     "unknown name 'tanhh' at column 5", "allowed names: z, Heaviside, abs, binary_step"),
-    ('[activations.bad]\nformula = "z * (1 + z"', "unexpected end of input at column 10", ""),
+     "unknown name 'tanhh' at column 5; the network's symbols are: z; functions: sigmoid",
+     "abs, min, cosh, sinh, log1p, expm1, where"),
+    ('[activations.bad]\nformula = "z * (1 + z"', "'(' opened at column 5 is never closed", ""),
     ('[activations.relu]\nformula = "max(z, 0)"',
      "activation name 'relu' clashes with a built-in name", ""),
     ('[activations.bad]\nformula = "3.5"', "formula '3.5' does not depend on z", ""),
@@ -192,9 +196,9 @@ BAD = [
     ('[activations.bad]\nformula = "z * sigmoid(z)"\nderivative = "sigmoid(z)"',
      "not equal: your derivative is missing the factor", ""),
     ('[activations.bad]\nformula = "' + "z + " * 130 + 'z"',
-     "formula is 522 characters long; the limit is 500", ""),
+     "formula is 521 characters long; the limit is 500", ""),
     ('[activations.bad]\nformula = "' + "(" * 60 + "z" + ")" * 60 + '"',
-     "expression nested deeper than 50 levels at column 51", ""),
+     "brackets nested deeper than 50 levels at column 51", ""),
 ]
 
 

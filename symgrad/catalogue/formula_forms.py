@@ -156,9 +156,10 @@ def _numeric(expr: Expr) -> Expr:
 
 
 def _lower(out: UnitForms, call: Expr, done: dict[Expr, Expr], a: Symbol, i: int,
-           swaps: dict[Expr, Expr]) -> None:
+           swaps: dict[Expr, Expr], logs: dict[Expr, Expr]) -> None:
     """Add the stable forms of catalogue ``call`` to ``out``; record its value symbol in
-    ``done`` and, in ``swaps``, its own-output slope and complement as their symbols."""
+    ``done``, in ``swaps`` its own-output slope and complement as their symbols, and in
+    ``logs`` its log and log-complement."""
     entry = entry_of(type(call))
     u = out.add(Symbol(f"{a}_u{i}"), call.args[0].xreplace(done))
     v = Symbol(f"{a}_f{i}")
@@ -176,6 +177,9 @@ def _lower(out: UnitForms, call: Expr, done: dict[Expr, Expr], a: Symbol, i: int
     if complement is not None:
         swaps[1 - v] = complement
         swaps[v - 1] = -complement
+    for role, pattern in (("log", sp.log(v)), ("log_complement", sp.log(1 - v))):
+        if (v, role) in sub.roles:  # log(sigmoid(z)) = -softplus(-z), not log of a rounded 1
+            logs[pattern] = sub.roles[(v, role)]
 
 
 def stable_forms(value: Expr, slope: Expr, z: Symbol, params: tuple[Symbol, ...]) -> Forms:
@@ -186,11 +190,12 @@ def stable_forms(value: Expr, slope: Expr, z: Symbol, params: tuple[Symbol, ...]
         f, d = value.xreplace(bind), slope.xreplace(bind)
         done: dict[Expr, Expr] = {}
         swaps: dict[Expr, Expr] = {}
+        logs: dict[Expr, Expr] = {}
         for i, call in enumerate(_calls(f, d)):
-            _lower(out, call, done, a, i, swaps)
-        d = d.xreplace(done)
+            _lower(out, call, done, a, i, swaps, logs)
+        d = d.xreplace(done).xreplace(logs)
         for pattern, symbol in swaps.items():
             d = d.subs(pattern, symbol) if pattern.is_Mul else d.xreplace({pattern: symbol})
-        out.add(a, _numeric(f.xreplace(done)))
+        out.add(a, _numeric(f.xreplace(done).xreplace(logs)))
         out.add(Symbol(f"{a}_d"), _numeric(d), a, "slope")
     return forms
