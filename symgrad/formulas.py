@@ -220,7 +220,7 @@ def loss_entry(name: str, formula: str, *, reduction: str = "sum",
     >>> from sympy import symbols
     >>> a1, T1 = symbols("a1 T1", real=True)
     >>> huber.per_sample([a1], [T1])
-    Piecewise(((-T1 + a1)**2/2, Abs(T1 - a1) < 1), (Abs(T1 - a1) - 1/2, True))
+    Piecewise(((-T1 + a1)**2/2, Max(-T1 + a1, T1 - a1) < 1), (Max(-T1 + a1, T1 - a1) - 1/2, True))
     """
     where = f"{where}.{name}"
     _check_name(name, where, "loss")
@@ -231,7 +231,10 @@ def loss_entry(name: str, formula: str, *, reduction: str = "sum",
     if A not in typed.free_symbols:
         raise _fail(f"{where}.formula", f"formula '{formula}' does not depend on a")
     values = {params[k]: exact(v) for k, v in (parameters or {}).items()}
-    body = typed.xreplace(values)
+    # |u| as max(u, -u): the network's symbols carry no assumption of being real, for which
+    # SymPy's |u|' is not sign(u); max's slope at the tie is the mean, so |u|'(0) = 0 as
+    # for activations
+    body = typed.xreplace(values).replace(sp.Abs, lambda u: sp.Max(u, -u))
 
     def build(outputs: Any, targets: Any) -> Expr:
         return sp.Add(*(body.xreplace({A: o, T: t}) for o, t in zip(outputs, targets)))

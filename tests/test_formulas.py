@@ -210,3 +210,69 @@ def test_bad_formulas_are_one_line_exit_2_nothing_written(tmp_path: Path, extra:
     result = run_cli(tmp_path, extra, activation)
     assert message in result.stderr and also in result.stderr, result.stderr
     assert "bad.toml:" in result.stderr
+
+
+LOSS_IDS = [r.name for r in LOSSES]
+
+
+def loss_network(record: Record, reduction: str = "sum"):
+    from symgrad.network import Network
+    extra = spec_of(record, "losses") + f'reduction = "{reduction}"\n'
+    activation = "sigmoid" if record.name == "focal" else "none"
+    return Network.from_spec(parse_spec(network_spec(activation, record.name, extra=extra)))
+
+
+def loss_data(record: Record, n: int) -> dict[str, np.ndarray | float]:
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-3, 3, n)
+    target = rng.uniform(0, 1, n) if record.name == "focal" else rng.uniform(-3, 3, n)
+    return {"x": x, "T": target, "w": 0.7, "b": -0.2}
+
+
+def torch_grads(record: Record, data: dict, mean: bool) -> dict[str, float]:
+    w = torch.tensor(data["w"], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(data["b"], dtype=torch.float64, requires_grad=True)
+    z = w * torch.tensor(data["x"]) + b
+    a = torch.sigmoid(z) if record.name == "focal" else z
+    loss = record.torch_f(torch, a, torch.tensor(data["T"]))
+    loss = loss / len(data["x"]) if mean else loss
+    gw, gb = torch.autograd.grad(loss, (w, b))
+    return {"w": float(gw), "b": float(gb)}
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed (the torch extra)")
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("record", LOSSES, ids=LOSS_IDS)
+def test_formula_losses_numpy_c_and_torch_agree(record: Record, reduction: str) -> None:
+    from symgrad.compile import compile
+    from symgrad.derive import derive
+    d = derive(loss_network(record, reduction))
+    data = loss_data(record, 1000)
+    numpy_grads = compile(d, backend="numpy").grad(**data)
+    c_grads = compile(d, backend="c").grad(**data)
+    expected = torch_grads(record, data, reduction == "mean")
+    for name in ("w", "b"):
+        # a sum of 1000 terms of size up to 10: bounded by the summands, not the total
+        assert abs(c_grads[name] - numpy_grads[name]) <= 1e-12 * 1000 * 10
+        assert numpy_grads[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("record", LOSSES, ids=LOSS_IDS)
+def test_formula_loss_gradient_matches_central_differences(record: Record) -> None:
+    from symgrad.compile import compile
+    from symgrad.derive import derive
+    f = compile(derive(loss_network(record)), backend="numpy")
+    data = loss_data(record, 50)
+    h = 1e-6
+    up, down = dict(data, b=data["b"] + h), dict(data, b=data["b"] - h)
+    central = (float(f.loss(**up)) - float(f.loss(**down))) / (2 * h)
+    assert float(f.grad(**data)["b"]) == pytest.approx(central, rel=1e-6, abs=1e-6)
+
+
+def test_huber_is_piecewise_with_its_kink_convention() -> None:
+    record = next(r for r in LOSSES if r.name == "huber")
+    net = loss_network(record)
+    a, t = net.outputs[0], net.targets[0]
+    size = sp.Max(a - t, t - a)  # |a - T|, whose slope at 0 is the mean of 1 and -1
+    expected = sp.Piecewise(((a - t) ** 2 / 2, size < 1), (size - sp.Rational(1, 2), True))
+    assert net.loss.per_sample([a], [t]) == expected
