@@ -276,3 +276,35 @@ def test_huber_is_piecewise_with_its_kink_convention() -> None:
     size = sp.Max(a - t, t - a)  # |a - T|, whose slope at 0 is the mean of 1 and -1
     expected = sp.Piecewise(((a - t) ** 2 / 2, size < 1), (size - sp.Rational(1, 2), True))
     assert net.loss.per_sample([a], [t]) == expected
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "derivations" / "mish_huber.toml"
+
+
+def test_symgrad_activations_lists_a_specs_formulas_with_their_accuracy(capsys) -> None:
+    from symgrad.cli import main
+    assert main(["activations", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "mish (formula: z * tanh(softplus(z)))  [mish]\n" in out
+    assert "  derivative: d/dz mish(z) = z*(1 - tanh(softplus(z))**2)*sigmoid(z) + " \
+           "tanh(softplus(z))\n" in out
+    line = next(li for li in out.splitlines() if li.startswith("  accuracy:"))
+    worst = float(line.split("worst relative error ")[1].split()[0])
+    assert worst <= 1e-13 and line.endswith("over |z| <= 700 (mpmath, 50 digits)")
+    assert "mish" not in ACTIVATIONS
+
+
+def test_reports_state_the_measured_accuracy(tmp_path: Path) -> None:
+    from symgrad.cli import main
+    out = tmp_path / "r.md"
+    assert main(["report", str(EXAMPLE), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "Compiled code against mpmath: worst relative error " in text
+    assert "### mish (formula: z \\* tanh(softplus(z)))" in text
+
+
+def test_a_formula_that_cannot_be_made_accurate_says_so_in_one_line() -> None:
+    from symgrad.formulas import activation_entry
+    cancels = activation_entry("one", "exp(z) - exp(z) * (1 - exp(-z))")  # 1, by cancelling
+    line = sweep(cancels, points=41).line()
+    assert line.startswith("cannot be made accurate") and "\n" not in line
