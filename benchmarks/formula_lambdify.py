@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=401, help="mpmath sweep grid size")
     args = parser.parse_args()
     zs = np.linspace(-700.0, 700.0, 100_000)
-    print(f"| formula | plain lambdify of f' on 1e5 points, abs(z) <= 700 | "
-          f"symgrad vs mpmath (value and slope) |")
+    print("| formula | plain lambdify of f' on 1e5 points, abs(z) <= 700 | "
+          "symgrad vs mpmath (value and slope) |")
     print("|---|---|---|")
     for record in ACTIVATIONS:
         result = sweep(_entry(record), record.params, points=args.points)

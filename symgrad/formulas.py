@@ -22,17 +22,16 @@ the next; the architecture resolves a layer's name against the spec's entries fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .catalogue import ACTIVATIONS, Activation, CatalogueFunction, Loss, exact
-from .catalogue.losses import LOSSES
+from .catalogue import Activation, CatalogueFunction, Loss, exact, get_loss
 from .check.parse import parse_expression
 from .check.tables import FUNCTIONS
-from .errors import ParseError, SpecError
+from .errors import ParseError, SpecError, UnknownNameError
 from .catalogue.formula_forms import derivative_of, kink_convention, lift, stable_forms
 
 __all__ = ["FormulaError", "activation_entry", "loss_entry", "Z", "A", "T", "MAX_FORMULA"]
@@ -53,12 +52,19 @@ def _fail(where: str, message: str) -> FormulaError:
     return FormulaError(message, field=where)
 
 
+def _is_loss(name: str) -> bool:
+    try:
+        get_loss(name)
+    except UnknownNameError:
+        return False
+    return True
+
+
 def _check_name(name: str, where: str, kind: str) -> None:
     if not _NAME.match(name):
         raise _fail(where, f"'{name}' is not a {kind} name of lower-case letters, digits and "
                            "underscores starting with a letter (at most 32)")
-    builtin = name in ACTIVATIONS or name in FUNCTIONS or name in LOSSES or name in ("z", "a")
-    if builtin:
+    if name in FUNCTIONS or name in ("z", "a", "none") or _is_loss(name):
         raise _fail(where, f"{kind} name '{name}' clashes with a built-in name; choose another")
 
 
@@ -110,7 +116,6 @@ class _Parts:
     lifted: Expr
     derivative: Expr
     params: tuple[Symbol, ...]
-    defaults: Mapping[str, float] = field(default_factory=dict)
 
 
 def _function_class(name: str, parts: _Parts, arg: Symbol) -> type[CatalogueFunction]:
@@ -196,7 +201,7 @@ def activation_entry(name: str, formula: str, *, derivative: str | None = None,
         wrong = _diagnosis(given, derived, (Z, *params.values()), f"{name}'(z)")
         if wrong:
             raise _fail(f"{where}.derivative", wrong)
-    parts = _Parts(typed, lifted, derived, tuple(params.values()), dict(parameters or {}))
+    parts = _Parts(typed, lifted, derived, tuple(params.values()))
     function = _function_class(name, parts, Z)
     defaults = {params[k]: exact(v) for k, v in (parameters or {}).items()}
     kink = kink_convention(typed)
