@@ -189,6 +189,8 @@ BAD = [
     ('[activations.bad]\nformula = "z * (1 + z"', "'(' opened at column 5 is never closed", ""),
     ('[activations.relu]\nformula = "max(z, 0)"',
      "activation name 'relu' clashes with a built-in name", ""),
+    ('[losses.mse]\nformula = "(a - T)^2"', "field 'losses.mse': loss name 'mse' clashes with "
+     "a built-in name; choose another", ""),
     ('[activations.bad]\nformula = "3.5"', "formula '3.5' does not depend on z", ""),
     ('[activations.bad]\nformula = "z^2"\nderivative = "-2 z"',
      "field 'activations.bad.derivative': not equal: your derivative is the negative of "
@@ -203,7 +205,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("extra, message, also", BAD, ids=[
-    "unknown", "syntax", "clash", "constant", "sign", "factor", "long", "deep"])
+    "unknown", "syntax", "clash", "loss-clash", "constant", "sign", "factor", "long", "deep"])
 def test_bad_formulas_are_one_line_exit_2_nothing_written(tmp_path: Path, extra: str,
                                                          message: str, also: str) -> None:
     activation = "relu" if "activations.relu" in extra else "bad"
