@@ -30,7 +30,7 @@ from sympy import Expr, Symbol
 
 from .catalogue import Activation, CatalogueFunction, Loss, exact, get_loss
 from .check.parse import parse_expression
-from .check.tables import FUNCTIONS
+from .check.tables import FUNCTIONS, formula_functions
 from .errors import ParseError, SpecError, UnknownNameError
 from .catalogue.formula_forms import derivative_of, kink_convention, lift, stable_forms
 
@@ -64,7 +64,9 @@ def _check_name(name: str, where: str, kind: str) -> None:
     if not _NAME.match(name):
         raise _fail(where, f"'{name}' is not a {kind} name of lower-case letters, digits and "
                            "underscores starting with a letter (at most 32)")
-    if name in FUNCTIONS or name in ("z", "a", "none") or _is_loss(name):
+    with formula_functions():
+        taken = name in FUNCTIONS
+    if taken or name in ("z", "a", "none") or _is_loss(name):
         raise _fail(where, f"{kind} name '{name}' clashes with a built-in name; choose another")
 
 
@@ -72,7 +74,9 @@ def _parameters(parameters: Mapping[str, float], where: str,
                 taken: tuple[str, ...]) -> dict[str, Symbol]:
     out = {}
     for p in parameters:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) or p in taken or p in FUNCTIONS:
+        with formula_functions():
+            known = p in FUNCTIONS
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) or p in taken or known:
             raise _fail(f"{where}.parameters.{p}", f"parameter name '{p}' is not allowed: "
                         f"it must be a new name, not {', '.join(taken)} or a function")
         out[p] = Symbol(p, real=True)
@@ -83,7 +87,8 @@ def _parse(text: str, names: Mapping[str, Symbol], where: str) -> Expr:
     if len(text) > MAX_FORMULA:
         raise _fail(where, f"formula is {len(text)} characters long; the limit is {MAX_FORMULA}")
     try:
-        return parse_expression(text, names)
+        with formula_functions():
+            return parse_expression(text, names)
     except ParseError as exc:  # an unknown name's message lists the allowed ones
         raise _fail(where, str(exc)) from None
 
@@ -135,7 +140,7 @@ def _function_class(name: str, parts: _Parts, arg: Symbol) -> type[CatalogueFunc
         return bind(parts.lifted.diff(variables[argindex - 1]), self.args)
 
     return type(name, (CatalogueFunction,), {
-        "nargs": len(variables), "latex_name": rf"\operatorname{{{name}}}",
+        "nargs": len(variables), "latex_name": r"\operatorname{" + name.replace("_", r"\_") + "}",
         "definition": classmethod(definition), "fdiff": fdiff, "__module__": __name__,
         "__doc__": f"The formula-defined activation {name}(z) = {parts.typed}."})
 

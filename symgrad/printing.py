@@ -165,6 +165,15 @@ class _StrPrinter(_FactorsMixin, StrPrinter):
         shown = self._shown(expr)
         return self._print_Basic(expr) if shown is expr else self._print(shown)
 
+    def _print_Max(self, expr: Expr) -> str:  # as the parser reads it: max(u, v)
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr: Expr) -> str:
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Heaviside(self, expr: Expr) -> str:  # H(0) always shown: the parser's is 0
+        return f"Heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:
     """The expressions of a chain's factors as a chain line shows them: the loss's

@@ -280,7 +280,7 @@ def test_huber_is_piecewise_with_its_kink_convention() -> None:
     assert net.loss.per_sample([a], [t]) == expected
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "derivations" / "mish_huber.toml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "derivations" / "mish.toml"
 
 
 def test_symgrad_activations_lists_a_specs_formulas_with_their_accuracy(capsys) -> None:
