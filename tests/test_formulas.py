@@ -310,3 +310,23 @@ def test_a_formula_that_cannot_be_made_accurate_says_so_in_one_line() -> None:
     cancels = activation_entry("one", "exp(z) - exp(z) * (1 - exp(-z))")  # 1, by cancelling
     line = sweep(cancels, points=41).line()
     assert line.startswith("cannot be made accurate") and "\n" not in line
+
+
+def test_both_levels_and_backends_agree_on_a_formula_network() -> None:
+    from symgrad.backends import CompiledLayers
+    from symgrad.compile import compile
+    from symgrad.derive import derive, derive_layers
+    from symgrad.network import load
+    rng = np.random.default_rng(3)
+    x, target = rng.uniform(-40, 40, 2000), rng.uniform(0, 1, 2000)
+    values = dict(x1=x, T=target, w1=0.8, b1=0.1, w2=1.3, b2=-0.2)
+    d = derive(load(EXAMPLE))
+    unit = {backend: compile(d, backend=backend).grad(**values) for backend in ("numpy", "c")}
+    layer = CompiledLayers(derive_layers(str(EXAMPLE))).grad(
+        W1=np.array([[0.8]]), b1=np.array([0.1]), W2=np.array([[1.3]]), b2=np.array([-0.2]),
+        x=x[:, None], y=target[:, None])
+    for name in ("w1", "b1", "w2", "b2"):
+        matrix = float(layer[name.upper() if name[0] == "w" else name].ravel()[0])
+        # sums of 2000 terms, each below 40 in size
+        assert abs(unit["c"][name] - unit["numpy"][name]) <= 1e-12 * 2000 * 40
+        assert abs(matrix - unit["numpy"][name]) <= 1e-12 * 2000 * 40
