@@ -45,7 +45,8 @@ from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
-           "output_kernel", "stable_rewrites", "stable_delta", "KERNELS", "BACKENDS"]
+           "output_kernel", "stable_rewrites", "stable_delta", "mpmath_function", "KERNELS",
+           "BACKENDS"]
 
 #: Ways to evaluate the batch sums: lambdified NumPy kernels, or one fused C loop.
 BACKENDS = ("numpy", "c")
@@ -534,6 +535,19 @@ def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any]
     """
     kernel = activation_kernel(name, **params)
     return (lambda z: kernel(z)[0]), (lambda z: kernel(z)[1])
+
+
+def mpmath_function(z: Symbol, expr: Expr) -> Callable[[Any], Any]:
+    """``expr`` as a function of ``z`` in mpmath, at mpmath's working precision: the
+    reference of accuracy sweeps (:mod:`symgrad.analysis.accuracy`).
+
+    >>> import mpmath
+    >>> z = Symbol("z")
+    >>> with mpmath.workdps(30):
+    ...     str(mpmath_function(z, sp.exp(z))(1))
+    '2.71828182845904523536028747135'
+    """
+    return sp.lambdify(z, expr, modules="mpmath")
 
 
 make_callable(__name__, compile)  # symgrad.compile(d), whichever is bound

@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..catalogue import Activation
-from ..compile import activation_kernel
+from ..compile import activation_kernel, mpmath_function
 
 __all__ = ["Accuracy", "sweep", "grid", "reference", "TOLERANCE", "LIMIT", "FLOOR"]
 
@@ -77,8 +77,7 @@ def reference(entry: Activation, params: Mapping[str, float] | None = None
     """mpmath functions of z for the entry's value and slope (at the working precision)."""
     z = sp.Symbol("z", real=True)
     f = entry(z, **(params or {}))
-    return (sp.lambdify(z, _elementary(f), modules="mpmath"),
-            sp.lambdify(z, _elementary(f.diff(z)), modules="mpmath"))
+    return mpmath_function(z, _elementary(f)), mpmath_function(z, _elementary(f.diff(z)))
 
 
 def _real(value: Any) -> mpmath.mpf:
