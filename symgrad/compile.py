@@ -46,7 +46,8 @@ from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, Sta
 from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
-           "output_kernel", "stable_rewrites", "stable_delta", "KERNELS", "BACKENDS"]
+           "output_kernel", "stable_rewrites", "stable_delta", "mpmath_function", "KERNELS",
+           "BACKENDS"]
 
 #: Ways to evaluate the batch sums: lambdified NumPy kernels, or one fused C loop.
 BACKENDS = ("numpy", "c")
@@ -531,16 +532,18 @@ def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
                   len(arguments))
 
 
-def activation_kernel(name: str, **params: float) -> Kernel:
+def activation_kernel(name: str | Activation, **params: float) -> Kernel:
     """One NumPy function computing the stable value and slope of elementwise activation
-    ``name`` from its catalogue forms: ``a, da/dz = kernel(z)`` (arrays shaped as ``z``).
+    ``name`` (or a spec's own entry) from its catalogue forms: ``a, da/dz = kernel(z)``
+    (arrays shaped as ``z``).
 
     >>> kernel = activation_kernel("sigmoid")
     >>> [float(v) for v in kernel(np.array(40.0))]
     [1.0, 4.248354255291589e-18]
     """
     z, a = Symbol("z"), Symbol("a")
-    forms = get_activation(name).stable_forms(z, a, **params)
+    entry = name if isinstance(name, Activation) else get_activation(name)
+    forms = entry.stable_forms(z, a, **params)
     return _numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
 
 
@@ -579,6 +582,19 @@ def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any]
     """
     kernel = activation_kernel(name, **params)
     return (lambda z: kernel(z)[0]), (lambda z: kernel(z)[1])
+
+
+def mpmath_function(z: Symbol, expr: Expr) -> Callable[[Any], Any]:
+    """``expr`` as a function of ``z`` in mpmath, at mpmath's working precision: the
+    reference of accuracy sweeps (:mod:`symgrad.analysis.accuracy`).
+
+    >>> import mpmath
+    >>> z = Symbol("z")
+    >>> with mpmath.workdps(30):
+    ...     str(mpmath_function(z, sp.exp(z))(1))
+    '2.71828182845904523536028747135'
+    """
+    return sp.lambdify(z, expr, modules="mpmath")
 
 
 make_callable(__name__, compile)  # symgrad.compile(d), whichever is bound

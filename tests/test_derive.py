@@ -175,6 +175,8 @@ def _np_activation(name: str | None, z: np.ndarray) -> np.ndarray:
     if name == "softmax":
         e = np.exp(z - z.max(axis=0))
         return e / e.sum(axis=0)
+    if name == "mish":  # derivations/mish.toml's formula activation
+        return z * np.tanh(np.logaddexp(0.0, z))
     raise NotImplementedError(name)
 
 

@@ -129,7 +129,7 @@ def test_the_spec_reader_still_refuses_other_unknown_tables() -> None:
                    '= "sigmoid" }]\nloss = "half_sse"\n', "s.toml")
     assert str(caught.value) == ("s.toml:1: field 'exercises': unknown field; expected one "
                                  "of: title, description, network, parameters, data, "
-                                 "training, exercise")
+                                 "training, activations, losses, exercise")
 
 
 def test_ranges_expand_to_nice_numbers_and_choices_stay_as_given() -> None:
