@@ -361,14 +361,36 @@ class CompiledNetwork:
             if KERNELS[name][1] or name == "forward_arrays":
                 raise CompileError(f"kernel '{name}' has no fused C loop; only the batch "
                                    "sums do")
-            scalar = name.replace("_sums", "_scalar")
-            outputs, _ = self._outputs(scalar)  # the per-sample terms
-            body, terms = _named_cse(_prune(self._program, outputs))(outputs)
+            body, terms = self.per_sample(name.replace("_sums", "_scalar"))
             n_data = len(self.data_names)
             self._loops[name] = FusedLoop(name, KERNELS[name][0],
                                           self._symbols[:n_data], self._symbols[n_data:],
                                           body, terms)
         return self._loops[name]
+
+    def per_sample(self, name: str, data_gradients: bool = False
+                   ) -> tuple[Program, tuple[Expr, ...]]:
+        """The assignments and the per-sample terms of scalar kernel ``name`` (a loss, then
+        each parameter's ``delta * input``), common subexpressions pulled out: what the
+        fused C loop and the PyTorch and JAX exports sum over the samples. With
+        ``data_gradients``, each input's and target's per-sample gradient comes before the
+        parameters' ones: the gradients are in :attr:`arguments` order."""
+        self._check_kernel(name)
+        outputs, _ = self._outputs(name)
+        if data_gradients:
+            first = 0 if name.startswith("grad") else 1  # after the loss
+            outputs[first:first] = self._data_gradient_terms()
+        return _named_cse(_prune(self._program, outputs))(outputs)
+
+    def _data_gradient_terms(self) -> list[Expr]:
+        """``dE/dx`` of each input, the sum over units of ``delta * dz/dx`` (the other
+        terms of ``z`` held), and ``dE/dT`` of each target, from the loss in its stable
+        form (whose stand-ins for ``log a`` and ``1 - a`` do not depend on ``T``)."""
+        deltas = {step.pre: symbol for symbol, step in self.derivation.deltas.items()}
+        program = dict(self._program)
+        inputs = [sp.Add(*(delta * program[z].diff(x) for z, delta in deltas.items()))
+                  for x in self.network.inputs]
+        return inputs + [program[self._loss].diff(t) for t in self.network.targets]
 
     def source(self, name: str) -> str:
         """The Python source of kernel ``name``, named ``name``, with its docstring."""
