@@ -58,9 +58,10 @@ class _TensorMixin(_StableMixin):
             raise ValueError("a numeric Piecewise needs a final True branch")
         like = sorted(expr.free_symbols, key=str)[0]
 
-        def branch(value: Expr) -> str:
-            text = self._print(value)
-            return self._constant(text, like) if value.is_number else text
+        def branch(value: Expr) -> str:  # a constant as a float: an int would stay int
+            if value.is_number:
+                return self._constant(repr(float(value)), like)
+            return self._print(value)
 
         out = branch(last)
         for value, condition in reversed(pairs):
@@ -113,7 +114,7 @@ class StableTorchPrinter(_TensorMixin, TorchPrinter):
 
     def _constant(self, value: str, like: Expr) -> str:
         # torch.where of two Python floats is float32 (the default dtype): take like's
-        return f"{self.parenthesize(like, PRECEDENCE['Atom'])}.new_full((), {value})"
+        return f"{self.parenthesize(like, PRECEDENCE['Atom'], strict=True)}.new_full((), {value})"
 
     def _clamp(self, x: str, bound: str, limit: str) -> str:
         return f"torch.clamp({x}, {bound}={limit})"
