@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from . import runtime
+from . import chunked, runtime
 from .callable_module import make_callable
 from .derive import Derivation, DeltaStep
 from .errors import ArgumentError, CompileError
@@ -411,19 +411,30 @@ class CompiledNetwork:
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
+    def sums(self, name: str, values: Mapping[str, Any]
+             ) -> tuple[Sequence[Any], int, np.dtype]:
+        """Batch kernel ``name``'s sums over the samples of in-memory ``values`` (not
+        divided by their count, whatever the loss), the sample count and the dtype."""
+        args, n, dtype = runtime.prepare(values, self.arguments, len(self.data_names),
+                                         self.dtype)
+        if self.backend == "numpy":
+            return runtime.reduce_batch(self.kernel(name), self.arguments, values,
+                                        len(self.data_names), self.dtype, False), n, dtype
+        return self.fused_loop(name)(args, n), n, dtype
+
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        n_data = len(self.data_names)
         try:
-            if self.backend == "numpy":
+            if any(map(chunked.is_dask, values.values())):
+                width = len(self._outputs(name)[1])
+                totals, n, dtype = chunked.reduce_chunked(self, name, values, width)
+            elif self.backend == "numpy":  # the exported modules' code, to the last bit
                 return runtime.reduce_batch(self.kernel(name), self.arguments, values,
-                                            n_data, self.dtype, self.mean)
-            args, n, dtype = runtime.prepare(values, self.arguments, n_data, self.dtype)
+                                            len(self.data_names), self.dtype, self.mean)
+            else:
+                totals, n, dtype = self.sums(name, values)
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
-        sums = self.fused_loop(name)(args, n)
-        if self.mean:
-            sums = sums / n
-        return tuple(dtype.type(t) for t in sums)
+        return tuple(dtype.type(t / n if self.mean else t) for t in totals)
 
     def loss(self, **values: Any) -> float:
         """The loss, reduced over the samples (sum or mean, as the loss says)."""
@@ -452,6 +463,10 @@ class CompiledNetwork:
     def value_and_grad_scalar(self) -> Callable[..., tuple[float, ...]]:
         """``value_and_grad_scalar(*arguments)``: ``(loss, *gradients)`` of one sample."""
         return self.kernel("value_and_grad_scalar")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its derivation (for Dask's workers); kernels are rebuilt on use."""
+        return CompiledNetwork, (self.derivation, self.dtype, self.backend)
 
     def __repr__(self) -> str:
         return f"CompiledNetwork({self.network!r}; arguments {', '.join(self.arguments)})"

@@ -23,7 +23,7 @@ RANK = {
     "architecture": 2.5,  # layers and loss resolved once, for both derivation levels
     "network": 3,
     "derive": 4,
-    "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
+    "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "compile": 5, "export": 6,  # runtime: NumPy only
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,  # check (parse, prove, diagnose) uses compile (5) for numbers
     "train": 7,  # gradient descent on compiled functions (5) and minibatch kernels (6)
