@@ -95,10 +95,11 @@ def _aligned(values: Mapping[str, Any], data: Sequence[str]
             raise runtime.ArgumentError(f"value of '{key}' has shape {numpy.shape(value)}; "
                                         "expected a number or a 1-D array of samples")
     sizes = {k: numpy.shape(v)[0] for k, v in arrays.items()}
-    if len(set(sizes.values())) > 1:
-        first, other = sorted(sizes, key=list(values).index)[:2]
-        raise runtime.ArgumentError(f"'{other}' has {sizes[other]} samples but '{first}' "
-                                    f"has {sizes[first]}; the shapes cannot broadcast")
+    first = next(iter(sizes))
+    for other, size in sizes.items():
+        if size != sizes[first]:
+            raise runtime.ArgumentError(f"'{other}' has {size} samples but '{first}' has "
+                                        f"{sizes[first]}; the shapes cannot broadcast")
     lead = next(v for v in arrays.values() if is_dask(v))
     chunks = lead.chunks[0]
     aligned = {k: da.asarray(v).rechunk((chunks,)) for k, v in arrays.items()}
