@@ -99,15 +99,26 @@ class Target:
     template: str
     printer: Callable[[], CodePrinter] | None
     what: str
+    #: the generated functions of per-sample terms: (name, scalar kernel, with the
+    #: inputs' and targets' gradients)
+    functions: tuple[tuple[str, str, bool], ...] = ()
 
+
+#: Per-sample terms: the loss; the loss and every argument's gradient.
+_TERMS = (("_loss_terms", "loss_scalar", False),
+          ("_value_and_grad_terms", "value_and_grad_scalar", True))
 
 #: The targets of ``symgrad export --to``: they differ by template and printer only.
 TARGETS: dict[str, Target] = {
     "numpy": Target("exported_module.py.j2", None, "NumPy only, the numbers of "
                     "symgrad.compile to the last bit"),
     "torch": Target("exported_torch.py.j2", StableTorchPrinter,
-                    "a torch.autograd.Function and an nn.Module"),
-    "jax": Target("exported_jax.py.j2", StableJaxPrinter, "a jax.custom_vjp function"),
+                    "a torch.autograd.Function and an nn.Module",
+                    # without the data's gradients too, for data that needs none
+                    _TERMS + (("_value_and_parameter_grad_terms", "value_and_grad_scalar",
+                               False),)),
+    "jax": Target("exported_jax.py.j2", StableJaxPrinter, "a jax.custom_vjp function",
+                  _TERMS),  # XLA drops the gradients that no one asks for
 }
 
 
@@ -117,8 +128,8 @@ def _terms_source(compiled: CompiledNetwork, printer: CodePrinter, name: str,
     ``kernel`` (:meth:`CompiledNetwork.per_sample`): its named assignments, printed."""
     body, terms = compiled.per_sample(kernel, data_gradients)
     what = KERNELS[kernel][0].replace("for one sample", "per sample")
-    if data_gradients:
-        what = what.replace("every gradient", "the gradient of every argument in order")
+    what = what.replace("every gradient", "the gradient of every argument in order"
+                        if data_gradients else "every parameter's gradient")
     lines = [f"def {name}({', '.join(compiled.arguments)}):", f'    """Return {what}."""']
     lines += [f"    {symbol} = {printer.doprint(expr)}" for symbol, expr in body]
     lines.append(f"    return ({''.join(printer.doprint(t) + ', ' for t in terms)})")
@@ -140,9 +151,8 @@ def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]
     return dict(signature=", ".join(compiled.arguments), n_args=len(compiled.arguments),
                 initial=repr({p: float(values[p]) for p in compiled.parameters
                               if p in values}),
-                sources=[_terms_source(compiled, printer, "_loss_terms", "loss_scalar", False),
-                         _terms_source(compiled, printer, "_value_and_grad_terms",
-                                       "value_and_grad_scalar", True)])
+                sources=[_terms_source(compiled, printer, *function)
+                         for function in target.functions])
 
 
 def module_source(compiled: CompiledNetwork, spec_path: str | None = None,
