@@ -23,6 +23,7 @@ import numpy as np
 
 from .catalogue import ACTIVATIONS, Activation, Loss, get_activation, get_loss
 from .errors import SpecError, SymgradError, UnknownNameError
+from .formulas import FormulaError, activation_entry, loss_entry
 from .spec import Spec
 
 __all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION", "LEVELS", "SCALAR_LIMIT"]
@@ -77,20 +78,25 @@ class Architecture:
     loss: Loss
     spec: Spec | None = None
     tied: str | None = None
+    #: The spec's formula-defined activations by name (entries of this spec only).
+    formula_activations: Mapping[str, Activation] = field(
+        default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def build(cls, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
               spec: Spec | None = None, tied: str | None = None) -> Architecture:
-        """Resolve names against the catalogue; every error names the spec field."""
+        """Resolve names against the spec's formula entries, then the catalogue; every
+        error names the spec field."""
+        own, own_losses = _formula_entries(spec)
         if not isinstance(loss, Loss):
-            loss = _lookup(get_loss, loss, "network.loss", spec)
+            loss = own_losses.get(loss) or _lookup(get_loss, loss, "network.loss", spec)
         if inputs < 1 or not layers:
             raise SymgradError("a network needs at least one input and one layer")
         shapes, previous = [], inputs
         for l, dense in enumerate(layers, start=1):
-            shapes.append(_shape(l, previous, dense, spec))
+            shapes.append(_shape(l, previous, dense, spec, own))
             previous = dense.units
-        arch = cls(inputs, tuple(shapes), loss, spec, tied)
+        arch = cls(inputs, tuple(shapes), loss, spec, tied, MappingProxyType(own))
         arch._check_loss_fits()
         return arch
 
@@ -163,12 +169,38 @@ def _lookup(getter: Callable[[str], Any], name: str, field_name: str,
         raise spec.error(field_name, str(exc), value=name) from None
 
 
-def _shape(l: int, inputs: int, dense: Dense, spec: Spec | None) -> LayerShape:
+def _formula_entries(spec: Spec | None) -> tuple[dict[str, Activation], dict[str, Loss]]:
+    """The spec's formula-defined activations and losses as catalogue entries of its own
+    (never registered globally: another spec may define the same name differently)."""
+    if spec is None:
+        return {}, {}
+    try:
+        return ({n: activation_entry(n, f.formula, derivative=f.derivative,
+                                     parameters=f.parameters) for n, f in spec.activations.items()},
+                {n: loss_entry(n, f.formula, reduction=f.reduction, parameters=f.parameters)
+                 for n, f in spec.losses.items()})
+    except FormulaError as exc:
+        raise spec.error(exc.field or "activations", exc.message) from None
+
+
+def _get_activation(name: str, own: Mapping[str, Activation]) -> Activation:
+    """A catalogue activation; an unknown name lists the spec's formula entries too."""
+    try:
+        return get_activation(name)
+    except UnknownNameError as exc:
+        raise UnknownNameError("activation", name, [*own, *exc.known]) from None
+
+
+def _shape(l: int, inputs: int, dense: Dense, spec: Spec | None,
+           own: Mapping[str, Activation]) -> LayerShape:
     activation = None
     params: dict[str, float] = {}
-    if dense.activation not in (None, NO_ACTIVATION):
-        activation = _lookup(get_activation, str(dense.activation),
+    if dense.activation in own:
+        activation = own[str(dense.activation)]
+    elif dense.activation not in (None, NO_ACTIVATION):
+        activation = _lookup(lambda name: _get_activation(name, own), str(dense.activation),
                              f"network.layers[{l - 1}].activation", spec)
+    if activation is not None:
         try:
             params = activation.with_defaults(dense.params)
         except UnknownNameError as exc:

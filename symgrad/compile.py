@@ -520,16 +520,19 @@ def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
     return run
 
 
-def activation_kernel(name: str, **params: float) -> Callable[[Any], tuple[Any, Any]]:
+def activation_kernel(name: str | Activation, **params: float
+                      ) -> Callable[[Any], tuple[Any, Any]]:
     """One NumPy function computing the stable value and slope of elementwise activation
-    ``name`` from its catalogue forms: ``a, da/dz = kernel(z)`` (arrays shaped as ``z``).
+    ``name`` (or a spec's own entry) from its catalogue forms: ``a, da/dz = kernel(z)``
+    (arrays shaped as ``z``).
 
     >>> kernel = activation_kernel("sigmoid")
     >>> [float(v) for v in kernel(np.array(40.0))]
     [1.0, 4.248354255291589e-18]
     """
     z, a = Symbol("z"), Symbol("a")
-    forms = get_activation(name).stable_forms(z, a, **params)
+    entry = name if isinstance(name, Activation) else get_activation(name)
+    forms = entry.stable_forms(z, a, **params)
     return _numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
 
 

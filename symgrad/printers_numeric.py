@@ -228,4 +228,10 @@ class StableCPrinter(_StableMixin, C99CodePrinter):
                 wrapped = self.parenthesize(base, PRECEDENCE["Mul"], strict=False)
                 return "(" + "*".join([wrapped] * int(exp)) + ")"
             return f"pow({self._print(base)}, {int(exp)})"
+        if _number(expr) is None and exp != -1 and not exp.is_Integer:
+            # C89's printer takes no ``rational`` argument: sqrt(1 + z*z) in a formula
+            if abs(exp) == sp.S.Half:
+                root = f"sqrt({self._print(base)})"
+                return root if exp > 0 else f"(1.0/{root})"
+            return f"pow({self._print(base)}, {self._print(exp)})"
         return super()._print_Pow(expr, rational=rational)

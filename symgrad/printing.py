@@ -34,6 +34,7 @@ from sympy import MatAdd, MatMul, MatrixExpr
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .catalogue import get_activation
+from .errors import UnknownNameError
 
 if TYPE_CHECKING:
     from .derive import Factor
@@ -235,9 +236,13 @@ def _display(name: str, style: str) -> str:
     """How an activation name prints: ``sigma`` as a Greek letter, a ``_prime`` suffix as '."""
     base = name.removesuffix("_prime")
     prime = "'" if name.endswith("_prime") else ""
-    entry = get_activation(base)
-    shown = {"unicode": entry.text or base, "ascii": entry.ascii or base,
-             "latex": entry.latex}[style]
+    try:
+        entry = get_activation(base)
+    except UnknownNameError:  # a spec's formula entry: shown by its name
+        shown = rf"\operatorname{{{base}}}" if style == "latex" else base
+    else:
+        shown = {"unicode": entry.text or base, "ascii": entry.ascii or base,
+                 "latex": entry.latex}[style]
     return shown + prime
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "DataSpec",
     "TrainingSpec",
     "Spec",
+    "FormulaSpec",
     "parse_spec",
     "read_spec",
     "TRAINING_MODES",
@@ -58,6 +59,8 @@ FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
          "data": "inputs and targets by name (x1 = 0.1, T = 0.25), one number each or an "
                  "array of samples; or a named data set (source = \"digits\")",
          "training": "gradient-descent settings",
+         "activations": "formula-defined activations, one table each: [activations.NAME]",
+         "losses": "formula-defined losses, one table each: [losses.NAME]",
          "exercise": "makes the spec an exercise template: what varies, what is asked "
                      "(read by symgrad exercises and symgrad grade; see symgrad.exercises)"},
     "network": {"inputs": "how many inputs feed the first layer",
@@ -71,6 +74,15 @@ FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
                        "bias": "whether the units have a bias (default true)",
                        "shared_bias": "whether the units share one bias, b{layer} (default "
                                       "false)"},
+    "activations.NAME": {"formula": "the activation in z, as text (z * tanh(softplus(z)))",
+                         "derivative": "optional: its derivative, checked against the "
+                                       "derived one",
+                         "parameters": "optional: numbers the formula uses by name, with "
+                                       "their defaults ({ beta = 1.0 })"},
+    "losses.NAME": {"formula": "the loss of one output a and its target T, as text",
+                    "reduction": "how samples combine: sum or mean (default sum)",
+                    "parameters": "optional: numbers the formula uses by name "
+                                  "({ delta = 1.0 })"},
     "network.names": {"input": "the inputs' base name", "target": "the targets' base name",
                       "weight": "the weights' base name", "bias": "the biases' base name",
                       "pre": "the weighted sums' (pre-activations') base name",
@@ -145,6 +157,18 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True)
+class FormulaSpec:
+    """A formula-defined activation or loss as the spec gives it (text, not yet parsed:
+    :mod:`symgrad.formulas` makes the catalogue entry)."""
+
+    name: str
+    formula: str
+    derivative: str | None = None
+    parameters: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    reduction: str = "sum"
+
+
+@dataclass(frozen=True)
 class Spec:
     """A whole spec file, validated. ``text`` is kept to point errors at lines."""
 
@@ -155,6 +179,8 @@ class Spec:
     title: str = ""
     description: str = ""
     path: str = "<spec>"
+    activations: Mapping[str, FormulaSpec] = field(default_factory=lambda: MappingProxyType({}))
+    losses: Mapping[str, FormulaSpec] = field(default_factory=lambda: MappingProxyType({}))
     text: str = field(default="", repr=False, compare=False)
 
     def error(self, field_name: str, message: str, *, value: object = None) -> SpecError:
@@ -393,6 +419,23 @@ def _training(reader: _Reader, raw: Mapping[str, Any]) -> TrainingSpec:
     )
 
 
+def _formulas(reader: _Reader, raw: Mapping[str, Any], kind: str) -> Mapping[str, FormulaSpec]:
+    """``[activations.NAME]`` or ``[losses.NAME]`` tables: the text and the parameters."""
+    out = {}
+    for name in reader.table(raw, kind, ""):
+        where = f"{kind}.{name}"
+        table = reader.table(raw[kind], name, kind)
+        reader.only(table, tuple(FIELDS[f"{kind}.NAME"]), where)
+        params_raw = reader.table(table, "parameters", where)
+        params = {k: _finite(v, lambda msg: reader.fail(f"{where}.parameters.{k}", msg, v))
+                  for k, v in params_raw.items()}
+        derivative = reader.string(table, "derivative", where) or None
+        out[name] = FormulaSpec(name, reader.string(table, "formula", where, required=True),
+                                derivative, MappingProxyType(params),
+                                reader.string(table, "reduction", where, default="sum"))
+    return MappingProxyType(out)
+
+
 def parse_spec(text: str, path: str = "<spec>") -> Spec:
     """Parse and validate the TOML text of a spec; ``path`` is used in error messages."""
     raw = parse_toml(text, path, error=SpecError)
@@ -416,6 +459,8 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
         description=reader.string(raw, "description", ""),
         path=path,
         text=text,
+        activations=_formulas(reader, raw, "activations"),
+        losses=_formulas(reader, raw, "losses"),
     )
 
 

@@ -90,7 +90,7 @@ class CompiledLayers:
         self.mean = d.loss.reduction == "mean"
         # value and slope of each elementwise activation, from the catalogue's stable forms
         self._kernels: list[_Kernel | None] = [
-            activation_kernel(s.activation.name, **s.params)
+            activation_kernel(s.activation, **s.params)
             if s.activation is not None and s.activation.elementwise else None
             for s in d.shapes]
         last, unit = d.shapes[-1], d.steps_by_layer[self.L].unit

@@ -275,6 +275,9 @@ def entry_of(function: type) -> Activation:
     >>> entry_of(tanh).name
     'tanh'
     """
+    own = vars(function).get("entry") if isinstance(function, type) else None
+    if isinstance(own, Activation):  # a spec's formula entry, carried by its function
+        return own
     try:
         return _BY_FUNCTION[function]
     except KeyError:

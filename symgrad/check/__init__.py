@@ -18,10 +18,22 @@ import sys
 import types
 from typing import Any
 
-from .compare import check
-from .hand import MAX_FILE_BYTES, HandEntry, check_file, read_hand_file
-from .result import MISTAKES, VERDICTS, CheckResult
-from .sampling import sample_points
+import importlib
+
+#: Where each public name lives. They load on first use, so that the safe parser
+#: (:mod:`.parse`, :mod:`.lexer`, :mod:`.tables`: catalogue names only) can be imported by
+#: the spec's formula entries (:mod:`symgrad.formulas`) without loading the checker,
+#: which needs compiled code (:mod:`symgrad.compile`) built from those entries.
+_HOMES = {"check": "compare", "check_file": "hand", "read_hand_file": "hand",
+          "HandEntry": "hand", "MAX_FILE_BYTES": "hand", "CheckResult": "result",
+          "VERDICTS": "result", "MISTAKES": "result", "sample_points": "sampling"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+
 
 __all__ = ["check", "check_file", "read_hand_file", "HandEntry", "MAX_FILE_BYTES",
            "CheckResult", "VERDICTS", "MISTAKES", "sample_points"]
@@ -30,8 +42,8 @@ __all__ = ["check", "check_file", "read_hand_file", "HandEntry", "MAX_FILE_BYTES
 class _CallableModule(types.ModuleType):
     """This package's module type: calling it calls :func:`check`."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> CheckResult:
-        return check(*args, **kwargs)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return __getattr__("check")(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallableModule

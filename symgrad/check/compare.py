@@ -50,7 +50,7 @@ from ..derive import Derivation
 from ..errors import CheckError, SymgradError
 from ..numbers import UnsupportedError, evaluate
 from .diagnose import Words, diagnose
-from .parse import parse_expression
+from .parse import parse
 from .proof import (EXACT_DIGITS, RTOL, ExactValues, close, exact_values, symbolic_proof,
                     to_intermediates)
 from .result import CheckResult, distinct, number, undecided
@@ -159,7 +159,7 @@ def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:
     SymPy expression whose symbols must be the network's."""
     net = derivation.network
     if isinstance(expr, str):
-        return parse_expression(expr, net.symbols, latex=latex)
+        return parse(expr, net, latex=latex)
     if not isinstance(expr, sp.Expr) or isinstance(expr, _NOT_SCALAR):
         what = next((f" ({words})" for kind, words in _NOT_EXPRESSIONS
                      if isinstance(expr, kind)), "")

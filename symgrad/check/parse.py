@@ -48,7 +48,7 @@ from sympy import Expr, Symbol
 from ..errors import ParseError
 from .lexer import LATEX_COMMANDS, OPENERS, Token, tokenize
 from .tables import (FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_LENGTH,
-                     MAX_RESULT_DIGITS)
+                     MAX_RESULT_DIGITS, scoped_activations)
 
 __all__ = [
     "parse",
@@ -289,4 +289,8 @@ def parse(text: str, network: Any, *, latex: bool = False) -> Expr:
     >>> parse("-(T - a2) a2 (1 - a2) a1", load("derivations/two_neuron.toml"))
     a1*a2*(1 - a2)*(-T + a2)
     """
-    return parse_expression(text, network.symbols, latex=latex)
+    own = [s.activation for s in network.architecture.layers
+           if s.activation is not None and s.activation.name in
+           getattr(network.architecture.spec, "activations", {})]
+    with scoped_activations(own):  # the spec's formula activations: mish(z1)
+        return parse_expression(text, network.symbols, latex=latex)

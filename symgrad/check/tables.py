@@ -6,15 +6,18 @@ The lexer's rules (:mod:`.lexer`) read through these tables."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import sympy as sp
 from sympy import Expr
+from sympy.codegen.cfunctions import expm1, log1p
 
 from ..catalogue import ACTIVATIONS, Activation, exact
 from ..errors import ParseError
 
-__all__ = ["FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
+__all__ = ["FUNCTIONS", "scoped_activations", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
            "MAX_DIGITS", "MAX_RESULT_DIGITS"]
 
 #: Longest text accepted, in characters.
@@ -41,6 +44,11 @@ def _max(*args: Expr) -> Expr:
     return sp.Max(*args)
 
 
+def _where(condition: Expr, positive: Expr, otherwise: Expr) -> Expr:
+    """``where(u, x, y)``: ``x`` where ``u > 0``, else ``y`` (a piecewise function)."""
+    return sp.Piecewise((positive, condition > 0), (otherwise, True))
+
+
 Builder = tuple[Callable[..., Expr], int, int]
 
 #: Functions that are not activations, with (builder, smallest and largest argument count).
@@ -53,6 +61,13 @@ _MATH: dict[str, Builder] = {
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
+    "abs": (sp.Abs, 1, 1),
+    "min": (sp.Min, 2, 8),
+    "cosh": (sp.cosh, 1, 1),
+    "sinh": (sp.sinh, 1, 1),
+    "log1p": (log1p, 1, 1),
+    "expm1": (expm1, 1, 1),
+    "where": (_where, 3, 3),
 }
 #: LaTeX commands for those, and \operatorname{...} contents.
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
@@ -82,17 +97,45 @@ def _builder(entry: Activation) -> Builder:
     return _activation_builder(entry) if entry.elementwise else _mixing_builder(entry)
 
 
+#: A spec's own (formula-defined) activations, known to the parser inside
+#: :func:`scoped_activations` only: they never join the global catalogue.
+_SCOPED: ContextVar[tuple[Activation, ...]] = ContextVar("scoped_activations", default=())
+
+
+@contextmanager
+def scoped_activations(entries: Iterable[Activation]) -> Iterator[None]:
+    """Within the block, the parser knows ``entries`` too (a spec's formula activations).
+
+    >>> from symgrad.formulas import activation_entry
+    >>> with scoped_activations([activation_entry("mish", "z*tanh(softplus(z))")]):
+    ...     "mish" in FUNCTIONS
+    True
+    >>> "mish" in FUNCTIONS
+    False
+    """
+    token = _SCOPED.set(_SCOPED.get() + tuple(entries))
+    try:
+        yield
+    finally:
+        _SCOPED.reset(token)
+
+
+def _entries() -> list[Activation]:
+    return [*ACTIVATIONS.values(), *_SCOPED.get()]
+
+
 class _CatalogueTable(Mapping[str, Any]):
-    """A name table made from the activation catalogue and fixed rows, remade whenever an
-    entry is registered, so a new activation is known to the parser at once."""
+    """A name table made from the activation catalogue (with the scoped entries) and fixed
+    rows, remade whenever an entry is registered or scoped, so a new activation is known
+    to the parser at once."""
 
     def __init__(self, make: Callable[[], dict[str, Any]]) -> None:
         self._make = make
-        self._key: tuple[str, ...] = ()
+        self._key: tuple[Any, ...] = ()
         self._table: dict[str, Any] = {}
 
     def _current(self) -> dict[str, Any]:
-        key = tuple(ACTIVATIONS)
+        key = (*ACTIVATIONS, *map(id, _SCOPED.get()))
         if key != self._key:
             self._table, self._key = self._make(), key
         return self._table
@@ -108,7 +151,7 @@ class _CatalogueTable(Mapping[str, Any]):
 
 
 def _elementwise() -> list[Activation]:
-    return [e for e in ACTIVATIONS.values() if e.elementwise]
+    return [e for e in _entries() if e.elementwise]
 
 
 def _command(entry: Activation) -> str | None:
@@ -125,13 +168,13 @@ def _operator(entry: Activation) -> str | None:
 #: Function names accepted in text: every activation of the catalogue by each of its
 #: names, then the functions of :data:`_MATH`.
 FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
-    **{name: _builder(e) for e in ACTIVATIONS.values() for name in e.names}, **_MATH})
+    **{name: _builder(e) for e in _entries() for name in e.names}, **_MATH})
 #: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
 _LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
     **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})
 #: \\operatorname{...} / \\mathrm{...} contents that stand for a function.
 _OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
-    **{n: e.name for e in ACTIVATIONS.values()
+    **{n: e.name for e in _entries()
        for n in filter(None, (_operator(e),) + e.names)},
     **_MATH_OPERATORS})
 #: LaTeX spacing commands (``\,``, ``\quad``), read as nothing.

@@ -1,4 +1,4 @@
-"""``symgrad activations``: the catalogue of activations."""
+"""``symgrad activations [SPEC]``: the catalogue of activations, and a spec's own formulas."""
 
 from __future__ import annotations
 
@@ -6,38 +6,53 @@ import argparse
 
 import sympy as sp
 
-from ..catalogue import ACTIVATIONS
+from ..analysis.accuracy import sweep
+from ..architecture import Architecture
+from ..catalogue import ACTIVATIONS, Activation
 from ..printing import text
+from ..spec import read_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("activations", help="list the activations: formula, derivative, range, "
                                            "convention at kinks",
-                       description="The activation catalogue.")
+                       description="The activation catalogue; with a spec, also the spec's "
+                                   "formula-defined activations with their measured accuracy.")
+    p.add_argument("spec", nargs="?", help="a spec whose [activations.NAME] to list too")
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _block(act: Activation, accuracy: str | None = None) -> str:
     z = sp.Symbol("z")
-    blocks = []
-    for act in ACTIVATIONS.values():
-        if act.elementwise:
-            f = act(z)
-            formula = f"{text(f)} = {text(act.definition(z))}"
-            derivative = f"d/dz {text(f)} = {text(f.diff(z))}"
-        else:  # softmax, written with an index k over components and j over inputs
-            s, zz = sp.IndexedBase("s"), sp.IndexedBase("z")
-            k, j, n = sp.symbols("k j n", integer=True, positive=True)
-            formula = f"s[k] = {text(sp.exp(zz[k]) / sp.Sum(sp.exp(zz[j]), (j, 1, n)))}"
-            derivative = f"ds[k]/dz[j] = {text(s[k] * (sp.KroneckerDelta(k, j) - s[j]))}"
-        params = ", ".join(f"{name} = {value:g}" for name, value in act.params.items())
-        names = ", ".join((act.name,) + act.aliases)
-        blocks.append("\n".join([
-            f"{act.title}  [{names}]" + (f"  (parameters: {params})" if params else ""),
-            f"  formula:    {formula}",
-            f"  derivative: {derivative}",
-            f"  range:      {act.range.replace(chr(92), '')}",
-            f"  at kinks:   {act.kink}",
-        ]))
+    if act.elementwise:
+        f = act(z)
+        formula = f"{text(f)} = {text(act.definition(z))}"
+        derivative = f"d/dz {text(f)} = {text(f.diff(z))}"
+        own = act.local(z, sp.Symbol("a"))
+        if own.has(sp.Symbol("a")):
+            derivative += f" = {text(own)}   (a = {text(f)})"
+    else:  # softmax, written with an index k over components and j over inputs
+        s, zz = sp.IndexedBase("s"), sp.IndexedBase("z")
+        k, j, n = sp.symbols("k j n", integer=True, positive=True)
+        formula = f"s[k] = {text(sp.exp(zz[k]) / sp.Sum(sp.exp(zz[j]), (j, 1, n)))}"
+        derivative = f"ds[k]/dz[j] = {text(s[k] * (sp.KroneckerDelta(k, j) - s[j]))}"
+    params = ", ".join(f"{name} = {value:g}" for name, value in act.params.items())
+    names = ", ".join((act.name,) + act.aliases)
+    return "\n".join([
+        f"{act.title}  [{names}]" + (f"  (parameters: {params})" if params else ""),
+        f"  formula:    {formula}",
+        f"  derivative: {derivative}",
+        f"  range:      {act.range.replace(chr(92), '')}",
+        f"  at kinks:   {act.kink}",
+    ] + ([f"  accuracy:   {accuracy}"] if accuracy else []))
+
+
+def run(args: argparse.Namespace) -> int:
+    blocks = [_block(act) for act in ACTIVATIONS.values()]
+    if args.spec is not None:
+        spec = read_spec(args.spec)
+        arch = Architecture.from_spec(spec)
+        for act in arch.formula_activations.values():
+            blocks.append(_block(act, sweep(act).line()))
     print("\n\n".join(blocks))
     return 0
