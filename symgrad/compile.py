@@ -390,7 +390,11 @@ class CompiledNetwork:
         program = dict(self._program)
         inputs = [sp.Add(*(delta * program[z].diff(x) for z, delta in deltas.items()))
                   for x in self.network.inputs]
-        return inputs + [program[self._loss].diff(t) for t in self.network.targets]
+        loss = program[self._loss]  # in real symbols: |a - T|' is a sign, not re and im
+        real = {s: sp.Dummy(s.name, real=True) for s in loss.free_symbols}
+        back = {v: k for k, v in real.items()}
+        return inputs + [loss.xreplace(real).diff(real.get(t, t)).xreplace(back)
+                         for t in self.network.targets]
 
     def source(self, name: str) -> str:
         """The Python source of kernel ``name``, named ``name``, with its docstring."""

@@ -97,7 +97,7 @@ class Target:
     printed (``printer`` None: the NumPy kernels of :func:`symgrad.compile`, verbatim)."""
 
     template: str
-    printer: Callable[[], CodePrinter] | None
+    printer: Callable[..., CodePrinter] | None
     what: str
     #: the generated functions of per-sample terms: (name, scalar kernel, with the
     #: inputs' and targets' gradients)
@@ -146,7 +146,7 @@ def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]
     if clash:
         raise ExportError(f"symbol name '{clash[0]}' is reserved in torch and JAX code; "
                           "choose another base name in [network.names]")
-    printer = target.printer()
+    printer = target.printer(like=compiled.arguments[0])  # an input: a float tensor
     values = compiled.network.values
     return dict(signature=", ".join(compiled.arguments), n_args=len(compiled.arguments),
                 initial=repr({p: float(values[p]) for p in compiled.parameters

@@ -5,7 +5,8 @@ SymPy's own printers (:class:`~sympy.printing.pytorch.TorchPrinter`,
 wrong for symgrad's stable forms is overridden here, as in :mod:`symgrad.printers_numeric`:
 ``torch.max(0, x)`` is not elementwise, ``heaviside`` wants its value at 0 as a tensor,
 ``log1p``, ``expm1`` and ``erfc`` are unsupported or go to ``math``, and a ``Piecewise`` of
-two constants would be float32 in PyTorch whatever the data (``torch.where(c, 1.0, 0.0)``).
+two constants would be float32 in PyTorch whatever the data (``torch.where(c, 1.0, 0.0)``):
+there a constant takes the dtype and device of a float argument, ``like``.
 Constants are Python floats, weakly typed in both libraries, so float32 data stays float32.
 
 >>> from sympy import Heaviside, Max, Piecewise, Symbol
@@ -13,9 +14,9 @@ Constants are Python floats, weakly typed in both libraries, so float32 data sta
 >>> StableTorchPrinter().doprint(Max(z, 0))
 'torch.clamp(z, min=0.0)'
 >>> StableTorchPrinter().doprint(Heaviside(z, 0))
-'torch.heaviside(z, z.new_full((), 0.0))'
+'torch.heaviside(z, x.new_full((), 0.0))'
 >>> StableTorchPrinter().doprint(Piecewise((1, z > 0), (0, True)))
-'torch.where(z > 0, z.new_full((), 1.0), z.new_full((), 0.0))'
+'torch.where(z > 0, x.new_full((), 1.0), x.new_full((), 0.0))'
 >>> StableJaxPrinter().doprint(Piecewise((z, z >= 0), (0, True)))
 'jax.numpy.where(z >= 0, z, 0.0)'
 """
@@ -48,7 +49,11 @@ class _TensorMixin(_StableMixin):
     _special: str
     _print: Callable[..., str]
 
-    def _constant(self, value: str, like: Expr) -> str:
+    def __init__(self, settings: dict[str, Any] | None = None, like: str = "x") -> None:
+        super().__init__(settings)  # type: ignore[call-arg]
+        self._like = like  # a float argument: PyTorch's constants take its dtype and device
+
+    def _constant(self, value: str) -> str:
         """A constant branch of a choice; weakly typed floats serve except in PyTorch."""
         return value
 
@@ -56,12 +61,10 @@ class _TensorMixin(_StableMixin):
         *pairs, (last, cond) = expr.args
         if cond is not sp.true:
             raise ValueError("a numeric Piecewise needs a final True branch")
-        like = sorted(expr.free_symbols, key=str)[0]
 
         def branch(value: Expr) -> str:  # a constant as a float: an int would stay int
-            if value.is_number:
-                return self._constant(repr(float(value)), like)
-            return self._print(value)
+            return self._constant(repr(float(value))) if value.is_number else \
+                self._print(value)
 
         out = branch(last)
         for value, condition in reversed(pairs):
@@ -88,6 +91,22 @@ class _TensorMixin(_StableMixin):
     def _print_Min(self, expr: Expr) -> str:
         return self._minmax(expr, "minimum", "max")
 
+    def _print_Pow(self, expr: Expr, rational: bool = False) -> str:  # type: ignore[override]
+        """Square roots by name; other powers that :class:`_StableMixin` leaves to SymPy
+        (a fraction, a negative integer) as ``**``, which both libraries take."""
+        base, exp = expr.args
+        if expr.is_number:
+            return repr(float(expr))
+        if exp in (sp.S.Half, -sp.S.Half):
+            root = f"{self._ns}.sqrt({self._print(base)})"
+            return root if exp > 0 else f"1/{root}"
+        if not expr.is_number and not (exp.is_Integer and (exp > 0 or exp == -1)):
+            wrapped = self.parenthesize(base, PRECEDENCE["Pow"], strict=False)
+            power = repr(int(exp)) if exp.is_Integer else repr(float(exp)) if exp.is_number \
+                else self.parenthesize(exp, PRECEDENCE["Pow"], strict=False)
+            return f"{wrapped}**({power})"
+        return super()._print_Pow(expr, rational=rational)  # type: ignore[misc]
+
     def _print_Abs(self, expr: Expr) -> str:
         return f"{self._ns}.abs({self._print(expr.args[0])})"
 
@@ -109,12 +128,12 @@ class StableTorchPrinter(_TensorMixin, TorchPrinter):
     _ns = "torch"
     _special = "torch.special"
 
-    def __init__(self, settings: dict[str, Any] | None = None) -> None:
-        super().__init__({"allow_unknown_functions": True, **(settings or {})})
+    def __init__(self, settings: dict[str, Any] | None = None, like: str = "x") -> None:
+        super().__init__({"allow_unknown_functions": True, **(settings or {})}, like)
 
-    def _constant(self, value: str, like: Expr) -> str:
+    def _constant(self, value: str) -> str:
         # torch.where of two Python floats is float32 (the default dtype): take like's
-        return f"{self.parenthesize(like, PRECEDENCE['Atom'], strict=True)}.new_full((), {value})"
+        return f"{self._like}.new_full((), {value})"
 
     def _clamp(self, x: str, bound: str, limit: str) -> str:
         return f"torch.clamp({x}, {bound}={limit})"
@@ -122,7 +141,7 @@ class StableTorchPrinter(_TensorMixin, TorchPrinter):
     def _print_Heaviside(self, expr: Expr) -> str:
         # the value at 0 as a 0-d tensor of x's dtype and device, as torch.heaviside wants
         x, at_zero = expr.args
-        return f"torch.heaviside({self._print(x)}, {self._constant(repr(float(at_zero)), x)})"
+        return f"torch.heaviside({self._print(x)}, {self._constant(repr(float(at_zero)))})"
 
 
 class StableJaxPrinter(_TensorMixin, JaxPrinter):
@@ -131,9 +150,9 @@ class StableJaxPrinter(_TensorMixin, JaxPrinter):
     _ns = "jax.numpy"
     _special = "jax.scipy.special"
 
-    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: dict[str, Any] | None = None, like: str = "x") -> None:
         super().__init__({"allow_unknown_functions": True, "fully_qualified_modules": True,
-                          **(settings or {})})
+                          **(settings or {})}, like)
 
     def _print_Heaviside(self, expr: Expr) -> str:
         return f"jax.numpy.heaviside({self._print(expr.args[0])}, {float(expr.args[1])!r})"
