@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -149,34 +148,43 @@ def jax_part(n: int) -> dict[str, float]:
 
 def write_npy(path: Path, n: int, make: Callable[[np.random.Generator, int], np.ndarray]
               ) -> None:
-    """A float64 ``.npy`` of ``n`` samples, written chunk by chunk (never all in memory)."""
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n,))
+    """A float64 ``.npy`` of ``n`` samples, written chunk by chunk with plain writes (never
+    all in memory, and no map whose dirty pages would count in this process's memory)."""
     rng = np.random.default_rng(1)
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        out[start:stop] = make(rng, stop - start)
-        out.flush()
-    del out
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(
+            fh, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+        for start in range(0, n, CHUNK):
+            make(rng, min(CHUNK, n - start)).astype("<f8").tofile(fh)
 
 
-def npy_chunk(path: str, offset: int, start: int, stop: int) -> np.ndarray:
-    """Samples ``start:stop`` of a float64 ``.npy`` file whose data begin at ``offset``,
-    read (not mapped: a map's touched pages count in the worker's resident memory)."""
-    with open(path, "rb") as fh:
-        fh.seek(offset + start * 8)
-        return np.fromfile(fh, dtype=np.float64, count=stop - start)
+class NpyFile:
+    """A float64 ``.npy`` file as an array that Dask slices (``dask.array.from_array``):
+    each slice is read from the file by the task that needs it (a NumPy memory map would
+    be pickled whole into the graph, and its touched pages would count in a worker's
+    resident memory)."""
+
+    dtype = np.dtype(np.float64)
+    ndim = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.offset = np.load(path, mmap_mode="r").offset
+        self.shape = (np.load(path, mmap_mode="r").shape[0],)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        (piece,) = index if isinstance(index, tuple) else (index,)
+        start, stop, _ = piece.indices(self.shape[0])
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + start * 8)
+            return np.fromfile(fh, dtype=np.float64, count=stop - start)
 
 
-def on_disk(path: Path, n: int) -> Any:
+def on_disk(path: Path) -> Any:
     """A ``.npy`` file as a Dask array of CHUNK-sample chunks, each read by its task."""
-    import dask
     import dask.array as da
 
-    offset = np.load(path, mmap_mode="r").offset
-    parts = [da.from_delayed(dask.delayed(npy_chunk)(str(path), offset, s, min(s + CHUNK, n)),
-                             shape=(min(s + CHUNK, n) - s,), dtype=np.float64)
-             for s in range(0, n, CHUNK)]
-    return da.concatenate(parts)
+    return da.from_array(NpyFile(path), chunks=CHUNK)
 
 
 class PeakMemory:
@@ -227,7 +235,7 @@ def dask_part(n: int) -> dict[str, float]:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, \
                 distributed.Client(cluster):
-            x, t = on_disk(x_path, n), on_disk(t_path, n)
+            x, t = on_disk(x_path), on_disk(t_path)
             seconds = interleaved({"dask": lambda: f.grad(x1=x, T=t, **params)}, rounds=2)["dask"]
     peak = memory.stop()
     k = min(SLICE, n)
