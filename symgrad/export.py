@@ -1,11 +1,19 @@
 """Compiled functions written out as a standalone Python module: NumPy, PyTorch or JAX.
 
-The module holds, in this order: a header naming the spec and the symgrad version, the
+The three targets (:data:`TARGETS`) differ by a Jinja template and a printer only. The
+NumPy module holds, in this order: a header naming the spec and the symgrad version, the
 run-time helpers (the source of :mod:`symgrad.runtime`, copied verbatim), one generated
 function per quantity (the very code :func:`symgrad.compile` runs, with its named
 temporaries and a docstring listing its arguments in order), and ``forward``, ``loss``,
 ``grad`` and ``value_and_grad`` taking values by name, as :class:`CompiledNetwork` does.
 Running the same code, it returns the same numbers to the last bit.
+
+The PyTorch and JAX modules hold the per-sample terms of the same program
+(:meth:`CompiledNetwork.per_sample`: the same assignments, common subexpressions and
+stable forms, printed by :mod:`symgrad.printers_tensor`), with every input's and target's
+gradient too, and the sums over the batch: a ``torch.autograd.Function`` (with an
+``nn.Module`` of the parameters) or a ``jax.custom_vjp`` function whose derivative is
+symgrad's gradient. They import only their library.
 
 >>> from symgrad.network import load
 >>> from symgrad.derive import derive

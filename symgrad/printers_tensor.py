@@ -38,7 +38,7 @@ from .printers_numeric import _StableMixin
 __all__ = ["StableTorchPrinter", "StableJaxPrinter", "TENSOR_NAMES"]
 
 #: Names that torch or JAX code uses: a network symbol must not be called so.
-TENSOR_NAMES = frozenset({"torch", "jax", "functools", "math"})
+TENSOR_NAMES = frozenset({"torch", "jax"})
 
 
 class _TensorMixin(_StableMixin):
