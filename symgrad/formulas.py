@@ -22,17 +22,16 @@ the next; the architecture resolves a layer's name against the spec's entries fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import sympy as sp
 from sympy import Expr, Symbol
 
-from .catalogue import ACTIVATIONS, Activation, CatalogueFunction, Loss, exact
-from .catalogue.losses import LOSSES
+from .catalogue import Activation, CatalogueFunction, Loss, exact, get_loss
 from .check.parse import parse_expression
-from .check.tables import FUNCTIONS
-from .errors import ParseError, SpecError
+from .check.tables import FUNCTIONS, formula_functions
+from .errors import ParseError, SpecError, UnknownNameError
 from .catalogue.formula_forms import derivative_of, kink_convention, lift, stable_forms
 
 __all__ = ["FormulaError", "activation_entry", "loss_entry", "Z", "A", "T", "MAX_FORMULA"]
@@ -53,12 +52,21 @@ def _fail(where: str, message: str) -> FormulaError:
     return FormulaError(message, field=where)
 
 
+def _is_loss(name: str) -> bool:
+    try:
+        get_loss(name)
+    except UnknownNameError:
+        return False
+    return True
+
+
 def _check_name(name: str, where: str, kind: str) -> None:
     if not _NAME.match(name):
         raise _fail(where, f"'{name}' is not a {kind} name of lower-case letters, digits and "
                            "underscores starting with a letter (at most 32)")
-    builtin = name in ACTIVATIONS or name in FUNCTIONS or name in LOSSES or name in ("z", "a")
-    if builtin:
+    with formula_functions():
+        taken = name in FUNCTIONS
+    if taken or name in ("z", "a", "none") or _is_loss(name):
         raise _fail(where, f"{kind} name '{name}' clashes with a built-in name; choose another")
 
 
@@ -66,7 +74,9 @@ def _parameters(parameters: Mapping[str, float], where: str,
                 taken: tuple[str, ...]) -> dict[str, Symbol]:
     out = {}
     for p in parameters:
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) or p in taken or p in FUNCTIONS:
+        with formula_functions():
+            known = p in FUNCTIONS
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p) or p in taken or known:
             raise _fail(f"{where}.parameters.{p}", f"parameter name '{p}' is not allowed: "
                         f"it must be a new name, not {', '.join(taken)} or a function")
         out[p] = Symbol(p, real=True)
@@ -77,7 +87,8 @@ def _parse(text: str, names: Mapping[str, Symbol], where: str) -> Expr:
     if len(text) > MAX_FORMULA:
         raise _fail(where, f"formula is {len(text)} characters long; the limit is {MAX_FORMULA}")
     try:
-        return parse_expression(text, names)
+        with formula_functions():
+            return parse_expression(text, names)
     except ParseError as exc:  # an unknown name's message lists the allowed ones
         raise _fail(where, str(exc)) from None
 
@@ -110,7 +121,6 @@ class _Parts:
     lifted: Expr
     derivative: Expr
     params: tuple[Symbol, ...]
-    defaults: Mapping[str, float] = field(default_factory=dict)
 
 
 def _function_class(name: str, parts: _Parts, arg: Symbol) -> type[CatalogueFunction]:
@@ -130,7 +140,7 @@ def _function_class(name: str, parts: _Parts, arg: Symbol) -> type[CatalogueFunc
         return bind(parts.lifted.diff(variables[argindex - 1]), self.args)
 
     return type(name, (CatalogueFunction,), {
-        "nargs": len(variables), "latex_name": rf"\operatorname{{{name}}}",
+        "nargs": len(variables), "latex_name": r"\operatorname{" + name.replace("_", r"\_") + "}",
         "definition": classmethod(definition), "fdiff": fdiff, "__module__": __name__,
         "__doc__": f"The formula-defined activation {name}(z) = {parts.typed}."})
 
@@ -196,7 +206,7 @@ def activation_entry(name: str, formula: str, *, derivative: str | None = None,
         wrong = _diagnosis(given, derived, (Z, *params.values()), f"{name}'(z)")
         if wrong:
             raise _fail(f"{where}.derivative", wrong)
-    parts = _Parts(typed, lifted, derived, tuple(params.values()), dict(parameters or {}))
+    parts = _Parts(typed, lifted, derived, tuple(params.values()))
     function = _function_class(name, parts, Z)
     defaults = {params[k]: exact(v) for k, v in (parameters or {}).items()}
     kink = kink_convention(typed)
@@ -220,7 +230,7 @@ def loss_entry(name: str, formula: str, *, reduction: str = "sum",
     >>> from sympy import symbols
     >>> a1, T1 = symbols("a1 T1", real=True)
     >>> huber.per_sample([a1], [T1])
-    Piecewise(((-T1 + a1)**2/2, Abs(T1 - a1) < 1), (Abs(T1 - a1) - 1/2, True))
+    Piecewise(((-T1 + a1)**2/2, Max(-T1 + a1, T1 - a1) < 1), (Max(-T1 + a1, T1 - a1) - 1/2, True))
     """
     where = f"{where}.{name}"
     _check_name(name, where, "loss")
@@ -231,7 +241,10 @@ def loss_entry(name: str, formula: str, *, reduction: str = "sum",
     if A not in typed.free_symbols:
         raise _fail(f"{where}.formula", f"formula '{formula}' does not depend on a")
     values = {params[k]: exact(v) for k, v in (parameters or {}).items()}
-    body = typed.xreplace(values)
+    # |u| as max(u, -u): the network's symbols carry no assumption of being real, for which
+    # SymPy's |u|' is not sign(u); max's slope at the tie is the mean, so |u|'(0) = 0 as
+    # for activations
+    body = typed.xreplace(values).replace(sp.Abs, lambda u: sp.Max(u, -u))
 
     def build(outputs: Any, targets: Any) -> Expr:
         return sp.Add(*(body.xreplace({A: o, T: t}) for o, t in zip(outputs, targets)))

@@ -143,9 +143,10 @@ def _as_steps(expr: sp.Piecewise) -> Expr | None:
     if len(expr.args) != 2 or expr.args[1].cond is not sp.true:
         return None
     (a, cond), (b, _) = expr.args
-    if not isinstance(cond, sp.StrictGreaterThan):
+    if not isinstance(cond, (sp.StrictGreaterThan, sp.StrictLessThan)):
         return None
-    step = sp.Heaviside(cond.lhs - cond.rhs, 0)
+    u = cond.lhs - cond.rhs if isinstance(cond, sp.StrictGreaterThan) else cond.rhs - cond.lhs
+    step = sp.Heaviside(u, 0)  # |a - T| < delta (a formula's where) is delta - |a - T| > 0
     return a * step + b * (1 - step)
 
 
@@ -162,7 +163,16 @@ class _StrPrinter(_FactorsMixin, StrPrinter):
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         shown = self._shown(expr)
-        return super()._print_Piecewise(expr) if shown is expr else self._print(shown)
+        return self._print_Basic(expr) if shown is expr else self._print(shown)
+
+    def _print_Max(self, expr: Expr) -> str:  # as the parser reads it: max(u, v)
+        return f"max({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Min(self, expr: Expr) -> str:
+        return f"min({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_Heaviside(self, expr: Expr) -> str:  # H(0) always shown: the parser's is 0
+        return f"Heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:

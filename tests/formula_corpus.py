@@ -87,6 +87,6 @@ def network_spec(activation: str = "sigmoid", loss: str = "half_sse", extra: str
     """A one-input, one-unit network spec around ``activation`` and ``loss``."""
     return (f"{extra}\n[network]\ninputs = 1\n"
             f'layers = [{{ units = 1, activation = "{activation}" }}]\nloss = "{loss}"\n'
-            "[parameters]\nw1 = 0.5\nb1 = 0.1\n[data]\nx1 = 0.3\nT = 0.25\n")
+            "[parameters]\nw = 0.5\nb = 0.1\n[data]\nx = 0.3\nT = 0.25\n")
 
 

@@ -189,6 +189,8 @@ BAD = [
     ('[activations.bad]\nformula = "z * (1 + z"', "'(' opened at column 5 is never closed", ""),
     ('[activations.relu]\nformula = "max(z, 0)"',
      "activation name 'relu' clashes with a built-in name", ""),
+    ('[losses.mse]\nformula = "(a - T)^2"', "field 'losses.mse': loss name 'mse' clashes with "
+     "a built-in name; choose another", ""),
     ('[activations.bad]\nformula = "3.5"', "formula '3.5' does not depend on z", ""),
     ('[activations.bad]\nformula = "z^2"\nderivative = "-2 z"',
      "field 'activations.bad.derivative': not equal: your derivative is the negative of "
@@ -203,10 +205,128 @@ BAD = [
 
 
 @pytest.mark.parametrize("extra, message, also", BAD, ids=[
-    "unknown", "syntax", "clash", "constant", "sign", "factor", "long", "deep"])
+    "unknown", "syntax", "clash", "loss-clash", "constant", "sign", "factor", "long", "deep"])
 def test_bad_formulas_are_one_line_exit_2_nothing_written(tmp_path: Path, extra: str,
                                                          message: str, also: str) -> None:
     activation = "relu" if "activations.relu" in extra else "bad"
     result = run_cli(tmp_path, extra, activation)
     assert message in result.stderr and also in result.stderr, result.stderr
     assert "bad.toml:" in result.stderr
+
+
+LOSS_IDS = [r.name for r in LOSSES]
+
+
+def loss_network(record: Record, reduction: str = "sum"):
+    from symgrad.network import Network
+    extra = spec_of(record, "losses") + f'reduction = "{reduction}"\n'
+    activation = "sigmoid" if record.name == "focal" else "none"
+    return Network.from_spec(parse_spec(network_spec(activation, record.name, extra=extra)))
+
+
+def loss_data(record: Record, n: int) -> dict[str, np.ndarray | float]:
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-3, 3, n)
+    target = rng.uniform(0, 1, n) if record.name == "focal" else rng.uniform(-3, 3, n)
+    return {"x": x, "T": target, "w": 0.7, "b": -0.2}
+
+
+def torch_grads(record: Record, data: dict, mean: bool) -> dict[str, float]:
+    w = torch.tensor(data["w"], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(data["b"], dtype=torch.float64, requires_grad=True)
+    z = w * torch.tensor(data["x"]) + b
+    a = torch.sigmoid(z) if record.name == "focal" else z
+    loss = record.torch_f(torch, a, torch.tensor(data["T"]))
+    loss = loss / len(data["x"]) if mean else loss
+    gw, gb = torch.autograd.grad(loss, (w, b))
+    return {"w": float(gw), "b": float(gb)}
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed (the torch extra)")
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("record", LOSSES, ids=LOSS_IDS)
+def test_formula_losses_numpy_c_and_torch_agree(record: Record, reduction: str) -> None:
+    from symgrad.compile import compile
+    from symgrad.derive import derive
+    d = derive(loss_network(record, reduction))
+    data = loss_data(record, 1000)
+    numpy_grads = compile(d, backend="numpy").grad(**data)
+    c_grads = compile(d, backend="c").grad(**data)
+    expected = torch_grads(record, data, reduction == "mean")
+    for name in ("w", "b"):
+        # a sum of 1000 terms of size up to 10: bounded by the summands, not the total
+        assert abs(c_grads[name] - numpy_grads[name]) <= 1e-12 * 1000 * 10
+        assert numpy_grads[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("record", LOSSES, ids=LOSS_IDS)
+def test_formula_loss_gradient_matches_central_differences(record: Record) -> None:
+    from symgrad.compile import compile
+    from symgrad.derive import derive
+    f = compile(derive(loss_network(record)), backend="numpy")
+    data = loss_data(record, 50)
+    h = 1e-6
+    up, down = dict(data, b=data["b"] + h), dict(data, b=data["b"] - h)
+    central = (float(f.loss(**up)) - float(f.loss(**down))) / (2 * h)
+    assert float(f.grad(**data)["b"]) == pytest.approx(central, rel=1e-6, abs=1e-6)
+
+
+def test_huber_is_piecewise_with_its_kink_convention() -> None:
+    record = next(r for r in LOSSES if r.name == "huber")
+    net = loss_network(record)
+    a, t = net.outputs[0], net.targets[0]
+    size = sp.Max(a - t, t - a)  # |a - T|, whose slope at 0 is the mean of 1 and -1
+    expected = sp.Piecewise(((a - t) ** 2 / 2, size < 1), (size - sp.Rational(1, 2), True))
+    assert net.loss.per_sample([a], [t]) == expected
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "derivations" / "mish.toml"
+
+
+def test_symgrad_activations_lists_a_specs_formulas_with_their_accuracy(capsys) -> None:
+    from symgrad.cli import main
+    assert main(["activations", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "mish (formula: z * tanh(softplus(z)))  [mish]\n" in out
+    assert "  derivative: d/dz mish(z) = z*(1 - tanh(softplus(z))**2)*sigmoid(z) + " \
+           "tanh(softplus(z))\n" in out
+    line = next(li for li in out.splitlines() if li.startswith("  accuracy:"))
+    worst = float(line.split("worst relative error ")[1].split()[0])
+    assert worst <= 1e-13 and line.endswith("over |z| <= 700 (mpmath, 50 digits)")
+    assert "mish" not in ACTIVATIONS
+
+
+def test_reports_state_the_measured_accuracy(tmp_path: Path) -> None:
+    from symgrad.cli import main
+    out = tmp_path / "r.md"
+    assert main(["report", str(EXAMPLE), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "Compiled code against mpmath: worst relative error " in text
+    assert "### mish (formula: z \\* tanh(softplus(z)))" in text
+
+
+def test_a_formula_that_cannot_be_made_accurate_says_so_in_one_line() -> None:
+    from symgrad.formulas import activation_entry
+    cancels = activation_entry("one", "exp(z) - exp(z) * (1 - exp(-z))")  # 1, by cancelling
+    line = sweep(cancels, points=41).line()
+    assert line.startswith("cannot be made accurate") and "\n" not in line
+
+
+def test_both_levels_and_backends_agree_on_a_formula_network() -> None:
+    from symgrad.backends import CompiledLayers
+    from symgrad.compile import compile
+    from symgrad.derive import derive, derive_layers
+    from symgrad.network import load
+    rng = np.random.default_rng(3)
+    x, target = rng.uniform(-40, 40, 2000), rng.uniform(0, 1, 2000)
+    values = dict(x1=x, T=target, w1=0.8, b1=0.1, w2=1.3, b2=-0.2)
+    d = derive(load(EXAMPLE))
+    unit = {backend: compile(d, backend=backend).grad(**values) for backend in ("numpy", "c")}
+    layer = CompiledLayers(derive_layers(str(EXAMPLE))).grad(
+        W1=np.array([[0.8]]), b1=np.array([0.1]), W2=np.array([[1.3]]), b2=np.array([-0.2]),
+        x=x[:, None], y=target[:, None])
+    for name in ("w1", "b1", "w2", "b2"):
+        matrix = float(layer[name.upper() if name[0] == "w" else name].ravel()[0])
+        # sums of 2000 terms, each below 40 in size
+        assert abs(unit["c"][name] - unit["numpy"][name]) <= 1e-12 * 2000 * 40
+        assert abs(matrix - unit["numpy"][name]) <= 1e-12 * 2000 * 40

@@ -6,7 +6,8 @@ A formula typed in a spec is made numerically sound in three steps:
    identities before differentiation: ``1/(1 + exp(-u))`` is ``sigmoid(u)``,
    ``log(1 + exp(u))`` is ``softplus(u)``, ``1 + tanh(u)`` is ``2 sigmoid(2u)`` (it cancels
    to 0 for ``u << 0``: GELU's tanh form lost 7 digits at z = -5), and ``log(cosh(u))`` is
-   ``log1p(2 sinh(u/2)^2)`` (no overflow below |u| = 1420, no cancellation near 0).
+   ``log1p(2 sinh(u/2)^2)`` (no overflow below |u| = 1420, no cancellation near 0), and
+   ``sqrt(w) - 1`` is ``(w - 1)/(sqrt(w) + 1)``.
 2. :func:`derivative_of` differentiates and fixes the conventions at kinks
    (:func:`kink_convention` says them in words).
 3. :func:`stable_forms` lowers every catalogue function in the value and the derivative to
@@ -77,8 +78,22 @@ def _one_plus_tanh(e: Expr) -> Expr | None:
     return None
 
 
+def _sqrt_minus_one(e: Expr) -> Expr | None:
+    """``c sqrt(w) - c`` in a sum as ``c (w - 1)/(sqrt(w) + 1)``: ``sqrt(1 + z^2) - 1``
+    cancels to 0 for |z| < 1e-8 (the bent identity lost 9 digits there)."""
+    if not e.is_Add:
+        return None
+    for term in e.args:
+        c, root = term.as_coeff_Mul()
+        if root.is_Pow and root.exp == sp.S.Half and -c in e.args:
+            rest = [t for t in e.args if t not in (term, -c)]
+            w = root.base
+            return sp.Add(*rest, c * sp.expand(w - 1) / (root + 1))
+    return None
+
+
 #: The lifting rules, tried on every subexpression from the leaves up.
-_LIFTS = (_inverse_one_plus_exp, _log_one_plus_exp, _one_plus_tanh)
+_LIFTS = (_inverse_one_plus_exp, _log_one_plus_exp, _one_plus_tanh, _sqrt_minus_one)
 
 
 def lift(expr: Expr) -> Expr:

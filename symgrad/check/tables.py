@@ -17,7 +17,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from ..catalogue import ACTIVATIONS, Activation, exact
 from ..errors import ParseError
 
-__all__ = ["FUNCTIONS", "scoped_activations", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
+__all__ = ["FUNCTIONS", "scoped_activations", "formula_functions", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT",
            "MAX_DIGITS", "MAX_RESULT_DIGITS"]
 
 #: Longest text accepted, in characters.
@@ -61,6 +61,10 @@ _MATH: dict[str, Builder] = {
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
+}
+#: More functions for a spec's formulas (inside :func:`formula_functions` only: hand
+#: derivations keep the table above, and the messages that list it).
+_FORMULA_MATH: dict[str, Builder] = {
     "abs": (sp.Abs, 1, 1),
     "min": (sp.Min, 2, 8),
     "cosh": (sp.cosh, 1, 1),
@@ -120,6 +124,27 @@ def scoped_activations(entries: Iterable[Activation]) -> Iterator[None]:
         _SCOPED.reset(token)
 
 
+_FORMULAS: ContextVar[bool] = ContextVar("formula_functions", default=False)
+
+
+@contextmanager
+def formula_functions() -> Iterator[None]:
+    """Within the block, the parser also knows :data:`_FORMULA_MATH` (``abs``, ``min``,
+    ``where``...): for the formulas of a spec.
+
+    >>> with formula_functions():
+    ...     "where" in FUNCTIONS
+    True
+    >>> "where" in FUNCTIONS
+    False
+    """
+    token = _FORMULAS.set(True)
+    try:
+        yield
+    finally:
+        _FORMULAS.reset(token)
+
+
 def _entries() -> list[Activation]:
     return [*ACTIVATIONS.values(), *_SCOPED.get()]
 
@@ -135,7 +160,7 @@ class _CatalogueTable(Mapping[str, Any]):
         self._table: dict[str, Any] = {}
 
     def _current(self) -> dict[str, Any]:
-        key = (*ACTIVATIONS, *map(id, _SCOPED.get()))
+        key = (*ACTIVATIONS, *map(id, _SCOPED.get()), _FORMULAS.get())
         if key != self._key:
             self._table, self._key = self._make(), key
         return self._table
@@ -168,7 +193,8 @@ def _operator(entry: Activation) -> str | None:
 #: Function names accepted in text: every activation of the catalogue by each of its
 #: names, then the functions of :data:`_MATH`.
 FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
-    **{name: _builder(e) for e in _entries() for name in e.names}, **_MATH})
+    **{name: _builder(e) for e in _entries() for name in e.names}, **_MATH,
+    **(_FORMULA_MATH if _FORMULAS.get() else {})})
 #: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
 _LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
     **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})

@@ -28,9 +28,6 @@ def _block(act: Activation, accuracy: str | None = None) -> str:
         f = act(z)
         formula = f"{text(f)} = {text(act.definition(z))}"
         derivative = f"d/dz {text(f)} = {text(f.diff(z))}"
-        own = act.local(z, sp.Symbol("a"))
-        if own.has(sp.Symbol("a")):
-            derivative += f" = {text(own)}   (a = {text(f)})"
     else:  # softmax, written with an index k over components and j over inputs
         s, zz = sp.IndexedBase("s"), sp.IndexedBase("z")
         k, j, n = sp.symbols("k j n", integer=True, positive=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from importlib.metadata import PackageNotFoundError, version as _dist_version
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
@@ -29,6 +30,7 @@ from ..derive import Derivation, Factor, Gradient
 from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
 from ..printing import chain_factors, factor_latexes, latex, partial_latex
+from ..analysis.accuracy import sweep
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
@@ -374,7 +376,10 @@ def _activations(net: Network, gathered: _Gathered) -> list[ActivationView]:
             f"activation-{act.name}", "activation", f"{act.title} and its derivative.",
             {"grid": check.grid, "values": check.values, "slopes": check.slopes,
              "label": labels[0], "dlabel": labels[1], "title": act.title}))
-        out.append(_activation_view(act, check, figure))
+        view = _activation_view(act, check, figure)
+        if act.name in net.architecture.formula_activations:  # a spec's formula: measured
+            view = replace(view, accuracy=sweep(act, layer.params).line())
+        out.append(view)
     return out
 
 

@@ -140,6 +140,7 @@ class ActivationView:
     checked_at: str
     check_error: str
     figure: str | None  # None: left out, its values cannot be plotted
+    accuracy: str | None = None  # a formula entry's sweep against mpmath, in one line
 
 
 @dataclass(frozen=True)
