@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from symgrad.compile import CompiledNetwork, compile
 from symgrad.derive import derive
@@ -25,15 +24,8 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'to
 jax = pytest.importorskip("jax", reason="JAX is not installed (extra 'jax')")
 from jax.test_util import check_grads  # noqa: E402
 
-#: Huber's delta, as derived, holds ``Derivative(re(a), a)`` (its |a - T| is taken in
-#: symbols that are not real), which no numeric printer takes: symgrad.compile's NumPy
-#: kernels fail on it the same way.
-_HUBER = pytest.mark.xfail(raises=PrintMethodNotImplementedError, strict=True,
-                           reason="the derived delta of a formula loss with abs holds "
-                                  "Derivative(re(a), a); NumPy compile fails alike")
 RECORDS = [pytest.param(r, "activations", id=r.name) for r in ACTIVATIONS] + \
-    [pytest.param(r, "losses", id=r.name, marks=[_HUBER] if r.name == "huber" else [])
-     for r in LOSSES]
+    [pytest.param(r, "losses", id=r.name) for r in LOSSES]
 N = 100_000
 
 
