@@ -263,3 +263,15 @@ def test_a_hostile_title_gives_an_importable_tensor_module(tmp_path: Path, title
         spec_.loader.exec_module(module)
         assert module.PARAMETERS == ("w", "b")
     assert not list(tmp_path.rglob("CANARY")) and not Path("CANARY").exists()
+
+
+def test_a_symbol_named_like_the_library_is_refused_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "net.toml"
+    spec.write_text('[network]\ninputs = 1\nlayers = [{ units = 1, activation = "sigmoid" }]\n'
+                    'loss = "half_sse"\nnames = { input = "torch" }\n'
+                    "[parameters]\nw = 0.5\nb = 0.1\n[data]\ntorch = 1.0\nT = 0.3\n")
+    result = run_cli_here("export", spec, "--to", "jax", "-o", tmp_path / "m.py")
+    assert result.returncode == 2
+    assert result.stderr == ("symgrad export: error: symbol name 'torch' is reserved in torch "
+                             "and JAX code; choose another base name in [network.names]\n")
+    assert not (tmp_path / "m.py").exists()
