@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
 
-from . import runtime
+from . import chunked, runtime
 from .callable_module import make_callable
 from .derive import Derivation, DeltaStep
 from .errors import ArgumentError, CompileError
@@ -372,14 +372,40 @@ class CompiledNetwork:
             if KERNELS[name][1] or name == "forward_arrays":
                 raise CompileError(f"kernel '{name}' has no fused C loop; only the batch "
                                    "sums do")
-            scalar = name.replace("_sums", "_scalar")
-            outputs, _ = self._outputs(scalar)  # the per-sample terms
-            body, terms = _named_cse(_prune(self._program, outputs))(outputs)
+            body, terms = self.per_sample(name.replace("_sums", "_scalar"))
             n_data = len(self.data_names)
             self._loops[name] = FusedLoop(name, KERNELS[name][0],
                                           self._symbols[:n_data], self._symbols[n_data:],
                                           body, terms)
         return self._loops[name]
+
+    def per_sample(self, name: str, data_gradients: bool = False
+                   ) -> tuple[Program, tuple[Expr, ...]]:
+        """The assignments and the per-sample terms of scalar kernel ``name`` (a loss, then
+        each parameter's ``delta * input``), common subexpressions pulled out: what the
+        fused C loop and the PyTorch and JAX exports sum over the samples. With
+        ``data_gradients``, each input's and target's per-sample gradient comes before the
+        parameters' ones: the gradients are in :attr:`arguments` order."""
+        self._check_kernel(name)
+        outputs, _ = self._outputs(name)
+        if data_gradients:
+            first = 0 if name.startswith("grad") else 1  # after the loss
+            outputs[first:first] = self._data_gradient_terms()
+        return _named_cse(_prune(self._program, outputs))(outputs)
+
+    def _data_gradient_terms(self) -> list[Expr]:
+        """``dE/dx`` of each input, the sum over units of ``delta * dz/dx`` (the other
+        terms of ``z`` held), and ``dE/dT`` of each target, from the loss in its stable
+        form (whose stand-ins for ``log a`` and ``1 - a`` do not depend on ``T``)."""
+        deltas = {step.pre: symbol for symbol, step in self.derivation.deltas.items()}
+        program = dict(self._program)
+        inputs = [sp.Add(*(delta * program[z].diff(x) for z, delta in deltas.items()))
+                  for x in self.network.inputs]
+        loss = program[self._loss]  # in real symbols: |a - T|' is a sign, not re and im
+        real = {s: sp.Dummy(s.name, real=True) for s in loss.free_symbols}
+        back = {v: k for k, v in real.items()}
+        return inputs + [loss.xreplace(real).diff(real.get(t, t)).xreplace(back)
+                         for t in self.network.targets]
 
     def source(self, name: str) -> str:
         """The Python source of kernel ``name``, named ``name``, with its docstring."""
@@ -401,6 +427,17 @@ class CompiledNetwork:
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
+    def sums(self, name: str, values: Mapping[str, Any]
+             ) -> tuple[Sequence[Any], int, np.dtype]:
+        """Batch kernel ``name``'s sums over the samples of in-memory ``values`` (not
+        divided by their count, whatever the loss), the sample count and the dtype."""
+        args, n, dtype = runtime.prepare(values, self.arguments, len(self.data_names),
+                                         self.dtype)
+        if self.backend == "numpy":
+            return runtime.reduce_batch(self.kernel(name), self.arguments, values,
+                                        len(self.data_names), self.dtype, False), n, dtype
+        return self.fused_loop(name)(args, n), n, dtype
+
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         # one sample of Python numbers: the scalar kernel, several times quicker than the
         # batch path's array handling (benchmarks/bench_call.py)
@@ -410,18 +447,18 @@ class CompiledNetwork:
             out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
             if out is not None:
                 return out
-        n_data = len(self.data_names)
         try:
-            if self.backend == "numpy":
+            if any(map(chunked.is_dask, values.values())):
+                width = len(self._outputs(name)[1])
+                totals, n, dtype = chunked.reduce_chunked(self, name, values, width)
+            elif self.backend == "numpy":  # the exported modules' code, to the last bit
                 return runtime.reduce_batch(self.kernel(name), self.arguments, values,
-                                            n_data, self.dtype, self.mean)
-            args, n, dtype = runtime.prepare(values, self.arguments, n_data, self.dtype)
+                                            len(self.data_names), self.dtype, self.mean)
+            else:
+                totals, n, dtype = self.sums(name, values)
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
-        sums = self.fused_loop(name)(args, n)
-        if self.mean:
-            sums = sums / n
-        return tuple(dtype.type(t) for t in sums)
+        return tuple(dtype.type(t / n if self.mean else t) for t in totals)
 
     def loss(self, **values: Any) -> float:
         """The loss, reduced over the samples (sum or mean, as the loss says)."""
@@ -450,6 +487,10 @@ class CompiledNetwork:
     def value_and_grad_scalar(self) -> Callable[..., tuple[float, ...]]:
         """``value_and_grad_scalar(*arguments)``: ``(loss, *gradients)`` of one sample."""
         return self.kernel("value_and_grad_scalar")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its derivation (for Dask's workers); kernels are rebuilt on use."""
+        return CompiledNetwork, (self.derivation, self.dtype, self.backend)
 
     def __repr__(self) -> str:
         return f"CompiledNetwork({self.network!r}; arguments {', '.join(self.arguments)})"

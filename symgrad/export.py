@@ -1,11 +1,19 @@
-"""Compiled functions written out as a standalone Python module that needs only NumPy.
+"""Compiled functions written out as a standalone Python module: NumPy, PyTorch or JAX.
 
-The module holds, in this order: a header naming the spec and the symgrad version, the
+The three targets (:data:`TARGETS`) differ by a Jinja template and a printer only. The
+NumPy module holds, in this order: a header naming the spec and the symgrad version, the
 run-time helpers (the source of :mod:`symgrad.runtime`, copied verbatim), one generated
 function per quantity (the very code :func:`symgrad.compile` runs, with its named
 temporaries and a docstring listing its arguments in order), and ``forward``, ``loss``,
 ``grad`` and ``value_and_grad`` taking values by name, as :class:`CompiledNetwork` does.
 Running the same code, it returns the same numbers to the last bit.
+
+The PyTorch and JAX modules hold the per-sample terms of the same program
+(:meth:`CompiledNetwork.per_sample`: the same assignments, common subexpressions and
+stable forms, printed by :mod:`symgrad.printers_tensor`), with every input's and target's
+gradient too, and the sums over the batch: a ``torch.autograd.Function`` (with an
+``nn.Module`` of the parameters) or a ``jax.custom_vjp`` function whose derivative is
+symgrad's gradient. They import only their library.
 
 >>> from symgrad.network import load
 >>> from symgrad.derive import derive
@@ -19,16 +27,22 @@ True
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any, Callable
+
+from sympy.printing.codeprinter import CodePrinter
 
 from . import runtime
 from .compile import KERNELS, CompiledNetwork
 from .errors import ExportError
 from .files import write_atomic
 from .printers_numeric import MATH_NAMES
+from .printers_tensor import TENSOR_NAMES, StableJaxPrinter, StableTorchPrinter
 
-__all__ = ["module_source", "write_module", "docstring_literal", "comment_text"]
+__all__ = ["module_source", "write_module", "docstring_literal", "comment_text", "TARGETS",
+           "Target"]
 
 
 def _version() -> str:
@@ -95,11 +109,79 @@ def comment_text(text: str) -> str:
     return "".join(_escaped(ch) for ch in text)
 
 
-def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> str:
-    """The text of a standalone module with every compiled function of ``compiled``,
-    from the Jinja template ``templates/exported_module.py.j2``."""
+@dataclass(frozen=True)
+class Target:
+    """One kind of exported module: its template and how its generated functions are
+    printed (``printer`` None: the NumPy kernels of :func:`symgrad.compile`, verbatim)."""
+
+    template: str
+    printer: Callable[..., CodePrinter] | None
+    what: str
+    #: the generated functions of per-sample terms: (name, scalar kernel, with the
+    #: inputs' and targets' gradients)
+    functions: tuple[tuple[str, str, bool], ...] = ()
+
+
+#: Per-sample terms: the loss; the loss and every argument's gradient.
+_TERMS = (("_loss_terms", "loss_scalar", False),
+          ("_value_and_grad_terms", "value_and_grad_scalar", True))
+
+#: The targets of ``symgrad export --to``: they differ by template and printer only.
+TARGETS: dict[str, Target] = {
+    "numpy": Target("exported_module.py.j2", None, "NumPy only, the numbers of "
+                    "symgrad.compile to the last bit"),
+    "torch": Target("exported_torch.py.j2", StableTorchPrinter,
+                    "a torch.autograd.Function and an nn.Module",
+                    # without the data's gradients too, for data that needs none
+                    _TERMS + (("_value_and_parameter_grad_terms", "value_and_grad_scalar",
+                               False),)),
+    "jax": Target("exported_jax.py.j2", StableJaxPrinter, "a jax.custom_vjp function",
+                  _TERMS),  # XLA drops the gradients that no one asks for
+}
+
+
+def _terms_source(compiled: CompiledNetwork, printer: CodePrinter, name: str,
+                  kernel: str, data_gradients: bool) -> str:
+    """A function ``name`` of the arguments returning the per-sample terms of scalar
+    ``kernel`` (:meth:`CompiledNetwork.per_sample`): its named assignments, printed."""
+    body, terms = compiled.per_sample(kernel, data_gradients)
+    what = KERNELS[kernel][0].replace("for one sample", "per sample")
+    what = what.replace("every gradient", "the gradient of every argument in order"
+                        if data_gradients else "every parameter's gradient")
+    lines = [f"def {name}({', '.join(compiled.arguments)}):", f'    """Return {what}."""']
+    lines += [f"    {symbol} = {printer.doprint(expr)}" for symbol, expr in body]
+    lines.append(f"    return ({''.join(printer.doprint(t) + ', ' for t in terms)})")
+    return "\n".join(lines)
+
+
+def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]:
+    """What the target's template needs beyond what every template needs."""
+    if target.printer is None:
+        return dict(kernels=list(KERNELS), math_names=MATH_NAMES, runtime=_runtime_body(),
+                    typing=_runtime_typing(), float64=repr(compiled.dtype == "float64"),
+                    sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
+                    dtype=f"numpy.{compiled.dtype.name}")
+    clash = sorted(set(compiled.network.symbols) & TENSOR_NAMES)
+    if clash:
+        raise ExportError(f"symbol name '{clash[0]}' is reserved in torch and JAX code; "
+                          "choose another base name in [network.names]")
+    printer = target.printer(like=compiled.arguments[0])  # an input: a float tensor
+    values = compiled.network.values
+    return dict(signature=", ".join(compiled.arguments), n_args=len(compiled.arguments),
+                initial=repr({p: float(values[p]) for p in compiled.parameters
+                              if p in values}),
+                sources=[_terms_source(compiled, printer, *function)
+                         for function in target.functions])
+
+
+def module_source(compiled: CompiledNetwork, spec_path: str | None = None,
+                  target: str = "numpy") -> str:
+    """The text of a standalone module with the compiled functions of ``compiled``, for
+    ``target`` (one of :data:`TARGETS`), from its Jinja template in ``templates/``."""
     import jinja2  # on first use: ``import symgrad`` stays quick
 
+    if target not in TARGETS:
+        raise ExportError(f"unknown target '{target}'; known: {', '.join(TARGETS)}")
     env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
@@ -107,18 +189,15 @@ def module_source(compiled: CompiledNetwork, spec_path: str | None = None) -> st
     env.filters["docstring"] = docstring_literal
     env.filters["comment"] = comment_text
     net = compiled.network
-    return env.get_template("exported_module.py.j2").render(
+    return env.get_template(TARGETS[target].template).render(
         title=net.title or repr(net), version=_version(),
         origin=f"from {spec_path}" if spec_path else "from a network built in Python",
         network=repr(net), loss_title=net.loss.title, reduction=net.loss.reduction,
-        data=compiled.data_names, parameters=compiled.parameters, kernels=list(KERNELS),
-        math_names=MATH_NAMES, runtime=_runtime_body(), typing=_runtime_typing(),
-        float64=repr(compiled.dtype == "float64"),
-        sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
+        data=compiled.data_names, parameters=compiled.parameters,
         arguments=repr(compiled.arguments), data_names=repr(compiled.data_names),
         parameter_names=repr(compiled.parameters), forward_names=repr(compiled.forward_names),
         mean=repr(compiled.mean), n=len(compiled.data_names),
-        dtype=f"numpy.{compiled.dtype.name}")
+        **_target_context(compiled, TARGETS[target]))
 
 
 def write_module(path: str | Path, text: str) -> Path:

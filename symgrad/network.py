@@ -36,6 +36,7 @@ from sympy import Expr, Symbol
 
 from .architecture import NO_ACTIVATION, Architecture, Dense, dense_only
 from .catalogue import Activation, Loss
+from .chunked import is_dask
 from .errors import SpecError, SymgradError, UnknownNameError, listed
 from .printing import latex
 from .spec import NAME_ROLES, Spec, read_spec
@@ -290,7 +291,8 @@ class Network:
             if key not in io_names:
                 raise self._fail(f"data.{key}", f"'{key}' is not an input or target of this "
                                  f"network; they are: {listed(io_names)}")
-            values[key] = (np.asarray(value, dtype=np.float64)
+            values[key] = (value if is_dask(value)  # read chunk by chunk when summed
+                           else np.asarray(value, dtype=np.float64)
                            if isinstance(value, (tuple, list, np.ndarray))
                            else float(value))  # type: ignore[arg-type]  # spec-checked number
         if data:

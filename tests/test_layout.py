@@ -24,7 +24,7 @@ RANK = {
     "stack": 2.6,  # dense layers and catalogue layer types (layer level only), on architecture
     "network": 3,
     "derive": 4,
-    "printers_numeric": 3, "runtime": 0, "compile": 5, "export": 6,  # runtime: NumPy only
+    "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "compile": 5, "export": 6,  # runtime: NumPy only
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,
     # the safe parser of maths knows the catalogue's names only; spec formulas use it

@@ -30,6 +30,7 @@ import numpy as np
 from ..architecture import LEVELS, SCALAR_LIMIT, Architecture
 from ..backends.minibatch import CompiledLayers
 from ..backends.stack import CompiledStack
+from ..chunked import is_dask
 from ..compile import compile as compile_derivation
 from ..datasets import Dataset, load_dataset
 from ..derive.matrix import LayerDerivation
@@ -132,7 +133,7 @@ class ScalarModel:
                 raise ArgumentError(f"no value for '{name}': training needs every input and "
                                     "target ([data] in the spec)")
             self.data[name] = net.values[name]
-        self.samples = max((np.size(v) for v in self.data.values()), default=1)
+        self.samples = max((math.prod(np.shape(v)) for v in self.data.values()), default=1)
 
     def start(self, seed: int, reseed: bool) -> Params:
         """The network's parameter values, or seeded ones when ``reseed`` and it was given
@@ -155,13 +156,20 @@ class ScalarModel:
         when ``batches`` is ``None``; ``False`` when a batch's gradient is not finite."""
         for batch in batches if batches is not None else [None]:
             if batch is not None:
-                _, grads = self.evaluate(params, {
-                    k: v[batch] if isinstance(v, np.ndarray) and v.size == self.samples else v
-                    for k, v in self.data.items()})
+                _, grads = self.evaluate(params, {k: self._rows(v, batch)
+                                                  for k, v in self.data.items()})
                 if not grads or not all(map(math.isfinite, grads.values())):
                     return params, False
             params = {n: v - learning_rate * grads[n] for n, v in params.items()}
         return params, True
+
+    def _rows(self, value: Any, batch: np.ndarray) -> Any:
+        """A batch's samples of one input or target; a Dask array's are read into memory,
+        in index order (out of order, Dask would split its chunks)."""
+        if is_dask(value):
+            return value[np.sort(batch)].compute()
+        return value[batch] if isinstance(value, np.ndarray) and value.size == self.samples \
+            else value
 
     def snapshot(self, params: Params) -> Params:
         return dict(params)
