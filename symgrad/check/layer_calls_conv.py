@@ -31,8 +31,9 @@ def conv_grads(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray, st
     kernel flipped in ``dx``'s full convolution, i.e. the correlation left unflipped)."""
     entry = get_layer_type("conv2d")
     y, cache = entry.forward(x, {"W": w, "b": b}, stride=stride, padding=pad)
-    if flip:
-        cache = cache._replace(weight=w[:, :, ::-1, ::-1])
+    if flip:  # the layer's cache: the convolution's own, and how its input was given
+        inner, given = cache
+        cache = (inner._replace(weight=w[:, :, ::-1, ::-1]), given)
     grads = entry.backward(dout.reshape(y.shape), cache)
     return {"out": y, "dx": grads["x"], "dw": grads["W"], "db": grads["b"]}
 
