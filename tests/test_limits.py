@@ -12,9 +12,9 @@ import pytest
 from symgrad.errors import SpecError, UnknownNameError, listed
 from symgrad.limits import LIMITS, check_limits, parameter_count
 from symgrad.network import load
-from symgrad.spec import parse_spec
+from symgrad.spec import parse_spec, read_spec
 
-from .conftest import ONE_NEURON_TABLES, run_cli_here
+from .conftest import ONE_NEURON_TABLES, ROOT, run_cli_here
 
 HUGE = 2 ** 63 - 1
 ONE_LAYER = ('[network]\ninputs = {inputs}\nlayers = [{{ units = {units}, activation = '
@@ -157,3 +157,11 @@ def test_the_readme_table_is_the_limits() -> None:
                                    for c in cells[1:])
     assert rows == {name: (l.inputs, l.units, l.layers, l.parameters, l.samples, l.iterations,
                            l.epochs) for name, l in LIMITS.items()}
+
+
+def test_the_shipped_examples_are_within_the_report_limits() -> None:
+    """A teacher's first report of the digits network needs no --no-limits (issue 14's
+    digits reports)."""
+    for path in sorted((ROOT / "derivations").glob("digits_mlp*.toml")):
+        check_limits(read_spec(path), "report")
+        check_limits(read_spec(path), "train")
