@@ -43,6 +43,7 @@ from .errors import ArgumentError, CompileError
 from .native import FusedLoop
 from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
+from .kernel import Kernel, kernel_docstring
 from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
@@ -247,18 +248,6 @@ def _named_cse(body: Program) -> Callable[[Any], tuple[Program, Any]]:
     return run
 
 
-def _docstring(name: str, arguments: Sequence[str], n_data: int,
-               returns: Sequence[str]) -> str:
-    what, scalar = KERNELS.get(name, (name, False))
-    lines = [f"Return {what}.", "", "Parameters", "----------"]
-    for k, a in enumerate(arguments):
-        kind = ("float" if scalar else "number or 1-D array of samples") if k < n_data else \
-            "float" if a != str(_SAMPLES) else "int, the number of samples in the block"
-        lines.append(f"{a} : {kind}")
-    lines += ["", "Returns", "-------", f"tuple: {', '.join(returns)}"]
-    return "\n".join(lines)
-
-
 #: The scalar kernel that computes a batch kernel's results for one sample of floats.
 _SCALAR_KERNEL = {"loss_sums": "loss_scalar", "grad_sums": "grad_scalar",
                   "value_and_grad_sums": "value_and_grad_scalar"}
@@ -359,7 +348,8 @@ class CompiledNetwork:
                          cse=_named_cse(body), docstring_limit=0)
         source = inspect.getsource(fn)
         fn.__name__ = fn.__qualname__ = name
-        fn.__doc__ = _docstring(name, [str(a) for a in args], len(self.data_names), returns)
+        fn.__doc__ = kernel_docstring(*KERNELS.get(name, (name, False)), [str(a) for a in args],
+                                      len(self.data_names), str(_SAMPLES), returns)
         self._kernels[name] = fn
         self._sources[name] = source
         return fn
@@ -528,39 +518,6 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     (0.0, 0.25)
     """
     return CompiledNetwork(derivation, dtype, backend)
-
-
-def _shaped(result: Any, like: Any) -> Any:
-    """A kernel's result with the shape of its argument ``like``: a constant (the linear
-    slope 1) comes back as a number, and the identity as the caller's own array."""
-    if result is like:  # the identity: a fresh array, never the caller's own
-        return np.array(like, dtype=float)
-    return result if np.shape(result) == np.shape(like) else \
-        np.asarray(result) + np.zeros_like(like)
-
-
-class Kernel:
-    """Two outputs as one generated NumPy function: ``kernel(*values)`` takes arrays or
-    numbers and returns both results shaped as the first argument; ``kernel.on_arrays`` is
-    the same function for float arrays of one shape, without that reshaping where the
-    generated code already returns fresh arrays of the argument's shape (the minibatch
-    loops call it once per layer and batch, where a wrapper's call costs 5% of an epoch).
-    """
-
-    __slots__ = ("raw", "on_arrays")
-
-    def __init__(self, raw: Callable[..., tuple[Any, Any]], arguments: int) -> None:
-        self.raw = raw
-        probe = [np.full((2, 3), 0.5) for _ in range(arguments)]
-        with np.errstate(all="ignore"):
-            outs = raw(*probe)
-        direct = all(isinstance(o, np.ndarray) and o.shape == (2, 3) and o.dtype == float
-                     and not any(o is p for p in probe) for o in outs)
-        self.on_arrays: Callable[..., tuple[Any, Any]] = raw if direct else self
-
-    def __call__(self, *values: Any) -> tuple[Any, Any]:
-        first, second = self.raw(*values)
-        return _shaped(first, values[0]), _shaped(second, values[0])
 
 
 def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],

@@ -24,7 +24,7 @@ RANK = {
     "stack": 2.6,  # dense layers and catalogue layer types (layer level only), on architecture
     "network": 3,
     "derive": 4,
-    "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "compile": 5, "export": 6,  # runtime: NumPy only
+    "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "kernel": 0.1, "compile": 5, "export": 6,  # runtime: NumPy only
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,
     # the safe parser of maths knows the catalogue's names only; spec formulas use it
@@ -124,3 +124,18 @@ def test_nothing_evaluates_text(path: Path) -> None:
 def test_no_assert_on_input(path: Path) -> None:
     """Asserts vanish under python -O; user input needs real errors."""
     assert not any(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(path.read_text())))
+
+
+#: One job per module, one step per function (issue "One catalogue, one core").
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 60
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module_name(p) or "__init__" for p in MODULES])
+def test_modules_and_functions_stay_small(path: Path) -> None:
+    source = path.read_text()
+    assert len(source.splitlines()) < MAX_MODULE_LINES, f"{path.name} is too long"
+    long = [f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert long == [], f"{path.name}: {', '.join(long)}"
