@@ -6,11 +6,8 @@ import argparse
 
 import sympy as sp
 
-from ..analysis.accuracy import sweep
-from ..architecture import Architecture
 from ..catalogue import ACTIVATIONS, Activation
 from ..printing import range_text, text
-from ..spec import read_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +44,11 @@ def _block(act: Activation, accuracy: str | None = None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     blocks = [_block(act) for act in ACTIVATIONS.values()]
-    if args.spec is not None:
+    if args.spec is not None:  # the sweep compiles: imported only for a spec's formulas
+        from ..analysis.accuracy import sweep
+        from ..architecture import Architecture
+        from ..spec import read_spec
+
         spec = read_spec(args.spec)
         arch = Architecture.from_spec(spec)
         for act in arch.formula_activations.values():
