@@ -58,7 +58,7 @@ from sympy import Expr, MatrixSymbol
 from ..errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 
 __all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_type",
-           "get_layer_type", "unregister_layer_type", "evaluate", "N"]
+           "get_layer_type", "unregister_layer_type", "evaluate", "N", "vector_shape"]
 
 #: The symbolic batch size every derivation is written at.
 N = sp.Symbol("N", integer=True, positive=True)
@@ -162,6 +162,22 @@ class LayerType:
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
             raise ShapeError(self.name, tuple(x.shape), "(N, " + ", ".join(map(str, shape))
                              + ")", what)
+
+
+def vector_shape(name: str, what: str) -> Callable[[Shape, Mapping[str, Any]], Shape]:
+    """The ``output_shape`` of layer ``name`` that maps one vector per sample (``what``)
+    to one of the same size.
+
+    >>> vector_shape("softmax", "one vector of scores")((2, 3), {})
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.ShapeError: layer 'softmax': per-sample input of shape (2, 3) does not fit; it needs (D,), one vector of scores per sample
+    """
+    def shape_of(shape: Shape, hyper: Mapping[str, Any]) -> Shape:
+        if len(shape) != 1:
+            raise ShapeError(name, shape, f"(D,), {what} per sample", "per-sample input")
+        return shape
+    return shape_of
 
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", object: "a value"}

@@ -21,20 +21,13 @@ from sympy import MatMul, MatrixSymbol
 
 from ..errors import ArgumentError, ShapeError
 from .index_sums import lift, ones_t, sums_out
-from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
+from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type, vector_shape
 
 __all__ = ["BATCHNORM", "DROPOUT", "batchnorm_forward", "batchnorm_backward",
            "dropout_forward", "dropout_backward"]
 
 _i, _j, _k = sp.symbols("i j k", integer=True)
 _D = sp.Symbol("D", integer=True, positive=True)
-
-
-def _features(name: str, shape: tuple[int, ...], hyper: Mapping[str, Any]) -> tuple[int, ...]:
-    """A layer acting on feature vectors: the output has the input's shape ``(D,)``."""
-    if len(shape) != 1:
-        raise ShapeError(name, shape, "(D,), one feature vector per sample", "per-sample input")
-    return shape
 
 
 # -- batch normalization -----------------------------------------------------------------
@@ -104,7 +97,7 @@ def batchnorm_derivation(eps: float = 1e-5) -> MatrixSteps:
 
 BATCHNORM = register_layer_type(LayerType(
     name="batchnorm", title="batch normalization (training mode)", params=("gamma", "beta"),
-    hyper={"eps": 1e-5}, output_shape=lambda shape, hyper: _features("batchnorm", shape, hyper),
+    hyper={"eps": 1e-5}, output_shape=vector_shape("batchnorm", "one feature vector"),
     init=lambda shape, hyper, rng: {"gamma": np.ones(shape), "beta": np.zeros(shape)},
     forward=batchnorm_forward, backward=batchnorm_backward, derivation=batchnorm_derivation))
 

@@ -20,20 +20,13 @@ from sympy import MatrixSymbol
 
 from ..errors import ShapeError
 from .index_sums import lift, sums_out
-from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
+from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type, vector_shape
 
 __all__ = ["SOFTMAX", "LOG_SOFTMAX", "softmax_forward", "softmax_backward",
            "log_softmax_forward", "log_softmax_backward"]
 
 _j, _k, _l = sp.symbols("j k l", integer=True)
 _D = sp.Symbol("D", integer=True, positive=True)
-
-
-def _rows(name: str, shape: tuple[int, ...], hyper: Mapping[str, Any]) -> tuple[int, ...]:
-    if len(shape) != 1:
-        raise ShapeError(name, shape, "(D,), one vector of scores per sample",
-                         "per-sample input")
-    return shape
 
 
 def _check(name: str, z: np.ndarray) -> None:
@@ -124,12 +117,12 @@ def log_softmax_derivation() -> MatrixSteps:
 
 SOFTMAX = register_layer_type(LayerType(
     name="softmax", title="softmax (a layer, full Jacobian)", params=(), hyper={},
-    output_shape=lambda shape, hyper: _rows("softmax", shape, hyper),
+    output_shape=vector_shape("softmax", "one vector of scores"),
     init=lambda shape, hyper, rng: {}, forward=softmax_forward, backward=softmax_backward,
     derivation=softmax_derivation))
 
 LOG_SOFTMAX = register_layer_type(LayerType(
     name="log_softmax", title="log-softmax", params=(), hyper={},
-    output_shape=lambda shape, hyper: _rows("log_softmax", shape, hyper),
+    output_shape=vector_shape("log_softmax", "one vector of scores"),
     init=lambda shape, hyper, rng: {}, forward=log_softmax_forward,
     backward=log_softmax_backward, derivation=log_softmax_derivation))

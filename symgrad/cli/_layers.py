@@ -9,6 +9,7 @@ that says what to use instead.
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable
 
 import numpy as np
 
@@ -63,24 +64,7 @@ def layer_level(args: argparse.Namespace, spec: Spec) -> bool:
         return False  # tied parameters: the unit level only
     if args.wrt:
         raise ArgumentError("--wrt picks scalar gradients; use it with --level scalar")
-    if getattr(args, "form", "factored") != "factored":
-        raise ArgumentError(f"--form {args.form} applies to the scalar derivation; the "
-                            "layer-level derivation always shows its steps")
-    d = LayerDerivation(spec)
-    if args.latex:
-        _print_aligned(d.latex_lines())
-        return True
-    uni = supports_unicode()
-    blocks = [d.text(unicode=uni)]
-    values = _values_block(d, uni)
-    if values:
-        blocks.append("\n".join(values))
-    print("\n".join(blocks))
-    return True
-
-
-def _print_aligned(lines: list[str]) -> None:
-    print("\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}")
+    return _show(LayerDerivation(spec), args, _values_block)
 
 
 def _stack_level(spec: Spec, args: argparse.Namespace) -> bool:
@@ -88,12 +72,24 @@ def _stack_level(spec: Spec, args: argparse.Namespace) -> bool:
     if args.wrt:
         raise ArgumentError("--wrt picks scalar gradients; a network with layer types is "
                             "derived at the layer level only")
+    return _show(StackDerivation(spec), args)
+
+
+def _show(d: Any, args: argparse.Namespace,
+          values: Callable[[Any, bool], list[str]] | None = None) -> bool:
+    """Print a layer-level derivation ``d`` (a :class:`LayerDerivation` or a
+    :class:`StackDerivation`): its LaTeX lines with ``--latex``, else its text and the
+    lines ``values(d, unicode)`` gives after it."""
     if getattr(args, "form", "factored") != "factored":
         raise ArgumentError(f"--form {args.form} applies to the scalar derivation; the "
                             "layer-level derivation always shows its steps")
-    d = StackDerivation(spec)
     if args.latex:
-        _print_aligned(d.latex_lines())
-    else:
-        print(d.text(unicode=supports_unicode()))
+        print("\\begin{aligned}\n" + " \\\\\n".join(d.latex_lines()) + "\n\\end{aligned}")
+        return True
+    uni = supports_unicode()
+    blocks = [d.text(unicode=uni)]
+    shown = values(d, uni) if values is not None else []
+    if shown:
+        blocks.append("\n".join(shown))
+    print("\n".join(blocks))
     return True
