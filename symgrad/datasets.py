@@ -43,8 +43,8 @@ import numpy as np
 from .errors import MissingDependencyError
 from .spec import Spec
 
-__all__ = ["Dataset", "load_dataset", "load_digits", "load_bit_counts", "SOURCES",
-           "EXTRA_HINT"]
+__all__ = ["Dataset", "load_dataset", "load_digits", "load_bit_counts", "training_samples",
+           "SOURCES", "EXTRA_HINT"]
 
 #: What to run when scikit-learn is missing.
 EXTRA_HINT = "pip install 'symgrad[examples]'"
@@ -52,6 +52,8 @@ EXTRA_HINT = "pip install 'symgrad[examples]'"
 SOURCES = ("digits", "bit_counts")
 _OPTIONS = {"digits": ("test_fraction", "standardize", "seed"),
             "bit_counts": ("test_fraction", "seed", "steps", "samples")}
+#: Images in scikit-learn's bundled digits (before the split); bit_counts' default samples.
+DIGITS_SAMPLES, BIT_COUNTS_SAMPLES = 1797, 2000
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def load_digits(*, test_fraction: float = 0.25, standardize: bool = True,
     return _split(x, labels, "digits", test_fraction, standardize, seed)
 
 
-def load_bit_counts(*, steps: int = 8, samples: int = 2000, test_fraction: float = 0.25,
+def load_bit_counts(*, steps: int = 8, samples: int = BIT_COUNTS_SAMPLES, test_fraction: float = 0.25,
                     seed: int = 0) -> Dataset:
     """Sequences of ``steps`` random bits, ``x`` of shape ``(samples, steps, 1)``; a
     sequence's class is how many of its bits are 1 (``steps + 1`` classes): a task for a
@@ -184,13 +186,7 @@ def load_dataset(spec: Spec) -> Dataset:
     network whose inputs do not match the number of features or whose last layer does
     not have one unit per class.
     """
-    source = spec.data.source
-    if source is None:
-        raise spec.error("data.source", "this spec gives no data set (no 'source' in [data])")
-    if source not in SOURCES:
-        raise spec.error("data.source", f"unknown data set '{source}'; known: "
-                         f"{', '.join(SOURCES)}", value=source)
-    data = _LOADERS[source](**_options(spec))
+    data = _LOADERS[_source(spec)](**_options(spec))
     net = spec.network
     if net.inputs != data.features:
         raise spec.error("network.inputs", f"the {data.name} data set has {data.features} "
@@ -202,6 +198,33 @@ def load_dataset(spec: Spec) -> Dataset:
                          f"the {data.name} data set has {data.classes} classes, but the last "
                          f"layer has {net.layers[last].units} units")
     return data
+
+
+def _source(spec: Spec) -> str:
+    """The name of the data set ``spec`` gives, one of :data:`SOURCES`."""
+    source = spec.data.source
+    if source is None:
+        raise spec.error("data.source", "this spec gives no data set (no 'source' in [data])")
+    if source not in SOURCES:
+        raise spec.error("data.source", f"unknown data set '{source}'; known: "
+                         f"{', '.join(SOURCES)}", value=source)
+    return source
+
+
+def training_samples(spec: Spec) -> tuple[int, str]:
+    """The training samples of the data set ``spec`` names and the field that sets their
+    number, from its options alone (nothing is loaded or generated), for the size limits
+    to check before any work; the options are checked as :func:`load_dataset` does.
+
+    >>> from symgrad.spec import read_spec
+    >>> training_samples(read_spec("derivations/digits_mlp.toml"))
+    (1348, 'data.source')
+    """
+    source = _source(spec)
+    options = _options(spec)
+    total, field = ((options.get("samples", BIT_COUNTS_SAMPLES), "data.samples")
+                    if source == "bit_counts" else (DIGITS_SAMPLES, "data.source"))
+    return total - int(round(total * options.get("test_fraction", 0.25))), field
 
 
 _LOADERS = {"digits": load_digits, "bit_counts": load_bit_counts}

@@ -36,7 +36,7 @@ from .errors import ArgumentError
 from .spec import Spec
 
 __all__ = ["Limits", "LIMITS", "check_limits", "parameter_count", "sample_count",
-           "NO_LIMITS_FLAG"]
+           "beyond", "NO_LIMITS_FLAG"]
 
 #: The command-line flag that lifts the limits.
 NO_LIMITS_FLAG = "--no-limits"
@@ -54,6 +54,11 @@ class Limits:
     samples: int
     iterations: int | None = None
     epochs: int | None = None
+    #: a training run's passes × samples × parameters, updates × compiled calls, and
+    #: records × parameters kept (:mod:`symgrad.train.budget`, which checks them)
+    work: int | None = None
+    calls: int | None = None
+    history: int | None = None
 
 
 #: Per command. Measured on the machine of the issue: ``train`` of a 1,000,000-parameter
@@ -69,7 +74,8 @@ class Limits:
 #: digits_mlp.toml (2,410 parameters) took 6 s, so 5,000 parameters.
 LIMITS: Mapping[str, Limits] = MappingProxyType({
     "train": Limits(inputs=100_000, units=10_000, layers=100, parameters=1_000_000,
-                    samples=1_000_000, iterations=100_000, epochs=10_000),
+                    samples=1_000_000, iterations=100_000, epochs=10_000,
+                    work=500_000_000, calls=500_000, history=20_000_000),
     "derive": Limits(inputs=10_000, units=10_000, layers=100, parameters=20_000,
                      samples=1_000_000),
     "check": Limits(inputs=1_000, units=1_000, layers=50, parameters=1_000, samples=10_000),
@@ -136,16 +142,17 @@ def check_limits(spec: Spec, command: str, *, iterations: int | None = None,
     for quantity, given in (("iterations", iterations), ("epochs", epochs)):
         most = getattr(limits, quantity)
         if given is not None and most is not None and given > most:
-            raise ArgumentError(f"--{quantity}: {_beyond(given, quantity, command, most)}")
+            raise ArgumentError(f"--{quantity}: {beyond(given, quantity, command, most)}")
     measured = _measured(spec, iterations, epochs)
     for quantity in (f.name for f in fields(Limits)):
         most = getattr(limits, quantity)
         if most is None or quantity not in measured or measured[quantity][0] <= most:
             continue
         size, where, value = measured[quantity]
-        raise spec.error(where, _beyond(size, quantity, command, most), value=value)
+        raise spec.error(where, beyond(size, quantity, command, most), value=value)
 
 
-def _beyond(size: int, quantity: str, command: str, most: int) -> str:
+def beyond(size: int, quantity: str, command: str, most: int) -> str:
+    """The end of a refusal: the size, the most ``command`` takes, the way past it."""
     return (f"{size:,} {quantity} are more than symgrad {command} takes (at most {most:,}); "
             f"pass {NO_LIMITS_FLAG} to go beyond")

@@ -29,10 +29,11 @@ from ..derive import derive
 from ..errors import DivergenceError
 from ..network import Network
 from ..printing import NOISE, settled, text
-from ..spec import TRAINING_MODES, Spec
+from ..spec import TRAINING_MODES, Spec, read_spec
 from ..train import Step, TrainingResult, choose_level, train, write_history_csv
+from ..train.budget import SETTINGS, check_training
 from . import EXIT_FAIL, EXIT_OK
-from ._limits import add_no_limits, read_limited
+from ._limits import add_no_limits
 from ._output import refuse_input
 
 _MAX_ROWS = 40  # a longer iteration table shows every n-th row (n = 1, 2, 5, 10, 20, 50, ...)
@@ -94,7 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.history is not None:
         refuse_input("--history", args.history, [("spec", args.spec)])
-    spec = read_limited(args.spec, args, "train")
+    spec = read_spec(args.spec)
+    if not args.no_limits:  # the sizes, then the work of the run, before any of it
+        check_training(spec, level=args.level, **{k: getattr(args, k) for k in SETTINGS})
     if choose_level(spec, args.level) == "layer":  # a named data set, or a large network
         from ._train_layers import train_layers
         return train_layers(spec, args)
