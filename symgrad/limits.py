@@ -35,8 +35,8 @@ from typing import Mapping
 from .errors import ArgumentError
 from .spec import Spec
 
-__all__ = ["Limits", "LIMITS", "check_limits", "parameter_count", "sample_count",
-           "beyond", "NO_LIMITS_FLAG"]
+__all__ = ["Limits", "LIMITS", "OPTION_LIMITS", "check_limits", "check_option",
+           "parameter_count", "sample_count", "beyond", "NO_LIMITS_FLAG"]
 
 #: The command-line flag that lifts the limits.
 NO_LIMITS_FLAG = "--no-limits"
@@ -82,6 +82,37 @@ LIMITS: Mapping[str, Limits] = MappingProxyType({
     "export": Limits(inputs=1_000, units=1_000, layers=50, parameters=1_000, samples=1_000_000),
     "report": Limits(inputs=100, units=100, layers=20, parameters=5_000, samples=1_000),
 })
+
+#: The numeric options of commands, the most each takes (``--no-limits`` lifts these
+#: too). ``vanishing``: layers, units a layer, seeds; the layers it derives (activations ×
+#: depth: 12 s of CPU time for one activation at depth 200) and the weights it measures
+#: (activations × seeds × depth × width², about 8 s for 5e7 on a loaded machine).
+#: ``exercises``: variants (a sheet and a worked solution each, PDFs included) and jobs
+#: (processes). ``check-layer``: the values of ``--shape`` multiplied (the elements of its
+#: largest array), and any value of ``--hyper`` (a padding or a stride).
+OPTION_LIMITS: Mapping[str, Mapping[str, int]] = MappingProxyType({
+    "vanishing": MappingProxyType({"depth": 200, "width": 4096, "seeds": 1_000,
+                                   "derived": 300, "weights": 50_000_000}),
+    "exercises": MappingProxyType({"variants": 1_000, "jobs": 64}),
+    "check-layer": MappingProxyType({"shape": 10_000_000, "hyper": 1_000}),
+})
+
+
+def check_option(command: str, option: str, size: float, quantity: str,
+                 named: str | None = None) -> None:
+    """Raise an :class:`~symgrad.errors.ArgumentError` if ``size`` (of ``quantity``,
+    given by ``named``, ``--option`` by default) is more than ``command`` takes.
+
+    >>> check_option("vanishing", "seeds", 5000, "seeds")
+    Traceback (most recent call last):
+    ...
+    symgrad.errors.ArgumentError: --seeds: 5,000 seeds are more than symgrad vanishing takes (at most 1,000); pass --no-limits to go beyond
+    """
+    most = OPTION_LIMITS[command][option]
+    if size > most:
+        raise ArgumentError(f"{named or '--' + option}: "
+                            f"{beyond(size, quantity, command, most)}")
+
 
 def parameter_count(spec: Spec) -> int:
     """Weights and biases of the spec's layers, before any tie (an upper bound); plain

@@ -309,10 +309,12 @@ def reading(results: Sequence[VanishingResult]) -> str:
     by_name: Mapping[str, VanishingResult] = {r.activation: r for r in results}
     if "sigmoid" in by_name:
         s = by_name["sigmoid"]
-        shrink = (1.0 / s.ratio) ** (1.0 / max(depth - 1, 1))
+        falls = "falls below the smallest float64 (0)"  # a deep chain underflows
+        if s.ratio > 0:
+            falls = f"falls by a factor of about {s.ratio ** (-1 / max(depth - 1, 1)):.2g} per layer"
         text += ("Every sigmoid layer the error signal passes on its way back multiplies it by "
                  "a slope a(1 - a), never more than 1/4, and the weights do not make up for "
-                 f"it: the gradient falls by a factor of about {shrink:.2g} per layer, so the "
+                 f"it: the gradient {falls}, so the "
                  "layers near the input get updates orders of magnitude smaller than those "
                  "near the output and learn slowly. ")
     kept = [r.activation for r in results if r.ratio > 0.1]

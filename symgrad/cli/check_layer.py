@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -17,7 +18,9 @@ from types import ModuleType
 from typing import Any, Callable
 
 from ..errors import ArgumentError, LayerCodeError
+from ..limits import check_option
 from . import EXIT_FAIL, EXIT_OK
+from ._limits import add_no_limits
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -53,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", choices=("rows", "columns"), default="rows",
                    help="samples as rows (default) or as columns, where the layer offers it")
     p.add_argument("--seed", type=int, default=0, help="seed of the random data")
+    add_no_limits(p, "check-layer")
     p.set_defaults(handler=run)
 
 
@@ -112,6 +116,15 @@ def run(args: argparse.Namespace) -> int:
     file, colon, name = args.target.rpartition(":")
     if not colon or not file or not name.isidentifier():
         raise ArgumentError(f"expected FILE.py:FUNCTION, got {args.target!r}")
+    dims = _pairs(args.shape, "--shape", "N=8,D=5")
+    hyper = _pairs(args.hyper, "--hyper", "stride=2,pad=1")
+    if args.seed < 0:
+        raise ArgumentError(f"--seed must be at least 0, got {args.seed}")
+    if not args.no_limits:  # before the user's code is even loaded
+        check_option("check-layer", "shape", math.prod(dims.values()),
+                     f"elements ({' × '.join(f'{k}={v}' for k, v in dims.items())})")
+        for key, value in hyper.items():
+            check_option("check-layer", "hyper", value, key, f"--hyper {key}")
     path = Path(file)
     try:
         module = _load(path)
@@ -122,8 +135,7 @@ def run(args: argparse.Namespace) -> int:
         if args.forward or (forward_name and callable(getattr(module, forward_name, None))):
             forward = _function(module, forward_name or "", path)
         report = check_layer(backward, args.layer, forward=forward,
-                             dims=_pairs(args.shape, "--shape", "N=8,D=5"),
-                             hyper=_pairs(args.hyper, "--hyper", "stride=2,pad=1"),
+                             dims=dims, hyper=hyper,
                              layout=args.layout, seed=args.seed)
     except LayerCodeError as exc:
         _show_user_traceback(exc)

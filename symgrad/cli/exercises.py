@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._limits import add_no_limits
 from ._output import refuse_input
 
 DEFAULT_FORMATS = "pdf,html"
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "key.csv is always written")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="TeX runs at a time (default: the number of cores)")
+    add_no_limits(p, "exercises")
     p.set_defaults(handler=run)
 
 
@@ -56,11 +58,15 @@ def run(args: argparse.Namespace) -> int:
     from ..exercises.variants import from_codes
     from ..exercises.publish import class_files
     from ..files import write_atomic
+    from ..limits import check_option
     from ..report.render import INSTALL_TEX, tex_engine
 
     formats = _formats(args.to)
     if args.variants < 1 or (args.jobs is not None and args.jobs < 1):
         raise ArgumentError("--variants and --jobs take a whole number of at least 1")
+    if not args.no_limits:
+        check_option("exercises", "variants", args.variants, "variants")
+        check_option("exercises", "jobs", args.jobs or 0, "jobs")
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise FileError("is not a folder", path=str(outdir))

@@ -14,8 +14,10 @@ from tqdm import tqdm
 from ..catalogue import get_activation
 from ..errors import ArgumentError
 from ..files import output_folder
+from ..limits import OPTION_LIMITS, check_option
 from ..printing import text
 from ..analysis.vanishing import FIGURE_FORMATS, factor_product, measure, plot, reading
+from ._limits import add_no_limits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +34,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random initializations to take the median over (default 20)")
     p.add_argument("--plot", metavar="FILE",
                    help=f"also draw the figure ({', '.join('.' + f for f in FIGURE_FORMATS)})")
+    add_no_limits(p, "vanishing")
     p.set_defaults(handler=run)
+
+
+def _check_sizes(args: argparse.Namespace, activations: int) -> None:
+    """At least one layer, unit and seed; at most what :data:`symgrad.limits.
+    OPTION_LIMITS` allows (unless ``--no-limits``): the options one at a time, then the
+    layers derived and the weights measured."""
+    limits = OPTION_LIMITS["vanishing"]
+    for name in ("depth", "width", "seeds"):
+        value = getattr(args, name)
+        if value < 1:
+            bounds = "at least 1" if args.no_limits else f"between 1 and {limits[name]}"
+            raise ArgumentError(f"--{name} must be {bounds}, got {value}")
+    if args.no_limits:
+        return
+    check_option("vanishing", "depth", args.depth, "layers")
+    check_option("vanishing", "width", args.width, "units a layer")
+    check_option("vanishing", "seeds", args.seeds, "seeds")
+    check_option("vanishing", "derived", activations * args.depth,
+                 f"layers derived ({activations} activations × {args.depth} layers)",
+                 "--activations × --depth")
+    check_option("vanishing", "weights", activations * args.seeds * args.depth * args.width ** 2,
+                 f"weights measured ({activations} activation{'s' * (activations != 1)} × "
+                 f"{args.seeds} seeds × "
+                 f"{args.depth} layers × {args.width}² weights)",
+                 "--activations × --seeds × --depth × --width²")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if not names:
         raise ArgumentError("--activations: give at least one activation name")
     names = [get_activation(n).name for n in names]  # an unknown name lists the known ones
-    if args.depth < 1 or args.depth > 200:
-        raise ArgumentError(f"--depth must be between 1 and 200, got {args.depth}")
-    if args.width < 1 or args.width > 4096:
-        raise ArgumentError(f"--width must be between 1 and 4096, got {args.width}")
-    if args.seeds < 1:
-        raise ArgumentError(f"--seeds must be at least 1, got {args.seeds}")
+    _check_sizes(args, len(names))
     if args.plot is not None and not any(args.plot.lower().endswith("." + f)
                                          for f in FIGURE_FORMATS):
         raise ArgumentError(f"--plot: cannot write '{args.plot}'; use a file ending in "
