@@ -156,7 +156,7 @@ def test_the_readme_table_is_the_limits() -> None:
             rows[cells[0]] = tuple(None if c == "-" else int(c.replace(",", ""))
                                    for c in cells[1:])
     assert rows == {name: (l.inputs, l.units, l.layers, l.parameters, l.samples, l.iterations,
-                           l.epochs) for name, l in LIMITS.items()}
+                           l.epochs, l.work, l.calls, l.history) for name, l in LIMITS.items()}
 
 
 def test_the_shipped_examples_are_within_the_report_limits() -> None:
