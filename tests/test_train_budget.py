@@ -26,7 +26,7 @@ def test_digits_work_is_epochs_times_training_samples_times_parameters() -> None
     # 1,797 images less round(0.25 * 1,797) = 449 held out; 64*32 + 32 + 32*10 + 10
     work = training_work(read_spec(DIGITS))
     assert work == Work(passes=50, samples=1348, parameters=2410, updates=50 * 43, calls=2,
-                        records=51, what="50 epochs")
+                        records=51, what="50 epochs", per_sample=2410)
     assert work.sizes()["work"][0] == 50 * 1348 * 2410
 
 
@@ -56,6 +56,21 @@ def test_scalar_iterations_count_one_call_per_parameter() -> None:
         "symgrad train: error: --iterations: 680,000 compiled calls (40,000 updates × 17 "
         "calls each) are more than symgrad train takes (at most 500,000); pass --no-limits "
         "to go beyond\n"))
+
+
+def test_a_convolution_counts_its_multiply_adds_not_its_few_parameters(tmp_path: Path) -> None:
+    # conv 160x8x8 outputs of a 3x3 window: 92,160; relu 2 x 10,240; max pool 2,560 x 4;
+    # flatten 2 x 2,560; dense 2,560 x 10 (it took 50 s of CPU time unchecked)
+    spec = tmp_path / "cnn.toml"
+    spec.write_text((ROOT / "derivations" / "digits_cnn.toml").read_text().replace(
+        "channels = 16", "channels = 160"))
+    assert training_work(read_spec(spec)).per_sample == 92_160 + 20_480 + 10_240 + 5_120 + 25_600
+    result = run_cli_here("train", spec, "--quiet")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.endswith(
+        "field 'training.epochs': 4,141,056,000 sample-parameter terms (20 epochs × 1,348 "
+        "samples × 153,600 operations a sample) are more than symgrad train takes (at most "
+        "500,000,000); pass --no-limits to go beyond\n")
 
 
 def test_a_layer_level_run_with_iterations_counts_passes_over_the_data() -> None:
@@ -114,3 +129,9 @@ def test_the_divergence_test_reads_only_the_last_records() -> None:
     _Counted.reads = 0
     assert _growing(wavy) is None  # type: ignore[arg-type]
     assert _Counted.reads == 2 + GROWTH_STEPS + 1
+
+
+def test_every_shipped_spec_trains_within_the_limits() -> None:
+    for path in sorted((ROOT / "derivations").glob("*.toml")):
+        if not path.stem.endswith(("_hand", "_exercise")):
+            check_training(read_spec(path))

@@ -23,7 +23,7 @@ a compiled call costs about 16 µs (small_mlp.toml, 50,000 iterations of 17 call
 >>> from symgrad.spec import read_spec
 >>> spec = read_spec("derivations/digits_mlp.toml")
 >>> training_work(spec)
-Work(passes=50, samples=1348, parameters=2410, updates=2150, calls=2, records=51, what='50 epochs')
+Work(passes=50, samples=1348, parameters=2410, updates=2150, calls=2, records=51, what='50 epochs', per_sample=2410)
 >>> check_training(spec, epochs=500)
 Traceback (most recent call last):
 ...
@@ -41,6 +41,7 @@ from ..errors import ArgumentError
 from ..limits import LIMITS, beyond, check_limits, parameter_count, sample_count
 from ..spec import Spec
 from .loop import _plan
+from ..stack import Stack, has_layer_types
 from .models import choose_level
 
 __all__ = ["Work", "training_work", "check_training", "SETTINGS"]
@@ -52,7 +53,7 @@ SETTINGS = ("learning_rate", "iterations", "epochs", "batch_size", "mode", "tole
 @dataclass(frozen=True)
 class Work:
     """What a training run computes: ``passes`` over ``samples`` samples of a network of
-    ``parameters`` parameters in ``updates`` updates of ``calls`` compiled calls each
+    ``parameters`` parameters (``per_sample`` terms a sample) in ``updates`` updates of ``calls`` compiled calls each
     (one per parameter at the scalar level, one per layer at the layer level), keeping
     ``records`` records; ``what`` says the passes in the run's own terms."""
 
@@ -63,13 +64,15 @@ class Work:
     calls: int
     records: int
     what: str
+    per_sample: int  #: terms a sample: the parameters, or a stack's multiply-adds
 
     def sizes(self) -> dict[str, tuple[int, str]]:
         """Each quantity the limits bound: its size and what it is made of."""
         return {
-            "work": (self.passes * self.samples * self.parameters,
+            "work": (self.passes * self.samples * self.per_sample,
                      f"sample-parameter terms ({self.what} × {self.samples:,} samples × "
-                     f"{self.parameters:,} parameters)"),
+                     f"{self.per_sample:,} " + ("parameters)" if self.per_sample
+                                                 == self.parameters else "operations a sample)")),
             "calls": (self.updates * self.calls,
                       f"compiled calls ({self.updates:,} updates × {self.calls:,} calls each)"),
             "history": (self.records * self.parameters,
@@ -89,6 +92,7 @@ def training_work(spec: Spec, *, level: str = "auto", **settings: Any) -> Work:
     chosen = choose_level(spec, level)
     plan = _plan(spec, samples, **{k: settings.get(k) for k in SETTINGS})
     parameters = parameter_count(spec)
+    per_sample = max(parameters, _stack_terms(spec)) if has_layer_types(spec) else parameters
     if chosen == "scalar":  # every update evaluates all samples, one call a parameter
         passes, calls = plan.updates, parameters
         what = _count(passes, "iteration") if plan.epochs is None else \
@@ -99,7 +103,37 @@ def training_work(spec: Spec, *, level: str = "auto", **settings: Any) -> Work:
         what = (_count(passes, "epoch") if plan.epochs is not None else
                 _count(passes, "iteration") if plan.mode == "batch" else
                 f"{_count(passes, 'pass')} over the data ({_count(plan.updates, 'iteration')})")
-    return Work(passes, samples, parameters, plan.updates, calls, passes + 1, what)
+    return Work(passes, samples, parameters, plan.updates, calls, passes + 1, what,
+                per_sample)
+
+
+def _stack_terms(spec: Spec) -> int:
+    """Multiply-adds a sample costs in a network of layer types, from its shapes alone
+    (their parameters are few and say little): a dense layer inputs × outputs, a
+    convolution or a pooling every output × its window (× the input channels, for a
+    convolution), a recurrent layer steps × units × (features + units), any other layer
+    its inputs and outputs.
+
+    >>> from symgrad.spec import read_spec
+    >>> _stack_terms(read_spec("derivations/digits_cnn.toml"))  # conv 16x8x8 of 3x3, ...
+    15360
+    """
+    total = 0
+    for layer in Stack.from_spec(spec).layers:
+        n_in, n_out, hyper = math.prod(layer.in_shape), math.prod(layer.out_shape), layer.hyper
+        if layer.dense is not None:
+            total += n_in * n_out
+        elif "kernel" in hyper:
+            channels = layer.in_shape[0] if len(layer.in_shape) > 1 else \
+                hyper.get("in_channels", 1)
+            total += n_out * hyper["kernel"] ** (len(layer.out_shape) - 1) * \
+                (channels if layer.entry is not None and layer.entry.params else 1)
+        elif "steps" in hyper:
+            units = hyper["units"]
+            total += hyper["steps"] * units * (layer.in_shape[-1] + units)
+        else:
+            total += n_in + n_out
+    return total
 
 
 def _count(n: int, noun: str) -> str:
