@@ -110,8 +110,8 @@ def load_digits(*, test_fraction: float = 0.25, standardize: bool = True,
     return _split(x, labels, "digits", test_fraction, standardize, seed)
 
 
-def load_bit_counts(*, steps: int = 8, samples: int = BIT_COUNTS_SAMPLES, test_fraction: float = 0.25,
-                    seed: int = 0) -> Dataset:
+def load_bit_counts(*, steps: int = 8, samples: int = BIT_COUNTS_SAMPLES,
+                    test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """Sequences of ``steps`` random bits, ``x`` of shape ``(samples, steps, 1)``; a
     sequence's class is how many of its bits are 1 (``steps + 1`` classes): a task for a
     recurrent layer, which must count along the sequence. Generated, nothing to install.

@@ -311,7 +311,8 @@ def reading(results: Sequence[VanishingResult]) -> str:
         s = by_name["sigmoid"]
         falls = "falls below the smallest float64 (0)"  # a deep chain underflows
         if s.ratio > 0:
-            falls = f"falls by a factor of about {s.ratio ** (-1 / max(depth - 1, 1)):.2g} per layer"
+            shrink = s.ratio ** (-1 / max(depth - 1, 1))
+            falls = f"falls by a factor of about {shrink:.2g} per layer"
         text += ("Every sigmoid layer the error signal passes on its way back multiplies it by "
                  "a slope a(1 - a), never more than 1/4, and the weights do not make up for "
                  f"it: the gradient {falls}, so the "

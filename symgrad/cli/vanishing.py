@@ -58,8 +58,7 @@ def _check_sizes(args: argparse.Namespace, activations: int) -> None:
                  "--activations × --depth")
     check_option("vanishing", "weights", activations * args.seeds * args.depth * args.width ** 2,
                  f"weights measured ({activations} activation{'s' * (activations != 1)} × "
-                 f"{args.seeds} seeds × "
-                 f"{args.depth} layers × {args.width}² weights)",
+                 f"{args.seeds} seeds × {args.depth} layers × {args.width}² weights)",
                  "--activations × --seeds × --depth × --width²")
 
 

@@ -53,9 +53,10 @@ SETTINGS = ("learning_rate", "iterations", "epochs", "batch_size", "mode", "tole
 @dataclass(frozen=True)
 class Work:
     """What a training run computes: ``passes`` over ``samples`` samples of a network of
-    ``parameters`` parameters (``per_sample`` terms a sample) in ``updates`` updates of ``calls`` compiled calls each
-    (one per parameter at the scalar level, one per layer at the layer level), keeping
-    ``records`` records; ``what`` says the passes in the run's own terms."""
+    ``parameters`` parameters (``per_sample`` terms a sample) in ``updates`` updates of
+    ``calls`` compiled calls each (one per parameter at the scalar level, one per layer
+    at the layer level), keeping ``records`` records; ``what`` says the passes in the
+    run's own terms."""
 
     passes: int
     samples: int
@@ -68,11 +69,12 @@ class Work:
 
     def sizes(self) -> dict[str, tuple[int, str]]:
         """Each quantity the limits bound: its size and what it is made of."""
+        per_sample = "parameters" if self.per_sample == self.parameters else \
+            "operations a sample"
         return {
             "work": (self.passes * self.samples * self.per_sample,
                      f"sample-parameter terms ({self.what} × {self.samples:,} samples × "
-                     f"{self.per_sample:,} " + ("parameters)" if self.per_sample
-                                                 == self.parameters else "operations a sample)")),
+                     f"{self.per_sample:,} {per_sample})"),
             "calls": (self.updates * self.calls,
                       f"compiled calls ({self.updates:,} updates × {self.calls:,} calls each)"),
             "history": (self.records * self.parameters,
@@ -126,8 +128,10 @@ def _stack_terms(spec: Spec) -> int:
         elif "kernel" in hyper:
             channels = layer.in_shape[0] if len(layer.in_shape) > 1 else \
                 hyper.get("in_channels", 1)
-            total += n_out * hyper["kernel"] ** (len(layer.out_shape) - 1) * \
-                (channels if layer.entry is not None and layer.entry.params else 1)
+            kernel = hyper["kernel"]
+            window = math.prod(kernel) if isinstance(kernel, (tuple, list)) else \
+                kernel ** (len(layer.out_shape) - 1)
+            total += n_out * window * (channels if layer.entry and layer.entry.params else 1)
         elif "steps" in hyper:
             units = hyper["units"]
             total += hyper["steps"] * units * (layer.in_shape[-1] + units)
