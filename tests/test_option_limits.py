@@ -86,3 +86,14 @@ def test_a_chain_that_underflows_is_read_without_dividing_by_zero() -> None:
                                   sp.Rational(1, 4))
     assert "the gradient falls below the smallest float64 (0), so the layers" in \
         reading([underflowed])
+
+
+@pytest.mark.parametrize("option, kind", [("--seed", "an integer of at least 0"),
+                                          ("--iterations", "an integer of at least 1")])
+def test_train_refuses_an_integer_beyond_float64_in_one_line(option: str, kind: str) -> None:
+    result = run_cli_here("train", ROOT / "derivations" / "two_neuron.toml", option,
+                          str(10 ** 400))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.endswith(
+        f"symgrad train: error: argument {option}: expected {kind}, got a number of 401 "
+        "digits\n")

@@ -45,9 +45,13 @@ def _number_type(kind: str, convert: Callable[[str], float | int],
     def parse(raw: str) -> float | int:
         try:
             value = convert(raw)
+            finite = math.isfinite(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {kind}, got '{raw}'") from None
-        if not (math.isfinite(value) and ok(value)):
+        except OverflowError:  # an integer beyond float64: no count, seed or rate is that
+            raise argparse.ArgumentTypeError(f"expected {kind}, got a number of {len(raw):,} "
+                                             "digits") from None
+        if not (finite and ok(value)):
             raise argparse.ArgumentTypeError(f"expected {kind}, got '{raw}'")
         return value
     return parse
