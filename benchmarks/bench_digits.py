@@ -9,9 +9,10 @@ Run:  OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_digits.py [--repe
 Each method trains ``--repeats`` times from the same start, the methods taking turns. Every
 epoch is timed (shuffling included, accuracy evaluation excluded) on two clocks: the wall
 clock, and the CPU time of the training thread, which other work on a shared machine does
-not add to (it only slows it through shared caches). The table shows each method's fastest
-epoch on each clock over all its runs, since load only adds time; the ratios are the
-row's time over symgrad's. scikit-learn trains in one call: its epoch is that call's time
+not add to (it only slows it through shared caches). The table shows each method's median
+epoch on each clock over all its runs (750 epochs at the defaults): steadier than the
+fastest epoch on a loaded machine, and free of PyTorch's slow first epochs; the ratios are
+the row's time over symgrad's. scikit-learn trains in one call: its epoch is that call's time
 divided by the epochs.
 Everything runs on one thread, so that the thread's CPU time is all the work: NumPy's BLAS
 (OPENBLAS_NUM_THREADS=1, set here before NumPy loads unless already set) and PyTorch
@@ -162,9 +163,9 @@ def sklearn_mlp(data: Dataset, epochs: int, batch: int, lr: float, seed: int,
         f"scikit-learn {sklearn.__version__} MLPClassifier"
 
 
-def fastest(epochs: list[Clocks]) -> Clocks:
-    """The fastest epoch on each clock (the two may come from different epochs)."""
-    return min(e[0] for e in epochs), min(e[1] for e in epochs)
+def median(epochs: list[Clocks]) -> Clocks:
+    """The median epoch on each clock."""
+    return float(np.median([e[0] for e in epochs])), float(np.median([e[1] for e in epochs]))
 
 
 NAMES = {"symgrad": "symgrad (layer-level, compiled)", "numpy": "hand-written NumPy backprop",
@@ -227,14 +228,14 @@ def main() -> None:
     epoch_times, acc, names = _runs(spec, data, derivation.initial_parameters(t.seed),
                                     settings, hidden, derivation.sizes[1], args.repeats,
                                     args.torch_threads)
-    rows = {k: fastest(v) for k, v in epoch_times.items() if v}
+    rows = {k: median(v) for k, v in epoch_times.items() if v}
     epochs, batch, lr, _ = settings
     print(f"digits {' -> '.join(map(str, derivation.sizes))} ({spec.network.layers[0].activation}"
           f" hidden, softmax, cce); minibatch SGD, learning rate {lr:g}, batch {batch}, "
           f"{epochs} epochs; {len(data.x_train)} train / {len(data.x_test)} test samples; "
           f"float64")
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, OPENBLAS_NUM_THREADS="
-          f"{os.environ.get('OPENBLAS_NUM_THREADS')}; time per epoch = the fastest of "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}; time per epoch = the median of "
           f"{args.repeats} runs x {epochs} epochs, on each clock")
     _table(rows, acc, names)
     print(f"derivation + compilation: {t3 - t0:.3f} s (read spec {t1 - t0:.3f} s, layer-level "
