@@ -48,7 +48,7 @@ from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
            "output_kernel", "stable_rewrites", "stable_delta", "mpmath_function", "KERNELS",
-           "BACKENDS"]
+           "BACKENDS", "numpy_kernel"]
 
 #: Ways to evaluate the batch sums: lambdified NumPy kernels, or one fused C loop.
 BACKENDS = ("numpy", "c")
@@ -520,10 +520,11 @@ def compile(derivation: Derivation, dtype: Any = np.float64,  # noqa: A001
     return CompiledNetwork(derivation, dtype, backend)
 
 
-def _numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
-                  body: Program) -> Kernel:
+def numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
+                 body: Program) -> Kernel:
     """The two ``outputs`` as one NumPy function of ``arguments``, after the assignments
-    they need from ``body``; both results shaped as the first argument."""
+    they need from ``body`` (``[(symbol, expr), ...]``: a catalogue entry's stable forms);
+    both results shaped as the first argument (:func:`activation_kernel` is one)."""
     return Kernel(sp.lambdify(tuple(arguments), outputs,
                               modules=[_NUMPY_NAMESPACE, "numpy"], printer=StableNumPyPrinter(),
                               cse=_named_cse(_prune(body, outputs)), docstring_limit=0),
@@ -542,7 +543,7 @@ def activation_kernel(name: str | Activation, **params: float) -> Kernel:
     z, a = Symbol("z"), Symbol("a")
     entry = name if isinstance(name, Activation) else get_activation(name)
     forms = entry.stable_forms(z, a, **params)
-    return _numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
+    return numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
 
 
 def output_kernel(activation: Activation | None, params: Mapping[str, float], step: DeltaStep,
@@ -567,7 +568,7 @@ def output_kernel(activation: Activation | None, params: Mapping[str, float], st
     rewrites = stable_rewrites(forms.roles, [a], [a], [y])
     outputs = (loss.xreplace(rewrites),
                stable_delta(step, forms.roles.get((a, "slope")), rewrites))
-    return _numpy_kernel((z, y), outputs, forms.assignments)
+    return numpy_kernel((z, y), outputs, forms.assignments)
 
 
 def activation_functions(name: str, **params: float) -> tuple[Callable[..., Any],

@@ -61,6 +61,32 @@ def test_two_epochs_equal_pytorch_from_the_same_start(bench: ModuleType) -> None
         np.testing.assert_allclose(mine[name], value.detach().numpy(), rtol=0, atol=1e-9)
 
 
+def test_the_spec_leaves_out_the_first_convolutions_input_gradient(bench: ModuleType) -> None:
+    """Nobody needs dE/dX of a network's first layer: ``symgrad train``'s stack tells the
+    first convolution so (its backward returns only ``W`` and ``b``), and the loss and
+    every gradient still equal torch.autograd's on a batch, from the benchmark's start."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from symgrad.backends.stack import CompiledStack
+    from symgrad.derive.stack import StackDerivation
+    compiled = CompiledStack(StackDerivation(read_spec(CNN)))
+    data = load_dataset(read_spec(CNN))
+    x, y, labels = data.x_train[:7], data.y_train[:7], data.labels_train[:7]
+    start = bench.init_params(0)
+    params = {"W1": start["W1"], "b1": start["b1"], "W5": start["W2"], "b5": start["b2"]}
+    (first, cache), *_ = compiled._forward(params, x, training=True)[1]
+    assert sorted(first.entry.backward(np.ones((7, 16, 8, 8)), cache)) == ["W", "b"]
+    loss, grads = compiled.value_and_grad(**params, x=x, y=y)
+    net = bench.build_torch(start, torch.float64)
+    want = torch.nn.functional.cross_entropy(net(torch.tensor(bench.images(x))),
+                                             torch.tensor(labels))
+    want.backward()
+    assert abs(loss - want.item()) <= 1e-12 * abs(want.item())
+    theirs = {"W1": net[0].weight, "b1": net[0].bias, "W5": net[4].weight, "b5": net[4].bias}
+    for name, value in theirs.items():
+        ref = value.grad.numpy()
+        assert np.max(np.abs(grads[name] - ref)) <= 1e-12 * np.max(np.abs(ref)), name
+
+
 @pytest.mark.parametrize("old, new, message", [
     ('{ type = "conv2d", channels = 16, kernel = 3, padding = 1 }',
      '{ type = "conv2d", channels = 16, kernel = 9 }',

@@ -9,6 +9,8 @@ loss and gradient are sums over at most a handful of samples and units here).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,25 @@ def test_the_layer_level_records_once_an_epoch_and_the_scalar_level_every_update
     assert [s.iteration for s in train(net, level="layer", **settings).history] == [0, 2, 4]
     assert [s.iteration for s in train(net, level="scalar", **settings).history] == [
         0, 1, 2, 3, 4]
+
+
+def test_each_update_is_timed_on_the_wall_clock_and_in_thread_cpu_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wait (another process's turn on a shared machine) adds to ``seconds`` but not
+    to ``cpu_seconds``, the CPU time of the training thread: each epoch here waits 50 ms."""
+    from symgrad.train.models import LayerModel
+    advance = LayerModel.advance
+
+    def waiting(self: LayerModel, *args: object) -> object:
+        time.sleep(0.05)
+        return advance(self, *args)
+    monkeypatch.setattr(LayerModel, "advance", waiting)
+    net = load(DERIVATIONS / "small_mlp.toml")
+    result = train(net, level="layer", mode="minibatch", batch_size=3, epochs=3,
+                   learning_rate=0.5, progress=False)
+    assert result.seconds.shape == result.cpu_seconds.shape == (3,)
+    assert np.all(result.seconds >= 0.05) and np.all(result.cpu_seconds > 0)
+    assert np.all(result.cpu_seconds < 0.04), result.cpu_seconds
 
 
 def test_auto_picks_the_level_by_size_and_data() -> None:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ..compile import _numpy_kernel, activation_kernel
+from ..compile import activation_kernel, numpy_kernel
 from ..derive.matrix import _unit_symbols
 from ..derive.stack import StackDerivation
 from ..errors import ArgumentError
@@ -59,9 +59,16 @@ class CompiledStack:
             for s in self.stack.layers if s.dense is not None and s.dense.activation is not None
             and s.dense.activation.elementwise}
         _, a, y = _unit_symbols()
-        self._elementwise = _numpy_kernel((a, y), (derivation.unit_loss,
-                                                   derivation.unit_upstream), [])
+        self._elementwise = numpy_kernel((a, y), (derivation.unit_loss,
+                                                  derivation.unit_upstream), [])
         self.names = [n for s in self.stack.layers for n in s.parameter_names.values()]
+        # the first layer's input gradient is never used: a dense layer skips its product,
+        # a layer type that can leave it out is told so (a first convolution: a third of
+        # its backward pass)
+        self._first = self.stack.layers[0].index
+        self._hyper = {s.index: {**s.hyper, "input_grad": False}
+                       if s.index == self._first and s.entry.input_grad_optional else s.hyper
+                       for s in self.stack.layers if s.entry is not None}
 
     # -- one layer -------------------------------------------------------------------
 
@@ -87,10 +94,12 @@ class CompiledStack:
         if not training and entry.predict is not None:
             return entry.predict(x, own, **s.hyper), None  # passes dy through
         extra = {k: draw(x.shape, s.hyper, self.rng) for k, draw in entry.inputs.items()}
-        return entry.forward(x, own, **s.hyper, **extra)
+        return entry.forward(x, own, **self._hyper[s.index], **extra)
 
     def _layer_backward(self, s: StackLayer, P: Params, dy: np.ndarray, cache: Any,
-                        grads: dict[str, np.ndarray]) -> np.ndarray:
+                        grads: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The layer's parameter gradients into ``grads``; its input gradient, or ``None``
+        for the first layer where it is left out."""
         if s.dense is not None:
             x, slope = cache
             names = s.parameter_names
@@ -98,12 +107,12 @@ class CompiledStack:
             grads[names["W"]] = dz.T @ x
             if "b" in names:
                 grads[names["b"]] = np.add.reduce(dz, axis=0)
-            return dz @ P[names["W"]]
+            return None if s.index == self._first else dz @ P[names["W"]]
         if cache is None:
             return dy
         out = s.entry.backward(dy, cache)
         grads.update({s.parameter_names[k]: v for k, v in out.items() if k != "x"})
-        return out["x"]
+        return out.get("x")
 
     # -- the network -----------------------------------------------------------------
 
@@ -131,7 +140,7 @@ class CompiledStack:
                   ) -> dict[str, np.ndarray]:
         grads: dict[str, np.ndarray] = {}
         for s, cache in reversed(caches):  # a softmax output has no slope: delta is dZ
-            delta = self._layer_backward(s, P, delta, cache, grads)
+            delta = self._layer_backward(s, P, delta, cache, grads)  # type: ignore[assignment]
         return {n: grads[n] for n in self.names}
 
     def _step(self, P: Params, X: np.ndarray, Y: np.ndarray, training: bool

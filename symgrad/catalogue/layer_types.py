@@ -39,6 +39,9 @@ The facets of an entry:
 ``sample_shape(inputs, hyper)``
     the per-sample input shape of a network of ``inputs`` inputs that starts with this
     layer, where it is not ``(inputs,)`` (the recurrent layer: ``(steps, inputs)``).
+``input_grad_optional``
+    whether ``forward`` takes ``input_grad=False``, after which ``backward`` leaves out
+    ``"x"``: a network's first layer, whose input gradient nobody needs (convolution).
 
 >>> sorted(LAYER_TYPES)[:4]
 ['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
@@ -140,6 +143,7 @@ class LayerType:
     inputs: Mapping[str, Draw] = field(default_factory=dict)
     predict: Callable[..., np.ndarray] | None = None
     sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
+    input_grad_optional: bool = False
 
     def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
         """The hyperparameters with defaults filled in; an unknown one is an error naming it."""

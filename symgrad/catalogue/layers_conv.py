@@ -285,7 +285,7 @@ def _conv_entry(d: int) -> LayerType:
                                   "in_channels": 1},
         output_shape=partial(_conv_shape, name, d), init=partial(_conv_init, name, d),
         forward=partial(_conv_layer_forward, layer=name), backward=_conv_layer_backward,
-        derivation=partial(conv_derivation, d)))
+        derivation=partial(conv_derivation, d), input_grad_optional=True))
 
 
 def _pool_entry(d: int, mode: str) -> LayerType:

@@ -90,7 +90,9 @@ class TrainingResult:
 
     ``accuracy`` holds the train and test accuracy when the data set has classes;
     ``seconds`` the time of the updates between two records (not of the whole-data
-    evaluations), ``setup_seconds`` the time to derive and compile; ``derivation`` is the
+    evaluations) and ``cpu_seconds`` the CPU time this thread spent on them (what other
+    work on a shared machine does not add to), ``setup_seconds`` the time to derive and
+    compile; ``derivation`` is the
     :class:`~symgrad.derive.Derivation` or :class:`~symgrad.derive.LayerDerivation` used.
     """
 
@@ -108,6 +110,7 @@ class TrainingResult:
     seconds: np.ndarray = field(default_factory=lambda: np.empty(0))
     setup_seconds: float = 0.0
     derivation: Any = None
+    cpu_seconds: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @property
     def params(self) -> dict[str, Any]:
@@ -408,15 +411,15 @@ def _run(model: Model, plan: _Plan, current: dict[str, Any],
                delay=_PROGRESS_DELAY,
                disable=(not progress) if isinstance(progress, bool) else None)
     try:
-        history, converged, seconds = _descend(model, current, plan, bar, symbol,
-                                               progress if callable(progress) else None)
+        history, converged, clocks = _descend(model, current, plan, bar, symbol,
+                                              progress if callable(progress) else None)
     finally:
         bar.close()
     return TrainingResult(history, converged, _reason(history[-1], converged, plan),
                           plan.learning_rate, plan.mode, plan.batch_size, model.samples,
                           symbol, model.level, plan.epochs,
-                          model.accuracy(history[-1].params), seconds, model.setup_seconds,
-                          model.derivation)
+                          model.accuracy(history[-1].params), clocks[:, 0], model.setup_seconds,
+                          model.derivation, clocks[:, 1])
 
 
 def _model(net: Network | Spec | str | Path, level: str,
@@ -441,11 +444,12 @@ def _descend(model: Model, current: dict[str, Any], plan: _Plan, bar: Any, symbo
              report: Callable[[Step], object] | None
              ) -> tuple[list[Step], bool, np.ndarray]:
     """The records (whole-data loss and gradient) and, between them, the updates on the
-    batches' gradients; stops converged, or at the last update, or raises on divergence."""
+    batches' gradients, each update's wall and thread CPU time a row of the clocks; stops
+    converged, or at the last update, or raises on divergence."""
     batches = _batches(model.samples, plan.batch_size, np.random.default_rng(plan.seed))
     every = math.ceil(model.samples / plan.batch_size) if model.level == "layer" else 1
     history: list[Step] = []
-    seconds: list[float] = []
+    clocks: list[tuple[float, float]] = []
     k = 0
     while True:
         loss, grads = model.evaluate(current)
@@ -458,14 +462,14 @@ def _descend(model: Model, current: dict[str, Any], plan: _Plan, bar: Any, symbo
         if growing is not None:
             raise growing
         if plan.tolerance is not None and history[-1].grad_norm <= plan.tolerance:
-            return history, True, np.array(seconds)
+            return history, True, np.array(clocks).reshape(-1, 2)
         if k == plan.updates:
-            return history, False, np.array(seconds)
+            return history, False, np.array(clocks).reshape(-1, 2)
         count = min(every, plan.updates - k)
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.thread_time()
         chosen = None if plan.mode == "batch" else [next(batches) for _ in range(count)]
         current, finite = model.advance(current, grads, chosen, plan.learning_rate)
-        seconds.append(time.perf_counter() - begin)
+        clocks.append((time.perf_counter() - begin, time.thread_time() - begin_cpu))
         if not finite:
             raise _not_finite(k, history, math.nan, {}, symbol, plan.batch_size)
         k += count
