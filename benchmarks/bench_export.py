@@ -159,35 +159,6 @@ def write_npy(path: Path, n: int, make: Callable[[np.random.Generator, int], np.
             make(rng, min(CHUNK, n - start)).astype("<f8").tofile(fh)
 
 
-class NpyFile:
-    """A float64 ``.npy`` file as an array that Dask slices (``dask.array.from_array``):
-    each slice is read from the file by the task that needs it (a NumPy memory map would
-    be pickled whole into the graph, and its touched pages would count in a worker's
-    resident memory)."""
-
-    dtype = np.dtype(np.float64)
-    ndim = 1
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-        self.offset = np.load(path, mmap_mode="r").offset
-        self.shape = (np.load(path, mmap_mode="r").shape[0],)
-
-    def __getitem__(self, index: Any) -> np.ndarray:
-        (piece,) = index if isinstance(index, tuple) else (index,)
-        start, stop, _ = piece.indices(self.shape[0])
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset + start * 8)
-            return np.fromfile(fh, dtype=np.float64, count=stop - start)
-
-
-def on_disk(path: Path) -> Any:
-    """A ``.npy`` file as a Dask array of CHUNK-sample chunks, each read by its task."""
-    import dask.array as da
-
-    return da.from_array(NpyFile(path), chunks=CHUNK)
-
-
 class PeakMemory:
     """The largest sum of resident memory over this process and its children."""
 
@@ -226,6 +197,7 @@ def dask_part(n: int) -> dict[str, float]:
     memory = PeakMemory()
     import distributed
 
+    from symgrad.chunked import read_npy
     from symgrad.compile import compile
     from symgrad.derive import derive
     from symgrad.network import load
@@ -239,7 +211,7 @@ def dask_part(n: int) -> dict[str, float]:
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, \
                 distributed.Client(cluster):
-            x, t = on_disk(x_path), on_disk(t_path)
+            x, t = read_npy(x_path, CHUNK), read_npy(t_path, CHUNK)
             f.grad(x1=x, T=t, **params)
             peak = memory.stop()
             k = min(SLICE, n)
