@@ -1,6 +1,6 @@
 """Benchmark the PyTorch and JAX exports and Dask data; prints one table of ratios.
 
-    python benchmarks/bench_export.py [--samples N] [--batch N]     (from the repository root)
+    python benchmarks/bench_export.py [--samples N] [--batch N] [--only torch|jax|dask]
 
 1. PyTorch (CPU, float64, a batch of ``--batch`` samples, default 10**6): the exported
    ``SymgradLoss`` forward + backward vs ``torch.autograd`` through the same network
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -190,10 +191,51 @@ class PeakMemory:
         return self.peak
 
 
+def cpu_seconds(fn: Callable[[], object], rounds: int = 3) -> float:
+    """The fewest CPU seconds (user and system, this process and its children: Dask's
+    workers) that ``fn`` took over ``rounds`` calls: what other load does not inflate."""
+    import psutil
+
+    me = psutil.Process()
+
+    def used() -> float:
+        total = 0.0
+        for proc in [me] + me.children(recursive=True):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    best = float("inf")
+    for _ in range(rounds):
+        begin = used()
+        fn()
+        best = min(best, used() - begin)
+    return best
+
+
+def chunk_seconds(f: Any, values: dict[str, Any], paths: dict[str, Path]) -> dict[str, float]:
+    """One chunk summed on one thread in this process, as a Dask task sums it (best of 5):
+    from fresh memory maps of the files (pages mapped in from the page cache) and from
+    the same samples in memory."""
+    def mapped() -> object:
+        data = {k: np.load(p, mmap_mode="r")[:CHUNK] for k, p in paths.items()}
+        return f.sums("grad_sums", {**values, **data}, threads=1)
+
+    held = {k: np.array(np.load(p, mmap_mode="r")[:CHUNK]) for k, p in paths.items()}
+    timed = interleaved({"mapped": mapped,
+                         "memory": lambda: f.sums("grad_sums", {**values, **held}, threads=1)},
+                        rounds=5)
+    return {"chunk_mapped": timed["mapped"], "chunk_memory": timed["memory"]}
+
+
 def dask_part(n: int) -> dict[str, float]:
     """Peak memory over the first Dask run (data written, workers started and compiling);
-    then the Dask run and the in-memory C run on a slice, timed in alternating rounds so
-    that both meet the same load on a shared machine."""
+    then the Dask run and the in-memory C run on the files' first SLICE samples (default
+    threads), timed in alternating rounds so that both meet the same load on a shared
+    machine; the CPU time of each; one chunk's time on one thread."""
     memory = PeakMemory()
     import distributed
 
@@ -205,22 +247,25 @@ def dask_part(n: int) -> dict[str, float]:
     f = compile(derive(load(TWO_NEURON)), backend="c")
     params = {"w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65}
     with tempfile.TemporaryDirectory() as folder:
-        x_path, t_path = Path(folder) / "x1.npy", Path(folder) / "T.npy"
-        write_npy(x_path, n, lambda rng, k: rng.normal(size=k))
-        write_npy(t_path, n, lambda rng, k: rng.uniform(size=k))
+        paths = {"x1": Path(folder) / "x1.npy", "T": Path(folder) / "T.npy"}
+        write_npy(paths["x1"], n, lambda rng, k: rng.normal(size=k))
+        write_npy(paths["T"], n, lambda rng, k: rng.uniform(size=k))
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, \
                 distributed.Client(cluster):
-            x, t = read_npy(x_path, CHUNK), read_npy(t_path, CHUNK)
-            f.grad(x1=x, T=t, **params)
+            disk = {k: read_npy(p, CHUNK) for k, p in paths.items()}
+            f.grad(**disk, **params)
             peak = memory.stop()
-            k = min(SLICE, n)
-            rng = np.random.default_rng(1)
-            x_mem, t_mem = rng.normal(size=k), rng.uniform(size=k)
-            timed = interleaved({"dask": lambda: f.grad(x1=x, T=t, **params),
-                                 "c": lambda: f.grad(x1=x_mem, T=t_mem, **params)}, rounds=3)
+            k = min(SLICE, n)  # the same samples, in the same order, in memory
+            held = {name: np.array(np.load(p, mmap_mode="r")[:k]) for name, p in paths.items()}
+            runs = {"dask": lambda: f.grad(**disk, **params),
+                    "c": lambda: f.grad(**held, **params)}
+            timed = interleaved(runs, rounds=5)
+            cpu = {name: cpu_seconds(fn) for name, fn in runs.items()}
+        chunk = chunk_seconds(f, params, paths)
     return {"per_sample": timed["dask"] / n, "memory_per_sample": timed["c"] / k,
-            "peak_bytes": peak, "seconds": timed["dask"]}
+            "cpu_per_sample": cpu["dask"] / n, "memory_cpu_per_sample": cpu["c"] / k,
+            "peak_bytes": peak, "seconds": timed["dask"], "chunks": -(-n // CHUNK), **chunk}
 
 
 PARTS = {"torch": torch_part, "jax": jax_part, "dask": dask_part}
@@ -239,14 +284,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=float, default=2e8, help="Dask samples (2e8)")
     parser.add_argument("--batch", type=float, default=1e6, help="torch/JAX batch (1e6)")
+    parser.add_argument("--only", choices=list(PARTS), help="run this part only")
     parser.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
         print(json.dumps(PARTS[args.part](int(args.samples))))
         return
     batch, samples = int(args.batch), int(args.samples)
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'measure':<58} {'value':>12} {'target':>8}")
     for lib in ("torch", "jax"):
+        if args.only not in (None, lib):
+            continue
         got = child(lib, batch)
         if isinstance(got, str):
             print(f"{lib}: not measured ({got})")
@@ -258,17 +307,31 @@ def main() -> None:
               f"{got['exported'] / got['same_code']:>11.2f}x {'<= 1.0x':>8}")
         print(f"{'   (seconds: exported, usual, own forward)':<58} "
               f"{got['exported']:.4f}, {got['usual']:.4f}, {got['same_code']:.4f}")
-    got = child("dask", samples)
+    got = child("dask", samples) if args.only in (None, "dask") else "not asked"
     if isinstance(got, str):
         print(f"dask: not measured ({got})")
         return
+    dask_rows(got, samples)
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def dask_rows(got: dict[str, float], samples: int) -> None:
     what = f"dask, {samples:.0e} samples on disk, 2 workers, backend c"
     print(f"{what + ': peak RSS (GB)':<58} {got['peak_bytes'] / 1e9:>12.3f} {'<= 1.0':>8}")
     print(f"{what + ': time/sample vs in-memory c':<58} "
           f"{got['per_sample'] / got['memory_per_sample']:>11.2f}x {'<= 1.5x':>8}")
     print(f"{'   (seconds on disk; ns/sample on disk, in memory)':<58} {got['seconds']:.2f}; "
           f"{got['per_sample'] * 1e9:.2f}, {got['memory_per_sample'] * 1e9:.2f}")
-
+    print(f"{what + ': CPU time/sample vs in-memory c':<58} "
+          f"{got['cpu_per_sample'] / got['memory_cpu_per_sample']:>11.2f}x")
+    print(f"{'   (CPU ns/sample: on disk, all processes; in memory)':<58} "
+          f"{got['cpu_per_sample'] * 1e9:.2f}, {got['memory_cpu_per_sample'] * 1e9:.2f}")
+    mapped, held = got["chunk_mapped"], got["chunk_memory"]
+    ideal = got["chunks"] * mapped / 2
+    print(f"{f'   (one chunk of {CHUNK:.0e}, one thread: ms mapped, in memory)':<58} "
+          f"{mapped * 1e3:.1f}, {held * 1e3:.1f}")
+    print(f"{'   (seconds: chunks / 2 workers x mapped; the rest)':<58} "
+          f"{ideal:.2f}; {got['seconds'] - ideal:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -11,8 +11,8 @@ same call. Dask is imported only here, and only when a Dask array is passed.
 The compiled network travels to the workers pickled (its derivation; a worker compiles
 it once and keeps it, by the digest of its pickle, for the chunks that follow). A task
 runs the C loop on one thread: Dask already runs one task per worker thread (and its
-workers set ``OMP_NUM_THREADS=1`` for the same reason); a loop spawning a thread per core
-in each of them made two workers on two cores 2.3x slower (``benchmarks/README.md``).
+workers set ``OMP_NUM_THREADS=1`` for the same reason), and a loop that started a thread
+per core in each task oversubscribed the cores (``benchmarks/README.md``).
 
 :func:`read_npy` makes a 1-D ``.npy`` file a Dask array whose every chunk is a memory map
 of its samples, opened by the task that sums it: only the path travels in the graph (a
