@@ -11,11 +11,14 @@
    code without the custom rule. Target: <= 1.0x.
 3. Dask: the gradient of the two-neuron network over ``--samples`` samples (default
    2*10**8: 3.2 GB of inputs and targets in two ``.npy`` files in a temporary folder,
-   written chunk by chunk) with ``backend="c"`` on a ``LocalCluster`` of two worker
-   processes of one thread. Peak resident memory of the first run, data written and
-   workers started (this process and all its children, sampled every 20 ms with psutil):
-   target <= 1 GB. Time per sample vs the in-memory C backend on an in-memory slice of
-   10**7 samples, the two timed in alternating rounds: target <= 1.5x.
+   written chunk by chunk, read with ``symgrad.chunked.read_npy``) with ``backend="c"``
+   on a ``LocalCluster`` of two worker processes of one thread. Peak resident memory of
+   the first run, data written and workers started (this process and all its children,
+   sampled every 20 ms with psutil): target <= 1 GB. Time per sample vs the in-memory C
+   backend (default threads) on the files' first 10**7 samples held in memory, the two
+   timed in alternating rounds: target <= 1.5x. Beside it, for the diagnosis: the CPU
+   time of each (all processes), and one chunk summed on one thread from fresh memory
+   maps and from memory, with the time two workers would take doing only that.
 
 Times are the best of several repeats (time.perf_counter); the libraries run in child
 processes so that one's threads and allocator do not skew another's timings.
