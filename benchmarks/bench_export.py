@@ -194,9 +194,10 @@ class PeakMemory:
         return self.peak
 
 
-def cpu_seconds(fn: Callable[[], object], rounds: int = 3) -> float:
+def cpu_seconds(fn: Callable[[], object], calls: int, rounds: int = 3) -> float:
     """The fewest CPU seconds (user and system, this process and its children: Dask's
-    workers) that ``fn`` took over ``rounds`` calls: what other load does not inflate."""
+    workers) per call of ``fn`` over ``rounds`` runs of ``calls`` calls (psutil counts in
+    clock ticks of 10 ms): what other load does not inflate."""
     import psutil
 
     me = psutil.Process()
@@ -214,8 +215,9 @@ def cpu_seconds(fn: Callable[[], object], rounds: int = 3) -> float:
     best = float("inf")
     for _ in range(rounds):
         begin = used()
-        fn()
-        best = min(best, used() - begin)
+        for _ in range(calls):
+            fn()
+        best = min(best, (used() - begin) / calls)
     return best
 
 
@@ -264,7 +266,8 @@ def dask_part(n: int) -> dict[str, float]:
             runs = {"dask": lambda: f.grad(**disk, **params),
                     "c": lambda: f.grad(**held, **params)}
             timed = interleaved(runs, rounds=5)
-            cpu = {name: cpu_seconds(fn) for name, fn in runs.items()}
+            cpu = {"dask": cpu_seconds(runs["dask"], max(1, round(2e8 / n))),
+                   "c": cpu_seconds(runs["c"], 20)}
         chunk = chunk_seconds(f, params, paths)
     return {"per_sample": timed["dask"] / n, "memory_per_sample": timed["c"] / k,
             "cpu_per_sample": cpu["dask"] / n, "memory_cpu_per_sample": cpu["c"] / k,
@@ -329,6 +332,9 @@ def dask_rows(got: dict[str, float], samples: int) -> None:
           f"{got['cpu_per_sample'] / got['memory_cpu_per_sample']:>11.2f}x")
     print(f"{'   (CPU ns/sample: on disk, all processes; in memory)':<58} "
           f"{got['cpu_per_sample'] * 1e9:.2f}, {got['memory_cpu_per_sample'] * 1e9:.2f}")
+    busy = [got[f"{w}cpu_per_sample"] / got[f"{w}per_sample"] for w in ("", "memory_")]
+    print(f"{'   (cores busy, CPU over wall-clock: on disk; in memory)':<58} "
+          f"{busy[0]:.2f}; {busy[1]:.2f}")
     mapped, held = got["chunk_mapped"], got["chunk_memory"]
     ideal = got["chunks"] * mapped / 2
     print(f"{f'   (one chunk of {CHUNK:.0e}, one thread: ms mapped, in memory)':<58} "

@@ -183,7 +183,7 @@ def test_read_npy_refuses_what_is_not_a_1d_float_npy_file(tmp_path: Path) -> Non
 
 def test_a_chunk_task_runs_the_c_loop_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dask runs one task per worker thread: a C loop that started a thread per core in
-    each task oversubscribed the cores (benchmarks/bench_export.py). The sums do not
+    each task oversubscribed the cores (benchmarks/README.md). The sums do not
     depend on the thread count, to the last bit."""
     f = compile(derive(load(DERIVATIONS / "two_neuron.toml")), backend="c")
     rng = np.random.default_rng(3)
