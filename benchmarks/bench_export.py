@@ -1,6 +1,6 @@
 """Benchmark the PyTorch and JAX exports and Dask data; prints one table of ratios.
 
-    python benchmarks/bench_export.py [--samples N] [--batch N]     (from the repository root)
+    python benchmarks/bench_export.py [--samples N] [--batch N] [--only torch|jax|dask]
 
 1. PyTorch (CPU, float64, a batch of ``--batch`` samples, default 10**6): the exported
    ``SymgradLoss`` forward + backward vs ``torch.autograd`` through the same network
@@ -11,11 +11,14 @@
    code without the custom rule. Target: <= 1.0x.
 3. Dask: the gradient of the two-neuron network over ``--samples`` samples (default
    2*10**8: 3.2 GB of inputs and targets in two ``.npy`` files in a temporary folder,
-   written chunk by chunk) with ``backend="c"`` on a ``LocalCluster`` of two worker
-   processes of one thread. Peak resident memory of the first run, data written and
-   workers started (this process and all its children, sampled every 20 ms with psutil):
-   target <= 1 GB. Time per sample vs the in-memory C backend on an in-memory slice of
-   10**7 samples, the two timed in alternating rounds: target <= 1.5x.
+   written chunk by chunk, read with ``symgrad.chunked.read_npy``) with ``backend="c"``
+   on a ``LocalCluster`` of two worker processes of one thread. Peak resident memory of
+   the first run, data written and workers started (this process and all its children,
+   sampled every 20 ms with psutil): target <= 1 GB. Time per sample vs the in-memory C
+   backend (default threads) on the files' first 10**7 samples held in memory, the two
+   timed in alternating rounds: target <= 1.5x. Beside it, for the diagnosis: the CPU
+   time of each (all processes), and one chunk summed on one thread from fresh memory
+   maps and from memory, with the time two workers would take doing only that.
 
 Times are the best of several repeats (time.perf_counter); the libraries run in child
 processes so that one's threads and allocator do not skew another's timings.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -159,35 +163,6 @@ def write_npy(path: Path, n: int, make: Callable[[np.random.Generator, int], np.
             make(rng, min(CHUNK, n - start)).astype("<f8").tofile(fh)
 
 
-class NpyFile:
-    """A float64 ``.npy`` file as an array that Dask slices (``dask.array.from_array``):
-    each slice is read from the file by the task that needs it (a NumPy memory map would
-    be pickled whole into the graph, and its touched pages would count in a worker's
-    resident memory)."""
-
-    dtype = np.dtype(np.float64)
-    ndim = 1
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
-        self.offset = np.load(path, mmap_mode="r").offset
-        self.shape = (np.load(path, mmap_mode="r").shape[0],)
-
-    def __getitem__(self, index: Any) -> np.ndarray:
-        (piece,) = index if isinstance(index, tuple) else (index,)
-        start, stop, _ = piece.indices(self.shape[0])
-        with open(self.path, "rb") as fh:
-            fh.seek(self.offset + start * 8)
-            return np.fromfile(fh, dtype=np.float64, count=stop - start)
-
-
-def on_disk(path: Path) -> Any:
-    """A ``.npy`` file as a Dask array of CHUNK-sample chunks, each read by its task."""
-    import dask.array as da
-
-    return da.from_array(NpyFile(path), chunks=CHUNK)
-
-
 class PeakMemory:
     """The largest sum of resident memory over this process and its children."""
 
@@ -219,13 +194,57 @@ class PeakMemory:
         return self.peak
 
 
+def cpu_seconds(fn: Callable[[], object], calls: int, rounds: int = 3) -> float:
+    """The fewest CPU seconds (user and system, this process and its children: Dask's
+    workers) per call of ``fn`` over ``rounds`` runs of ``calls`` calls (psutil counts in
+    clock ticks of 10 ms): what other load does not inflate."""
+    import psutil
+
+    me = psutil.Process()
+
+    def used() -> float:
+        total = 0.0
+        for proc in [me] + me.children(recursive=True):
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    best = float("inf")
+    for _ in range(rounds):
+        begin = used()
+        for _ in range(calls):
+            fn()
+        best = min(best, (used() - begin) / calls)
+    return best
+
+
+def chunk_seconds(f: Any, values: dict[str, Any], paths: dict[str, Path]) -> dict[str, float]:
+    """One chunk summed on one thread in this process, as a Dask task sums it (best of 5):
+    from fresh memory maps of the files (pages mapped in from the page cache) and from
+    the same samples in memory."""
+    def mapped() -> object:
+        data = {k: np.load(p, mmap_mode="r")[:CHUNK] for k, p in paths.items()}
+        return f.sums("grad_sums", {**values, **data}, threads=1)
+
+    held = {k: np.array(np.load(p, mmap_mode="r")[:CHUNK]) for k, p in paths.items()}
+    timed = interleaved({"mapped": mapped,
+                         "memory": lambda: f.sums("grad_sums", {**values, **held}, threads=1)},
+                        rounds=5)
+    return {"chunk_mapped": timed["mapped"], "chunk_memory": timed["memory"]}
+
+
 def dask_part(n: int) -> dict[str, float]:
     """Peak memory over the first Dask run (data written, workers started and compiling);
-    then the Dask run and the in-memory C run on a slice, timed in alternating rounds so
-    that both meet the same load on a shared machine."""
+    then the Dask run and the in-memory C run on the files' first SLICE samples (default
+    threads), timed in alternating rounds so that both meet the same load on a shared
+    machine; the CPU time of each; one chunk's time on one thread."""
     memory = PeakMemory()
     import distributed
 
+    from symgrad.chunked import read_npy
     from symgrad.compile import compile
     from symgrad.derive import derive
     from symgrad.network import load
@@ -233,22 +252,26 @@ def dask_part(n: int) -> dict[str, float]:
     f = compile(derive(load(TWO_NEURON)), backend="c")
     params = {"w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65}
     with tempfile.TemporaryDirectory() as folder:
-        x_path, t_path = Path(folder) / "x1.npy", Path(folder) / "T.npy"
-        write_npy(x_path, n, lambda rng, k: rng.normal(size=k))
-        write_npy(t_path, n, lambda rng, k: rng.uniform(size=k))
+        paths = {"x1": Path(folder) / "x1.npy", "T": Path(folder) / "T.npy"}
+        write_npy(paths["x1"], n, lambda rng, k: rng.normal(size=k))
+        write_npy(paths["T"], n, lambda rng, k: rng.uniform(size=k))
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None) as cluster, \
                 distributed.Client(cluster):
-            x, t = on_disk(x_path), on_disk(t_path)
-            f.grad(x1=x, T=t, **params)
+            disk = {k: read_npy(p, CHUNK) for k, p in paths.items()}
+            f.grad(**disk, **params)
             peak = memory.stop()
-            k = min(SLICE, n)
-            rng = np.random.default_rng(1)
-            x_mem, t_mem = rng.normal(size=k), rng.uniform(size=k)
-            timed = interleaved({"dask": lambda: f.grad(x1=x, T=t, **params),
-                                 "c": lambda: f.grad(x1=x_mem, T=t_mem, **params)}, rounds=3)
+            k = min(SLICE, n)  # the same samples, in the same order, in memory
+            held = {name: np.array(np.load(p, mmap_mode="r")[:k]) for name, p in paths.items()}
+            runs = {"dask": lambda: f.grad(**disk, **params),
+                    "c": lambda: f.grad(**held, **params)}
+            timed = interleaved(runs, rounds=5)
+            cpu = {"dask": cpu_seconds(runs["dask"], max(1, round(2e8 / n))),
+                   "c": cpu_seconds(runs["c"], 20)}
+        chunk = chunk_seconds(f, params, paths)
     return {"per_sample": timed["dask"] / n, "memory_per_sample": timed["c"] / k,
-            "peak_bytes": peak, "seconds": timed["dask"]}
+            "cpu_per_sample": cpu["dask"] / n, "memory_cpu_per_sample": cpu["c"] / k,
+            "peak_bytes": peak, "seconds": timed["dask"], "chunks": -(-n // CHUNK), **chunk}
 
 
 PARTS = {"torch": torch_part, "jax": jax_part, "dask": dask_part}
@@ -267,14 +290,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=float, default=2e8, help="Dask samples (2e8)")
     parser.add_argument("--batch", type=float, default=1e6, help="torch/JAX batch (1e6)")
+    parser.add_argument("--only", choices=list(PARTS), help="run this part only")
     parser.add_argument("--part", choices=list(PARTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
         print(json.dumps(PARTS[args.part](int(args.samples))))
         return
     batch, samples = int(args.batch), int(args.samples)
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     print(f"{'measure':<58} {'value':>12} {'target':>8}")
     for lib in ("torch", "jax"):
+        if args.only not in (None, lib):
+            continue
         got = child(lib, batch)
         if isinstance(got, str):
             print(f"{lib}: not measured ({got})")
@@ -286,17 +313,34 @@ def main() -> None:
               f"{got['exported'] / got['same_code']:>11.2f}x {'<= 1.0x':>8}")
         print(f"{'   (seconds: exported, usual, own forward)':<58} "
               f"{got['exported']:.4f}, {got['usual']:.4f}, {got['same_code']:.4f}")
-    got = child("dask", samples)
+    got = child("dask", samples) if args.only in (None, "dask") else "not asked"
     if isinstance(got, str):
         print(f"dask: not measured ({got})")
         return
+    dask_rows(got, samples)
+    print("load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def dask_rows(got: dict[str, float], samples: int) -> None:
     what = f"dask, {samples:.0e} samples on disk, 2 workers, backend c"
     print(f"{what + ': peak RSS (GB)':<58} {got['peak_bytes'] / 1e9:>12.3f} {'<= 1.0':>8}")
     print(f"{what + ': time/sample vs in-memory c':<58} "
           f"{got['per_sample'] / got['memory_per_sample']:>11.2f}x {'<= 1.5x':>8}")
     print(f"{'   (seconds on disk; ns/sample on disk, in memory)':<58} {got['seconds']:.2f}; "
           f"{got['per_sample'] * 1e9:.2f}, {got['memory_per_sample'] * 1e9:.2f}")
-
+    print(f"{what + ': CPU time/sample vs in-memory c':<58} "
+          f"{got['cpu_per_sample'] / got['memory_cpu_per_sample']:>11.2f}x")
+    print(f"{'   (CPU ns/sample: on disk, all processes; in memory)':<58} "
+          f"{got['cpu_per_sample'] * 1e9:.2f}, {got['memory_cpu_per_sample'] * 1e9:.2f}")
+    busy = [got[f"{w}cpu_per_sample"] / got[f"{w}per_sample"] for w in ("", "memory_")]
+    print(f"{'   (cores busy, CPU over wall-clock: on disk; in memory)':<58} "
+          f"{busy[0]:.2f}; {busy[1]:.2f}")
+    mapped, held = got["chunk_mapped"], got["chunk_memory"]
+    ideal = got["chunks"] * mapped / 2
+    print(f"{f'   (one chunk of {CHUNK:.0e}, one thread: ms mapped, in memory)':<58} "
+          f"{mapped * 1e3:.1f}, {held * 1e3:.1f}")
+    print(f"{'   (seconds: chunks / 2 workers x mapped; the rest)':<58} "
+          f"{ideal:.2f}; {got['seconds'] - ideal:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,15 @@ wrapped with :func:`dask.array.from_array`, or a ``dask.distributed`` cluster, r
 same call. Dask is imported only here, and only when a Dask array is passed.
 
 The compiled network travels to the workers pickled (its derivation; a worker compiles
-it once and keeps it, by the digest of its pickle, for the chunks that follow).
+it once and keeps it, by the digest of its pickle, for the chunks that follow). A task
+runs the C loop on one thread: Dask already runs one task per worker thread (and its
+workers set ``OMP_NUM_THREADS=1`` for the same reason), and a loop that started a thread
+per core in each task oversubscribed the cores (``benchmarks/README.md``).
+
+:func:`read_npy` makes a 1-D ``.npy`` file a Dask array whose every chunk is a memory map
+of its samples, opened by the task that sums it: only the path travels in the graph (a
+NumPy memory map given to :func:`dask.array.from_array` is pickled with all its data),
+and the samples go from the page cache to the C loop without a copy.
 
 >>> is_dask(1.0), is_dask([1.0])
 (False, False)
@@ -18,17 +26,19 @@ it once and keeps it, by the digest of its pickle, for the chunks that follow).
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import numpy
 
 from . import runtime
+from .errors import FileError
 
 if TYPE_CHECKING:
     import dask.array
 
-__all__ = ["is_dask", "reduce_chunked", "SPLIT_EVERY"]
+__all__ = ["is_dask", "read_npy", "reduce_chunked", "SPLIT_EVERY"]
 
 #: Chunks' sums added at each node of the reduction tree.
 SPLIT_EVERY = 8
@@ -45,7 +55,7 @@ class Summing(Protocol):
     parameters: tuple[str, ...]
     dtype: numpy.dtype
 
-    def sums(self, name: str, values: Mapping[str, Any]
+    def sums(self, name: str, values: Mapping[str, Any], threads: int | None = None
              ) -> tuple[Sequence[Any], int, numpy.dtype]: ...
 
 
@@ -78,8 +88,50 @@ def _chunk_sums(*chunks: numpy.ndarray, shipped: _Shipped, kernel: str,
     """One row: the chunk's sample count, then the kernel's sums over its samples."""
     values = dict(fixed)
     values.update(zip(names, chunks))
-    totals, n, _ = shipped.get().sums(kernel, values)
+    totals, n, _ = shipped.get().sums(kernel, values, threads=1)  # one per task
     return numpy.array([[n, *map(float, totals)]], dtype=numpy.float64)
+
+
+class _NpySlices:
+    """A 1-D ``.npy`` file as an array that :func:`dask.array.from_array` slices: each
+    slice a read-only memory map of its samples (its pages freed when the chunk is)."""
+
+    ndim = 1
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        try:
+            header = numpy.load(path, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise FileError(f"cannot read as a .npy file: {exc}", path=path) from None
+        if header.ndim != 1 or header.dtype.kind != "f":
+            raise FileError(f"holds {header.dtype} values of shape {header.shape}; expected "
+                            "a 1-D array of float samples", path=path)
+        self.path, self.offset = os.fspath(path), header.offset
+        self.shape, self.dtype = header.shape, header.dtype
+
+    def __getitem__(self, index: Any) -> numpy.ndarray:
+        (piece,) = index if isinstance(index, tuple) else (index,)
+        start, stop, step = piece.indices(self.shape[0])
+        if step != 1 or stop <= start:  # not a chunk of Dask's: read the slice plainly
+            return numpy.load(self.path, mmap_mode="r")[piece].copy()
+        offset = self.offset + start * self.dtype.itemsize
+        return numpy.memmap(self.path, self.dtype, "r", offset, (stop - start,))
+
+
+def read_npy(path: str | os.PathLike[str], chunks: int) -> dask.array.Array:
+    """The samples of a 1-D ``.npy`` file as a Dask array of ``chunks`` samples a chunk,
+    each chunk a memory map opened by the task that needs it.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> numpy.save(path, numpy.arange(5.0))
+    >>> x = read_npy(path, chunks=2)
+    >>> x.chunks, float(x.sum().compute(scheduler="sync"))
+    (((2, 2, 1),), 10.0)
+    """
+    import dask.array as da
+
+    return da.from_array(_NpySlices(path), chunks=chunks, asarray=False)
 
 
 def _aligned(values: Mapping[str, Any], data: Sequence[str]

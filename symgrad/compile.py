@@ -417,16 +417,16 @@ class CompiledNetwork:
         except runtime.ArgumentError as exc:
             raise ArgumentError(str(exc)) from None
 
-    def sums(self, name: str, values: Mapping[str, Any]
+    def sums(self, name: str, values: Mapping[str, Any], threads: int | None = None
              ) -> tuple[Sequence[Any], int, np.dtype]:
-        """Batch kernel ``name``'s sums over the samples of in-memory ``values`` (not
-        divided by their count, whatever the loss), the sample count and the dtype."""
+        """Batch kernel ``name``'s sums over the samples of in-memory ``values`` (not divided
+        by their count), the sample count and the dtype; C loops on ``threads`` threads."""
         args, n, dtype = runtime.prepare(values, self.arguments, len(self.data_names),
                                          self.dtype)
         if self.backend == "numpy":
             return runtime.reduce_batch(self.kernel(name), self.arguments, values,
                                         len(self.data_names), self.dtype, False), n, dtype
-        return self.fused_loop(name)(args, n), n, dtype
+        return self.fused_loop(name)(args, n, threads), n, dtype
 
     def _reduce(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         # one sample of Python numbers: the scalar kernel, several times quicker than the

@@ -423,9 +423,11 @@ class FusedLoop:
             self._variants[key] = function
         return self._variants[key]
 
-    def __call__(self, args: Sequence[Any], n: int) -> numpy.ndarray:
+    def __call__(self, args: Sequence[Any], n: int, parts: int | None = None
+                 ) -> numpy.ndarray:
         """The float64 sums over the ``n`` samples, for ``args`` in data-then-parameter
-        order (data values are numbers or 1-D arrays of ``n`` samples, one dtype)."""
+        order (data values are numbers or 1-D arrays of ``n`` samples, one dtype), on at
+        most ``parts`` threads (default :func:`threads`)."""
         n_data = len(self.data)
         arrays = tuple(type(a) is numpy.ndarray and a.ndim == 1 for a in args[:n_data])
         dtype = next((a.dtype for a, many in zip(args, arrays) if many),
@@ -443,6 +445,6 @@ class FusedLoop:
         values += [float(p) for p in args[n_data:]]
         blocks = -(-n // BLOCK)
         out = numpy.empty((blocks, len(self._outputs)))
-        parts = max(1, min(threads(), blocks // _MIN_BLOCKS_PER_THREAD))
+        parts = max(1, min(parts or threads(), blocks // _MIN_BLOCKS_PER_THREAD))
         function(*values, n, parts, out.ctypes.data)
         return out.sum(axis=0)

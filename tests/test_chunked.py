@@ -4,6 +4,7 @@ in-memory results; training in minibatch mode on such data; Dask imported only w
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -12,15 +13,18 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
+from symgrad import native
+from symgrad.chunked import read_npy
 from symgrad.compile import CompiledNetwork, compile
 from symgrad.derive import derive
-from symgrad.errors import ArgumentError
+from symgrad.errors import ArgumentError, FileError
 from symgrad.network import Dense, Network, load
 from symgrad.train import train
 
 from .conftest import DERIVATIONS
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed (extra 'dask')")
+dask = pytest.importorskip("dask", reason="Dask is not installed (extra 'dask')")
 distributed = pytest.importorskip("distributed",
                                   reason="dask.distributed is not installed (extra 'dask')")
 
@@ -143,3 +147,62 @@ def test_dask_is_imported_only_when_a_dask_array_is_passed() -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_read_npy_chunks_are_memory_maps_summed_on_the_cluster(cluster: Any,
+                                                               tmp_path: Path) -> None:
+    """Each chunk a memory map of its slice of the file (no copy, only the path in the
+    graph); the sums equal the in-memory ones, with a last chunk shorter than the others."""
+    f = _network("c")
+    params = {p: v for p, v in f.network.values.items() if p in f.parameters}
+    data = _data()
+    for name, values in data.items():
+        np.save(tmp_path / f"{name}.npy", values)
+    disk = {name: read_npy(tmp_path / f"{name}.npy", chunks=25_000) for name in data}
+    assert disk["x1"].chunks == ((25_000, 25_000, 10_000),)
+    piece = disk["x1"].blocks[2].compute(scheduler="sync")
+    assert isinstance(piece, np.memmap)
+    assert len(pickle.dumps(disk["x1"].dask)) < 5_000  # the path, not 480,000 bytes of data
+    assert piece.tolist() == data["x1"][50_000:].tolist()
+    loss, grads = f.value_and_grad(**disk, **params)
+    expected_loss, expected = f.value_and_grad(**data, **params)
+    _close(loss, expected_loss)
+    for name in f.parameters:
+        _close(grads[name], expected[name])
+
+
+def test_read_npy_refuses_what_is_not_a_1d_float_npy_file(tmp_path: Path) -> None:
+    np.save(tmp_path / "m.npy", np.zeros((3, 2)))
+    with pytest.raises(FileError, match=r"m\.npy: holds float64 values of shape \(3, 2\); "
+                                        r"expected a 1-D array of float samples$"):
+        read_npy(tmp_path / "m.npy", chunks=2)
+    (tmp_path / "t.npy").write_text("not numpy")
+    with pytest.raises(FileError, match=r"t\.npy: cannot read as a \.npy file: "):
+        read_npy(tmp_path / "t.npy", chunks=2)
+
+
+def test_a_chunk_task_runs_the_c_loop_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask runs one task per worker thread: a C loop that started a thread per core in
+    each task oversubscribed the cores (benchmarks/README.md). The sums do not
+    depend on the thread count, to the last bit."""
+    f = compile(derive(load(DERIVATIONS / "two_neuron.toml")), backend="c")
+    rng = np.random.default_rng(3)
+    x, t = rng.normal(size=300_000), rng.uniform(size=300_000)
+    params = {"w1": 0.15, "b1": 0.4, "w2": 0.45, "b2": 0.65}
+    loop = f.fused_loop("grad_sums")
+    args = [x, t, *params.values()]
+    assert loop(args, x.size, 1).tolist() == loop(args, x.size, 2).tolist()
+    asked: list[int | None] = []
+    call = native.FusedLoop.__call__
+
+    def counted(self: native.FusedLoop, a: Any, n: int, parts: int | None = None) -> Any:
+        asked.append(parts)
+        return call(self, a, n, parts)
+
+    monkeypatch.setattr(native.FusedLoop, "__call__", counted)
+    with dask.config.set(scheduler="sync"):  # in this process, where the patch is
+        got = f.grad(x1=da.from_array(x, chunks=100_000), T=da.from_array(t, chunks=100_000),
+                     **params)
+    assert asked == [1, 1, 1]
+    for name, value in f.grad(x1=x, T=t, **params).items():
+        _close(got[name], value)
