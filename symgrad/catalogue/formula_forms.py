@@ -30,7 +30,6 @@ from typing import Mapping
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import log1p
-from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
 from ..errors import UnknownNameError
 from .activations import sigmoid, softplus
@@ -165,6 +164,10 @@ def _clamp_branches(e: Expr) -> Expr:
 
 def _numeric(expr: Expr) -> Expr:
     """SymPy's log1p/expm1 rewrites, piecewise branches clamped, ``sign`` as a piecewise."""
+    # imported here: sympy.codegen.rewriting pulls in sympy.tensor and sympy.combinatorics
+    # (~40 ms), which derive and check never need
+    from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+
     expr = optimize(expr, (log1p_opt, expm1_opt))
     expr = expr.replace(sp.sign, lambda u: sp.Piecewise((1, u > 0), (-1, u < 0), (0, True)))
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), _clamp_branches)

@@ -10,9 +10,21 @@ matrix equation per layer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..callable_module import make_callable
-from .matrix import SCALAR_LIMIT, LayerDerivation, LayerStep, derive_layers
 from .unit import DeltaStep, Derivation, Factor, Gradient, derive
+
+_MATRIX = ("SCALAR_LIMIT", "LayerDerivation", "LayerStep", "derive_layers")
+
+
+def __getattr__(name: str) -> Any:
+    """The layer level's names, from :mod:`.matrix` on first use: ``symgrad derive`` and
+    ``symgrad check`` at the unit level start without it."""
+    if name in _MATRIX:
+        from . import matrix
+        return getattr(matrix, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["derive", "Derivation", "DeltaStep", "Factor", "Gradient", "derive_layers",
            "LayerDerivation", "LayerStep", "SCALAR_LIMIT"]
