@@ -3,6 +3,7 @@ one chain-rule expression per parameter (and per named quantity), :mod:`.matrix`
 matrix equation per layer.
 
 >>> import symgrad
+>>> from symgrad.derive import derive_layers
 >>> d = derive(symgrad.load("derivations/two_neuron.toml"))
 >>> str(d["w2"].chain[-1].expression), derive_layers("derivations/digits_mlp.toml").sizes
 ('a1', (64, 32, 10))
