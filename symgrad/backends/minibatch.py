@@ -28,6 +28,7 @@ import numpy as np
 from ..compile import activation_kernel, output_kernel
 from ..derive.matrix import LayerDerivation, _unit_symbols
 from ..errors import ArgumentError, listed
+from ..printing import html_table
 
 __all__ = ["CompiledLayers"]
 
@@ -296,6 +297,42 @@ class CompiledLayers:
     def predict(self, **values: Any) -> np.ndarray:
         """The class of each sample: the index of its largest output."""
         return np.argmax(self.forward(**values), axis=1)
+
+    @property
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each parameter's shape by name, in order: ``{"W1": (n1, n0), "b1": (n1,), ...}``."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for s in self.shapes:
+            shapes[f"W{s.index}"] = (s.units, s.inputs)
+            if s.bias:
+                shapes[f"b{s.index}"] = (s.units,)
+        return shapes
+
+    def __repr__(self) -> str:
+        d = self.derivation
+        return f"CompiledLayers({d.shape_text()}; loss {d.loss.name})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's display, as :class:`symgrad.compile.CompiledNetwork` has: the
+        network, the loss, the arguments with their shapes (``m`` samples) and the methods.
+
+        >>> from symgrad.derive import derive_layers
+        >>> c = CompiledLayers(derive_layers("derivations/small_mlp.toml"))
+        >>> c
+        CompiledLayers(2 -> 3 tanh -> 2 softmax; loss cce)
+        >>> print(c._repr_html_().splitlines()[3])
+        <tr><th style="text-align:left">parameters</th><td>W1 (3 x 2), b1 (3), W2 (2 x 3), b2 (2)</td></tr>
+        """
+        d = self.derivation
+        reduced = "mean" if self.mean else "sum"
+        return html_table("compiled-layers", [
+            ("network", d.shape_text()),
+            ("loss", f"{d.loss.name}, the {reduced} over the samples"),
+            ("parameters", ", ".join(f"{name} ({' x '.join(map(str, shape))})"
+                                     for name, shape in self.parameter_shapes.items())),
+            ("inputs and targets", f"x (m x {d.sizes[0]}), y (m x {d.sizes[-1]})"),
+            ("by name", "forward, loss, grad, value_and_grad, predict"),
+            ("training", "sgd_epoch (minibatch SGD in place)")])
 
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,
