@@ -30,7 +30,7 @@ from ..derive.matrix import LayerDerivation, _unit_symbols
 from ..errors import ArgumentError, listed
 from ..printing import html_table
 
-__all__ = ["CompiledLayers"]
+__all__ = ["CompiledLayers", "layer_level_html"]
 
 
 _Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -324,15 +324,8 @@ class CompiledLayers:
         <tr><th style="text-align:left">parameters</th><td>W1 (3 x 2), b1 (3), W2 (2 x 3), b2 (2)</td></tr>
         """
         d = self.derivation
-        reduced = "mean" if self.mean else "sum"
-        return html_table("compiled-layers", [
-            ("network", d.shape_text()),
-            ("loss", f"{d.loss.name}, the {reduced} over the samples"),
-            ("parameters", ", ".join(f"{name} ({' x '.join(map(str, shape))})"
-                                     for name, shape in self.parameter_shapes.items())),
-            ("inputs and targets", f"x (m x {d.sizes[0]}), y (m x {d.sizes[-1]})"),
-            ("by name", "forward, loss, grad, value_and_grad, predict"),
-            ("training", "sgd_epoch (minibatch SGD in place)")])
+        return layer_level_html(d.shape_text(), d.loss.name, self.mean, self.parameter_shapes,
+                                (d.sizes[0],), d.sizes[-1])
 
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,
@@ -370,3 +363,21 @@ class CompiledLayers:
                 if b is not None:
                     np.subtract(b, gb, out=b)
         return total / math.ceil(n / batch_size)
+
+
+def layer_level_html(network: str, loss: str, mean: bool,
+                     parameters: Mapping[str, tuple[int, ...]], sample: tuple[int, ...],
+                     outputs: int) -> str:
+    """The notebook display of a layer-level compiled network (:class:`CompiledLayers`,
+    :class:`~symgrad.backends.stack.CompiledStack`): ``network`` as its ``shape_text``,
+    the loss, each parameter's shape, the inputs' per-sample shape ``sample`` and the
+    targets' width ``outputs`` (``m`` samples), and the methods."""
+    shape = " x ".join(map(str, ("m", *sample)))
+    return html_table("compiled-layers", [
+        ("network", network),
+        ("loss", f"{loss}, the {'mean' if mean else 'sum'} over the samples"),
+        ("parameters", ", ".join(f"{name} ({' x '.join(map(str, size))})"
+                                 for name, size in parameters.items())),
+        ("inputs and targets", f"x ({shape}), y (m x {outputs})"),
+        ("by name", "forward, loss, grad, value_and_grad, predict"),
+        ("training", "sgd_epoch (minibatch SGD in place)")])
