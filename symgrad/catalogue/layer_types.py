@@ -70,7 +70,8 @@ N = sp.Symbol("N", integer=True, positive=True)
 
 Shape = tuple[int, ...]
 Printer = Callable[[Expr], str]
-Draw = Callable[[Shape, Mapping[str, Any], "np.random.Generator"], np.ndarray]  # no np.random at import
+# "np.random.Generator" as text: evaluating it would import numpy.random at start-up
+Draw = Callable[[Shape, Mapping[str, Any], "np.random.Generator"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -188,8 +189,9 @@ def vector_shape(name: str, what: str) -> Callable[[Shape, Mapping[str, Any]], S
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", object: "a value"}
 
 #: The module of this package that defines each shipped layer type: imported on the first
-#: lookup of one of its names, not at start-up (importing all four took ~90 ms of the
-#: command line's start-up). tests/test_layer_types.py checks it against what they register.
+#: lookup of one of its names, not at start-up (the four took 60-90 ms of every command's
+#: start-up, by ``python -X importtime``). tests/test_startup.py checks it against what the
+#: modules register.
 DEFINED_IN: Mapping[str, str] = {
     "batchnorm": "layers_norm", "dropout": "layers_norm",
     "softmax": "layers_softmax", "log_softmax": "layers_softmax",
