@@ -164,8 +164,8 @@ def _clamp_branches(e: Expr) -> Expr:
 
 def _numeric(expr: Expr) -> Expr:
     """SymPy's log1p/expm1 rewrites, piecewise branches clamped, ``sign`` as a piecewise."""
-    # imported here: sympy.codegen.rewriting pulls in sympy.tensor and sympy.combinatorics
-    # (~40 ms), which derive and check never need
+    # imported here: sympy.codegen.rewriting and the codegen nodes it loads took ~30 ms of
+    # every command's start-up (python -X importtime); derive and check never call this
     from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
     expr = optimize(expr, (log1p_opt, expm1_opt))

@@ -27,6 +27,7 @@ def __getattr__(name: str) -> Any:
         return getattr(matrix, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = ["derive", "Derivation", "DeltaStep", "Factor", "Gradient", "derive_layers",
            "LayerDerivation", "LayerStep", "SCALAR_LIMIT"]
 
