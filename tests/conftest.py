@@ -70,3 +70,22 @@ def run_cli_here(*args: object) -> CliResult:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every shipped spec rendered once to .tex, .md and .html, and to .pdf where TeX is
+    (for tests/test_report.py and tests/test_report_layout.py)."""
+    from symgrad import derive, load  # here: not every test run needs report rendering
+    from symgrad.report.content import build
+    from symgrad.report.render import tex_engine, write_report
+
+    formats = ["tex", "md", "html"] + (["pdf"] if tex_engine() is not None else [])
+    out: dict[str, Path] = {}
+    for spec in ALL_SPECS:
+        folder = tmp_path_factory.mktemp(spec.stem)
+        content = build(derive(load(spec)))
+        for fmt in formats:
+            write_report(content, folder / f"{spec.stem}.{fmt}")
+        out[spec.stem] = folder
+    return out

@@ -213,3 +213,22 @@ def test_rnn_shapes_that_do_not_fit_name_both_and_the_layer(tmp_path: Path, chan
     r = run_cli_here(command, path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == f"symgrad {command}: error: {message.format(path=path)}\n"
+
+
+def test_a_notebook_displays_a_compiled_stack_as_a_table() -> None:
+    """The recurrent stack: per-sample inputs of two axes, parameters of the layer type
+    named with their layer's index, shapes those of the initial parameters."""
+    import xml.etree.ElementTree as ET
+
+    c = CompiledStack(derive_stack(DERIVATIONS / "rnn_bit_count.toml"))
+    root = ET.fromstring(c._repr_html_())
+    cells = {tr[0].text: tr[1].text for tr in root.iter("tr")}
+    assert cells == {"network": "8x1 -> rnn -> 9 softmax",
+                     "loss": "cce, the mean over the samples",
+                     "parameters": "Wx1 (16 x 1), Wh1 (16 x 16), b1 (16), W2 (9 x 16), b2 (9)",
+                     "inputs and targets": "x (m x 8 x 1), y (m x 9)",
+                     "by name": "forward, loss, grad, value_and_grad, predict",
+                     "training": "sgd_epoch (minibatch SGD in place)"}
+    assert repr(c) == "CompiledStack(8x1 -> rnn -> 9 softmax; loss cce)"
+    params = c.derivation.initial_parameters(0)
+    assert c.forward(**params, x=np.zeros((2, 8, 1))).shape == (2, 9)

@@ -488,3 +488,23 @@ def test_compiled_layers_are_called_by_name_as_the_unit_level_is() -> None:
     with pytest.raises(ArgumentError, match=r"^missing argument 'y' \(the targets, one row "
                                             r"per sample\)$"):
         c.grad(**params, x=X)
+
+
+def test_a_notebook_displays_compiled_layers_as_a_table() -> None:
+    """As a compiled network's display: the network, the loss, each argument with its shape
+    (those of the initial parameters) and the methods."""
+    import xml.etree.ElementTree as ET
+
+    c = CompiledLayers(derive_layers(DERIVATIONS / "digits_mlp.toml"))
+    root = ET.fromstring(c._repr_html_())  # well-formed
+    assert root.get("class") == "symgrad-compiled-layers"
+    cells = {tr[0].text: tr[1].text for tr in root.iter("tr")}
+    assert cells == {"network": "64 -> 32 sigmoid -> 10 softmax",
+                     "loss": "cce, the mean over the samples",
+                     "parameters": "W1 (32 x 64), b1 (32), W2 (10 x 32), b2 (10)",
+                     "inputs and targets": "x (m x 64), y (m x 10)",
+                     "by name": "forward, loss, grad, value_and_grad, predict",
+                     "training": "sgd_epoch (minibatch SGD in place)"}
+    assert repr(c) == "CompiledLayers(64 -> 32 sigmoid -> 10 softmax; loss cce)"
+    assert c.parameter_shapes == {k: v.shape for k, v in
+                                  c.derivation.initial_parameters(0).items()}

@@ -50,20 +50,6 @@ def _pdf_text(path: Path, layout: bool = False) -> str:
     return "".join(out.split())
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every shipped spec rendered once to .tex, .md and .html, and to .pdf where TeX is."""
-    formats = ["tex", "md", "html"] + (["pdf"] if HAS_TEX else [])
-    out: dict[str, Path] = {}
-    for spec in ALL_SPECS:
-        folder = tmp_path_factory.mktemp(spec.stem)
-        content = build(derive(load(spec)))
-        for fmt in formats:
-            write_report(content, folder / f"{spec.stem}.{fmt}")
-        out[spec.stem] = folder
-    return out
-
-
 # -- every spec, every format ---------------------------------------------------------------
 
 

@@ -28,8 +28,9 @@ import numpy as np
 from ..compile import activation_kernel, output_kernel
 from ..derive.matrix import LayerDerivation, _unit_symbols
 from ..errors import ArgumentError, listed
+from ..printing import html_table
 
-__all__ = ["CompiledLayers"]
+__all__ = ["CompiledLayers", "layer_level_html"]
 
 
 _Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -297,6 +298,35 @@ class CompiledLayers:
         """The class of each sample: the index of its largest output."""
         return np.argmax(self.forward(**values), axis=1)
 
+    @property
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each parameter's shape by name, in order: ``{"W1": (n1, n0), "b1": (n1,), ...}``."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        for s in self.shapes:
+            shapes[f"W{s.index}"] = (s.units, s.inputs)
+            if s.bias:
+                shapes[f"b{s.index}"] = (s.units,)
+        return shapes
+
+    def __repr__(self) -> str:
+        d = self.derivation
+        return f"CompiledLayers({d.shape_text()}; loss {d.loss.name})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's display, as :class:`symgrad.compile.CompiledNetwork` has: the
+        network, the loss, the arguments with their shapes (``m`` samples) and the methods.
+
+        >>> from symgrad.derive import derive_layers
+        >>> c = CompiledLayers(derive_layers("derivations/small_mlp.toml"))
+        >>> c
+        CompiledLayers(2 -> 3 tanh -> 2 softmax; loss cce)
+        >>> print(c._repr_html_().splitlines()[3])
+        <tr><th style="text-align:left">parameters</th><td>W1 (3 x 2), b1 (3), W2 (2 x 3), b2 (2)</td></tr>
+        """
+        d = self.derivation
+        return layer_level_html(d.shape_text(), d.loss.name, self.mean, self.parameter_shapes,
+                                (d.sizes[0],), d.sizes[-1])
+
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,
                   work: tuple[np.ndarray, np.ndarray] | None = None) -> float:
@@ -333,3 +363,21 @@ class CompiledLayers:
                 if b is not None:
                     np.subtract(b, gb, out=b)
         return total / math.ceil(n / batch_size)
+
+
+def layer_level_html(network: str, loss: str, mean: bool,
+                     parameters: Mapping[str, tuple[int, ...]], sample: tuple[int, ...],
+                     outputs: int) -> str:
+    """The notebook display of a layer-level compiled network (:class:`CompiledLayers`,
+    :class:`~symgrad.backends.stack.CompiledStack`): ``network`` as its ``shape_text``,
+    the loss, each parameter's shape, the inputs' per-sample shape ``sample`` and the
+    targets' width ``outputs`` (``m`` samples), and the methods."""
+    shape = " x ".join(map(str, ("m", *sample)))
+    return html_table("compiled-layers", [
+        ("network", network),
+        ("loss", f"{loss}, the {'mean' if mean else 'sum'} over the samples"),
+        ("parameters", ", ".join(f"{name} ({' x '.join(map(str, size))})"
+                                 for name, size in parameters.items())),
+        ("inputs and targets", f"x ({shape}), y (m x {outputs})"),
+        ("by name", "forward, loss, grad, value_and_grad, predict"),
+        ("training", "sgd_epoch (minibatch SGD in place)")])

@@ -30,6 +30,7 @@ from ..derive.matrix import _unit_symbols
 from ..derive.stack import StackDerivation
 from ..errors import ArgumentError
 from ..stack import StackLayer
+from .minibatch import layer_level_html
 
 __all__ = ["CompiledStack"]
 
@@ -191,6 +192,17 @@ class CompiledStack:
     def predict(self, **values: Any) -> np.ndarray:
         """The class of each sample: the index of its largest output."""
         return np.argmax(self.forward(**values), axis=1)
+
+    def __repr__(self) -> str:
+        d = self.derivation
+        return f"CompiledStack({d.shape_text()}; loss {d.loss.name})"
+
+    def _repr_html_(self) -> str:
+        """A notebook's display, as :class:`~symgrad.backends.minibatch.CompiledLayers` has."""
+        d = self.derivation
+        shapes = {k: v.shape for k, v in self.stack.initial_arrays(0).items()}
+        return layer_level_html(d.shape_text(), d.loss.name, self.mean, shapes,
+                                self.stack.inputs, int(np.prod(self.stack.output_shape)))
 
     def sgd_epoch(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray,
                   order: np.ndarray, batch_size: int, learning_rate: float,

@@ -18,13 +18,17 @@ from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu
                           silu, softplus)
 from .softmax import softmax, softmax_forms
 from .losses import LOSSES, Loss, get_loss
-from .layer_types import (LAYER_TYPES, LayerType, MatrixSteps, Step, get_layer_type,
-                          register_layer_type, unregister_layer_type)
-from .layers_norm import BATCHNORM, DROPOUT  # importing them registers them
-from .layers_softmax import LOG_SOFTMAX, SOFTMAX
-from .layers_conv import (AVGPOOL1D, AVGPOOL2D, CONV1D, CONV2D, FLATTEN, MAXPOOL1D,
-                          MAXPOOL2D, RELU)
-from .layers_rnn import RNN
+from .layer_types import (DEFINED_IN, LAYER_TYPES, LayerType, MatrixSteps, Step,
+                          get_layer_type, register_layer_type, unregister_layer_type)
+
+
+def __getattr__(name: str) -> LayerType:
+    """A shipped layer type's entry by its constant (``BATCHNORM``, ``LOG_SOFTMAX``):
+    looked up in :data:`LAYER_TYPES`, so its module is imported on first use only."""
+    if name.isupper() and name.lower() in DEFINED_IN:
+        return get_layer_type(name.lower())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry_of", "exact",
            "functions_of", "get_activation", "register", "unregister",

@@ -30,7 +30,6 @@ from typing import Mapping
 import sympy as sp
 from sympy import Expr, Symbol
 from sympy.codegen.cfunctions import log1p
-from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
 from ..errors import UnknownNameError
 from .activations import sigmoid, softplus
@@ -165,6 +164,10 @@ def _clamp_branches(e: Expr) -> Expr:
 
 def _numeric(expr: Expr) -> Expr:
     """SymPy's log1p/expm1 rewrites, piecewise branches clamped, ``sign`` as a piecewise."""
+    # imported here: sympy.codegen.rewriting and the codegen nodes it loads took ~30 ms of
+    # every command's start-up (python -X importtime); derive and check never call this
+    from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+
     expr = optimize(expr, (log1p_opt, expm1_opt))
     expr = expr.replace(sp.sign, lambda u: sp.Piecewise((1, u > 0), (-1, u < 0), (0, True)))
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), _clamp_branches)

@@ -1,10 +1,12 @@
 """Layer types beyond the dense layer: one :class:`LayerType` entry holds every facet of one.
 
 An entry is registered where the layer is defined (:mod:`.layers_norm`,
-:mod:`.layers_softmax`, :mod:`.layers_rnn`; convolution and pooling add theirs the same
-way) with :func:`register_layer_type`; everything else (specs, the layer-level derivation,
-the minibatch backend, training, the layer checker) looks it up with
-:func:`get_layer_type`. Samples are on axis 0 (rows), as in
+:mod:`.layers_softmax`, :mod:`.layers_rnn`, :mod:`.layers_conv`) with
+:func:`register_layer_type`; everything else (specs, the layer-level derivation, the
+minibatch backend, training, the layer checker) looks it up with :func:`get_layer_type`
+or in :data:`LAYER_TYPES`, which imports a defining module on the first lookup of one of
+its names (and all of them on iteration), so a command that uses no layer type does not
+pay for importing them. Samples are on axis 0 (rows), as in
 :mod:`symgrad.backends.minibatch`.
 
 The facets of an entry:
@@ -51,6 +53,8 @@ The facets of an entry:
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -60,15 +64,17 @@ from sympy import Expr, MatrixSymbol
 
 from ..errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 
-__all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "register_layer_type",
-           "get_layer_type", "unregister_layer_type", "evaluate", "N", "vector_shape"]
+__all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "LayerTypes", "DEFINED_IN",
+           "register_layer_type", "get_layer_type", "unregister_layer_type", "evaluate", "N",
+           "vector_shape"]
 
 #: The symbolic batch size every derivation is written at.
 N = sp.Symbol("N", integer=True, positive=True)
 
 Shape = tuple[int, ...]
 Printer = Callable[[Expr], str]
-Draw = Callable[[Shape, Mapping[str, Any], np.random.Generator], np.ndarray]
+# "np.random.Generator" as text: evaluating it would import numpy.random at start-up
+Draw = Callable[[Shape, Mapping[str, Any], "np.random.Generator"], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,76 @@ def vector_shape(name: str, what: str) -> Callable[[Shape, Mapping[str, Any]], S
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", object: "a value"}
 
-LAYER_TYPES: dict[str, LayerType] = {}
+#: The module of this package that defines each shipped layer type: imported on the first
+#: lookup of one of its names, not at start-up (the four took 60-90 ms of every command's
+#: start-up, by ``python -X importtime``). tests/test_startup.py checks it against what the
+#: modules register.
+DEFINED_IN: Mapping[str, str] = {
+    "batchnorm": "layers_norm", "dropout": "layers_norm",
+    "softmax": "layers_softmax", "log_softmax": "layers_softmax",
+    "conv1d": "layers_conv", "conv2d": "layers_conv", "maxpool1d": "layers_conv",
+    "maxpool2d": "layers_conv", "avgpool1d": "layers_conv", "avgpool2d": "layers_conv",
+    "flatten": "layers_conv", "relu": "layers_conv",
+    "rnn": "layers_rnn",
+}
+
+
+class LayerTypes(MutableMapping[str, LayerType]):
+    """The registry of layer types by spec word: a mapping that imports the module
+    ``defined_in`` names for a name on its first lookup, and every such module when it is
+    iterated or sized, so it always holds the whole catalogue to whoever reads it.
+
+    >>> "dropout" in LAYER_TYPES, "dense" in LAYER_TYPES
+    (True, False)
+    """
+
+    def __init__(self, defined_in: Mapping[str, str]) -> None:
+        self._entries: dict[str, LayerType] = {}
+        self._defined_in = defined_in
+        self._imported: set[str] = set()
+
+    def _load(self, module: str) -> None:
+        if module in self._imported:
+            return
+        self._imported.add(module)  # first: the module registers its entries while it runs
+        try:
+            importlib.import_module(f"{__package__}.{module}")
+        except BaseException:
+            self._imported.discard(module)
+            raise
+
+    def _load_for(self, name: str) -> None:
+        if name not in self._entries and name in self._defined_in:
+            self._load(self._defined_in[name])
+
+    def _load_all(self) -> None:
+        for module in dict.fromkeys(self._defined_in.values()):
+            self._load(module)
+
+    def __getitem__(self, name: str) -> LayerType:
+        self._load_for(name)
+        return self._entries[name]
+
+    def __setitem__(self, name: str, entry: LayerType) -> None:
+        self._entries[name] = entry
+
+    def __delitem__(self, name: str) -> None:
+        self._load_for(name)
+        del self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return iter(dict(self._entries))
+
+    def __len__(self) -> int:
+        self._load_all()
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"LayerTypes({sorted(self)})"
+
+
+LAYER_TYPES: LayerTypes = LayerTypes(DEFINED_IN)
 
 
 def register_layer_type(entry: LayerType) -> LayerType:

@@ -9,17 +9,18 @@ that says what to use instead.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
 from ..architecture import SCALAR_LIMIT, Architecture
-from ..derive import LayerDerivation
-from ..derive.stack import StackDerivation
 from ..spec import Spec
 from ..stack import has_layer_types
 from ._output import supports_unicode
+
+if TYPE_CHECKING:
+    from ..derive import LayerDerivation
 
 
 def _values_block(d: LayerDerivation, uni: bool) -> list[str]:
@@ -62,6 +63,8 @@ def layer_level(args: argparse.Namespace, spec: Spec) -> bool:
     if level == "scalar" or (level == "auto" and (count <= SCALAR_LIMIT or args.wrt
                                                   or spec.network.tied_field() is not None)):
         return False  # tied parameters: the unit level only
+    from ..derive import LayerDerivation  # the matrix level: loaded only on this path
+
     if args.wrt:
         raise ArgumentError("--wrt picks scalar gradients; use it with --level scalar")
     return _show(LayerDerivation(spec), args, _values_block)
@@ -72,6 +75,8 @@ def _stack_level(spec: Spec, args: argparse.Namespace) -> bool:
     if args.wrt:
         raise ArgumentError("--wrt picks scalar gradients; a network with layer types is "
                             "derived at the layer level only")
+    from ..derive.stack import StackDerivation  # loaded only on this path
+
     return _show(StackDerivation(spec), args)
 
 

@@ -1,0 +1,90 @@
+"""What the quick commands import: ``symgrad activations``, ``derive`` and ``check`` load
+neither report rendering nor plotting, the compiler or the layer types they do not use
+(their time is measured in benchmarks/bench_startup.py, not here); the layer-type
+registry imports a defining module on first use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symgrad.catalogue import LAYER_TYPES, get_layer_type
+from symgrad.catalogue.layer_types import (DEFINED_IN, LayerType, register_layer_type,
+                                           unregister_layer_type)
+from symgrad.errors import SymgradError
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = "derivations/two_neuron.toml"
+
+#: Run the command line in this process's interpreter and print, at exit, what it imported.
+PROBE = """import atexit, json, runpy, sys
+atexit.register(lambda: print("\\nMODULES " + json.dumps(sorted(sys.modules))))
+sys.argv = ["symgrad"] + json.loads(sys.argv[1])
+runpy.run_module("symgrad.cli", run_name="__main__")
+"""
+
+HEAVY = ("matplotlib", "jinja2", "latex2mathml", "symgrad.report", "symgrad.compile",
+         "symgrad.backends", "symgrad.train", "symgrad.derive.matrix", "symgrad.derive.stack",
+         "sympy.codegen.rewriting", "numpy.random", "symgrad.catalogue.layers_norm",
+         "symgrad.catalogue.layers_softmax", "symgrad.catalogue.layers_conv",
+         "symgrad.catalogue.layers_rnn", "symgrad.catalogue.conv")
+
+COMMANDS = {
+    "activations": ["activations"],
+    "derive": ["derive", SPEC, "--wrt", "w2"],
+    "check": ["check", SPEC, "--wrt", "w2", "--expr", "-(T - a2)*a2*(1 - a2)*a1"],
+}
+
+
+def _imported(args: list[str]) -> set[str]:
+    run = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return set(json.loads(run.stdout.rsplit("MODULES ", 1)[1]))
+
+
+@pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
+def test_quick_commands_import_nothing_heavy(args: list[str]) -> None:
+    modules = _imported(args)
+    assert "symgrad.catalogue.layer_types" in modules  # the probe sees what ran
+    assert sorted(m for m in modules if m.split(".")[0] in ("matplotlib", "jinja2")
+                  or m.startswith(HEAVY)) == []
+
+
+def test_a_layer_type_spec_imports_only_the_modules_of_its_layer_types() -> None:
+    """batchnorm, dropout and log_softmax: not convolution, pooling or the recurrent layer."""
+    modules = _imported(["derive", "derivations/digits_batchnorm.toml"])
+    layers = sorted(m for m in modules if m.startswith("symgrad.catalogue.layers_"))
+    assert layers == ["symgrad.catalogue.layers_norm", "symgrad.catalogue.layers_softmax"]
+
+
+def test_the_table_of_defining_modules_is_what_the_modules_register() -> None:
+    """DEFINED_IN names each shipped layer type and the module whose entry it is."""
+    assert sorted(LAYER_TYPES) == sorted(DEFINED_IN)
+    for name, module in DEFINED_IN.items():
+        defined = sys.modules[f"symgrad.catalogue.{module}"]
+        assert get_layer_type(name) in vars(defined).values(), name
+
+
+def _throwaway(name: str) -> LayerType:
+    dropout = get_layer_type("dropout")
+    return LayerType(name, "Throwaway", (), {}, dropout.output_shape, dropout.init,
+                     dropout.forward, dropout.backward, dropout.derivation)
+
+
+def test_a_throwaway_registration_is_seen_and_removed() -> None:
+    entry = register_layer_type(_throwaway("throwaway"))
+    try:
+        assert get_layer_type("throwaway") is entry and "throwaway" in set(LAYER_TYPES)
+        with pytest.raises(SymgradError, match="layer type 'throwaway' is already in the "
+                                               "catalogue"):
+            register_layer_type(_throwaway("throwaway"))
+    finally:
+        unregister_layer_type("throwaway")
+    assert "throwaway" not in LAYER_TYPES and len(LAYER_TYPES) == len(DEFINED_IN)
+    with pytest.raises(SymgradError, match="layer type 'rnn' is already in the catalogue"):
+        register_layer_type(_throwaway("rnn"))  # a shipped name, even before first use
