@@ -6,6 +6,7 @@ import argparse
 
 import sympy as sp
 
+from ..analysis.accuracy_line import builtin
 from ..catalogue import ACTIVATIONS, Activation
 from ..printing import range_text, text
 
@@ -43,7 +44,9 @@ def _block(act: Activation, accuracy: str | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    blocks = [_block(act) for act in ACTIVATIONS.values()]
+    recorded = {name: builtin(name) for name in ACTIVATIONS}  # swept when symgrad was built
+    blocks = [_block(act, None if recorded[name] is None else recorded[name].line())
+              for name, act in ACTIVATIONS.items()]
     if args.spec is not None:  # the sweep compiles: imported only for a spec's formulas
         from ..analysis.accuracy import sweep
         from ..architecture import Architecture

@@ -31,7 +31,7 @@ from ..errors import DerivationError, SymgradError
 from ..network import Layer, Network
 from ..printing import (chain_factors, factor_latexes, latex, partial_latex, range_parts,
                         NOISE, base_name, settled)
-from ..analysis.accuracy import sweep
+from ..analysis.accuracy import accuracy_line
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
@@ -449,9 +449,7 @@ def _activations(net: Network, gathered: _Gathered) -> list[ActivationView]:
             {"grid": check.grid, "values": check.values, "slopes": check.slopes,
              "label": labels[0], "dlabel": labels[1], "title": act.title}))
         view = _activation_view(act, check, figure)
-        if act.name in net.architecture.formula_activations:  # a spec's formula: measured
-            view = replace(view, accuracy=sweep(act, layer.params).line())
-        out.append(view)
+        out.append(replace(view, accuracy=accuracy_line(act, layer.params)))
     return out
 
 
