@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
            "product_latex", "factor_latexes", "chain_factors", "natural_key", "NOISE",
            "settled", "range_parts", "range_text", "base_name", "aligned_display",
-           "html_table"]
+           "html_table", "formula_text"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -175,6 +175,38 @@ class _StrPrinter(_FactorsMixin, StrPrinter):
 
     def _print_Heaviside(self, expr: Expr) -> str:  # H(0) always shown: the parser's is 0
         return f"Heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+
+
+class _CasesPrinter(_StrPrinter):
+    """Text in a spec formula's own language: a two-piece function as ``where(u, x, y)``
+    (the cases x where u > 0, else y), ``abs(u)`` and ``sign(u)``, as a spec is written."""
+
+    def _shown(self, expr: Expr) -> Expr:
+        return expr
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        (x, cond), (y, last) = expr.args if len(expr.args) == 2 else ((None, None), (None, None))
+        if last is not sp.true or not isinstance(cond, (sp.StrictGreaterThan, sp.StrictLessThan)):
+            return self._print_Basic(expr)
+        u = cond.lhs - cond.rhs if isinstance(cond, sp.StrictGreaterThan) else cond.rhs - cond.lhs
+        return f"where({self._print(u)}, {self._print(x)}, {self._print(y)})"
+
+    def _print_Abs(self, expr: Expr) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_sign(self, expr: Expr) -> str:
+        return f"sign({self._print(expr.args[0])})"
+
+
+def formula_text(expr: Expr) -> str:
+    """A formula entry's expression as a spec would write it (see :class:`_CasesPrinter`).
+
+    >>> z = Symbol("z", real=True)
+    >>> formula_text(sp.Piecewise((z, z > 0), (sp.exp(z) - 1, True)) / (1 + abs(z)))
+    'where(z, z, exp(z) - 1)/(abs(z) + 1)'
+    """
+    return _CasesPrinter().doprint(expr)
 
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:

@@ -66,6 +66,7 @@ _MATH: dict[str, Builder] = {
 #: derivations keep the table above, and the messages that list it).
 _FORMULA_MATH: dict[str, Builder] = {
     "abs": (sp.Abs, 1, 1),
+    "sign": (sp.sign, 1, 1),  # |u|'s derivative, as formula entries print it
     "min": (sp.Min, 2, 8),
     "cosh": (sp.cosh, 1, 1),
     "sinh": (sp.sinh, 1, 1),

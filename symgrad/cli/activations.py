@@ -8,7 +8,7 @@ import sympy as sp
 
 from ..analysis.accuracy_line import builtin
 from ..catalogue import ACTIVATIONS, Activation
-from ..printing import range_text, text
+from ..printing import formula_text, range_text, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,9 +20,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _block(act: Activation, accuracy: str | None = None) -> str:
+def textbook(act: Activation) -> tuple[str, str]:
+    """A spec's formula entry as its ``formula`` and ``derivative`` lines: in its
+    parameters' names (values in the heading), the derivative in the unit's own output
+    ``name(z)`` where SymPy found that form, a two-piece function as ``where(u, x, y)``;
+    each reads back through the parser (with the spec's entries and formula functions)."""
+    z = sp.Symbol("z", real=True)
+    symbols = {p: sp.Symbol(p, real=True) for p in act.params}
+    f = act.function(z, *symbols.values())
+    shown = sp.Function(act.name)(z)  # printed name(z), parameters named in the heading
+    slope = f.diff(z) if act.own_output is None else act.own_output(z, shown, symbols)
+    return (f"{shown} = {formula_text(f.definition(z, *symbols.values()))}",
+            f"d/dz {shown} = {formula_text(slope)}")
+
+
+def _block(act: Activation, accuracy: str | None = None, spec_formula: bool = False) -> str:
     z = sp.Symbol("z")
-    if act.elementwise:
+    if spec_formula:
+        formula, derivative = textbook(act)
+    elif act.elementwise:
         f = act(z)
         name = text(f) if f != z else f"{act.name}(z)"  # the identity evaluates to z
         formula = f"{name} = {text(act.definition(z))}"
@@ -55,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         spec = read_spec(args.spec)
         arch = Architecture.from_spec(spec)
         for act in arch.formula_activations.values():
-            blocks.append(_block(act, sweep(act).line()))
+            blocks.append(_block(act, sweep(act).line(), spec_formula=True))
     print("\n\n".join(blocks))
     return 0
