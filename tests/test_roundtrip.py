@@ -461,3 +461,29 @@ def test_formula_textbook_lines_are_these() -> None:
         "d/dz hard_sigmoid(z) = where(z + 5/2, where(5/2 - z, 1/5, 0), 0)")
     assert textbook(_formula_entry(by_name["softsign"]))[1] == \
         "d/dz softsign(z) = 1/(abs(z) + 1) - softsign(z)*sign(z)/(abs(z) + 1)"
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_a_formula_losss_layer_level_delta_reads_back(reduction: str) -> None:
+    """Huber's output delta at the layer level, as ``derive --level layer`` prints it:
+    the cases as the spec writes them, ``|a - y|`` and ``sign(a - y)`` (derived as
+    ``max(u, -u)`` and a difference of steps), read back to the derived delta."""
+    from symgrad.check.tables import formula_functions
+    from symgrad.derive import derive_layers
+    from symgrad.spec import parse_spec
+
+    from .formula_corpus import LOSSES
+    from .test_formula_layers import layer_spec
+    huber = next(r for r in LOSSES if r.name == "huber")
+    d = derive_layers(parse_spec(layer_spec(huber, reduction)))
+    line = next(li for li in d.text(unicode=False).splitlines() if "delta2 = " in li)
+    shown = line.split(" = ", 1)[1]
+    assert shown == "where(1 - abs(a2 - y), a2 - y, sign(a2 - y))"
+    a, y = sp.Symbol("a", real=True), sp.Symbol("y", real=True)
+    a2, yy = sp.Symbol("a2", real=True), sp.Symbol("y", real=True)
+    with formula_functions():
+        got = parse_expression(shown, {"a2": a2, "y": yy})
+    want = d.steps[0].unit.expression.xreplace({a: a2, y: yy})
+    for point in ("-5/2", "-7/10", "0", "1/3", "2/5", "4/3", "19/10"):  # both branches, kinks
+        at = {a2: sp.Rational(point), yy: sp.Rational(1, 3)}
+        assert got.xreplace(at) == want.xreplace(at), point

@@ -4,7 +4,8 @@ SymPy's :class:`~sympy.matrices.expressions.applyfunc.ElementwiseApplyFunction` 
 matrix; the derivative of a loss written as a formula in the output ``a`` and the target
 ``y`` (Huber's ``where(delta - |a - y|, a - y, delta sign(a - y))``) needs both. The node
 prints as the scalar expression with each variable replaced by its matrix's name, as the
-one-matrix node does in :mod:`symgrad.printing`.
+one-matrix node does in :mod:`symgrad.printing`, with a loss's ``max(u, -u)`` shown as
+``|u|`` and its derivative as ``sign(u)`` (:func:`~symgrad.printing.tidy`).
 
 >>> import sympy as sp
 >>> u, v = sp.symbols("u v")
@@ -19,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from sympy import Expr, Lambda, MatrixExpr, Symbol
+
+from ..printing import tidy
 
 __all__ = ["Elementwise"]
 
@@ -51,7 +54,7 @@ class Elementwise(MatrixExpr):
             {v: Symbol(str(m)) for v, m in zip(self.function.variables, self.matrices)})
 
     def _sympystr(self, printer: Any) -> str:
-        return printer._print(self.shown())
+        return printer._print(tidy(self.shown()))
 
     def _latex(self, printer: Any) -> str:
-        return printer._print(self.shown())
+        return printer._print(tidy(self.shown()))

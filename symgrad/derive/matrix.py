@@ -48,7 +48,7 @@ from ..architecture import SCALAR_LIMIT, Architecture, LayerShape
 from ..catalogue import Loss
 from ..errors import ArgumentError, DerivationError
 from ..network import Network
-from ..printing import aligned_display, matrix_latex, matrix_text, text
+from ..printing import aligned_display, matrix_latex, matrix_text, text, tidy
 from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
 from .elementwise import Elementwise
 from .rules import output_upstream, softmax_cross_entropy, unit_delta
@@ -354,7 +354,7 @@ class LayerDerivation:
     def _loss_expr(self) -> Expr:
         k = Symbol("k", integer=True)
         _, a, y = _unit_symbols()
-        term = sp.factor_terms(self.unit_loss().xreplace(
+        term = sp.factor_terms(tidy(self.unit_loss()).xreplace(
             {a: sp.IndexedBase(self.output_name)[k], y: sp.IndexedBase("y")[k]}))
         if term.could_extract_minus_sign():
             return -sp.Sum(-term, (k, 1, self.sizes[-1]))
