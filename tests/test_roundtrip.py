@@ -487,3 +487,40 @@ def test_a_formula_losss_layer_level_delta_reads_back(reduction: str) -> None:
     for point in ("-5/2", "-7/10", "0", "1/3", "2/5", "4/3", "19/10"):  # both branches, kinks
         at = {a2: sp.Rational(point), yy: sp.Rational(1, 3)}
         assert got.xreplace(at) == want.xreplace(at), point
+
+
+def _report_view(record: Any) -> Any:
+    from symgrad.analysis.experiments import activation_check
+    from symgrad.report.content import _activation_view, _formula_view
+    entry = _formula_entry(record)
+    return entry, _formula_view(entry, _activation_view(entry, activation_check(entry, {}),
+                                                        None))
+
+
+def test_a_reports_formula_activation_is_in_textbook_form() -> None:
+    """Parameters by name, and the own-output row, as for a built-in (``with a = ...``)."""
+    swish = next(r for r in _formula_records() if r.name == "swish_beta")
+    _, view = _report_view(swish)
+    called = r"\operatorname{swish\_beta}\left(z\right)"
+    sig = r"\sigma\left(\beta z\right)"
+    assert view.definition == rf"{called} = z {sig}"
+    assert [(r.left, r.right) for r in view.derivative] == [
+        (rf"\frac{{d}}{{dz}} {called}", rf"= \beta z \left(1 - {sig}\right) {sig} + {sig}"),
+        ("", rf"= a \beta \left(1 - {sig}\right) + {sig}\quad\text{{with }} a = {called}")]
+
+
+def test_a_reports_formula_rows_read_back_as_latex() -> None:
+    """mish's rows, read by the LaTeX parser (which reads no Greek parameter names, no
+    ``\\left|`` and no cases environment: those entries are read back as text above)."""
+    from symgrad.check.tables import formula_functions, scoped_activations
+    mish = next(r for r in _formula_records() if r.name == "mish")
+    entry, view = _report_view(mish)
+    z = sp.Symbol("z", real=True)
+    f = entry(z)
+    lhs, rhs = view.definition.split(" = ", 1)
+    with scoped_activations([entry]), formula_functions():
+        assert parse_expression(lhs, {"z": z}, latex=True) == f
+        assert _same(parse_expression(rhs, {"z": z}, latex=True), f)
+        for row in view.derivative:
+            got = parse_expression(row.right.removeprefix("= "), {"z": z}, latex=True)
+            assert _same(got, f.diff(z)), row

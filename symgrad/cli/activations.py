@@ -21,17 +21,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def textbook(act: Activation) -> tuple[str, str]:
-    """A spec's formula entry as its ``formula`` and ``derivative`` lines: in its
-    parameters' names (values in the heading), the derivative in the unit's own output
-    ``name(z)`` where SymPy found that form, a two-piece function as ``where(u, x, y)``;
-    each reads back through the parser (with the spec's entries and formula functions)."""
-    z = sp.Symbol("z", real=True)
-    symbols = {p: sp.Symbol(p, real=True) for p in act.params}
-    f = act.function(z, *symbols.values())
-    shown = sp.Function(act.name)(z)  # printed name(z), parameters named in the heading
-    slope = f.diff(z) if act.own_output is None else act.own_output(z, shown, symbols)
-    return (f"{shown} = {formula_text(f.definition(z, *symbols.values()))}",
-            f"d/dz {shown} = {formula_text(slope)}")
+    """A spec's formula entry as its ``formula`` and ``derivative`` lines
+    (:func:`~symgrad.formulas.textbook_forms`): parameters by name (their values in the
+    heading), the derivative in the unit's own output ``name(z)`` where SymPy found that
+    form, a two-piece function as ``where(u, x, y)``; each reads back through the parser
+    (with the spec's entries and formula functions)."""
+    from ..formulas import A, Z, textbook_forms
+
+    definition, slope, own = textbook_forms(act)
+    shown = sp.Function(act.name)(Z)  # printed name(z)
+    slope = slope if own is None else own.xreplace({A: shown})
+    return (f"{shown} = {formula_text(definition)}", f"d/dz {shown} = {formula_text(slope)}")
 
 
 def _block(act: Activation, accuracy: str | None = None, spec_formula: bool = False) -> str:
