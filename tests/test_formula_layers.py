@@ -144,3 +144,19 @@ def test_both_levels_train_a_formula_loss_alike(record: Record) -> None:
     final = net.to_arrays(scalar.params)
     for key, value in layer.params.items():
         np.testing.assert_allclose(value, final[key], rtol=1e-11, atol=1e-13)
+
+
+def test_the_command_line_derives_and_trains_a_formula_loss_at_the_layer_level(
+        tmp_path, capsys) -> None:
+    from symgrad.cli import main
+    huber = next(r for r in LOSSES if r.name == "huber")
+    spec = tmp_path / "huber.toml"
+    spec.write_text(layer_spec(huber, "mean", samples=12))
+    assert main(["derive", str(spec), "--level", "layer"]) == 0
+    out = capsys.readouterr().out
+    assert "  delta2 = where(1 - abs(a2 - y), a2 - y, sign(a2 - y))\n" in out
+    assert "  dE/dW2 = (1/m) · Delta2 · A1^T" in out
+    assert main(["train", str(spec), "--level", "layer", "--mode", "minibatch",
+                 "--batch-size", "4", "--epochs", "2", "--learning-rate", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "batch 4, 2 epochs; layer-level gradients" in out
