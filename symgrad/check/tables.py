@@ -66,13 +66,13 @@ _MATH: dict[str, Builder] = {
 #: derivations keep the table above, and the messages that list it).
 _FORMULA_MATH: dict[str, Builder] = {
     "abs": (sp.Abs, 1, 1),
-    "sign": (sp.sign, 1, 1),  # |u|'s derivative, as formula entries print it
     "min": (sp.Min, 2, 8),
     "cosh": (sp.cosh, 1, 1),
     "sinh": (sp.sinh, 1, 1),
     "log1p": (log1p, 1, 1),
     "expm1": (expm1, 1, 1),
     "where": (_where, 3, 3),
+    "sign": (sp.sign, 1, 1),  # |u|'s derivative, as formula entries print it
 }
 #: LaTeX commands for those, and \operatorname{...} contents.
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
