@@ -34,7 +34,8 @@ from .check.tables import FUNCTIONS, formula_functions
 from .errors import ParseError, SpecError, UnknownNameError
 from .catalogue.formula_forms import derivative_of, kink_convention, lift, stable_forms
 
-__all__ = ["FormulaError", "activation_entry", "loss_entry", "Z", "A", "T", "MAX_FORMULA"]
+__all__ = ["FormulaError", "activation_entry", "loss_entry", "textbook_forms", "Z", "A", "T",
+           "MAX_FORMULA"]
 
 #: The argument of an activation formula, and the output and target of a loss formula.
 Z, A, T = Symbol("z", real=True), Symbol("a", real=True), Symbol("T", real=True)
@@ -260,3 +261,19 @@ def loss_entry(name: str, formula: str, *, reduction: str = "sum",
         return sp.Add(*(body.xreplace({A: o, T: t}) for o, t in zip(outputs, targets)))
     return Loss(name, f"{name} (formula: {formula})", "E", reduction,  # type: ignore[arg-type]
                 build)
+
+
+def textbook_forms(entry: Activation) -> tuple[Expr, Expr, Expr | None]:
+    """A formula entry as printed: its definition and its derivative in ``z`` and its
+    parameters' names, and the derivative in its own output ``a`` where SymPy found
+    that form (else ``None``).
+
+    >>> definition, slope, own = textbook_forms(activation_entry(
+    ...     "swish_beta", "z * sigmoid(beta * z)", parameters={"beta": 1.5}))
+    >>> definition, own
+    (z*sigmoid(beta*z), a*beta*(1 - sigmoid(beta*z)) + sigmoid(beta*z))
+    """
+    symbols = {p: Symbol(p, real=True) for p in entry.params}
+    f = entry.function(Z, *symbols.values())
+    own = None if entry.own_output is None else entry.own_output(Z, A, symbols)
+    return f.definition(Z, *symbols.values()), f.diff(Z), own

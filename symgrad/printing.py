@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["latex", "text", "negated", "partial_latex", "partial_text", "product_text",
            "product_latex", "factor_latexes", "chain_factors", "natural_key", "NOISE",
            "settled", "range_parts", "range_text", "base_name", "aligned_display",
-           "html_table"]
+           "html_table", "formula_text", "tidy"]
 
 
 def _names(network: "Network | None") -> dict[Symbol, str]:
@@ -175,6 +175,65 @@ class _StrPrinter(_FactorsMixin, StrPrinter):
 
     def _print_Heaviside(self, expr: Expr) -> str:  # H(0) always shown: the parser's is 0
         return f"Heaviside({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+
+
+class _CasesMixin:
+    """Text in a spec formula's own language: a two-piece function as ``where(u, x, y)``
+    (the cases x where u > 0, else y), ``abs(u)`` and ``sign(u)``, as a spec is written."""
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        (x, cond), (y, last) = expr.args if len(expr.args) == 2 else ((None, None), (None, None))
+        if last is not sp.true or not isinstance(cond, (sp.StrictGreaterThan, sp.StrictLessThan)):
+            return self._print_Basic(expr)  # type: ignore[attr-defined]
+        u = cond.lhs - cond.rhs if isinstance(cond, sp.StrictGreaterThan) else cond.rhs - cond.lhs
+        p = self._print  # type: ignore[attr-defined]
+        return f"where({p(u)}, {p(x)}, {p(y)})"
+
+    def _print_Abs(self, expr: Expr) -> str:
+        return f"abs({self._print(expr.args[0])})"  # type: ignore[attr-defined]
+
+    def _print_sign(self, expr: Expr) -> str:
+        return f"sign({self._print(expr.args[0])})"  # type: ignore[attr-defined]
+
+
+class _CasesPrinter(_CasesMixin, _StrPrinter):
+    """:class:`_StrPrinter` with the cases of :class:`_CasesMixin`."""
+
+    def _shown(self, expr: Expr) -> Expr:
+        return expr
+
+
+def tidy(expr: Expr) -> Expr:
+    """``expr`` with the rewrites of a formula loss undone for display, equal everywhere:
+    ``max(u, -u)`` (how a loss's ``|u|`` is derived) as ``|u|``, and
+    ``H(u, h) - H(-u, h)`` (its derivative) as ``sign(u)``.
+
+    >>> u = Symbol("u", real=True)
+    >>> tidy(sp.Max(u, -u) + sp.Heaviside(2*u, sp.S.Half) - sp.Heaviside(-2*u, sp.S.Half))
+    Abs(u) + sign(u)
+    """
+    expr = expr.replace(lambda e: isinstance(e, sp.Max) and len(e.args) == 2
+                        and sp.expand(e.args[0] + e.args[1]) == 0,
+                        lambda e: sp.Abs(e.args[0]))
+    for step in sorted(expr.atoms(sp.Heaviside), key=str):
+        u, *h = step.args
+        coeff, rest = sp.factor_terms(u).as_coeff_Mul()
+        rest = rest if coeff > 0 else u  # sign(2 u) is sign(u)
+        tried = [expr.subs(sp.Heaviside(v, *h) - sp.Heaviside(-v, *h), sp.sign(w))
+                 for v, w in ((u, rest), (-u, -rest))]  # sign(a - y) rather than -sign(y - a)
+        expr = min(tried, key=lambda e: (sp.count_ops(e), str(e)))
+    return expr
+
+
+def formula_text(expr: Expr) -> str:
+    """A formula entry's expression as a spec would write it (see :class:`_CasesPrinter`).
+
+    >>> z = Symbol("z", real=True)
+    >>> formula_text(sp.Piecewise((z, z > 0), (sp.exp(z) - 1, True)) / (1 + abs(z)))
+    'where(z, z, exp(z) - 1)/(abs(z) + 1)'
+    """
+    return _CasesPrinter().doprint(expr)
 
 
 def chain_factors(chain: "Sequence[Factor]") -> list[Expr]:
@@ -352,8 +411,9 @@ def _wrap(printer: Any, arg: Any) -> str:
     return text
 
 
-class _MatrixTextPrinter(StrPrinter):
-    """Plain text of matrix expressions: ``W2^T · delta2``, ``a1 ⊙ (1 - a1)``."""
+class _MatrixTextPrinter(_CasesMixin, StrPrinter):
+    """Plain text of matrix expressions: ``W2^T · delta2``, ``a1 ⊙ (1 - a1)``; a formula
+    loss's cases as its spec writes them (:class:`_CasesMixin`)."""
 
     def __init__(self, unicode: bool) -> None:
         super().__init__({"order": "none"})

@@ -396,3 +396,131 @@ def test_the_tanh_chain_line_brackets_its_derivative() -> None:
     assert product_latex(factors, net) == (
         r"-\left(T - a_{2}\right) \cdot \left(1 - a_{2}^{2}\right) \cdot w_{2} \cdot "
         r"\left(1 - a_{1}^{2}\right) \cdot x_{1}")
+
+
+# -- a spec's formula entries (issue 11, item 1) -------------------------------------------
+
+def _formula_entry(record: Any) -> Any:
+    from symgrad.architecture import Architecture
+    from symgrad.spec import parse_spec
+
+    from .formula_corpus import network_spec, spec_of
+    spec = parse_spec(network_spec(record.name, extra=spec_of(record)), f"{record.name}.toml")
+    return Architecture.from_spec(spec).formula_activations[record.name]
+
+
+def _formula_reads_back(entry: Any, formula: str, derivative: str) -> None:
+    """Both lines parse, with the spec's entries and formula functions known, to the
+    entry's value and derivative at its parameters' values (named in the lines)."""
+    from symgrad.check.tables import formula_functions, scoped_activations
+
+    z = sp.Symbol("z", real=True)
+    params = {p: sp.Symbol(p, real=True) for p in entry.params}
+    values = {s: sp.Rational(str(entry.params[p])) for p, s in params.items()}
+    f = entry(z)
+    for line, want in ((formula, f), (derivative, f.diff(z))):
+        lhs, rhs = line.split(" = ", 1)
+        with scoped_activations([entry]), formula_functions():
+            got = parse_expression(rhs, {"z": z, **params}).xreplace(values)
+            called = parse_expression(lhs.removeprefix("d/dz "), {"z": z})
+        assert called == f, line
+        assert _same(got, want), (line, got, want)
+
+
+def _formula_records() -> list[Any]:
+    from .formula_corpus import ACTIVATIONS as CORPUS
+    return list(CORPUS)
+
+
+@pytest.mark.parametrize("record", _formula_records(), ids=lambda r: r.name)
+def test_formula_entries_textbook_lines_read_back(record: Any) -> None:
+    from symgrad.cli.activations import textbook
+    entry = _formula_entry(record)
+    _formula_reads_back(entry, *textbook(entry))
+
+
+def test_formula_listing_of_symgrad_activations_reads_back() -> None:
+    from symgrad.architecture import Architecture
+    from symgrad.spec import read_spec
+    path = DERIVATIONS / "mish.toml"
+    entry = Architecture.from_spec(read_spec(path)).formula_activations["mish"]
+    block = run_cli_here("activations", path).stdout.split("\n\n")[-1]
+    lines = {k.strip(): v.strip() for k, v in (li.split(":", 1) for li in block.splitlines()[1:])}
+    _formula_reads_back(entry, lines["formula"], lines["derivative"])
+
+
+def test_formula_textbook_lines_are_these() -> None:
+    """Parameters by name, the own output where SymPy finds it, cases as ``where``."""
+    from symgrad.cli.activations import textbook
+    by_name = {r.name: r for r in _formula_records()}
+    assert textbook(_formula_entry(by_name["swish_beta"])) == (
+        "swish_beta(z) = z*sigmoid(beta*z)",
+        "d/dz swish_beta(z) = beta*(1 - sigmoid(beta*z))*swish_beta(z) + sigmoid(beta*z)")
+    assert textbook(_formula_entry(by_name["hard_sigmoid"])) == (
+        "hard_sigmoid(z) = where(z + 5/2, where(5/2 - z, z/5 + 1/2, 1), 0)",
+        "d/dz hard_sigmoid(z) = where(z + 5/2, where(5/2 - z, 1/5, 0), 0)")
+    assert textbook(_formula_entry(by_name["softsign"]))[1] == \
+        "d/dz softsign(z) = 1/(abs(z) + 1) - softsign(z)*sign(z)/(abs(z) + 1)"
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_a_formula_losss_layer_level_delta_reads_back(reduction: str) -> None:
+    """Huber's output delta at the layer level, as ``derive --level layer`` prints it:
+    the cases as the spec writes them, ``|a - y|`` and ``sign(a - y)`` (derived as
+    ``max(u, -u)`` and a difference of steps), read back to the derived delta."""
+    from symgrad.check.tables import formula_functions
+    from symgrad.derive import derive_layers
+    from symgrad.spec import parse_spec
+
+    from .formula_corpus import LOSSES
+    from .test_formula_layers import layer_spec
+    huber = next(r for r in LOSSES if r.name == "huber")
+    d = derive_layers(parse_spec(layer_spec(huber, reduction)))
+    line = next(li for li in d.text(unicode=False).splitlines() if "delta2 = " in li)
+    shown = line.split(" = ", 1)[1]
+    assert shown == "where(1 - abs(a2 - y), a2 - y, sign(a2 - y))"
+    a, y = sp.Symbol("a", real=True), sp.Symbol("y", real=True)
+    a2, yy = sp.Symbol("a2", real=True), sp.Symbol("y", real=True)
+    with formula_functions():
+        got = parse_expression(shown, {"a2": a2, "y": yy})
+    want = d.steps[0].unit.expression.xreplace({a: a2, y: yy})
+    for point in ("-5/2", "-7/10", "0", "1/3", "2/5", "4/3", "19/10"):  # both branches, kinks
+        at = {a2: sp.Rational(point), yy: sp.Rational(1, 3)}
+        assert got.xreplace(at) == want.xreplace(at), point
+
+
+def _report_view(record: Any) -> Any:
+    from symgrad.analysis.experiments import activation_check
+    from symgrad.report.content import _activation_view, _formula_view
+    entry = _formula_entry(record)
+    return entry, _formula_view(entry, _activation_view(entry, activation_check(entry, {}),
+                                                        None))
+
+
+def test_a_reports_formula_activation_is_in_textbook_form() -> None:
+    """Parameters by name, and the own-output row, as for a built-in (``with a = ...``)."""
+    swish = next(r for r in _formula_records() if r.name == "swish_beta")
+    _, view = _report_view(swish)
+    called = r"\operatorname{swish\_beta}\left(z\right)"
+    sig = r"\sigma\left(\beta z\right)"
+    assert view.definition == rf"{called} = z {sig}"
+    assert [(r.left, r.right) for r in view.derivative] == [
+        (rf"\frac{{d}}{{dz}} {called}", rf"= \beta z \left(1 - {sig}\right) {sig} + {sig}"),
+        ("", rf"= a \beta \left(1 - {sig}\right) + {sig}\quad\text{{with }} a = {called}")]
+
+
+def test_a_reports_formula_rows_read_back_as_latex() -> None:
+    """mish's rows, read by the LaTeX parser (which reads no Greek parameter names, no
+    ``\\left|`` and no cases environment: those entries are read back as text above)."""
+    from symgrad.check.tables import formula_functions, scoped_activations
+    mish = next(r for r in _formula_records() if r.name == "mish")
+    entry, view = _report_view(mish)
+    z = sp.Symbol("z", real=True)
+    f = entry(z)
+    lhs, rhs = view.definition.split(" = ", 1)
+    with scoped_activations([entry]), formula_functions():
+        assert parse_expression(lhs, {"z": z}, latex=True) == f
+        assert _same(parse_expression(rhs, {"z": z}, latex=True), f)
+        for row in view.derivative:
+            got = parse_expression(row.right.removeprefix("= "), {"z": z}, latex=True)
+            assert _same(got, f.diff(z)), row

@@ -15,51 +15,25 @@ and, in one line, where a formula gives NaN or infinity although the maths is fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from ..catalogue import Activation
+from ..catalogue import ACTIVATIONS, Activation
 from ..compile import activation_kernel, mpmath_function
+from .accuracy_line import FLOOR, LIMIT, POINTS, TOLERANCE, Accuracy, builtin
 
-__all__ = ["Accuracy", "sweep", "grid", "reference", "TOLERANCE", "LIMIT", "FLOOR"]
+__all__ = ["Accuracy", "sweep", "accuracy_line", "grid", "reference", "builtin_sweeps",
+           "data_module", "TOLERANCE", "LIMIT", "FLOOR"]
 
-#: The relative error an accurate formula keeps.
-TOLERANCE = 1e-10
-#: The sweep covers |z| <= LIMIT.
-LIMIT = 700.0
-#: Values smaller than this in magnitude (where float64 loses digits as subnormals) are
-#: compared absolutely: the error is divided by FLOOR.
-FLOOR = 1e-300
 _DIGITS = 50
 
 
-@dataclass(frozen=True)
-class Accuracy:
-    """The result of a sweep: ``worst`` relative error (value or slope) at ``at``,
-    ``holds`` the largest R such that |z| <= R keeps :data:`TOLERANCE`, and ``nonfinite``
-    the first z where the compiled code gave NaN or infinity (``None`` if nowhere)."""
-
-    worst: float
-    at: float
-    holds: float
-    nonfinite: float | None = None
-
-    def line(self) -> str:
-        """The sweep in one line, as reports and ``symgrad activations`` print it."""
-        if self.nonfinite is not None:
-            return (f"cannot be made accurate: NaN or infinity at z = {self.nonfinite:g} "
-                    f"(accurate to {TOLERANCE:g} for |z| <= {self.holds:g})")
-        if self.holds >= LIMIT:
-            return f"worst relative error {self.worst:.1e} over |z| <= {LIMIT:g} (mpmath, 50 digits)"
-        return (f"cannot be made accurate everywhere: worst relative error {self.worst:.1e} at "
-                f"z = {self.at:g}; within {TOLERANCE:g} for |z| <= {self.holds:g}")
-
-
-def grid(points: int = 401, limit: float = LIMIT) -> np.ndarray:
+def grid(points: int = POINTS, limit: float = LIMIT) -> np.ndarray:
     """Evenly spaced points on [-limit, limit] and log-spaced ones near 0, sorted."""
     near = np.geomspace(1e-8, 10.0, points // 4)
     return np.unique(np.concatenate([np.linspace(-limit, limit, points), near, -near]))
@@ -115,7 +89,7 @@ def _errors(got: np.ndarray, function: Callable[[Any], Any], zs: np.ndarray) -> 
 
 
 def sweep(entry: Activation, params: Mapping[str, float] | None = None, *,
-          points: int = 401, limit: float = LIMIT) -> Accuracy:
+          points: int = POINTS, limit: float = LIMIT) -> Accuracy:
     """Compare the compiled value and slope of ``entry`` with mpmath over |z| <= limit."""
     zs = grid(points, limit)
     kernel = activation_kernel(entry, **(params or {}))
@@ -131,3 +105,56 @@ def sweep(entry: Activation, params: Mapping[str, float] | None = None, *,
     return Accuracy(float(err[worst]), float(zs[worst]),
                     float(within.max()) if bad.size and within.size else (limit if not bad.size else 0.0),
                     float(nonfinite[0]) if nonfinite.size else None)
+
+
+def accuracy_line(entry: Activation, params: Mapping[str, float] | None = None) -> str | None:
+    """The accuracy line of ``entry`` with ``params``: a built-in's recorded sweep at its
+    default parameters (:func:`.accuracy_line.builtin`), else a fresh :func:`sweep`;
+    ``None`` for an activation that is not elementwise.
+
+    >>> accuracy_line(ACTIVATIONS["relu"])
+    'worst relative error 0.0e+00 over |z| <= 700 (mpmath, 50 digits)'
+    """
+    if not entry.elementwise:
+        return None
+    values = {**entry.params, **(params or {})}
+    recorded = builtin(entry.name) if ACTIVATIONS.get(entry.name) is entry and \
+        values == entry.params else None
+    return (recorded or sweep(entry, values)).line()
+
+
+def builtin_sweeps() -> dict[str, Accuracy]:
+    """A fresh sweep of every elementwise built-in activation at its default parameters."""
+    return {name: sweep(act, act.params) for name, act in ACTIVATIONS.items()
+            if act.elementwise}
+
+
+def data_module(results: Mapping[str, Accuracy]) -> str:
+    """The text of :mod:`.accuracy_data` recording ``results`` (floats by ``repr``, exact).
+
+    >>> print(data_module({"relu": Accuracy(0.0, -700.0, 700.0)}).splitlines()[-2])
+        "relu": {"worst": 0.0, "at": -700.0, "holds": 700.0, "nonfinite": None},
+    """
+    rows = [f'    "{name}": {{"worst": {r.worst!r}, "at": {r.at!r}, "holds": {r.holds!r}, '
+            f'"nonfinite": {r.nonfinite!r}}},' for name, r in results.items()]
+    return "\n".join([
+        '"""The measured accuracy of the built-in activations: written by',
+        "``python -m symgrad.analysis.accuracy`` (:func:`~symgrad.analysis.accuracy."
+        "builtin_sweeps`);",
+        "do not edit. tests/test_accuracy_lines.py sweeps again and compares.\"\"\"", "",
+        "from __future__ import annotations", "",
+        "from typing import Any", "",
+        f"SWEPT: dict[str, Any] = {{\"points\": {POINTS!r}, \"limit\": {LIMIT!r}}}",
+        "BUILTIN: dict[str, dict[str, Any]] = {", *rows, "}", ""])
+
+
+def main() -> int:
+    """Sweep the built-in activations and write :mod:`.accuracy_data`."""
+    target = Path(__file__).with_name("accuracy_data.py")
+    target.write_text(data_module(builtin_sweeps()), encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

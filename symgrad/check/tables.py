@@ -72,6 +72,7 @@ _FORMULA_MATH: dict[str, Builder] = {
     "log1p": (log1p, 1, 1),
     "expm1": (expm1, 1, 1),
     "where": (_where, 3, 3),
+    "sign": (sp.sign, 1, 1),  # |u|'s derivative, as formula entries print it
 }
 #: LaTeX commands for those, and \operatorname{...} contents.
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}

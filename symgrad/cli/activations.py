@@ -6,8 +6,9 @@ import argparse
 
 import sympy as sp
 
+from ..analysis.accuracy_line import builtin
 from ..catalogue import ACTIVATIONS, Activation
-from ..printing import range_text, text
+from ..printing import formula_text, range_text, text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,9 +20,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _block(act: Activation, accuracy: str | None = None) -> str:
+def textbook(act: Activation) -> tuple[str, str]:
+    """A spec's formula entry as its ``formula`` and ``derivative`` lines
+    (:func:`~symgrad.formulas.textbook_forms`): parameters by name (their values in the
+    heading), the derivative in the unit's own output ``name(z)`` where SymPy found that
+    form, a two-piece function as ``where(u, x, y)``; each reads back through the parser
+    (with the spec's entries and formula functions)."""
+    from ..formulas import A, Z, textbook_forms
+
+    definition, slope, own = textbook_forms(act)
+    shown = sp.Function(act.name)(Z)  # printed name(z)
+    slope = slope if own is None else own.xreplace({A: shown})
+    return (f"{shown} = {formula_text(definition)}", f"d/dz {shown} = {formula_text(slope)}")
+
+
+def _block(act: Activation, accuracy: str | None = None, spec_formula: bool = False) -> str:
     z = sp.Symbol("z")
-    if act.elementwise:
+    if spec_formula:
+        formula, derivative = textbook(act)
+    elif act.elementwise:
         f = act(z)
         name = text(f) if f != z else f"{act.name}(z)"  # the identity evaluates to z
         formula = f"{name} = {text(act.definition(z))}"
@@ -43,7 +60,9 @@ def _block(act: Activation, accuracy: str | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    blocks = [_block(act) for act in ACTIVATIONS.values()]
+    recorded = {name: builtin(name) for name in ACTIVATIONS}  # swept when symgrad was built
+    blocks = [_block(act, None if recorded[name] is None else recorded[name].line())
+              for name, act in ACTIVATIONS.items()]
     if args.spec is not None:  # the sweep compiles: imported only for a spec's formulas
         from ..analysis.accuracy import sweep
         from ..architecture import Architecture
@@ -52,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         spec = read_spec(args.spec)
         arch = Architecture.from_spec(spec)
         for act in arch.formula_activations.values():
-            blocks.append(_block(act, sweep(act).line()))
+            blocks.append(_block(act, sweep(act).line(), spec_formula=True))
     print("\n\n".join(blocks))
     return 0

@@ -48,8 +48,9 @@ from ..architecture import SCALAR_LIMIT, Architecture, LayerShape
 from ..catalogue import Loss
 from ..errors import ArgumentError, DerivationError
 from ..network import Network
-from ..printing import aligned_display, matrix_latex, matrix_text, text
+from ..printing import aligned_display, matrix_latex, matrix_text, text, tidy
 from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
+from .elementwise import Elementwise
 from .rules import output_upstream, softmax_cross_entropy, unit_delta
 from .unit import DeltaStep
 
@@ -83,11 +84,15 @@ Shape = tuple[Any, Any]
 
 
 def _elementwise(expr: Expr, table: Table) -> MatrixExpr:
-    """``expr`` of one unit symbol as an elementwise function of that symbol's matrix."""
+    """``expr`` of unit symbols as an elementwise function of their matrices."""
     free = [s for s in table if expr.has(s)]
-    if len(free) != 1:
+    if not free:
         raise DerivationError(f"cannot write {expr} elementwise in one of "
                               f"{', '.join(map(str, table))}")
+    if len(free) > 1:  # a formula loss's l'(a, y): one function of both matrices
+        names = [sp.Dummy(str(s)) for s in free]
+        return Elementwise(sp.Lambda(tuple(names), expr.xreplace(dict(zip(free, names)))),
+                           *(table[s] for s in free))
     var = sp.Dummy("u")
     return _applied(sp.Lambda(var, expr.xreplace({free[0]: var})), table[free[0]])
 
@@ -349,7 +354,7 @@ class LayerDerivation:
     def _loss_expr(self) -> Expr:
         k = Symbol("k", integer=True)
         _, a, y = _unit_symbols()
-        term = sp.factor_terms(self.unit_loss().xreplace(
+        term = sp.factor_terms(tidy(self.unit_loss()).xreplace(
             {a: sp.IndexedBase(self.output_name)[k], y: sp.IndexedBase("y")[k]}))
         if term.could_extract_minus_sign():
             return -sp.Sum(-term, (k, 1, self.sizes[-1]))

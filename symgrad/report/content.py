@@ -28,10 +28,11 @@ from sympy import Expr, Symbol
 from ..catalogue import Activation
 from ..derive import Derivation, Factor, Gradient, derive_layers
 from ..errors import DerivationError, SymgradError
+from ..formulas import textbook_forms
 from ..network import Layer, Network
 from ..printing import (chain_factors, factor_latexes, latex, partial_latex, range_parts,
                         NOISE, base_name, settled)
-from ..analysis.accuracy import sweep
+from ..analysis.accuracy import accuracy_line
 from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_check,
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
@@ -434,6 +435,17 @@ def _activation_view(act: Activation, check: ActivationCheck,
                           number(check.error, 2), figure)
 
 
+def _formula_view(act: Activation, view: ActivationView) -> ActivationView:
+    """A spec's formula entry in its parameters' names, with its derivative in its own
+    output where SymPy found that form (:func:`~symgrad.formulas.textbook_forms`)."""
+    definition, slope, own = textbook_forms(act)
+    called = rf"{act.function.latex_name}\left(z\right)"
+    rows = [Row(rf"\frac{{d}}{{dz}} {called}", f"= {latex(slope)}")]
+    if own is not None:
+        rows.append(Row("", rf"= {latex(own)}\quad\text{{with }} a = {called}"))
+    return replace(view, definition=f"{called} = {latex(definition)}", derivative=rows)
+
+
 def _activations(net: Network, gathered: _Gathered) -> list[ActivationView]:
     out: list[ActivationView] = []
     seen: set[str] = set()
@@ -449,9 +461,9 @@ def _activations(net: Network, gathered: _Gathered) -> list[ActivationView]:
             {"grid": check.grid, "values": check.values, "slopes": check.slopes,
              "label": labels[0], "dlabel": labels[1], "title": act.title}))
         view = _activation_view(act, check, figure)
-        if act.name in net.architecture.formula_activations:  # a spec's formula: measured
-            view = replace(view, accuracy=sweep(act, layer.params).line())
-        out.append(view)
+        if act.name in net.architecture.formula_activations:
+            view = _formula_view(act, view)
+        out.append(replace(view, accuracy=accuracy_line(act, layer.params)))
     return out
 
 
