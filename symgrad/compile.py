@@ -314,12 +314,19 @@ class CompiledNetwork:
             terms.append(sp.Add(*uses))
         return terms
 
-    def _outputs(self, name: str) -> tuple[list[Expr], list[str]]:
+    def _outputs(self, name: str, penalty: bool = False) -> tuple[list[Expr], list[str]]:
+        """The kernel's outputs and their names; with ``penalty`` (the scalar kernels, whose
+        one sample is the whole batch) the network's penalty is added, lambda a number."""
         if name == "forward_arrays":
             return list(self.network.equations), list(self.forward_names)
         reduced = not KERNELS[name][1]
         loss = [_BSUM(self._loss, _SAMPLES) if reduced else self._loss]
         grads = self._gradient_terms(reduced)
+        d = self.derivation
+        if penalty and self.network.penalty is not None:
+            lam = self.network.penalty.values
+            loss = [loss[0] + d.penalty_cost.xreplace(lam)]
+            grads = [g + d[p].penalty.xreplace(lam) for g, p in zip(grads, self.parameters)]
         names = [f"d{self.network.loss.symbol}/d{p}" for p in self.parameters]
         if name.startswith("loss"):
             return loss, [self.network.loss.symbol]
@@ -336,8 +343,8 @@ class CompiledNetwork:
         if name in self._kernels:
             return self._kernels[name]
         self._check_kernel(name)
-        outputs, returns = self._outputs(name)
         scalar = KERNELS[name][1]
+        outputs, returns = self._outputs(name, penalty=scalar)
         args = self._symbols if scalar or name == "forward_arrays" else \
             self._symbols + (_SAMPLES,)
         body = _prune(self._program, outputs)
@@ -436,7 +443,18 @@ class CompiledNetwork:
         if scalar is not None:
             out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
             if out is not None:
-                return out
+                return out  # the scalar kernels add the penalty themselves
+        sums = self._reduce_samples(name, values)
+        penalty = self.network.penalty
+        if penalty is None:
+            return sums
+        cost, terms = penalty.at(values, map(str, self.network.penalized))
+        grads = [terms.get(p, 0.0) for p in self.parameters]
+        extra = {"loss_sums": [cost], "grad_sums": grads, "value_and_grad_sums": [cost] + grads}
+        return tuple(type(s)(s + e) for s, e in zip(sums, extra[name]))
+
+    def _reduce_samples(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Batch kernel ``name``'s results, reduced over the samples (no penalty)."""
         try:
             if any(map(chunked.is_dask, values.values())):
                 width = len(self._outputs(name)[1])

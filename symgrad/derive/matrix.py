@@ -251,6 +251,20 @@ class LayerDerivation:
         batch_db = Trace(D.T * b * ones.T).diff(b)
         return dW, db, batch_dW, batch_db
 
+    def _penalized(self, l: int, *gradients: MatrixExpr) -> tuple[MatrixExpr, ...]:
+        """``dE/dW, dE/db`` (one sample, then a minibatch) with the penalty's term added
+        once (``+ lambda W``; the biases' only if the penalty takes them)."""
+        penalty = self.architecture.penalty
+        if penalty is None:
+            return gradients
+        names = self.architecture.penalized_arrays
+        own = [self.W[l] if f"W{l}" in names else None, self.b[l] if f"b{l}" in names else None]
+        u = sp.Dummy("u")
+        slope = penalty.kind.slope(u)  # elementwise: sign(W) for L1, W itself for L2
+        return tuple(g if p is None else MatAdd(g, penalty.symbol * (
+            p if slope == u else _applied(sp.Lambda(u, slope), p)), evaluate=False)
+                     for g, p in zip(gradients, own * 2))
+
     def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr,
                                                          MatrixExpr | None, MatrixExpr | None,
                                                          DeltaStep, str]:
@@ -306,7 +320,7 @@ class LayerDerivation:
 
     def _step(self, shape: LayerShape) -> LayerStep:
         l = shape.index
-        dW, db, bdW, bdb = self._linear_gradients(l, self.delta[l])
+        dW, db, bdW, bdb = self._penalized(l, *self._linear_gradients(l, self.delta[l]))
         if not shape.bias:
             db = bdb = None
         if l == len(self.shapes):
