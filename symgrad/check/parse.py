@@ -293,8 +293,11 @@ def parse(text: str, network: Any, *, latex: bool = False) -> Expr:
     own = [s.activation for s in network.architecture.layers
            if s.activation is not None and s.activation.name in
            getattr(network.architecture.spec, "activations", {})]
+    penalty = getattr(network, "penalty", None)  # its strength: lambda, or \lambda
+    symbols = network.symbols if penalty is None else {
+        **network.symbols, str(penalty.symbol): penalty.symbol}
     with scoped_activations(own):  # the spec's formula activations: mish(z1)
-        return parse_expression(text, network.symbols, latex=latex)
+        return parse_expression(text, symbols, latex=latex)
 
 
 #: Text with one of these signs is read again as LaTeX when it fails as plain math.

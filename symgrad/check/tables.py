@@ -61,6 +61,7 @@ _MATH: dict[str, Builder] = {
     "max": (_max, 2, 8),
     "sqrt": (sp.sqrt, 1, 1),
     "erf": (sp.erf, 1, 1),
+    "sign": (sp.sign, 1, 1),  # an L1 penalty's slope, sign(0) = 0
 }
 #: More functions for a spec's formulas (inside :func:`formula_functions` only: hand
 #: derivations keep the table above, and the messages that list it).
@@ -76,7 +77,7 @@ _FORMULA_MATH: dict[str, Builder] = {
 #: LaTeX commands for those, and \operatorname{...} contents.
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
 _MATH_OPERATORS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "H": "heaviside",
-                   "heaviside": "heaviside", "erf": "erf"}
+                   "heaviside": "heaviside", "erf": "erf", "sign": "sign"}
 
 
 def _activation_builder(entry: Activation) -> Builder:
