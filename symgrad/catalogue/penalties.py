@@ -41,8 +41,9 @@ LAMBDA = Symbol("lambda")
 
 @dataclass(frozen=True)
 class PenaltyKind:
-    """One kind of penalty: its cost and gradient per parameter, without lambda, both
-    symbolically and on NumPy arrays, and the convention at a kink (``""``: none)."""
+    """One kind of penalty: its cost and gradient per parameter, without lambda and the
+    ``scale`` in front, both symbolically and on NumPy arrays; the convention at a kink
+    (``""``: none), and the cost as a formula for reports (``latex``)."""
 
     name: str
     title: str
@@ -52,16 +53,19 @@ class PenaltyKind:
     slope_of: Callable[[np.ndarray], Any]
     kink: str = ""
     scale: Expr = sp.S.One
+    latex: str = ""
 
 
 #: The kinds ``[network] penalty`` takes, by the spec's key.
 PENALTIES: Mapping[str, PenaltyKind] = MappingProxyType({
     "l2": PenaltyKind("l2", "L2 penalty (weight decay), lambda/2 sum w^2",
                       lambda w: w**2, lambda w: w,
-                      lambda w: np.square(w).sum(), lambda w: w, scale=sp.Rational(1, 2)),
+                      lambda w: np.square(w).sum(), lambda w: w, scale=sp.Rational(1, 2),
+                      latex=r"\frac{\lambda}{2} \sum w^{2}"),
     "l1": PenaltyKind("l1", "L1 penalty, lambda sum |w|", sp.Abs, sp.sign,
                       lambda w: np.abs(w).sum(), np.sign,
-                      "d|w|/dw at w = 0 is sign(0) = 0 (a weight at 0 gets no L1 term)"),
+                      "d|w|/dw at w = 0 is sign(0) = 0 (a weight at 0 gets no L1 term)",
+                      latex=r"\lambda \sum \left|w\right|"),
 })
 
 

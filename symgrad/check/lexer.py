@@ -353,7 +353,7 @@ class Lexer:
         return self._latex_symbol("delta", m.start(), m.end())
 
     def _lambda(self, m: re.Match[str]) -> int:
-        """``\lambda``: a penalty's strength, where the network has one."""
+        """``\\lambda``: a penalty's strength, where the network has one."""
         col = m.start() + 1
         if "lambda" not in self.symbols:
             raise ParseError(f"'\\lambda' at column {col}: the network has no penalty, so no "

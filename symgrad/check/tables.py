@@ -78,8 +78,8 @@ _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta":
 _MATH_OPERATORS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "H": "heaviside",
                    "heaviside": "heaviside", "erf": "erf"}
 #: Functions of a hand gradient of a network with a penalty (inside :func:`penalty_functions`
-#: only): an L1 penalty's slope ``sign(w)``, ``\operatorname{sign}`` in LaTeX.
-_PENALTY_MATH: dict[str, Builder] = {"sign": (sp.sign, 1, 1)}
+#: only): an L1 penalty's slope ``sign(w)`` (``\\operatorname{sign}`` in LaTeX) and cost ``Abs(w)``.
+_PENALTY_MATH: dict[str, Builder] = {"sign": (sp.sign, 1, 1), "Abs": (sp.Abs, 1, 1)}
 
 
 def _activation_builder(entry: Activation) -> Builder:

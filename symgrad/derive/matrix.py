@@ -384,6 +384,11 @@ class LayerDerivation:
         lines += [f"  {matrix_text(lhs, unicode)} = {matrix_text(rhs, unicode)}"
                   for lhs, rhs in self.forward_equations()]
         lines.append(f"  {self.loss.symbol} = {matrix_text(self._loss_expr(), unicode)}")
+        penalty = self.architecture.penalty
+        if penalty is not None:
+            lines.append(f"  {self.loss.symbol} += {penalty.kind.title} over "
+                         f"{', '.join(self.architecture.penalized_arrays)}, once "
+                         f"(lambda = {penalty.strength:g})")
         lines.append(f"error signals (delta_l = d{self.loss.symbol}/dz_l), output layer first:")
         for step in self.steps:
             lhs = f"  {matrix_text(step.delta, unicode)} = "
@@ -430,6 +435,8 @@ class LayerDerivation:
         E = self.loss.symbol
         lines = [f"{matrix_latex(lhs)} &= {matrix_latex(rhs)}" for lhs, rhs in self.forward_equations()]
         lines.append(f"{E} &= {matrix_latex(self._loss_expr())}")
+        if self.architecture.penalty is not None:  # once, over the penalized arrays
+            lines[-1] += f" + {self.architecture.penalty.kind.latex}"
         for step in self.steps:
             if step.general is not None:
                 rhs = (rf"\left({matrix_latex(step.upstream)}\right) \odot {matrix_latex(step.general)} = "
