@@ -44,6 +44,7 @@ from .native import FusedLoop
 from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 from .kernel import Kernel, kernel_docstring
+from .kernel_terms import data_gradient_terms, penalized_outputs, penalized_sums
 from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
@@ -322,11 +323,8 @@ class CompiledNetwork:
         reduced = not KERNELS[name][1]
         loss = [_BSUM(self._loss, _SAMPLES) if reduced else self._loss]
         grads = self._gradient_terms(reduced)
-        d = self.derivation
-        if penalty and self.network.penalty is not None:
-            lam = self.network.penalty.values
-            loss = [loss[0] + d.penalty_cost.xreplace(lam)]
-            grads = [g + d[p].penalty.xreplace(lam) for g, p in zip(grads, self.parameters)]
+        if penalty:
+            loss, grads = penalized_outputs(self.derivation, self.parameters, loss, grads)
         names = [f"d{self.network.loss.symbol}/d{p}" for p in self.parameters]
         if name.startswith("loss"):
             return loss, [self.network.loss.symbol]
@@ -387,22 +385,9 @@ class CompiledNetwork:
         outputs, _ = self._outputs(name)
         if data_gradients:
             first = 0 if name.startswith("grad") else 1  # after the loss
-            outputs[first:first] = self._data_gradient_terms()
+            outputs[first:first] = data_gradient_terms(self.derivation, dict(self._program),
+                                                       self._loss)
         return _named_cse(_prune(self._program, outputs))(outputs)
-
-    def _data_gradient_terms(self) -> list[Expr]:
-        """``dE/dx`` of each input, the sum over units of ``delta * dz/dx`` (the other
-        terms of ``z`` held), and ``dE/dT`` of each target, from the loss in its stable
-        form (whose stand-ins for ``log a`` and ``1 - a`` do not depend on ``T``)."""
-        deltas = {step.pre: symbol for symbol, step in self.derivation.deltas.items()}
-        program = dict(self._program)
-        inputs = [sp.Add(*(delta * program[z].diff(x) for z, delta in deltas.items()))
-                  for x in self.network.inputs]
-        loss = program[self._loss]  # in real symbols: |a - T|' is a sign, not re and im
-        real = {s: sp.Dummy(s.name, real=True) for s in loss.free_symbols}
-        back = {v: k for k, v in real.items()}
-        return inputs + [loss.xreplace(real).diff(real.get(t, t)).xreplace(back)
-                         for t in self.network.targets]
 
     def source(self, name: str) -> str:
         """The Python source of kernel ``name``, named ``name``, with its docstring."""
@@ -444,14 +429,8 @@ class CompiledNetwork:
             out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
             if out is not None:
                 return out  # the scalar kernels add the penalty themselves
-        sums = self._reduce_samples(name, values)
-        penalty = self.network.penalty
-        if penalty is None:
-            return sums
-        cost, terms = penalty.at(values, map(str, self.network.penalized))
-        grads = [terms.get(p, 0.0) for p in self.parameters]
-        extra = {"loss_sums": [cost], "grad_sums": grads, "value_and_grad_sums": [cost] + grads}
-        return tuple(type(s)(s + e) for s, e in zip(sums, extra[name]))
+        return penalized_sums(self.network, name, self._reduce_samples(name, values), values,
+                              self.parameters)
 
     def _reduce_samples(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """Batch kernel ``name``'s results, reduced over the samples (no penalty)."""
