@@ -176,7 +176,9 @@ def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]
         raise ExportError("a network with a penalty (network.penalty) is exported --to numpy "
                           "only, for now")
     if target.printer is None:
-        return dict(kernels=list(KERNELS), math_names=MATH_NAMES, runtime=_runtime_body(),
+        signs = ("copysign",) if compiled.network.penalty is not None else ()  # sign(w)
+        return dict(kernels=list(KERNELS), math_names=MATH_NAMES + signs,
+                    runtime=_runtime_body(),
                     penalty=_penalty_source(compiled),
                     typing=_runtime_typing(), float64=repr(compiled.dtype == "float64"),
                     sources=[compiled.source(name).rstrip("\n") for name in KERNELS],

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: Names of the ``math`` module that scalar code uses unqualified (``exp(z)``).
-MATH_NAMES = ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt", "copysign")  # copysign: sign(w)
+MATH_NAMES = ("exp", "log", "log1p", "expm1", "tanh", "erfc", "sqrt")
 #: Names that generated code itself uses: a network symbol must not be called so.
 RESERVED_NAMES = frozenset(MATH_NAMES) | frozenset(keyword.kwlist) | {
     "numpy", "math", "abs", "max", "min", "builtins", "range"}

@@ -24,7 +24,7 @@ from symgrad.check import check
 from symgrad.compile import compile
 from symgrad.derive import derive, derive_layers
 from symgrad.derive.stack import derive_stack
-from symgrad.errors import SpecError
+from symgrad.errors import ExportError, SpecError
 from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import FIELDS, parse_spec
@@ -396,8 +396,12 @@ def test_lambda_and_sign_are_unknown_without_a_penalty(tmp_path: Path) -> None:
 
 # -- export and reports ---------------------------------------------------------------
 
-def test_the_numpy_export_adds_the_penalty_once(tmp_path: Path) -> None:
-    net = _net(WIDE.format(loss="half_mse", penalty="{ l1 = 0.1, biases = true }"))
+@pytest.mark.parametrize("text", [
+    WIDE.format(loss="half_mse", penalty="{ l1 = 0.1, biases = true }"),  # the batch sums
+    TWO_NEURON.format(penalty="{ l1 = 0.01 }")],  # one sample: the scalar functions
+    ids=["batch", "scalar"])
+def test_the_numpy_export_adds_the_penalty_once(text: str, tmp_path: Path) -> None:
+    net = _net(text)
     f = compile(derive(net))
     path = tmp_path / "exported_penalty.py"
     path.write_text(module_source(f))
@@ -412,7 +416,10 @@ def test_the_numpy_export_adds_the_penalty_once(tmp_path: Path) -> None:
     want_loss, want = f.value_and_grad(**net.values)
     assert loss == want_loss  # the same code, to the last bit
     assert grads == want
-    with pytest.raises(Exception, match=r"exported --to numpy only"):
+    exact = derive(net).at(net.values)
+    assert list(grads.values()) == pytest.approx([exact[p] for p in grads], rel=1e-12)
+    with pytest.raises(ExportError, match=r"^a network with a penalty \(network.penalty\) "
+                                          r"is exported --to numpy only, for now$"):
         module_source(f, target="torch")
 
 
