@@ -374,7 +374,7 @@ def test_check_passes_with_the_term_and_names_it_when_missing(tmp_path: Path) ->
     assert check(d, "w2", r"-(T-a_2)\,a_2(1-a_2)a_1 + \lambda w_2", latex=True).verdict \
         == "equal"
     r = check(d, "w2", "-(T - a2)*a2*(1 - a2)*a1")
-    assert (r.verdict, r.kind) == ("not equal", "missing_penalty")
+    assert (r.verdict, r.kind) == ("not equal", "missing_path")  # a term of the sum
     assert r.diagnosis == ("Your expression leaves out the penalty's term lambda*w2 (the L2 "
                            "penalty (weight decay), lambda/2 sum w^2, lambda = 0.01).")
     path = _spec_file(tmp_path, TWO_NEURON.format(penalty="{ l1 = 0.01 }"))

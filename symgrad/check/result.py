@@ -21,8 +21,7 @@ VERDICTS = ("equal", "numerically equal", "equal almost everywhere", "not equal"
 
 #: Mistake kinds a diagnosis can name.
 MISTAKES = ("sign", "constant_factor", "layer_index", "unit_index", "missing_factor",
-            "extra_factor", "activation_derivative", "transposed_weights", "missing_path",
-            "missing_penalty")
+            "extra_factor", "activation_derivative", "transposed_weights", "missing_path")
 
 
 @dataclass
