@@ -434,3 +434,11 @@ def test_reports_show_the_cost_and_each_term(tmp_path: Path) -> None:
             r"\lambda w_{2} \\") in md
     assert r"- $\frac{\partial}{\partial w_{2}} \frac{\lambda}{2} \sum w^{2} = \lambda " \
            r"w_{2}$: the derivative of the penalty" in md
+    # several samples: the term stands once, after the sum over them, in every row
+    wide = _spec_file(tmp_path, WIDE.format(loss="half_sse", penalty="{ l2 = 0.1 }"), "w.toml")
+    assert run_cli_here("report", wide, "-o", tmp_path / "w.md").returncode == 0
+    rows = [line for line in (tmp_path / "w.md").read_text().splitlines()
+            if r"\right]_{i}" in line and r"w^{(2)}_{1,1}" in line]
+    assert len(rows) >= 3
+    assert all(line.rstrip(" \\").endswith(r"\right]_{i} + \lambda w^{(2)}_{1,1}")
+               for line in rows[:3]), rows[:3]

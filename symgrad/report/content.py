@@ -179,11 +179,12 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     pieces = [factor_latexes(chain_factors(term), net) for term in g.terms]
     rows = penalized(_summed(chain_rows(partials), over), g, net)
     rows += penalized(_summed(chain_rows(pieces), over), g, net)
-    factored = g.factored
-    rows += _summed(sum_rows("=", factored, net), over)
+    factored = g.factored  # the penalty's term, once, after the sum over samples:
+    rows += penalized(_summed(sum_rows("=", factored - g.penalty, net), over), g, net)
     short = len(g.chain) <= 8 and not large
     ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
-    expanded = with_left(_summed(product_rows("=", g.expanded, net), over), lhs) \
+    expanded = with_left(penalized(_summed(product_rows("=", g.expanded - g.penalty, net),
+                                           over), g, net), lhs) \
         if short and ops <= EXPANDED_MAX_OPS else None
     if value is not None:
         rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
