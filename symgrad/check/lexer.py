@@ -344,22 +344,17 @@ class Lexer:
         if name in _LATEX_FUNCTIONS:
             self.tokens.append(Token("func", _LATEX_FUNCTIONS[name], col, m.group()))
             return m.end()
-        allowed = ", ".join("\\" + c for c in sorted({*COMMANDS, *_LATEX_FUNCTIONS})
+        own = {"lambda"} & set(self.symbols)  # a penalty's strength, where there is one
+        if name in own:
+            self.tokens.append(Token("sym", self.symbols[name], col, m.group()))
+            return m.end()
+        allowed = ", ".join("\\" + c for c in sorted({*COMMANDS, *_LATEX_FUNCTIONS, *own})
                             if c.isalpha())
         raise ParseError(f"LaTeX command '{m.group()}' at column {col} is not allowed; "
                          f"allowed: {allowed}", column=col)
 
     def _delta(self, m: re.Match[str]) -> int:
         return self._latex_symbol("delta", m.start(), m.end())
-
-    def _lambda(self, m: re.Match[str]) -> int:
-        """``\\lambda``: a penalty's strength, where the network has one."""
-        col = m.start() + 1
-        if "lambda" not in self.symbols:
-            raise ParseError(f"'\\lambda' at column {col}: the network has no penalty, so no "
-                             "lambda", column=col)
-        self.tokens.append(Token("sym", self.symbols["lambda"], col, m.group()))
-        return m.end()
 
     def _pi(self, m: re.Match[str]) -> int:
         col = m.start() + 1
@@ -463,7 +458,7 @@ COMMANDS: dict[str, Action] = {
     "cdot": _token("op", "*"), "times": _token("op", "*"),
     "frac": _token("frac"), "dfrac": _token("frac"), "tfrac": _token("frac"),
     "sqrt": _token("sqrt"),
-    "delta": Lexer._delta, "pi": Lexer._pi, "lambda": Lexer._lambda,
+    "delta": Lexer._delta, "pi": Lexer._pi,
     "operatorname": Lexer._operator_name, "mathrm": Lexer._operator_name,
     "left": Lexer._delimiter, "right": Lexer._delimiter,
     "{": Lexer._open, "}": Lexer._close,
