@@ -442,3 +442,15 @@ def test_reports_show_the_cost_and_each_term(tmp_path: Path) -> None:
     assert len(rows) >= 3
     assert all(line.rstrip(" \\").endswith(r"\right]_{i} + \lambda w^{(2)}_{1,1}")
                for line in rows[:3]), rows[:3]
+
+
+def test_dask_data_gets_the_penalty_once_too() -> None:
+    da = pytest.importorskip("dask.array")
+    net = _net(WIDE.format(loss="half_mse", penalty="{ l1 = 0.1, biases = true }"))
+    chunked = {k: da.from_array(np.asarray(v), chunks=2) if k[0] in "xT" else v
+               for k, v in net.values.items()}
+    exact = derive(net).at(net.values)
+    for backend in ("numpy", "c"):
+        grads = compile(derive(net), backend=backend).grad(**chunked)  # two chunks of two
+        assert [float(grads[p]) for p in exact] == pytest.approx(list(exact.values()),
+                                                                 rel=1e-12, abs=1e-15)
