@@ -21,7 +21,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .catalogue import ACTIVATIONS, Activation, Loss, get_activation, get_loss
+from .catalogue import (ACTIVATIONS, PENALTIES, Activation, Loss, Penalty, get_activation,
+                        get_loss)
 from .errors import SpecError, SymgradError, UnknownNameError
 from .formulas import FormulaError, activation_entry, loss_entry
 from .spec import Spec
@@ -82,12 +83,15 @@ class Architecture:
     #: The spec's formula-defined activations by name (entries of this spec only).
     formula_activations: Mapping[str, Activation] = field(
         default_factory=lambda: MappingProxyType({}))
+    #: The regularization term added to the cost (``[network] penalty``), if any.
+    penalty: Penalty | None = None
 
     @classmethod
     def build(cls, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
-              spec: Spec | None = None, tied: str | None = None) -> Architecture:
+              spec: Spec | None = None, tied: str | None = None,
+              penalty: Penalty | None = None) -> Architecture:
         """Resolve names against the spec's formula entries, then the catalogue; every
-        error names the spec field."""
+        error names the spec field. The penalty is ``penalty``, else the spec's."""
         own, own_losses = _formula_entries(spec)
         if not isinstance(loss, Loss):
             loss = own_losses.get(loss) or _lookup(get_loss, loss, "network.loss", spec)
@@ -97,7 +101,10 @@ class Architecture:
         for l, dense in enumerate(layers, start=1):
             shapes.append(_shape(l, previous, dense, spec, own))
             previous = dense.units
-        arch = cls(inputs, tuple(shapes), loss, spec, tied, MappingProxyType(own))
+        given = spec.network.penalty if spec is not None else None
+        if penalty is None and given is not None:
+            penalty = Penalty(PENALTIES[given.kind], given.strength, given.biases)
+        arch = cls(inputs, tuple(shapes), loss, spec, tied, MappingProxyType(own), penalty)
         arch._check_loss_fits()
         return arch
 
@@ -120,6 +127,15 @@ class Architecture:
     @property
     def parameter_count(self) -> int:
         return sum(s.units * s.inputs + (s.units if s.bias else 0) for s in self.layers)
+
+    @property
+    def penalized_arrays(self) -> tuple[str, ...]:
+        """The layer level's arrays the penalty applies to: ``W1, W2, ...``, and the biases
+        ``b1, ...`` if it asks; none without a penalty."""
+        if self.penalty is None:
+            return ()
+        return tuple(f"W{s.index}" for s in self.layers) + tuple(
+            f"b{s.index}" for s in self.layers if s.bias and self.penalty.biases)
 
     def initial_arrays(self, seed: int = 0) -> dict[str, np.ndarray]:
         """Seeded ``W1, b1, ...``: Glorot uniform weights, He normal for the activations

@@ -44,6 +44,7 @@ from .native import FusedLoop
 from .catalogue import Activation, UnitForms, get_activation
 from .printers_numeric import MATH_NAMES, RESERVED_NAMES, ScalarMathPrinter, StableNumPyPrinter
 from .kernel import Kernel, kernel_docstring
+from .kernel_terms import data_gradient_terms, penalized_outputs, penalized_sums
 from .printing import html_table
 
 __all__ = ["CompiledNetwork", "compile", "activation_kernel", "activation_functions",
@@ -314,12 +315,16 @@ class CompiledNetwork:
             terms.append(sp.Add(*uses))
         return terms
 
-    def _outputs(self, name: str) -> tuple[list[Expr], list[str]]:
+    def _outputs(self, name: str, penalty: bool = False) -> tuple[list[Expr], list[str]]:
+        """The kernel's outputs and their names; with ``penalty`` (the scalar kernels, whose
+        one sample is the whole batch) the network's penalty is added, lambda a number."""
         if name == "forward_arrays":
             return list(self.network.equations), list(self.forward_names)
         reduced = not KERNELS[name][1]
         loss = [_BSUM(self._loss, _SAMPLES) if reduced else self._loss]
         grads = self._gradient_terms(reduced)
+        if penalty:
+            loss, grads = penalized_outputs(self.derivation, self.parameters, loss, grads)
         names = [f"d{self.network.loss.symbol}/d{p}" for p in self.parameters]
         if name.startswith("loss"):
             return loss, [self.network.loss.symbol]
@@ -336,8 +341,8 @@ class CompiledNetwork:
         if name in self._kernels:
             return self._kernels[name]
         self._check_kernel(name)
-        outputs, returns = self._outputs(name)
         scalar = KERNELS[name][1]
+        outputs, returns = self._outputs(name, penalty=scalar)
         args = self._symbols if scalar or name == "forward_arrays" else \
             self._symbols + (_SAMPLES,)
         body = _prune(self._program, outputs)
@@ -380,22 +385,9 @@ class CompiledNetwork:
         outputs, _ = self._outputs(name)
         if data_gradients:
             first = 0 if name.startswith("grad") else 1  # after the loss
-            outputs[first:first] = self._data_gradient_terms()
+            outputs[first:first] = data_gradient_terms(self.derivation, dict(self._program),
+                                                       self._loss)
         return _named_cse(_prune(self._program, outputs))(outputs)
-
-    def _data_gradient_terms(self) -> list[Expr]:
-        """``dE/dx`` of each input, the sum over units of ``delta * dz/dx`` (the other
-        terms of ``z`` held), and ``dE/dT`` of each target, from the loss in its stable
-        form (whose stand-ins for ``log a`` and ``1 - a`` do not depend on ``T``)."""
-        deltas = {step.pre: symbol for symbol, step in self.derivation.deltas.items()}
-        program = dict(self._program)
-        inputs = [sp.Add(*(delta * program[z].diff(x) for z, delta in deltas.items()))
-                  for x in self.network.inputs]
-        loss = program[self._loss]  # in real symbols: |a - T|' is a sign, not re and im
-        real = {s: sp.Dummy(s.name, real=True) for s in loss.free_symbols}
-        back = {v: k for k, v in real.items()}
-        return inputs + [loss.xreplace(real).diff(real.get(t, t)).xreplace(back)
-                         for t in self.network.targets]
 
     def source(self, name: str) -> str:
         """The Python source of kernel ``name``, named ``name``, with its docstring."""
@@ -436,7 +428,12 @@ class CompiledNetwork:
         if scalar is not None:
             out = runtime.scalar_results(self.kernel(_SCALAR_KERNEL[name]), scalar)
             if out is not None:
-                return out
+                return out  # the scalar kernels add the penalty themselves
+        return penalized_sums(self.network, name, self._reduce_samples(name, values), values,
+                              self.parameters)
+
+    def _reduce_samples(self, name: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Batch kernel ``name``'s results, reduced over the samples (no penalty)."""
         try:
             if any(map(chunked.is_dask, values.values())):
                 width = len(self._outputs(name)[1])

@@ -32,13 +32,15 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
+import sympy as sp
 from sympy.printing.codeprinter import CodePrinter
 
 from . import runtime
 from .compile import KERNELS, CompiledNetwork
+from .kernel_terms import penalized_outputs
 from .errors import ExportError
 from .files import write_atomic
-from .printers_numeric import MATH_NAMES
+from .printers_numeric import MATH_NAMES, StableNumPyPrinter
 from .printers_tensor import TENSOR_NAMES, StableJaxPrinter, StableTorchPrinter
 
 __all__ = ["module_source", "write_module", "docstring_literal", "comment_text", "TARGETS",
@@ -154,10 +156,30 @@ def _terms_source(compiled: CompiledNetwork, printer: CodePrinter, name: str,
     return "\n".join(lines)
 
 
+def _penalty_source(compiled: CompiledNetwork) -> str:
+    """``penalty_terms(parameters...)``: the penalty's cost, then its term in every
+    parameter's gradient, which the batch sums get once; ``""`` without a penalty."""
+    if compiled.network.penalty is None:
+        return ""
+    zero = sp.S.Zero
+    cost, grads = penalized_outputs(compiled.derivation, compiled.parameters, [zero],
+                                    [zero] * len(compiled.parameters))
+    printer = StableNumPyPrinter()
+    return "\n".join([f"def penalty_terms({', '.join(compiled.parameters)}):",
+                      '    """Return the penalty\'s cost, then its term in every gradient."""',
+                      f"    return ({''.join(printer.doprint(e) + ', ' for e in cost + grads)})"])
+
+
 def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]:
     """What the target's template needs beyond what every template needs."""
+    if compiled.network.penalty is not None and target.printer is not None:
+        raise ExportError("a network with a penalty (network.penalty) is exported --to numpy "
+                          "only, for now")
     if target.printer is None:
-        return dict(kernels=list(KERNELS), math_names=MATH_NAMES, runtime=_runtime_body(),
+        signs = ("copysign",) if compiled.network.penalty is not None else ()  # sign(w)
+        return dict(kernels=list(KERNELS), math_names=MATH_NAMES + signs,
+                    runtime=_runtime_body(),
+                    penalty=_penalty_source(compiled),
                     typing=_runtime_typing(), float64=repr(compiled.dtype == "float64"),
                     sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
                     dtype=f"numpy.{compiled.dtype.name}")

@@ -35,7 +35,7 @@ import sympy as sp
 from sympy import Expr, Symbol
 
 from .architecture import NO_ACTIVATION, Architecture, Dense, dense_only
-from .catalogue import Activation, Loss
+from .catalogue import Activation, Loss, Penalty
 from .chunked import is_dask
 from .errors import SpecError, SymgradError, UnknownNameError, listed
 from .printing import latex
@@ -105,6 +105,8 @@ class Network:
         (``{"b1": ["b1_1", "b1_2"]}``); their gradient sums the contributions of every use.
     title : a title for reports.
     spec : the spec this network was built from, if any (errors then name its fields).
+    penalty : a regularization term added to the cost (default: the spec's
+        ``[network] penalty``, if any); see :mod:`symgrad.catalogue.penalties`.
     """
 
     def __init__(self, inputs: int, layers: Sequence[Dense], loss: str | Loss, *,
@@ -112,14 +114,17 @@ class Network:
                  parameters: Mapping[str, float] | None = None,
                  data: Mapping[str, float | Sequence[float]] | None = None,
                  seed: int = 0, title: str = "", spec: Spec | None = None,
-                 ties: Mapping[str, Sequence[str]] | None = None) -> None:
+                 ties: Mapping[str, Sequence[str]] | None = None,
+                 penalty: Penalty | None = None) -> None:
         self.spec = spec
         self.title = title
         tied = spec.network.tied_field() if spec is not None else (
             "network.tie" if ties or any(d.shared_bias for d in layers) else None)
         #: The layers resolved against the catalogue, shared with the layer level.
-        self.architecture = Architecture.build(inputs, layers, loss, spec=spec, tied=tied)
+        self.architecture = Architecture.build(inputs, layers, loss, spec=spec, tied=tied,
+                                               penalty=penalty)
         self.loss: Loss = self.architecture.loss
+        self.penalty: Penalty | None = self.architecture.penalty
         self.is_chain = inputs == 1 and all(layer.units == 1 for layer in layers)
         self._single = self.is_chain and len(layers) == 1
         base = {**_DEFAULT_NAMES, **(names or {})}
@@ -144,6 +149,10 @@ class Network:
             self._tie(ties or {}, [dense.shared_bias for dense in layers]))
         self.parameters: tuple[Symbol, ...] = tuple(dict.fromkeys(
             p for layer in self.layers for p in layer.parameters))
+        #: The parameters the penalty applies to (the weights, and the biases if asked).
+        self.penalized: tuple[Symbol, ...] = () if self.penalty is None else tuple(
+            p for p in self.parameters if self.penalty.biases or any(
+                p in row for layer in self.layers for row in layer.weights))
         self.equations: dict[Symbol, Expr] = {}
         for layer in self.layers:
             for i in range(layer.units):

@@ -41,6 +41,7 @@ __all__ = [
     "TRAINING_MODES",
     "NAME_ROLES",
     "FIELDS",
+    "PenaltySpec",
 ]
 
 Number = float
@@ -67,7 +68,17 @@ FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType({
                 "layers": "an array of layer tables, the input side first",
                 "loss": "the loss, by a name or alias from the catalogue",
                 "names": "base names that replace the default ones, by role",
-                "tie": "NAME = [members]: one new parameter NAME replaces the members"},
+                "tie": "NAME = [members]: one new parameter NAME replaces the members",
+                "penalty": "a regularization term added to the cost, as a table: "
+                           "{ l2 = 1e-3 } or { l1 = 1e-3, biases = true }"},
+    "network.penalty": {"l2": "lambda of the L2 penalty (weight decay): adds lambda/2 times "
+                              "the sum of the squared weights to the cost, so each weight's "
+                              "gradient gains lambda w",
+                        "l1": "lambda of the L1 penalty: adds lambda times the sum of |w| to "
+                              "the cost, so each weight's gradient gains lambda sign(w), with "
+                              "sign(0) = 0",
+                        "biases": "whether the biases are penalized too (default false: the "
+                                  "weights only)"},
     "network.layers": {"type": "the layer type: \"dense\" (the default) or one from the "
                                "catalogue's layer types (\"batchnorm\", \"dropout\", "
                                "\"log_softmax\", \"softmax\", \"rnn\"); a typed layer's other "
@@ -124,6 +135,17 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
+class PenaltySpec:
+    """``[network] penalty``: the kind (``"l2"`` or ``"l1"``, a key of
+    :data:`symgrad.catalogue.PENALTIES`), its strength lambda (finite, at least 0) and
+    whether the biases are penalized too."""
+
+    kind: str
+    strength: float
+    biases: bool = False
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """Inputs, layers and loss of a network, optional base names for its symbols, and tied
     parameters: ``tie`` maps a new name to the parameters it replaces."""
@@ -133,6 +155,7 @@ class NetworkSpec:
     loss: str
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     tie: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    penalty: PenaltySpec | None = None
 
     def tied_field(self) -> str | None:
         """The field that ties parameters (``network.tie`` or a layer's ``shared_bias``),
@@ -384,6 +407,31 @@ def _tie(reader: _Reader, raw: Mapping[str, Any]) -> Mapping[str, tuple[str, ...
     return MappingProxyType(ties)
 
 
+_PENALTY_KINDS = tuple(k for k in FIELDS["network.penalty"] if k != "biases")
+
+
+def _penalty(reader: _Reader, raw: Mapping[str, Any]) -> PenaltySpec | None:
+    """``penalty = { l2 = 1e-3 }``: one kind with a finite lambda >= 0, and ``biases``."""
+    where = "network.penalty"
+    if "penalty" not in raw:
+        return None
+    table = reader.table(raw, "penalty", "network")
+    reader.only(table, tuple(FIELDS[where]), where)
+    kinds = [k for k in table if k in _PENALTY_KINDS]
+    if len(kinds) != 1:
+        raise reader.fail(where, f"give one penalty kind, one of: {listed(_PENALTY_KINDS)} "
+                                 f"(got {listed(kinds) or 'none'})")
+    strength = reader.number(table, kinds[0], where)
+    if strength is None or strength < 0:
+        raise reader.fail(f"{where}.{kinds[0]}", f"must be at least 0, got {strength}",
+                          table[kinds[0]])
+    biases = table.get("biases", False)
+    if not isinstance(biases, bool):
+        raise reader.fail(f"{where}.biases", f"expected true or false, got {_shown(biases)}",
+                          biases)
+    return PenaltySpec(kinds[0], strength, biases)
+
+
 def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
     reader.only(raw, tuple(FIELDS["network"]), "network")
     inputs = reader.integer(raw, "inputs", "network", required=True)
@@ -407,7 +455,7 @@ def _network(reader: _Reader, raw: Mapping[str, Any]) -> NetworkSpec:
                               "letter", base)
         names[role] = base
     return NetworkSpec(int(inputs or 1), layers, loss, MappingProxyType(names),
-                       _tie(reader, raw))
+                       _tie(reader, raw), _penalty(reader, raw))
 
 
 def _data(reader: _Reader, raw: Mapping[str, Any]) -> DataSpec:

@@ -91,6 +91,9 @@ class Stack:
     def from_spec(cls, spec: Spec) -> Stack:
         """Resolve every layer against the catalogue; errors name the spec's field."""
         net = spec.network
+        if net.penalty is not None:
+            raise spec.error("network.penalty", "a penalty is taken by networks of dense "
+                             "layers only, not with layer types (network.layers[].type)")
         loss = _located(spec, "network.loss", lambda: get_loss(net.loss))
         first = net.layers[0]
         shape: tuple[int, ...] = (net.inputs,)

@@ -99,7 +99,7 @@ BAD = [
      "non_numeric.toml:18: field 'parameters.w2': expected a number, got a string '0.45'"),
     ("unknown_field", "inputs = 1", "input = 1",
      "unknown_field.toml:8: field 'network.input': unknown field; expected one of: inputs, "
-     "layers, loss, names, tie"),
+     "layers, loss, names, tie, penalty"),
     ("unknown_parameter", "w2 = 0.45", "w3 = 0.45",
      "unknown_parameter.toml:18: field 'parameters.w3': 'w3' is not a parameter of this "
      "network; its parameters are: w1, b1, w2, b2"),

@@ -25,6 +25,7 @@ RANK = {
     "network": 3,
     "derive": 4,
     "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "kernel": 0.1, "compile": 5, "export": 6,  # runtime: NumPy only
+    "kernel_terms": 4.5,  # a kernel's terms beyond delta * input (penalty, data), for compile
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
     "check": 6, "testing": 7,
     # the safe parser of maths knows the catalogue's names only; spec formulas use it

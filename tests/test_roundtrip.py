@@ -50,21 +50,25 @@ TOO_LONG = MAX_LENGTH
 
 @dataclass(frozen=True)
 class Case:
-    """A shipped spec, or a copy of one with other base names (and loss)."""
+    """A shipped spec, or a copy of one with other base names (and loss, and penalty)."""
 
     name: str
     source: Path
     names: tuple[tuple[str, str], ...] = ()
     loss: str | None = None
+    penalty: str | None = None
 
     def path(self, tmp: Path) -> Path:
         """The spec file: the shipped one, or its renamed copy written to ``tmp``."""
-        if not self.names and self.loss is None:
+        if not self.names and self.loss is None and self.penalty is None:
             return self.source
         names = dict(self.names)
         spec = self.source.read_text()
         inline = ", ".join(f'{role} = "{base}"' for role, base in names.items())
-        spec = spec.replace("[network]\n", f"[network]\nnames = {{ {inline} }}\n", 1)
+        if names:
+            spec = spec.replace("[network]\n", f"[network]\nnames = {{ {inline} }}\n", 1)
+        if self.penalty is not None:
+            spec = spec.replace("[network]\n", f"[network]\npenalty = {self.penalty}\n", 1)
         if "target" in names:  # the data's targets T, T1, T2 take the new name
             spec = re.sub(r"(?m)^T(\d*) = ", lambda m: f"{names['target']}{m.group(1)} = ",
                           spec)
@@ -84,6 +88,11 @@ def _cases() -> list[Case]:
         cases.append(Case(f"two_neuron-{label}-half_mse", two, pairs, "half_mse"))
         if names.get("target") not in ("z", "y"):  # z1 would be a target and a pre-activation
             cases.append(Case(f"small_mlp-{label}", mlp, pairs))
+    # a penalty adds its term (lambda*w2, lambda*sign(w2)) to the printed gradients
+    cases += [Case("two_neuron-l2", two, penalty="{ l2 = 0.01 }"),
+              Case("two_neuron-pre_h-l1-biases", two, (("pre", "h"),),
+                   penalty="{ l1 = 0.01, biases = true }"),
+              Case("small_mlp-l2-biases", mlp, penalty="{ l2 = 0.001, biases = true }")]
     return cases
 
 
@@ -122,8 +131,9 @@ def _loaded(case: Case, tmp: Path) -> tuple[Path, Network, Derivation]:
 
 def _chain(d: Derivation, name: str) -> Expr:
     """The chain line's expression: a product of factors, or a sum of them for a quantity
-    used in several places (a tied parameter)."""
-    return sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in d[name].terms))
+    used in several places (a tied parameter); and the penalty's term, if any."""
+    return sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in d[name].terms)) \
+        + d[name].penalty
 
 
 def _cli(path: Path, chosen: list[str], *options: str) -> str:
@@ -146,7 +156,8 @@ def test_terminal_chain_lines_and_factored_forms_read_back(case: Case, tmp_path:
         if not net.is_chain or len(d[name].terms) > 1:
             _reads_back(rhs[1], d[name].factored, net)
         if len(d[name].terms) == 1:
-            assert rhs[0] == product_text(chain_factors(d[name].chain))
+            penalty = f" + {text(d[name].penalty)}" if d[name].penalty != 0 else ""
+            assert rhs[0] == product_text(chain_factors(d[name].chain)) + penalty
         for term in d[name].terms:
             for f, shown in zip(term, chain_factors(term)):
                 _reads_back(text(shown), f.expression, net)
@@ -164,7 +175,10 @@ def test_terminal_steps_read_back(case: Case, tmp_path: Path) -> None:
     checked, general = 0, {str(s): step.general for s, step in d.deltas.items()}
     last = ""
     for line in lines:
-        if line.strip().startswith(("←", "<-")):  # the form before a simplification
+        if line.startswith(f"  {net.loss.symbol} += "):  # the penalty, added once
+            _reads_back(line.split(" += ", 1)[1].split("   (", 1)[0], d.penalty_cost, net)
+            checked += 1
+        elif line.strip().startswith(("←", "<-")):  # the form before a simplification
             shown = line.strip().split(" ", 1)[1].split(": ", 1)[0]
             _reads_back(shown, general[last], net)
             checked += 1
@@ -176,7 +190,7 @@ def test_terminal_steps_read_back(case: Case, tmp_path: Path) -> None:
                 _reads_back(rhs, by_name[lhs], net)
             last, checked = lhs, checked + 1
     assert checked == len(net.equations) + 1 + len(d.deltas) + sum(
-        g is not None for g in general.values())
+        g is not None for g in general.values()) + (net.penalty is not None)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -207,6 +221,7 @@ def test_latex_of_cli_and_reports_reads_back(case: Case, tmp_path: Path) -> None
         g = d[name]
         _reads_back(line.split(" = ", 1)[1], g.factored, net, latex_=True)
         products = [product_latex(chain_factors(term), net) for term in g.terms]
+        products += [latex(g.penalty, net)] if g.penalty != 0 else []
         _reads_back(" + ".join(products), _chain(d, name), net, latex_=True)
         for term in g.terms:
             for f, shown in zip(term, factor_latexes(chain_factors(term), net)):
@@ -224,6 +239,8 @@ def test_latex_of_cli_and_reports_reads_back(case: Case, tmp_path: Path) -> None
         for s, e in net.equations.items():
             _reads_back(latex(e, net), e, net, latex_=True)
         _reads_back(latex(net.error, net), net.error, net, latex_=True)
+        if net.penalty is not None and net.penalty.kind.name == "l2":  # |w| is not read
+            _reads_back(latex(d.penalty_cost, net), d.penalty_cost, net, latex_=True)
         for step in d.deltas.values():
             _reads_back(latex(step.expression, net), step.expression, net, latex_=True)
 

@@ -98,6 +98,8 @@ class CompiledLayers:
         self._output = None if self.softmax_out or unit is None else output_kernel(
             last.activation, last.params, unit, d.unit_loss(), *_unit_symbols()).on_arrays
         self._ones = np.ones(d.sizes[-1])
+        self._penalty = d.architecture.penalty
+        self._penalized = d.architecture.penalized_arrays
         self._buffers: dict[int, _Buffers] = {}
         if batch_size is not None:
             self._buffers_for(batch_size)
@@ -272,7 +274,14 @@ class CompiledLayers:
         buf = self._buffers_for(len(X))
         self._run_forward(self._plan(params), X, buf)
         total = self._output_layer(buf, Y, *self._targets(Y))  # type: ignore[arg-type]
-        return total / len(X) if self.mean else total
+        return (total / len(X) if self.mean else total) + self._penalty_at(params)[0]
+
+    def _penalty_at(self, params: Mapping[str, np.ndarray]
+                    ) -> tuple[float, dict[str, np.ndarray]]:
+        """The penalty's cost and gradient terms at ``params`` (none without a penalty)."""
+        if self._penalty is None:
+            return 0.0, {}
+        return self._penalty.at(params, self._penalized)
 
     def grad(self, **values: Any) -> dict[str, np.ndarray]:
         """``{"W1": dE/dW1, "b1": dE/db1, ...}`` over ``x, y`` (fresh arrays)."""
@@ -292,7 +301,10 @@ class CompiledLayers:
             out[f"W{s.index}"] = buf.gW[s.index].copy()
             if s.bias:
                 out[f"b{s.index}"] = buf.gb[s.index].copy()
-        return (total / len(X) if self.mean else total), out
+        cost, terms = self._penalty_at(params)
+        for name, term in terms.items():
+            out[name] += term
+        return (total / len(X) if self.mean else total) + cost, out
 
     def predict(self, **values: Any) -> np.ndarray:
         """The class of each sample: the index of its largest output."""
@@ -350,7 +362,8 @@ class CompiledLayers:
             self._run_forward(plan, Xb, buf)
             loss = self._output_layer(buf, Ys[start:start + m], None if totals is None else
                                       totals[start:start + m], exact=False)
-            total += loss / m if self.mean else loss
+            cost, terms = self._penalty_at(params)  # at the weights before this update
+            total += (loss / m if self.mean else loss) + cost
             # folding the learning rate (and 1/m of a mean) into delta_L scales every
             # gradient at once, so the update is a plain subtraction
             self._run_backward(plan, Xb, buf, learning_rate / m if self.mean else learning_rate)
@@ -362,6 +375,8 @@ class CompiledLayers:
                 np.subtract(W, gW, out=W)
                 if b is not None:
                     np.subtract(b, gb, out=b)
+            for name, term in terms.items():
+                params[name] -= learning_rate * term
         return total / math.ceil(n / batch_size)
 
 

@@ -18,6 +18,7 @@ from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu
                           silu, softplus)
 from .softmax import softmax, softmax_forms
 from .losses import LOSSES, Loss, get_loss
+from .penalties import LAMBDA, PENALTIES, Penalty, PenaltyKind
 from .layer_types import (DEFINED_IN, LAYER_TYPES, LayerType, MatrixSteps, Step,
                           get_layer_type, register_layer_type, unregister_layer_type)
 
@@ -34,6 +35,7 @@ __all__ = ["ACTIVATIONS", "Activation", "CatalogueFunction", "UnitForms", "entry
            "functions_of", "get_activation", "register", "unregister",
            "ERFC", "binary_step", "elu", "gelu", "leaky_relu", "linear", "relu", "sigmoid",
            "silu", "softplus", "softmax", "softmax_forms", "LOSSES", "Loss", "get_loss",
+           "LAMBDA", "PENALTIES", "Penalty", "PenaltyKind",
            "LAYER_TYPES", "LayerType", "MatrixSteps", "Step", "get_layer_type",
            "register_layer_type", "unregister_layer_type", "BATCHNORM", "DROPOUT", "LOG_SOFTMAX",
            "SOFTMAX", "CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D",

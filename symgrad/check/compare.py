@@ -149,9 +149,11 @@ def check(derivation: Derivation, wrt: str, expr: str | Expr, *, latex: bool = F
     if proof is not None:
         return proved(proof)
 
+    penalty = derivation.network.penalty  # numbers take lambda's value, not a symbol
+    lam = {} if penalty is None else penalty.values
     with np.errstate(all="ignore"):  # inf and nan are handled as values, not warnings
-        return _numeric_check(derivation, wrt, yours_i, mine, base, words, proved,
-                              points=points, seed=seed, budget=budget)
+        return _numeric_check(derivation, wrt, yours_i.xreplace(lam), mine.xreplace(lam),
+                              base, words, proved, points=points, seed=seed, budget=budget)
 
 
 def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:

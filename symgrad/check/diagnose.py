@@ -1,7 +1,8 @@
 """Diagnosis: which usual mistake explains a wrong gradient, in words and LaTeX.
 
 Each kind of mistake is one small function, tried in the order of :data:`TESTS`: a sign
-error, a constant factor, an index mixed up, a missing chain-rule factor, a wrong
+error (after the penalty's term left out, when the network has a penalty), a constant
+factor, an index mixed up, a missing chain-rule factor, a wrong
 activation derivative (before an extra factor: ReLU' written as ReLU itself is ``a1``
 where ``Heaviside(z1)`` belongs, which is also "an extra factor a1" wherever ReLU is
 not 0), an extra factor, a pair of missing factors, a weight matrix transposed, a
@@ -390,10 +391,25 @@ def _missing_unit(c: _Case) -> Diagnosis | None:
     return None
 
 
+def _missing_penalty(c: _Case) -> Diagnosis | None:
+    """The penalty's term (``lambda*w2``) left out: the chain rule alone, whose cost
+    had ``lambda/2 sum w^2`` (or ``lambda sum |w|``) added. Its kind is ``missing_path``,
+    a term of the gradient's sum left out; the sentence names the penalty."""
+    penalty, term = c.derivation.network.penalty, c.gradient.penalty
+    if penalty is None or term == 0 or not c.holds(
+            c.y, c.s - c.value(term.xreplace(penalty.values))):
+        return None
+    net = c.derivation.network
+    said = "Your expression leaves out the penalty's term {} (the {}, lambda = {:g})."
+    return ("missing_path", said.format(text(term), penalty.kind.title, penalty.strength),
+            said.format(f"${latex(term, net)}$", penalty.kind.title, penalty.strength))
+
+
 #: The mistakes a diagnosis tries, in this order; the first that holds is the answer.
 TESTS: tuple[Callable[[_Case], Diagnosis | None], ...] = (
-    _sign, _constant_factor, _index, _missing_factor, _activation_derivative, _extra_factor,
-    _two_missing_factors, _transposed, _missing_path, _missing_unit)
+    _missing_penalty, _sign, _constant_factor, _index, _missing_factor,
+    _activation_derivative, _extra_factor, _two_missing_factors, _transposed, _missing_path,
+    _missing_unit)
 
 
 def diagnose(derivation: Derivation, wrt: str, yours: Expr, y: np.ndarray, s: np.ndarray,

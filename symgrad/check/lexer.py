@@ -344,7 +344,11 @@ class Lexer:
         if name in _LATEX_FUNCTIONS:
             self.tokens.append(Token("func", _LATEX_FUNCTIONS[name], col, m.group()))
             return m.end()
-        allowed = ", ".join("\\" + c for c in sorted({*COMMANDS, *_LATEX_FUNCTIONS})
+        own = {"lambda"} & set(self.symbols)  # a penalty's strength, where there is one
+        if name in own:
+            self.tokens.append(Token("sym", self.symbols[name], col, m.group()))
+            return m.end()
+        allowed = ", ".join("\\" + c for c in sorted({*COMMANDS, *_LATEX_FUNCTIONS, *own})
                             if c.isalpha())
         raise ParseError(f"LaTeX command '{m.group()}' at column {col} is not allowed; "
                          f"allowed: {allowed}", column=col)

@@ -48,7 +48,7 @@ from sympy import Expr, Symbol
 from ..errors import ParseError
 from .lexer import LATEX_COMMANDS, OPENERS, Token, tokenize
 from .tables import (FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_LENGTH,
-                     MAX_RESULT_DIGITS, scoped_activations)
+                     MAX_RESULT_DIGITS, penalty_functions, scoped_activations)
 
 __all__ = [
     "parse",
@@ -293,8 +293,11 @@ def parse(text: str, network: Any, *, latex: bool = False) -> Expr:
     own = [s.activation for s in network.architecture.layers
            if s.activation is not None and s.activation.name in
            getattr(network.architecture.spec, "activations", {})]
-    with scoped_activations(own):  # the spec's formula activations: mish(z1)
-        return parse_expression(text, network.symbols, latex=latex)
+    penalty = getattr(network, "penalty", None)  # its strength: lambda, or \lambda
+    symbols = network.symbols if penalty is None else {
+        **network.symbols, str(penalty.symbol): penalty.symbol}
+    with scoped_activations(own), penalty_functions(penalty is not None):  # mish(z1), sign(w2)
+        return parse_expression(text, symbols, latex=latex)
 
 
 #: Text with one of these signs is read again as LaTeX when it fails as plain math.

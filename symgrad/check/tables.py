@@ -78,6 +78,9 @@ _FORMULA_MATH: dict[str, Builder] = {
 _MATH_COMMANDS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "theta": "Heaviside"}
 _MATH_OPERATORS = {"exp": "exp", "log": "log", "ln": "ln", "max": "max", "H": "heaviside",
                    "heaviside": "heaviside", "erf": "erf"}
+#: Functions of a hand gradient of a network with a penalty (inside :func:`penalty_functions`
+#: only): an L1 penalty's slope ``sign(w)`` (``\\operatorname{sign}`` in LaTeX) and cost ``Abs(w)``.
+_PENALTY_MATH: dict[str, Builder] = {"sign": (sp.sign, 1, 1), "Abs": (sp.Abs, 1, 1)}
 
 
 def _activation_builder(entry: Activation) -> Builder:
@@ -146,6 +149,27 @@ def formula_functions() -> Iterator[None]:
         _FORMULAS.reset(token)
 
 
+_PENALTY: ContextVar[bool] = ContextVar("penalty_functions", default=False)
+
+
+@contextmanager
+def penalty_functions(on: bool = True) -> Iterator[None]:
+    """Within the block (when ``on``), the parser also knows :data:`_PENALTY_MATH`
+    (``sign``): for the hand gradients of a network with a penalty.
+
+    >>> with penalty_functions():
+    ...     "sign" in FUNCTIONS
+    True
+    >>> "sign" in FUNCTIONS
+    False
+    """
+    token = _PENALTY.set(on)
+    try:
+        yield
+    finally:
+        _PENALTY.reset(token)
+
+
 def _entries() -> list[Activation]:
     return [*ACTIVATIONS.values(), *_SCOPED.get()]
 
@@ -161,7 +185,7 @@ class _CatalogueTable(Mapping[str, Any]):
         self._table: dict[str, Any] = {}
 
     def _current(self) -> dict[str, Any]:
-        key = (*ACTIVATIONS, *map(id, _SCOPED.get()), _FORMULAS.get())
+        key = (*ACTIVATIONS, *map(id, _SCOPED.get()), _FORMULAS.get(), _PENALTY.get())
         if key != self._key:
             self._table, self._key = self._make(), key
         return self._table
@@ -195,7 +219,8 @@ def _operator(entry: Activation) -> str | None:
 #: names, then the functions of :data:`_MATH`.
 FUNCTIONS: Mapping[str, Builder] = _CatalogueTable(lambda: {
     **{name: _builder(e) for e in _entries() for name in e.names}, **_MATH,
-    **(_FORMULA_MATH if _FORMULAS.get() else {})})
+    **(_FORMULA_MATH if _FORMULAS.get() else {}),
+    **(_PENALTY_MATH if _PENALTY.get() else {})})
 #: LaTeX commands that stand for a function (``\\sigma``, ``\\tanh``, ``\\exp``...).
 _LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
     **{c: e.name for e in _elementwise() if (c := _command(e))}, **_MATH_COMMANDS})
@@ -203,7 +228,7 @@ _LATEX_FUNCTIONS: Mapping[str, str] = _CatalogueTable(lambda: {
 _OPERATOR_NAMES: Mapping[str, str] = _CatalogueTable(lambda: {
     **{n: e.name for e in _entries()
        for n in filter(None, (_operator(e),) + e.names)},
-    **_MATH_OPERATORS})
+    **_MATH_OPERATORS, **({n: n for n in _PENALTY_MATH} if _PENALTY.get() else {})})
 #: LaTeX spacing commands (``\,``, ``\quad``), read as nothing.
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad"}
 #: Constants by name, where the network has no symbol of that name.

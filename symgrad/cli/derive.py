@@ -52,9 +52,11 @@ def _text_gradient(g: Gradient, form: str, values: dict[str, float] | None, uni:
     pad = " " * len(lhs)
     if form == "expanded":
         return f"{lhs} = {text(g.expanded)}"
-    lines = [f"{lhs} = " + " + ".join(dot.join(partial_text(f.numerator, f.denominator, uni)
-                                               for f in term) for term in g.terms),
-             f"{pad} = " + _sum([product_text(chain_factors(term), uni) for term in g.terms])]
+    extra = [] if g.penalty == 0 else [text(g.penalty)]  # the penalty's term, once
+    lines = [f"{lhs} = " + " + ".join([dot.join(partial_text(f.numerator, f.denominator, uni)
+                                                for f in term) for term in g.terms] + extra),
+             f"{pad} = " + _sum([product_text(chain_factors(term), uni)
+                                 for term in g.terms] + extra)]
     if not net.is_chain or len(g.terms) > 1:
         lines.append(f"{pad} = {text(g.factored)}")
     if values is not None:
@@ -90,6 +92,9 @@ def _steps(d: Derivation, uni: bool) -> str:
     out += [f"  {s} = {text(e)}" for s, e in net.equations.items()]
     out.append(f"  {net.loss.symbol} = {text(net.error)}   ({net.loss.title}, "
                f"{net.loss.reduction} over samples)")
+    if net.penalty is not None:
+        out.append(f"  {net.loss.symbol} += {text(d.penalty_cost)}   ({net.penalty.kind.title}, "
+                   f"once, lambda = {net.penalty.strength:g})")
     pre = base_name(net.layers[0].pre[0])
     out.append(f"error signals (delta = d{net.loss.symbol}/d{pre}), output layer first:")
     for step in d.deltas.values():

@@ -256,6 +256,20 @@ class LayerDerivation:
         batch_db = Trace(D.T * b * ones.T).diff(b)
         return dW, db, batch_dW, batch_db
 
+    def _penalized(self, l: int, *gradients: MatrixExpr) -> tuple[MatrixExpr, ...]:
+        """``dE/dW, dE/db`` (one sample, then a minibatch) with the penalty's term added
+        once (``+ lambda W``; the biases' only if the penalty takes them)."""
+        penalty = self.architecture.penalty
+        if penalty is None:
+            return gradients
+        names = self.architecture.penalized_arrays
+        own = [self.W[l] if f"W{l}" in names else None, self.b[l] if f"b{l}" in names else None]
+        u = sp.Dummy("u")
+        slope = penalty.kind.slope(u)  # elementwise: sign(W) for L1, W itself for L2
+        return tuple(g if p is None else MatAdd(g, penalty.symbol * (
+            p if slope == u else _applied(sp.Lambda(u, slope), p)), evaluate=False)
+                     for g, p in zip(gradients, own * 2))
+
     def _output_delta(self, shape: LayerShape) -> tuple[MatrixExpr, MatrixExpr,
                                                          MatrixExpr | None, MatrixExpr | None,
                                                          DeltaStep, str]:
@@ -311,7 +325,7 @@ class LayerDerivation:
 
     def _step(self, shape: LayerShape) -> LayerStep:
         l = shape.index
-        dW, db, bdW, bdb = self._linear_gradients(l, self.delta[l])
+        dW, db, bdW, bdb = self._penalized(l, *self._linear_gradients(l, self.delta[l]))
         if not shape.bias:
             db = bdb = None
         if l == len(self.shapes):
@@ -375,6 +389,11 @@ class LayerDerivation:
         lines += [f"  {matrix_text(lhs, unicode)} = {matrix_text(rhs, unicode)}"
                   for lhs, rhs in self.forward_equations()]
         lines.append(f"  {self.loss.symbol} = {matrix_text(self._loss_expr(), unicode)}")
+        penalty = self.architecture.penalty
+        if penalty is not None:
+            lines.append(f"  {self.loss.symbol} += {penalty.kind.title} over "
+                         f"{', '.join(self.architecture.penalized_arrays)}, once "
+                         f"(lambda = {penalty.strength:g})")
         lines.append(f"error signals (delta_l = d{self.loss.symbol}/dz_l), output layer first:")
         for step in self.steps:
             lhs = f"  {matrix_text(step.delta, unicode)} = "
@@ -421,6 +440,8 @@ class LayerDerivation:
         E = self.loss.symbol
         lines = [f"{matrix_latex(lhs)} &= {matrix_latex(rhs)}" for lhs, rhs in self.forward_equations()]
         lines.append(f"{E} &= {matrix_latex(self._loss_expr())}")
+        if self.architecture.penalty is not None:  # once, over the penalized arrays
+            lines[-1] += f" + {self.architecture.penalty.kind.latex}"
         for step in self.steps:
             if step.general is not None:
                 rhs = (rf"\left({matrix_latex(step.upstream)}\right) \odot {matrix_latex(step.general)} = "

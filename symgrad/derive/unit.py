@@ -112,15 +112,20 @@ class Gradient:
     factored : the sum of products in intermediates (``z``, ``a``), every delta substituted.
     expanded : in inputs, targets and parameters only (built on first use).
     note : why the gradient is a sum (a tied parameter) or what an alias means, else ``""``.
+    penalty : what the network's penalty adds, once, after the samples are reduced
+        (``lambda*w2``; ``0`` without a penalty, for a bias unless it is penalized, and for
+        an input or intermediate): ``factored`` and ``expanded`` include it, ``delta_form``
+        (per sample) does not.
     """
 
     def __init__(self, derivation: "Derivation", parameter: Symbol, terms: tuple[Chain, ...],
-                 delta_form: Expr, note: str = "") -> None:
+                 delta_form: Expr, note: str = "", penalty: Expr = sp.S.Zero) -> None:
         self.derivation = derivation
         self.parameter = parameter
         self.terms = terms
         self.delta_form = delta_form
         self.note = note
+        self.penalty = penalty
 
     @property
     def name(self) -> str:
@@ -138,8 +143,10 @@ class Gradient:
     @cached_property
     def factored(self) -> Expr:
         if self.derivation.network.is_chain:
-            return sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in self.terms))
-        return self.derivation.in_intermediates(self.delta_form)
+            chains = sp.Add(*(sp.Mul(*(f.expression for f in term)) for term in self.terms))
+        else:
+            chains = self.derivation.in_intermediates(self.delta_form)
+        return chains + self.penalty
 
     @cached_property
     def expanded(self) -> Expr:
@@ -163,6 +170,8 @@ class Gradient:
         lhs = partial_latex(net.loss_symbol, self.parameter, net)
         chain = " + ".join(r" \cdot ".join(partial_latex(f.numerator, f.denominator, net)
                                             for f in term) for term in self.terms)
+        if self.penalty != 0:
+            chain += f" + {latex(self.penalty, net)}"
         return f"$\\displaystyle {lhs} = {chain} = {latex(self.factored, net)}$"
 
     def __repr__(self) -> str:
@@ -256,7 +265,10 @@ class Derivation(Mapping[str, Gradient]):
         note = "" if members is None else (
             f"{parameter} is shared by {listed(members)}: its gradient sums "
             "their contributions")
-        return Gradient(self, parameter, terms, form, note)
+        penalty = self.network.penalty
+        extra = penalty.term(parameter) if penalty is not None and \
+            parameter in self.network.penalized else sp.S.Zero
+        return Gradient(self, parameter, terms, form, note, extra)
 
     @cached_property
     def _paths(self) -> dict[int, tuple[Factor, ...]]:
@@ -416,13 +428,27 @@ class Derivation(Mapping[str, Gradient]):
                   for name, g in self.gradients.items()}
         if self.network.loss.reduction == "mean":
             totals = {k: v / len(points) for k, v in totals.items()}
-        return totals
+        return {k: v + self._penalized(points[0], self.gradients[k].penalty, f"d/d{k}")
+                for k, v in totals.items()}
+
+    @property
+    def penalty_cost(self) -> Expr:
+        """What the penalty adds to the cost, once (``lambda*(w1**2 + w2**2)/2``), or 0."""
+        net = self.network
+        return sp.S.Zero if net.penalty is None else net.penalty.cost(net.penalized)
+
+    def _penalized(self, point: ExactPoint, expr: Expr, what: str) -> float:
+        """The value of a penalty term (in lambda and parameters) at ``point``."""
+        if expr == 0 or self.network.penalty is None:
+            return 0.0
+        return point.value(expr.xreplace(self.network.penalty.values), what)
 
     def loss_at(self, values: Mapping[str | Symbol, object]) -> float:
-        """The loss at ``values``, reduced over samples."""
+        """The loss at ``values``, reduced over samples, with the penalty (once)."""
         points = self._points(values)
         total = sum(p.value(self.network.error, "the loss") for p in points)
-        return total / len(points) if self.network.loss.reduction == "mean" else total
+        total = total / len(points) if self.network.loss.reduction == "mean" else total
+        return total + self._penalized(points[0], self.penalty_cost, "the penalty")
 
     # -- Mapping -----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from ..analysis.experiments import (CHECK_POINTS, ActivationCheck, activation_ch
                                     chain_vanishing, one_parameter_study, run_training,
                                     spec_rate)
 from .escape import paragraphs
+from .penalty import cost_term, penalized, penalty_factor
 from .layout import (LINE_BUDGET, SUM_TERMS, Row, chain_rows, number, product_rows, short_sum,
                      sum_rows, values_text, width, with_left)
 from .views import (FactorView, GradientView, DeltaView, ValueRow, LayerView, UpdateRow, Update,
@@ -177,19 +178,21 @@ def _gradient_view(g: Gradient, net: Network, value: float | None,
     partials = [[partial_latex(f.numerator, f.denominator, net) for f in term]
                 for term in g.terms]
     pieces = [factor_latexes(chain_factors(term), net) for term in g.terms]
-    rows = _summed(chain_rows(partials), over)
-    rows += _summed(chain_rows(pieces), over)
-    factored = g.factored
-    rows += _summed(sum_rows("=", factored, net), over)
+    rows = penalized(_summed(chain_rows(partials), over), g, net)
+    rows += penalized(_summed(chain_rows(pieces), over), g, net)
+    factored = g.factored  # the penalty's term, once, after the sum over samples:
+    rows += penalized(_summed(sum_rows("=", factored - g.penalty, net), over), g, net)
     short = len(g.chain) <= 8 and not large
     ops = int(sp.count_ops(g.expanded)) if short else 0  # 0: too large to count
-    expanded = with_left(_summed(product_rows("=", g.expanded, net), over), lhs) \
+    expanded = with_left(penalized(_summed(product_rows("=", g.expanded - g.penalty, net),
+                                           over), g, net), lhs) \
         if short and ops <= EXPANDED_MAX_OPS else None
     if value is not None:
         rows.append(Row("", rf"= {number(value)} \quad \text{{at the point above}}"))
     layer = net.layer_of(g.parameter).index
     return GradientView(g.name, latex(g.parameter, net), lhs, with_left(rows, lhs),
-                        [_factor_view(f, net, seen) for f in g.chain], latex(factored, net),
+                        [_factor_view(f, net, seen) for f in g.chain] + list(filter(
+                            None, [penalty_factor(g.derivation, g)])), latex(factored, net),
                         expanded, ops, number(value) if value is not None else "",
                         value if value is not None else math.nan, layer,
                         [latex(m, net) for m in net.ties.get(g.parameter, ())])
@@ -555,7 +558,7 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
                           bool(layer.biases)) for layer in net.layers],
         loss_title=net.loss.title, loss_symbol=latex(net.loss_symbol),
         reduction=net.loss.reduction, samples=samples,
-        error=latex(net.error, net), cost=_cost(net, samples),
+        error=latex(net.error, net), cost=_cost(net, samples) + cost_term(d),
         parameters=[latex(p, net) for p in net.parameters[:12]],
         parameter_count=len(net.parameters), large=large,
         data_source=spec.data.source or "" if spec is not None else "",
@@ -577,7 +580,8 @@ def build(d: Derivation, checks: Sequence[Any] | None = None) -> Content:
         checks=_checks(d, checks) if checks is not None else None,
     )
     content.one_parameter = gathered.optional("The one-parameter study",
-                                              lambda: _one_parameter(d, gathered))
+                                              lambda: _one_parameter(d, gathered)) \
+        if net.penalty is None else None  # the study is of the loss alone
     content.training = gathered.optional("Training", lambda: _training(
         net, one, gathered)) if not large else None
     content.figures, content.omitted = gathered.figures, gathered.omitted
