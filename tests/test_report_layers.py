@@ -284,3 +284,20 @@ def test_progress_is_shown_when_asked(capfd: pytest.CaptureFixture[str]) -> None
     run = layer_training(DERIVATIONS / "rnn_bit_count.toml", epochs=1, progress=True)
     assert run.epochs == 1 and [r.epoch for r in run.records] == [0, 1]
     assert "training" in capfd.readouterr().err
+
+
+def test_a_layer_type_spec_without_a_data_set_says_why_it_is_not_trained() -> None:
+    spec = parse_spec("""
+[network]
+inputs = 4
+layers = [{ units = 5, activation = "relu" }, { type = "batchnorm" },
+          { units = 3, activation = "softmax" }]
+loss = "cce"
+""", path="nodata.toml")
+    content = build_report(derive_stack(spec))
+    assert content.epochs is None and content.figures == []
+    assert content.omitted == ["Training is left out: a network with layer types trains on a "
+                               "named data set ([data] source = ...), and this spec names "
+                               "none."]
+    assert [b.kind for b in content.stack.blocks] == ["dense 5 relu", "batchnorm",
+                                                      "dense 3 softmax"]

@@ -18,6 +18,7 @@ steps and the same printer (:func:`symgrad.printing.matrix_latex`) that ``symgra
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -108,12 +109,9 @@ def _stack_content(d: StackDerivation) -> Content:
     source = Path(spec.path).name if spec is not None and spec.path else ""
     title = (spec.title if spec is not None and spec.title else
              Path(source).stem or "symgrad report")
-    inputs = 1
-    for size in d.stack.inputs:
-        inputs *= size
     return Content(
         title=title, description=paragraphs(spec.description if spec is not None else ""),
-        source=source, version=_version(), inputs=inputs, layers=[],
+        source=source, version=_version(), inputs=math.prod(d.stack.inputs), layers=[],
         loss_title=d.loss.title, loss_symbol=d.loss.symbol, reduction=d.loss.reduction,
         samples=0, error="", cost="", parameters=[], parameter_count=d.parameter_count,
         large=True, data_source=spec.data.source or "" if spec is not None else "",
