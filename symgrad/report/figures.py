@@ -74,14 +74,12 @@ def _epochs(ax: Any, data: dict[str, Any]) -> None:
     ax.set_xlabel("epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(f"loss {data['symbol']}")
-    lines = ax.get_lines()
-    if data["accuracy"] is not None:
-        right = ax.twinx()
-        right.plot(epochs, [100 * a for a in data["accuracy"]], markersize=3,
-                   label="test accuracy (%)", **_STYLES[1])
-        right.set_ylabel("test accuracy (%)")
-        right.grid(False)
-        lines += right.get_lines()
+    right = ax.twinx()
+    right.plot(epochs, [100 * a for a in data["accuracy"]], markersize=3,
+               label="test accuracy (%)", **_STYLES[1])
+    right.set_ylabel("test accuracy (%)")
+    right.grid(False)
+    lines = ax.get_lines() + right.get_lines()
     ax.legend(lines, [line.get_label() for line in lines], loc="center right")
 
 

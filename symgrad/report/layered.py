@@ -72,8 +72,8 @@ def stack_view(d: StackDerivation) -> StackView:
                      d.output.note)
 
 
-def _percent(share: float | None) -> str:
-    return "" if share is None else f"{100 * share:.1f} %"
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f} %"
 
 
 def _thinned(count: int) -> list[int]:
@@ -88,18 +88,15 @@ def epoch_training(run: LayerRun, figures: list[FigureData]) -> EpochTraining:
     records = run.records
     rows = [EpochRow(records[k].epoch, number(records[k].loss),
                      _percent(records[k].test_accuracy)) for k in _thinned(len(records))]
-    classes = records[-1].test_accuracy is not None
     caption = (f"The loss {run.loss_symbol} over the {run.samples:,} training samples after "
-               f"each epoch" + (f", and the accuracy on the {run.test_samples:,} test "
-                                "samples." if classes else "."))
+               f"each epoch, and the accuracy on the {run.test_samples:,} test samples.")
     figures.append(FigureData("epochs", "epochs", caption, {
         "epochs": [r.epoch for r in records], "losses": [r.loss for r in records],
-        "accuracy": [r.test_accuracy for r in records] if classes else None,
-        "symbol": run.loss_symbol}))
+        "accuracy": [r.test_accuracy for r in records], "symbol": run.loss_symbol}))
     return EpochTraining(run.epochs, run.asked, run.given, run.capped, number(run.learning_rate),
                          run.batch_size, run.mode, run.samples, run.test_samples, rows,
-                         number(records[-1].loss), _percent(run.accuracy.get("train")),
-                         _percent(run.accuracy.get("test")), run.reason,
+                         number(records[-1].loss), _percent(run.accuracy["train"]),
+                         _percent(run.accuracy["test"]), run.reason,
                          f"{run.seconds:.1f}", run.loss_symbol, "epochs")
 
 

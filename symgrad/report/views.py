@@ -218,14 +218,13 @@ class StackView:
 class EpochRow:
     epoch: int
     loss: str
-    test_accuracy: str  # "" when the data have no classes
+    test_accuracy: str  # a percentage
 
 
 @dataclass(frozen=True)
 class EpochTraining:
     """Minibatch training on the spec's data set, one row per epoch (thinned), and the
-    result: the final loss and the train and test accuracy (percentages, "" without
-    classes)."""
+    result: the final loss and the train and test accuracy (percentages)."""
 
     epochs: int
     asked: int | None
