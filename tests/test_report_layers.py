@@ -50,7 +50,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
         begin = time.perf_counter()
         content = build_report(derive_stack(spec), epochs=1, progress=False)
         paths = {fmt: write_report(content, folder / f"{spec.stem}.{fmt}")
-                 for fmt in ("md", "html")}
+                 for fmt in ("md", "html", "tex")}
         seconds = time.perf_counter() - begin
         if symgrad.report.render.tex_engine() is not None:
             paths["pdf"] = write_report(content, folder / f"{spec.stem}.pdf")
@@ -169,6 +169,14 @@ def test_pdf_shows_the_matrix_gradients_of_batchnorm(reports) -> None:
     for piece in ("dW1 = dZ1T A0 [32 × 64]", "db1 = dZ1T 1N [32 × 1]",
                   "(dY ⊙ M ) [N × D]", "Layer 2: batchnorm, 32 to 32"):
         assert piece in text, piece
+
+
+@pytest.mark.parametrize("spec", STACK_SPECS, ids=lambda p: p.stem)
+def test_the_latex_includes_the_training_curve_beside_it(reports, spec: Path) -> None:
+    tex = reports[spec.stem]["tex"]
+    assert re.search(rf"\\includegraphics\[[^]]*\]{{{spec.stem}-figures/epochs\.pdf}}",
+                     tex.read_text())
+    assert (tex.parent / f"{spec.stem}-figures" / "epochs.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_a_one_epoch_report_takes_seconds(reports) -> None:
