@@ -158,7 +158,7 @@ def test_pdf_shows_the_layers_the_figure_and_the_accuracy(reports, spec: Path) -
         assert f"Layer {block.index}: {block.kind}, {block.in_shape} to " \
                f"{block.out_shape}" in text
     assert f"symgrad derive --level layer {spec.name} prints" in text  # verbatim: no dash
-    assert f"Figure 1: The loss E over the {t.samples:,} training samples after each " \
+    assert f"Figure 1: The loss E over the {t.samples} training samples after each " \
            "epoch" in text
     assert f"the test accuracy {t.test_accuracy} on the {t.test_samples} held-out" in text
 
@@ -288,7 +288,11 @@ def test_a_spec_without_epochs_is_named(tmp_path: Path) -> None:
                                "(or pass --epochs)")
 
 
-def test_progress_is_shown_when_asked(capfd: pytest.CaptureFixture[str]) -> None:
+def test_progress_is_shown_when_asked(capfd: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import symgrad.train.loop
+
+    monkeypatch.setattr(symgrad.train.loop, "_PROGRESS_DELAY", 0)  # a bar from the start
     run = layer_training(DERIVATIONS / "rnn_bit_count.toml", epochs=1, progress=True)
     assert run.epochs == 1 and [r.epoch for r in run.records] == [0, 1]
     assert "training" in capfd.readouterr().err

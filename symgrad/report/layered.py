@@ -93,8 +93,9 @@ def epoch_training(run: LayerRun, figures: list[FigureData]) -> EpochTraining:
     figures.append(FigureData("epochs", "epochs", caption, {
         "epochs": [r.epoch for r in records], "losses": [r.loss for r in records],
         "accuracy": [r.test_accuracy for r in records], "symbol": run.loss_symbol}))
-    return EpochTraining(run.epochs, run.asked, run.given, run.capped, number(run.learning_rate),
-                         run.batch_size, run.mode, run.samples, run.test_samples, rows,
+    return EpochTraining(run.epochs, run.asked, run.given, run.capped,
+                         number(run.learning_rate), run.batch_size, run.mode,
+                         f"{run.samples:,}", f"{run.test_samples:,}", rows,
                          number(records[-1].loss), _percent(run.accuracy["train"]),
                          _percent(run.accuracy["test"]), run.reason,
                          f"{run.seconds:.1f}", run.loss_symbol, "epochs")

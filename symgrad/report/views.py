@@ -233,8 +233,8 @@ class EpochTraining:
     rate: str
     batch_size: int
     mode: str
-    samples: int
-    test_samples: int
+    samples: str  # counts, with thousands separators
+    test_samples: str
     rows: list[EpochRow]
     final_loss: str
     train_accuracy: str
