@@ -23,7 +23,6 @@ from symgrad import train
 from symgrad.analysis.layer_training import layer_training, report_epochs
 from symgrad.derive.stack import derive_stack
 from symgrad.limits import LIMITS
-from symgrad.printing import matrix_latex
 from symgrad.report.layered import build_report
 from symgrad.report.render import render_report, write_report
 from symgrad.spec import parse_spec, read_spec
@@ -59,12 +58,13 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, obj
 
 
 def _steps(spec: Path) -> list[str]:
-    """Every step of the spec's derivation as ``symgrad derive --level layer`` builds it,
-    in LaTeX: the lines a report must show."""
-    d = derive_stack(spec)
-    lines = [s.latex(matrix_latex) for _, steps in d.blocks
-             for s in steps.forward + steps.backward]
-    return lines + [d.output.latex(matrix_latex)]
+    """Every line ``symgrad derive --level layer --latex SPEC`` prints between its
+    ``aligned`` lines: the lines a report must show."""
+    result = run_cli_here("derive", spec, "--level", "layer", "--latex")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == r"\begin{aligned}" and lines[-1] == r"\end{aligned}"
+    return [line.removesuffix(r" \\") for line in lines[1:-1]]
 
 
 def _pdf_text(path: Path) -> str:
