@@ -8,10 +8,14 @@ import sys
 from pathlib import Path
 
 from ..check import check_file
-from ..derive import derive
+from ..derive import Derivation, derive
+from ..derive.stack import StackDerivation
 from ..errors import ArgumentError, FileError, ReportError
 from ..files import same_file
 from ..network import load
+from ..spec import Spec
+from ..stack import has_layer_types
+from ..report.layered import NO_HAND_CHECK
 from ..report.render import FORMATS, INSTALL_TEX, render_report, tex_engine
 from . import EXIT_FAIL, EXIT_OK
 from ._limits import add_no_limits, read_limited
@@ -49,8 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the figures of a .tex or .md report into its figures folder "
                         "even if that holds files symgrad did not write (they are kept: "
                         "symgrad removes only files it wrote)")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="for a spec trained on a named data set: train N epochs instead of "
+                        "the spec's (a quick report)")
     add_no_limits(p, "report")
     p.set_defaults(handler=run)
+
+
+def _derivation(spec: Spec) -> Derivation | StackDerivation:
+    """A network with layer types is derived at the layer level, any other one by unit."""
+    return StackDerivation(spec) if has_layer_types(spec) else derive(load(spec))
 
 
 def _targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -114,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
                           f"one with {INSTALL_TEX}, or write .tex, .md or .html instead")
     specs = {spec: read_limited(spec, args, "report") for spec, _ in targets
              if not _skipped(spec, targets)}  # every spec read and sized before any work
+    if args.check is not None and any(has_layer_types(s) for s in specs.values()):
+        raise ArgumentError(f"--check: {NO_HAND_CHECK}")
     if args.outdir is not None:
         try:
             Path(args.outdir).mkdir(parents=True, exist_ok=True)
@@ -126,9 +140,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {spec}: a hand-derivation file (give it to --check)",
                   file=sys.stderr)
             continue
-        d = derive(load(specs[spec]))
+        d = _derivation(specs[spec])
         checked = None if args.check is None else check_file(d, args.check)
-        written = render_report(d, path, check=checked, force=args.force)
+        written = render_report(d, path, check=checked, force=args.force, epochs=args.epochs,
+                                limited=not args.no_limits)
         print(f"wrote {written}")
         if checked is not None and not all(r.as_expected for r in checked):
             # the rule of `symgrad check --file`: 1 when a row is not as it expects

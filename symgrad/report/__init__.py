@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..derive import Derivation
+from ..derive.stack import StackDerivation
 from .render import FORMATS, render_report
 
 __all__ = ["render_report", "FORMATS"]
@@ -27,10 +28,12 @@ __all__ = ["render_report", "FORMATS"]
 class _CallableModule(types.ModuleType):
     """This package's module type: calling it calls :func:`render_report`."""
 
-    def __call__(self, derivation: Derivation, path: str | os.PathLike[str], *,
+    def __call__(self, derivation: Derivation | StackDerivation, path: str | os.PathLike[str], *,
                  check: str | os.PathLike[str] | Iterable[Any] | None = None,
-                 force: bool = False) -> Path:
-        return render_report(derivation, path, check=check, force=force)
+                 force: bool = False, epochs: int | None = None, limited: bool = True,
+                 progress: bool | None = None) -> Path:
+        return render_report(derivation, path, check=check, force=force, epochs=epochs,
+                             limited=limited, progress=progress)
 
 
 sys.modules[__name__].__class__ = _CallableModule

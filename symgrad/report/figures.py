@@ -64,6 +64,25 @@ def _loss(ax: Any, data: dict[str, Any]) -> None:
     ax.legend(loc="best")
 
 
+def _epochs(ax: Any, data: dict[str, Any]) -> None:
+    """The loss after each epoch and, on a second axis, the test accuracy."""
+    epochs, losses = data["epochs"], data["losses"]
+    ax.plot(epochs, losses, markersize=3, label=f"loss {data['symbol']} (training samples)",
+            **_STYLES[0])
+    if all(v > 0 for v in losses) and max(losses) > 20 * min(losses):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(f"loss {data['symbol']}")
+    right = ax.twinx()
+    right.plot(epochs, [100 * a for a in data["accuracy"]], markersize=3,
+               label="test accuracy (%)", **_STYLES[1])
+    right.set_ylabel("test accuracy (%)")
+    right.grid(False)
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [line.get_label() for line in lines], loc="center right")
+
+
 def _rates(fig: Any, data: dict[str, Any]) -> None:
     left, right = fig.subplots(1, 2)
     for style, curve in zip(_STYLES, data["curves"]):
@@ -98,7 +117,8 @@ def _vanishing(ax: Any, data: dict[str, Any]) -> None:
 
 
 _AXES: dict[str, Callable[[Any, dict[str, Any]], None]] = {
-    "activation": _activation, "cost": _cost, "loss": _loss, "vanishing": _vanishing}
+    "activation": _activation, "cost": _cost, "loss": _loss, "vanishing": _vanishing,
+    "epochs": _epochs}
 
 
 def draw(figure: FigureData, out: BinaryIO, fmt: str) -> None:

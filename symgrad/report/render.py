@@ -28,15 +28,16 @@ import tempfile
 import traceback
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import jinja2
 
 from ..derive import Derivation
+from ..derive.stack import StackDerivation
 from ..errors import ReportError
 from ..files import write_atomic
 from . import escape
-from .content import build
+from .layered import build_report
 from .folder import install
 from .views import Content
 
@@ -193,16 +194,6 @@ def _figure_dir(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", path.stem) + "-figures"
 
 
-def _results(d: Derivation, check: Any) -> Sequence[Any] | None:
-    if check is None:
-        return None
-    if isinstance(check, (str, os.PathLike)):
-        from ..check import check_file
-
-        return check_file(d, check)
-    return list(check)
-
-
 def _images(content: Content, ext: str) -> dict[str, bytes]:
     """Every figure of ``content`` drawn in memory as ``ext``, by file name."""
     from .figures import draw
@@ -232,9 +223,10 @@ def _pdf(content: Content, dest: Path) -> bytes:
         raise ReportError(f"cannot build the PDF: {exc.strerror or exc}", path=dest) from None
 
 
-def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
+def render_report(derivation: Derivation | StackDerivation, path: str | os.PathLike[str], *,
                   check: str | os.PathLike[str] | Iterable[Any] | None = None,
-                  force: bool = False) -> Path:
+                  force: bool = False, epochs: int | None = None, limited: bool = True,
+                  progress: bool | None = None) -> Path:
     """Write a report of ``derivation`` to ``path``; the format follows the extension.
 
     ``.tex`` writes LaTeX with its figures (PDF) in a folder beside it; ``.pdf`` compiles
@@ -244,12 +236,17 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
 
     Parameters
     ----------
-    derivation : from :func:`symgrad.derive`.
+    derivation : from :func:`symgrad.derive`, or a network with layer types from
+        :func:`symgrad.derive.stack.derive_stack` (shown in matrix form).
     path : the output file.
     check : a hand-derivation file (checked with :func:`symgrad.check.check_file`), or
         its results; adds a section with each verdict and diagnosis.
     force : write the figures of a .tex or .md report into a figures folder that holds
         files symgrad did not write (they are kept; see :mod:`symgrad.report.folder`).
+    epochs, limited, progress : for a spec with a named data set, the report trains on it
+        (:func:`symgrad.analysis.layer_training.layer_training`): ``epochs`` instead of
+        the spec's, which are capped at the report's limit while ``limited``; ``progress``
+        as :func:`symgrad.train` takes it.
 
     Returns
     -------
@@ -272,7 +269,9 @@ def render_report(derivation: Derivation, path: str | os.PathLike[str], *,
     _format_of(dest)
     if not dest.parent.is_dir():
         raise ReportError(f"the folder '{dest.parent}' does not exist", path=dest)
-    return write_report(build(derivation, _results(derivation, check)), dest, force=force)
+    content = build_report(derivation, check, epochs=epochs, limited=limited,
+                           progress=progress)
+    return write_report(content, dest, force=force)
 
 
 def write_report(content: Content, path: str | os.PathLike[str], *,

@@ -188,6 +188,64 @@ class CheckView:
 
 
 @dataclass(frozen=True)
+class LayerBlock:
+    """One layer of a stack's matrix-form derivation: its shapes, its steps as display
+    rows (math, each with its shape), and what the derivation notes about them (rows of
+    the step's left side, math or "" for the layer, and the note, text)."""
+
+    index: int
+    kind: str
+    in_shape: str
+    out_shape: str
+    rows: list[Row]
+    notes: list[Row]
+
+
+@dataclass(frozen=True)
+class StackView:
+    """A network with layer types: its layers and their matrix-form derivation, as
+    ``symgrad derive --level layer`` prints it (``command``)."""
+
+    shape: str
+    parameters: str  # their count, with thousands separators
+    command: str
+    blocks: list[LayerBlock]
+    output: Row
+    output_note: str
+
+
+@dataclass(frozen=True)
+class EpochRow:
+    epoch: int
+    loss: str
+    test_accuracy: str  # a percentage
+
+
+@dataclass(frozen=True)
+class EpochTraining:
+    """Minibatch training on the spec's data set, one row per epoch (thinned), and the
+    result: the final loss and the train and test accuracy (percentages)."""
+
+    epochs: int
+    asked: int | None
+    given: bool
+    capped: bool
+    rate: str
+    batch_size: int
+    mode: str
+    samples: str  # counts, with thousands separators
+    test_samples: str
+    rows: list[EpochRow]
+    final_loss: str
+    train_accuracy: str
+    test_accuracy: str
+    reason: str
+    seconds: str
+    loss_symbol: str
+    figure: str | None
+
+
+@dataclass(frozen=True)
 class FigureData:
     """What a figure shows; :mod:`symgrad.report.figures` draws it."""
 
@@ -235,5 +293,7 @@ class Content:
     activations: list[ActivationView]
     vanishing: Vanishing | None
     checks: list[CheckView] | None
+    stack: StackView | None = None  # a network with layer types: its matrix derivation
+    epochs: EpochTraining | None = None  # training on a named data set, epoch by epoch
     figures: list[FigureData] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)  # sentences: what was left out, and why
