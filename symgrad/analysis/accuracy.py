@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..catalogue import ACTIVATIONS, Activation
 from ..compile import activation_kernel, mpmath_function
+from ..files import write_atomic
 from .accuracy_line import FLOOR, LIMIT, POINTS, TOLERANCE, Accuracy, builtin
 
 __all__ = ["Accuracy", "sweep", "accuracy_line", "grid", "reference", "builtin_sweeps",
@@ -151,7 +152,7 @@ def data_module(results: Mapping[str, Accuracy]) -> str:
 def main() -> int:
     """Sweep the built-in activations and write :mod:`.accuracy_data`."""
     target = Path(__file__).with_name("accuracy_data.py")
-    target.write_text(data_module(builtin_sweeps()), encoding="utf-8")
+    write_atomic(target, data_module(builtin_sweeps()), what="the accuracy table")
     print(f"wrote {target}", file=sys.stderr)
     return 0
 
