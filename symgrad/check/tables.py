@@ -132,6 +132,16 @@ _FORMULAS: ContextVar[bool] = ContextVar("formula_functions", default=False)
 
 
 @contextmanager
+def _switched(var: ContextVar[bool], on: bool) -> Iterator[None]:
+    """Set ``var`` to ``on`` within the block, and back to what it was after it."""
+    token = var.set(on)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+@contextmanager
 def formula_functions() -> Iterator[None]:
     """Within the block, the parser also knows :data:`_FORMULA_MATH` (``abs``, ``min``,
     ``where``...): for the formulas of a spec.
@@ -142,11 +152,8 @@ def formula_functions() -> Iterator[None]:
     >>> "where" in FUNCTIONS
     False
     """
-    token = _FORMULAS.set(True)
-    try:
+    with _switched(_FORMULAS, True):
         yield
-    finally:
-        _FORMULAS.reset(token)
 
 
 _PENALTY: ContextVar[bool] = ContextVar("penalty_functions", default=False)
@@ -163,11 +170,8 @@ def penalty_functions(on: bool = True) -> Iterator[None]:
     >>> "sign" in FUNCTIONS
     False
     """
-    token = _PENALTY.set(on)
-    try:
+    with _switched(_PENALTY, on):
         yield
-    finally:
-        _PENALTY.reset(token)
 
 
 def _entries() -> list[Activation]:
