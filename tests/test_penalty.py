@@ -24,7 +24,7 @@ from symgrad.check import check
 from symgrad.compile import compile
 from symgrad.derive import derive, derive_layers
 from symgrad.derive.stack import derive_stack
-from symgrad.errors import ExportError, SpecError
+from symgrad.errors import SpecError
 from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import FIELDS, parse_spec
@@ -418,9 +418,6 @@ def test_the_numpy_export_adds_the_penalty_once(text: str, tmp_path: Path) -> No
     assert grads == want
     exact = derive(net).at(net.values)
     assert list(grads.values()) == pytest.approx([exact[p] for p in grads], rel=1e-12)
-    with pytest.raises(ExportError, match=r"^a network with a penalty \(network.penalty\) "
-                                          r"is exported --to numpy only, for now$"):
-        module_source(f, target="torch")
 
 
 def test_reports_show_the_cost_and_each_term(tmp_path: Path) -> None:
