@@ -1,7 +1,8 @@
 """Regularization penalties (issue 11, item 2): ``[network] penalty = { l2 = ... }`` or
 ``{ l1 = ..., biases = true }``, added once to the cost, and its ``+ lambda w`` in every
 output: derive, check, compile (both backends, batch and scalar), both training levels,
-the layer level's matrices, the NumPy export and the reports.
+the layer level's matrices, the NumPy export and the reports (the torch and JAX exports:
+tests/test_export_penalty.py).
 
 Gradients are checked a second way by central differences in float64 on a cost written
 here with NumPy alone, and against PyTorch's autograd and ``SGD(weight_decay=...)``.
