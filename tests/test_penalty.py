@@ -25,7 +25,7 @@ from symgrad.check import check
 from symgrad.compile import compile
 from symgrad.derive import derive, derive_layers
 from symgrad.derive.stack import derive_stack
-from symgrad.errors import SpecError
+from symgrad.errors import CheckError, SpecError
 from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import FIELDS, parse_spec
@@ -382,6 +382,18 @@ def test_check_passes_with_the_term_and_names_it_when_missing(tmp_path: Path) ->
     ok = run_cli_here("check", path, "--wrt", "w1", "--expr",
                       "-(T - a2)*a2*(1 - a2)*w2*a1*(1 - a1)*x1 + lambda*sign(w1)")
     assert ok.returncode == 0 and ok.stdout.startswith("dE/dw1: equal.")
+
+
+def test_check_takes_a_sympy_expression_with_lambda() -> None:
+    """A gradient as SymPy gives it (``d[name].factored`` holds the symbol lambda) is
+    checked as its text is; a lambda of other assumptions is not the network's."""
+    d = derive(_net(TWO_NEURON.format(penalty="{ l1 = 0.01 }")))
+    assert [check(d, p, d[p].factored).verdict for p in ("w1", "w2")] == ["equal"] * 2
+    r = check(d, "w2", d["w2"].factored - d["w2"].penalty)
+    assert (r.verdict, r.kind) == ("not equal", "missing_path")
+    with pytest.raises(CheckError, match=r"^the expression's symbol lambda is not the "
+                                         r"network's: it has other assumptions;"):
+        check(d, "w2", d["w2"].factored.subs(LAMBDA, sp.Symbol("lambda", positive=True)))
 
 
 def test_lambda_and_sign_are_unknown_without_a_penalty(tmp_path: Path) -> None:
