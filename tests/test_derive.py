@@ -206,8 +206,8 @@ def _np_penalty(net: Network, values: Mapping[str, object]) -> float:
     names = [w for layer in net.layers for row in layer.weights for w in row]
     names += [b for layer in net.layers for b in layer.biases] if net.penalty.biases else []
     w = np.array([values[str(s)] for s in dict.fromkeys(names)], float)
-    lam = net.penalty.strength
-    return lam * float(0.5 * np.sum(w**2) if net.penalty.kind.name == "l2" else np.sum(np.abs(w)))
+    l2 = net.penalty.kind.name == "l2"
+    return net.penalty.strength * float(0.5 * np.sum(w**2) if l2 else np.sum(np.abs(w)))
 
 
 def _central(net: Network, values: dict[str, object], name: str, h: float = 1e-3) -> float:
