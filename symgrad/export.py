@@ -156,30 +156,28 @@ def _terms_source(compiled: CompiledNetwork, printer: CodePrinter, name: str,
     return "\n".join(lines)
 
 
-def _penalty_source(compiled: CompiledNetwork) -> str:
-    """``penalty_terms(parameters...)``: the penalty's cost, then its term in every
-    parameter's gradient, which the batch sums get once; ``""`` without a penalty."""
+def _penalty_source(compiled: CompiledNetwork, printer: CodePrinter, name: str) -> str:
+    """``name(parameters...)``: the penalty's cost, then its term in every parameter's
+    gradient (``0`` where it adds none), which the batch sums get once, printed by
+    ``printer``; ``""`` without a penalty."""
     if compiled.network.penalty is None:
         return ""
     zero = sp.S.Zero
     cost, grads = penalized_outputs(compiled.derivation, compiled.parameters, [zero],
                                     [zero] * len(compiled.parameters))
-    printer = StableNumPyPrinter()
-    return "\n".join([f"def penalty_terms({', '.join(compiled.parameters)}):",
+    return "\n".join([f"def {name}({', '.join(compiled.parameters)}):",
                       '    """Return the penalty\'s cost, then its term in every gradient."""',
                       f"    return ({''.join(printer.doprint(e) + ', ' for e in cost + grads)})"])
 
 
 def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]:
     """What the target's template needs beyond what every template needs."""
-    if compiled.network.penalty is not None and target.printer is not None:
-        raise ExportError("a network with a penalty (network.penalty) is exported --to numpy "
-                          "only, for now")
+    penalty = compiled.network.penalty
     if target.printer is None:
-        signs = ("copysign",) if compiled.network.penalty is not None else ()  # sign(w)
+        signs = ("copysign",) if penalty is not None else ()  # sign(w)
         return dict(kernels=list(KERNELS), math_names=MATH_NAMES + signs,
                     runtime=_runtime_body(),
-                    penalty=_penalty_source(compiled),
+                    penalty=_penalty_source(compiled, StableNumPyPrinter(), "penalty_terms"),
                     typing=_runtime_typing(), float64=repr(compiled.dtype == "float64"),
                     sources=[compiled.source(name).rstrip("\n") for name in KERNELS],
                     dtype=f"numpy.{compiled.dtype.name}")
@@ -192,6 +190,9 @@ def _target_context(compiled: CompiledNetwork, target: Target) -> dict[str, Any]
     return dict(signature=", ".join(compiled.arguments), n_args=len(compiled.arguments),
                 initial=repr({p: float(values[p]) for p in compiled.parameters
                               if p in values}),
+                penalty=_penalty_source(compiled, printer, "_penalty_terms"),
+                penalty_title="" if penalty is None else
+                f"{penalty.kind.title}, lambda = {penalty.strength!r}",
                 sources=[_terms_source(compiled, printer, *function)
                          for function in target.functions])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad.compile import KERNELS, CompiledNetwork, compile
 from symgrad.derive import derive
@@ -61,11 +62,19 @@ def test_gradients_equal_the_symbolic_ones(spec: tuple[dict[str, object], Compil
     for name in _some(f.parameters):
         want = sum(float(d[name].delta_form.xreplace(p)) for p in points)
         want /= len(points) if f.mean else 1
+        want += _once(d[name].penalty, f, points[0])
         assert float(compiled[name]) == pytest.approx(want, rel=1e-12, abs=1e-16), name
-    import sympy as sp
     loss = sum(float(f.network.error.xreplace({k: sp.Float(v, 30) for k, v in p.items()})
                      .evalf(30)) for p in points) / (len(points) if f.mean else 1)
+    loss += _once(d.penalty_cost, f, points[0])
     assert _rel(float(f.loss(**values)), loss) <= 1e-13
+
+
+def _once(term: sp.Expr, f: CompiledNetwork, point: dict[sp.Symbol, object]) -> float:
+    """A penalty's term (its cost, or its term in a gradient) at the parameters of
+    ``point``, lambda a number: added once, after the reduction (0 without a penalty)."""
+    penalty = f.network.penalty
+    return 0.0 if penalty is None else float(term.xreplace(penalty.values).xreplace(point))
 
 
 def test_gradients_agree_with_central_differences(

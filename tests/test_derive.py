@@ -194,7 +194,20 @@ def _np_loss(net: Network, values: Mapping[str, object]) -> float:
         "half_sse": lambda: 0.5 * ((t - a) ** 2).sum(axis=0),
         "cce": lambda: -(t * np.log(a)).sum(axis=0),
     }[net.loss.name]()
-    return float(per_sample.sum() if net.loss.reduction == "sum" else per_sample.mean())
+    data = float(per_sample.sum() if net.loss.reduction == "sum" else per_sample.mean())
+    return data + _np_penalty(net, values)
+
+
+def _np_penalty(net: Network, values: Mapping[str, object]) -> float:
+    """The spec's penalty, once: lambda/2 sum w^2 (l2) or lambda sum |w| (l1) over the
+    weights, and the biases if it says so, each parameter once (0 without a penalty)."""
+    if net.penalty is None:
+        return 0.0
+    names = [w for layer in net.layers for row in layer.weights for w in row]
+    names += [b for layer in net.layers for b in layer.biases] if net.penalty.biases else []
+    w = np.array([values[str(s)] for s in dict.fromkeys(names)], float)
+    l2 = net.penalty.kind.name == "l2"
+    return net.penalty.strength * float(0.5 * np.sum(w**2) if l2 else np.sum(np.abs(w)))
 
 
 def _central(net: Network, values: dict[str, object], name: str, h: float = 1e-3) -> float:

@@ -1,7 +1,8 @@
 """Regularization penalties (issue 11, item 2): ``[network] penalty = { l2 = ... }`` or
 ``{ l1 = ..., biases = true }``, added once to the cost, and its ``+ lambda w`` in every
 output: derive, check, compile (both backends, batch and scalar), both training levels,
-the layer level's matrices, the NumPy export and the reports.
+the layer level's matrices, the NumPy export and the reports (the torch and JAX exports:
+tests/test_export_penalty.py).
 
 Gradients are checked a second way by central differences in float64 on a cost written
 here with NumPy alone, and against PyTorch's autograd and ``SGD(weight_decay=...)``.
@@ -24,7 +25,7 @@ from symgrad.check import check
 from symgrad.compile import compile
 from symgrad.derive import derive, derive_layers
 from symgrad.derive.stack import derive_stack
-from symgrad.errors import ExportError, SpecError
+from symgrad.errors import CheckError, SpecError
 from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import FIELDS, parse_spec
@@ -383,6 +384,18 @@ def test_check_passes_with_the_term_and_names_it_when_missing(tmp_path: Path) ->
     assert ok.returncode == 0 and ok.stdout.startswith("dE/dw1: equal.")
 
 
+def test_check_takes_a_sympy_expression_with_lambda() -> None:
+    """A gradient as SymPy gives it (``d[name].factored`` holds the symbol lambda) is
+    checked as its text is; a lambda of other assumptions is not the network's."""
+    d = derive(_net(TWO_NEURON.format(penalty="{ l1 = 0.01 }")))
+    assert [check(d, p, d[p].factored).verdict for p in ("w1", "w2")] == ["equal"] * 2
+    r = check(d, "w2", d["w2"].factored - d["w2"].penalty)
+    assert (r.verdict, r.kind) == ("not equal", "missing_path")
+    with pytest.raises(CheckError, match=r"^the expression's symbol lambda is not the "
+                                         r"network's: it has other assumptions;"):
+        check(d, "w2", d["w2"].factored.subs(LAMBDA, sp.Symbol("lambda", positive=True)))
+
+
 def test_lambda_and_sign_are_unknown_without_a_penalty(tmp_path: Path) -> None:
     path = _spec_file(tmp_path, TWO_NEURON.format(penalty="{ l2 = 0.01 }").replace(
         "penalty = { l2 = 0.01 }\n", ""))
@@ -418,9 +431,6 @@ def test_the_numpy_export_adds_the_penalty_once(text: str, tmp_path: Path) -> No
     assert grads == want
     exact = derive(net).at(net.values)
     assert list(grads.values()) == pytest.approx([exact[p] for p in grads], rel=1e-12)
-    with pytest.raises(ExportError, match=r"^a network with a penalty \(network.penalty\) "
-                                          r"is exported --to numpy only, for now$"):
-        module_source(f, target="torch")
 
 
 def test_reports_show_the_cost_and_each_term(tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ def test_symgrads_own_gradient_in_every_form_is_equal(path: str, name: str) -> N
     forms = [check(d, name, text(g.factored)),                      # plain text
              check(d, name, latex(g.factored, net), latex=True),    # LaTeX
              check(d, name, g.factored),                            # a SymPy expression
-             check(d, name, g.delta_form)]                          # with delta symbols
+             check(d, name, g.delta_form + g.penalty)]              # with delta symbols
+    # (delta_form is per sample: the penalty's term, if any, stands beside it once)
     assert [r.verdict for r in forms] == ["equal"] * 4
     assert all(r.kind is None and r.counterexample is None for r in forms)
 

@@ -50,7 +50,7 @@ from ..derive import Derivation
 from ..errors import CheckError, SymgradError, listed
 from ..numbers import UnsupportedError, evaluate
 from .diagnose import Words, diagnose
-from .parse import parse
+from .parse import known_symbols, parse
 from .proof import (EXACT_DIGITS, RTOL, ExactValues, close, exact_values, symbolic_proof,
                     to_intermediates)
 from .result import CheckResult, distinct, number, undecided
@@ -167,15 +167,16 @@ def _yours(derivation: Derivation, expr: str | Expr, latex: bool) -> Expr:
                      if isinstance(expr, kind)), "")
         raise CheckError(f"expected text or a SymPy expression, got {type(expr).__name__}"
                          f"{what}")
-    stray = sorted(str(s) for s in expr.free_symbols if net.symbols.get(str(s)) != s)
-    twins = [name for name in stray if name in net.symbols]
+    known = known_symbols(net)  # lambda too, in a penalty's term
+    stray = sorted(str(s) for s in expr.free_symbols if known.get(str(s)) != s)
+    twins = [name for name in stray if name in known]
     if twins:
         raise CheckError(f"the expression's symbol {twins[0]} is not the network's: it "
                          "has other assumptions; use plain Symbol(name) or "
                          "network.symbols[name]")
     if stray:
         raise CheckError(f"the expression uses {listed(stray)}, which the network "
-                         f"does not have; its symbols are: {listed(net.symbols)}")
+                         f"does not have; its symbols are: {listed(known)}")
     return expr
 
 

@@ -53,6 +53,7 @@ from .tables import (FUNCTIONS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_LENGTH,
 __all__ = [
     "parse",
     "parse_expression",
+    "known_symbols",
     "parse_typed",
     "FUNCTIONS",
     "LATEX_COMMANDS",
@@ -293,11 +294,24 @@ def parse(text: str, network: Any, *, latex: bool = False) -> Expr:
     own = [s.activation for s in network.architecture.layers
            if s.activation is not None and s.activation.name in
            getattr(network.architecture.spec, "activations", {})]
-    penalty = getattr(network, "penalty", None)  # its strength: lambda, or \lambda
-    symbols = network.symbols if penalty is None else {
-        **network.symbols, str(penalty.symbol): penalty.symbol}
+    penalty = getattr(network, "penalty", None)
     with scoped_activations(own), penalty_functions(penalty is not None):  # mish(z1), sign(w2)
-        return parse_expression(text, symbols, latex=latex)
+        return parse_expression(text, known_symbols(network), latex=latex)
+
+
+def known_symbols(network: Any) -> Mapping[str, Symbol]:
+    """The symbols a hand gradient of ``network`` may use, by name: the network's, and
+    its penalty's strength ``lambda`` (``\\lambda``) when it has a penalty.
+
+    >>> from symgrad.network import load
+    >>> known_symbols(load("derivations/small_mlp_l2.toml"))["lambda"]
+    lambda
+    >>> "lambda" in known_symbols(load("derivations/small_mlp.toml"))
+    False
+    """
+    penalty = getattr(network, "penalty", None)
+    return network.symbols if penalty is None else {
+        **network.symbols, str(penalty.symbol): penalty.symbol}
 
 
 #: Text with one of these signs is read again as LaTeX when it fails as plain math.
