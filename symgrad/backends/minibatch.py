@@ -38,6 +38,9 @@ _Kernel = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 OneHot = tuple[np.ndarray, np.ndarray]
 
+#: The cost and gradient terms of no penalty.
+_NO_PENALTY: tuple[float, dict[str, np.ndarray]] = (0.0, {})
+
 
 def _targets(Y: np.ndarray, exact: bool) -> tuple[np.ndarray | None, OneHot | None]:
     """What a softmax output needs of targets ``Y``: each row's sum where the rows do not
@@ -362,7 +365,8 @@ class CompiledLayers:
             self._run_forward(plan, Xb, buf)
             loss = self._output_layer(buf, Ys[start:start + m], None if totals is None else
                                       totals[start:start + m], exact=False)
-            cost, terms = self._penalty_at(params)  # at the weights before this update
+            # the penalty at the weights before this update (without one, no call a batch)
+            cost, terms = _NO_PENALTY if self._penalty is None else self._penalty_at(params)
             total += (loss / m if self.mean else loss) + cost
             # folding the learning rate (and 1/m of a mean) into delta_L scales every
             # gradient at once, so the update is a plain subtraction
