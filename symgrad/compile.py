@@ -530,7 +530,8 @@ def numpy_kernel(arguments: Sequence[Symbol], outputs: tuple[Expr, Expr],
 
 def activation_kernel(name: str | Activation, **params: float) -> Kernel:
     """One NumPy function computing the stable value and slope of elementwise activation
-    ``name`` (or a spec's own entry) from its catalogue forms: ``a, da/dz = kernel(z)``
+    ``name`` (or a spec's own entry) from its catalogue forms for arrays
+    (:meth:`~symgrad.catalogue.Activation.array_stable_forms`): ``a, da/dz = kernel(z)``
     (arrays shaped as ``z``).
 
     >>> kernel = activation_kernel("sigmoid")
@@ -539,7 +540,7 @@ def activation_kernel(name: str | Activation, **params: float) -> Kernel:
     """
     z, a = Symbol("z"), Symbol("a")
     entry = name if isinstance(name, Activation) else get_activation(name)
-    forms = entry.stable_forms(z, a, **params)
+    forms = entry.array_stable_forms(z, a, **params)
     return numpy_kernel((z,), (a, forms.roles[(a, "slope")]), forms.assignments)
 
 

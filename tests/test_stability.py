@@ -6,6 +6,7 @@ anywhere below fails the test. Accuracy is checked against mpmath at 50 digits.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -15,7 +16,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad.compile import activation_functions, compile
+from symgrad.catalogue import get_activation
+from symgrad.compile import activation_functions, activation_kernel, compile, numpy_kernel
 from symgrad.derive import derive
 from symgrad.network import Dense, Network
 
@@ -117,6 +119,29 @@ def test_plain_lambdify_overflows_where_ours_does_not() -> None:
     value, slope = activation_functions("sigmoid")
     assert value(np.array([-1000.0]))[0] == 0.0
     assert slope(np.array([-1000.0]))[0] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_array_forms_give_the_sign_splits_numbers_without_a_where(dtype: type) -> None:
+    """The layer kernels' branch-free sigmoid (two exp of min(+-z, 0)) against the
+    sign-split stable forms the other backends print: the same bits everywhere, the
+    infinities, the zeros' signs and the overflow range of each dtype included."""
+    z, a = sp.Symbol("z"), sp.Symbol("a")
+    split = get_activation("sigmoid").stable_forms(z, a)
+    reference = numpy_kernel((z,), (a, split.roles[(a, "slope")]), split.assignments)
+    kernel = activation_kernel("sigmoid")
+    assert [str(s) for s, _ in get_activation("sigmoid").array_stable_forms(z, a).assignments] \
+        == ["a_m", "a_u", "a_v", "a_q", "a", "a_c", "a_d"]
+    assert "where" not in inspect.getsource(kernel.raw)
+    rng = np.random.default_rng(3)
+    far = float(np.finfo(dtype).max)
+    points = np.concatenate([rng.normal(size=20000) * s for s in (1.0, 10.0, 100.0)] + [
+        np.linspace(-800.0, 800.0, 16001),
+        [0.0, -0.0, far, -far, np.inf, -np.inf, 1e-45, -1e-45, 88.7, -88.7, 103.9, -103.9]],
+    ).astype(dtype)
+    for got, want in zip(kernel(points), reference(points)):
+        assert got.dtype == want.dtype == dtype
+        assert got.tobytes() == want.tobytes()
 
 
 def test_activation_parameters_reach_the_forms() -> None:

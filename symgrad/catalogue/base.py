@@ -150,7 +150,10 @@ class Activation:
     specs and the parser accept; ``text`` and ``ascii`` its names in print (LaTeX:
     :attr:`latex`); ``probabilities`` says its outputs lie in (0, 1), as the
     cross-entropies need; ``layer_forms`` gives the forms of a whole layer for an
-    activation that mixes its units.
+    activation that mixes its units; ``array_forms`` the value and slope of ``forms``
+    computed without a choice by sign, for NumPy kernels over a layer's arrays
+    (:meth:`array_stable_forms`), where ``numpy.where`` and its comparison cost more than
+    a second ``exp``.
     """
 
     name: str
@@ -169,6 +172,7 @@ class Activation:
     ascii: str = ""
     probabilities: bool = False
     layer_forms: LayerForms | None = None
+    array_forms: Forms | None = None
 
     @property
     def latex(self) -> str:
@@ -224,6 +228,17 @@ class Activation:
             out.add(Symbol(f"{a}_d"), self(z, **params).diff(z).rewrite(sp.exp), a, "slope")
             return out
         self.forms(out, z, a, {k: sp.Float(float(v)) for k, v in values.items()})
+        return out
+
+    def array_stable_forms(self, z: Symbol, a: Symbol, **params: float) -> UnitForms:
+        """The forms of a NumPy kernel over arrays of ``z``: :attr:`array_forms` where the
+        entry has them (the same numbers as :meth:`stable_forms`, without a ``numpy.where``),
+        else :meth:`stable_forms`."""
+        if self.array_forms is None:
+            return self.stable_forms(z, a, **params)
+        out = UnitForms()
+        values = self.with_defaults(params)
+        self.array_forms(out, z, a, {k: sp.Float(float(v)) for k, v in values.items()})
         return out
 
 
