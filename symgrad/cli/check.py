@@ -8,7 +8,6 @@ the file, the expression).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 
 from ..derive import derive
@@ -101,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             flag = "--expr" if args.expr is not None else "--latex-expr"
             raise CheckError(f"{flag}: {exc}") from None
     if args.json:
+        import json
+
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif args.file is not None:
         print(_table(results))
