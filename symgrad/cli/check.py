@@ -13,7 +13,7 @@ import re
 from ..derive import derive
 from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
-from ..check import CheckResult, check, check_file
+from ..check import CheckResult, check
 from ..check.result import distinct
 from . import EXIT_FAIL, EXIT_OK
 from ._limits import add_no_limits, read_limited
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError("--wrt goes with --expr or --latex-expr; --file names its parameters")
     d = derive(load(read_limited(args.spec, args, "check")))
     if args.file is not None:
+        from ..check import check_file  # hand files: read by this path only
+
         results = check_file(d, args.file)
     else:
         try:
