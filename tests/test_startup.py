@@ -10,16 +10,22 @@ leave out ``sympy.codegen`` (its C functions are imported where forms are built)
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad.catalogue import LAYER_TYPES, get_layer_type
 from symgrad.catalogue.layer_types import (DEFINED_IN, LayerType, register_layer_type,
                                            unregister_layer_type)
+from symgrad.check.parse import parse_expression
+from symgrad.check.tables import formula_functions
 from symgrad.errors import SymgradError
+from symgrad.numbers import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = "derivations/two_neuron.toml"
@@ -108,3 +114,24 @@ def test_a_throwaway_registration_is_seen_and_removed() -> None:
     assert "throwaway" not in LAYER_TYPES and len(LAYER_TYPES) == len(DEFINED_IN)
     with pytest.raises(SymgradError, match="layer type 'rnn' is already in the catalogue"):
         register_layer_type(_throwaway("rnn"))  # a shipped name, even before first use
+
+
+def test_the_float_evaluator_finds_sympys_c_functions_by_name() -> None:
+    """numbers.evaluate no longer imports sympy.codegen; log1p and expm1 still evaluate."""
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    x = sp.Symbol("x")
+    out = evaluate(log1p(x) + expm1(x), {x: np.array([1e-20, 1.0])})
+    assert out[0] == 2e-20  # 1 + 1e-20 would round to 1: both keep every digit
+    assert abs(out[1] - (math.log(2.0) + math.e - 1.0)) <= 4e-16
+
+
+def test_a_formula_builds_log1p_and_expm1_on_demand() -> None:
+    """The parser's table imports sympy.codegen when a formula calls one of them."""
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    x = sp.Symbol("x")
+    with formula_functions():
+        parsed = parse_expression("log1p(x) - expm1(2*x)", {"x": x})
+    assert parsed == log1p(x) - expm1(2 * x)
+    assert str(parsed) == "-expm1(2*x) + log1p(x)"
