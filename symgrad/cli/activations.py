@@ -3,7 +3,7 @@
 The built-in entries' formula and derivative lines are recorded in :mod:`.activations_data`
 (``python -m symgrad.cli.activations`` writes it), so that the listing does no SymPy
 arithmetic: the first sum SymPy builds imports ``sympy.tensor.tensor`` and
-``sympy.combinatorics`` (about 25 ms), and the rewrites and derivatives as much again.
+``sympy.combinatorics`` (about 20 ms), and the rewrites and derivatives as much again.
 """
 
 from __future__ import annotations
