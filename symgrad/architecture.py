@@ -24,7 +24,6 @@ import numpy as np
 from .catalogue import (ACTIVATIONS, PENALTIES, Activation, Loss, Penalty, get_activation,
                         get_loss)
 from .errors import SpecError, SymgradError, UnknownNameError
-from .formulas import FormulaError, activation_entry, loss_entry
 from .spec import Spec
 
 __all__ = ["Dense", "LayerShape", "Architecture", "NO_ACTIVATION", "LEVELS", "SCALAR_LIMIT",
@@ -201,8 +200,10 @@ def _lookup(getter: Callable[[str], Any], name: str, field_name: str,
 def _formula_entries(spec: Spec | None) -> tuple[dict[str, Activation], dict[str, Loss]]:
     """The spec's formula-defined activations and losses as catalogue entries of its own
     (never registered globally: another spec may define the same name differently)."""
-    if spec is None:
+    if spec is None or not (spec.activations or spec.losses):
         return {}, {}
+    from .formulas import FormulaError, activation_entry, loss_entry  # the parser: on demand
+
     try:
         return ({n: activation_entry(n, f.formula, derivative=f.derivative,
                                      parameters=f.parameters) for n, f in spec.activations.items()},

@@ -25,7 +25,6 @@ and the samples go from the page cache to the C loop without a copy.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
@@ -68,6 +67,8 @@ class _Shipped:
     """A network pickled once for the workers and unpickled once per process."""
 
     def __init__(self, network: Summing) -> None:
+        import hashlib  # (OpenSSL: not loaded by every command that reads a spec)
+
         import cloudpickle  # Dask's own: it takes the catalogue's lambdas and read-only maps
 
         self.payload = cloudpickle.dumps(network)

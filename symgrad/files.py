@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import select
 import stat
 import tomllib
@@ -199,6 +198,8 @@ def create_temporary(folder: str | os.PathLike[str], name: str, *, suffix: str =
     ...     path.name.startswith(".x.svg.") and path.suffix == ".tmp"
     True
     """
+    import secrets  # hmac, hashlib and OpenSSL: loaded by the commands that write only
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
         token = secrets.token_hex(4)

@@ -28,7 +28,6 @@ import mpmath
 import numpy as np
 import sympy as sp
 from sympy import Expr, Symbol
-from sympy.codegen.cfunctions import expm1, log1p
 from mpmath.libmp import dps_to_prec, prec_to_dps
 
 from .catalogue import (ERFC, CatalogueFunction, UnitForms, entry_of, sigmoid, softmax,
@@ -124,8 +123,6 @@ _RULES: dict[type, Callable[[Expr, Walk], Array]] = {
     sp.Abs: _unary(np.abs),
     sp.sign: _unary(np.sign),
     sp.erf: _unary(_erf),
-    log1p: _unary(np.log1p),
-    expm1: _unary(np.expm1),
     ERFC: _unary(_erfc),
     sp.Heaviside: _heaviside,
     sp.Max: _extreme(np.maximum),
@@ -176,9 +173,18 @@ _RULES[CatalogueFunction] = _activation
 _RULES[softmax] = _softmax
 
 
+#: SymPy's C functions, by name: ``sympy.codegen`` (6 ms to import) is loaded only by what
+#: builds them (the stable forms, a spec's formulas), not by every command that evaluates.
+_CFUNCTIONS: dict[str, Callable[[Expr, Walk], Array]] = {
+    "log1p": _unary(np.log1p),
+    "expm1": _unary(np.expm1),
+}
+
+
 def _rule(e: Expr) -> Callable[[Expr, Walk], Array]:
     for cls in type(e).__mro__:
-        rule = _RULES.get(cls)
+        rule = _RULES.get(cls) or (_CFUNCTIONS.get(cls.__name__)
+                                   if cls.__module__ == "sympy.codegen.cfunctions" else None)
         if rule is not None:
             return rule
     raise UnsupportedError(f"cannot evaluate {type(e).__name__} in float64")

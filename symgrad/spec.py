@@ -42,6 +42,8 @@ __all__ = [
     "NAME_ROLES",
     "FIELDS",
     "PenaltySpec",
+    "has_layer_types",
+    "typed_field",
 ]
 
 Number = float
@@ -554,3 +556,14 @@ def read_spec(path: str | Path) -> Spec:
     """
     name = str(path)
     return parse_spec(read_text(name, what="a spec file", error=SpecError), name)
+
+
+def typed_field(spec: Spec) -> str | None:
+    """``network.layers[i].type`` of the first layer that is not dense, or ``None``."""
+    found = [i for i, layer in enumerate(spec.network.layers) if layer.type != "dense"]
+    return f"network.layers[{found[0]}].type" if found else None
+
+
+def has_layer_types(spec: Spec | None) -> bool:
+    """Whether ``spec`` has a layer type besides dense layers (a stack)."""
+    return spec is not None and typed_field(spec) is not None

@@ -37,20 +37,9 @@ import numpy as np
 from .architecture import Architecture, Dense, LayerShape
 from .catalogue import LayerType, Loss, get_layer_type, get_loss
 from .errors import LocatedError, ShapeError, SymgradError, UnknownNameError
-from .spec import Spec
+from .spec import Spec, has_layer_types, typed_field
 
 __all__ = ["StackLayer", "Stack", "has_layer_types", "typed_field"]
-
-
-def typed_field(spec: Spec) -> str | None:
-    """``network.layers[i].type`` of the first layer that is not dense, or ``None``."""
-    found = [i for i, layer in enumerate(spec.network.layers) if layer.type != "dense"]
-    return f"network.layers[{found[0]}].type" if found else None
-
-
-def has_layer_types(spec: Spec | None) -> bool:
-    """Whether ``spec`` has a layer type besides dense layers (a stack)."""
-    return spec is not None and typed_field(spec) is not None
 
 
 @dataclass(frozen=True)

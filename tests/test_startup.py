@@ -1,21 +1,31 @@
 """What the quick commands import: ``symgrad activations``, ``derive`` and ``check`` load
 neither report rendering nor plotting, the compiler or the layer types they do not use
 (their time is measured in benchmarks/bench_startup.py, not here); the layer-type
-registry imports a defining module on first use."""
+registry imports a defining module on first use. Beyond ``import sympy, numpy`` they also
+leave out ``sympy.codegen`` (its C functions are imported where forms are built),
+``hashlib``/``secrets`` (OpenSSL), the layer-type registry itself for a dense spec, and
+``symgrad activations`` builds no SymPy sum (its lines are recorded), so it never loads
+``sympy.tensor.tensor`` and ``sympy.combinatorics``, which the first sum imports."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import sympy as sp
 
 from symgrad.catalogue import LAYER_TYPES, get_layer_type
 from symgrad.catalogue.layer_types import (DEFINED_IN, LayerType, register_layer_type,
                                            unregister_layer_type)
+from symgrad.check.parse import parse_expression
+from symgrad.check.tables import formula_functions
 from symgrad.errors import SymgradError
+from symgrad.numbers import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = "derivations/two_neuron.toml"
@@ -32,6 +42,15 @@ HEAVY = ("matplotlib", "jinja2", "latex2mathml", "symgrad.report", "symgrad.comp
          "sympy.codegen.rewriting", "numpy.random", "symgrad.catalogue.layers_norm",
          "symgrad.catalogue.layers_softmax", "symgrad.catalogue.layers_conv",
          "symgrad.catalogue.layers_rnn", "symgrad.catalogue.conv")
+
+#: More that each quick command (dense two_neuron.toml) leaves out, beyond :data:`HEAVY`.
+NOT_AT_START = ("sympy.codegen", "hashlib", "_hashlib", "secrets",
+                "symgrad.catalogue.layer_types", "symgrad.stack")
+#: ... and per command.
+NOT_FOR = {"activations": ("sympy.tensor.tensor", "sympy.combinatorics", "symgrad.spec", "tomllib",
+                           "symgrad.derive", "symgrad.check", "symgrad.files"),
+           "derive": ("symgrad.check", "symgrad.formulas"),
+           "check": ("symgrad.formulas", "symgrad.check.hand")}
 
 COMMANDS = {
     "activations": ["activations"],
@@ -50,9 +69,16 @@ def _imported(args: list[str]) -> set[str]:
 @pytest.mark.parametrize("args", COMMANDS.values(), ids=COMMANDS.keys())
 def test_quick_commands_import_nothing_heavy(args: list[str]) -> None:
     modules = _imported(args)
-    assert "symgrad.catalogue.layer_types" in modules  # the probe sees what ran
+    assert "symgrad.catalogue.base" in modules  # the probe sees what ran
     assert sorted(m for m in modules if m.split(".")[0] in ("matplotlib", "jinja2")
                   or m.startswith(HEAVY)) == []
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_quick_commands_leave_out_what_they_do_not_use(name: str) -> None:
+    modules = _imported(COMMANDS[name])
+    assert f"symgrad.cli.{name}" in modules
+    assert sorted(m for m in modules if m.startswith(NOT_AT_START + NOT_FOR[name])) == []
 
 
 def test_a_layer_type_spec_imports_only_the_modules_of_its_layer_types() -> None:
@@ -88,3 +114,24 @@ def test_a_throwaway_registration_is_seen_and_removed() -> None:
     assert "throwaway" not in LAYER_TYPES and len(LAYER_TYPES) == len(DEFINED_IN)
     with pytest.raises(SymgradError, match="layer type 'rnn' is already in the catalogue"):
         register_layer_type(_throwaway("rnn"))  # a shipped name, even before first use
+
+
+def test_the_float_evaluator_finds_sympys_c_functions_by_name() -> None:
+    """numbers.evaluate no longer imports sympy.codegen; log1p and expm1 still evaluate."""
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    x = sp.Symbol("x")
+    out = evaluate(log1p(x) + expm1(x), {x: np.array([1e-20, 1.0])})
+    assert out[0] == 2e-20  # 1 + 1e-20 would round to 1: both keep every digit
+    assert abs(out[1] - (math.log(2.0) + math.e - 1.0)) <= 4e-16
+
+
+def test_a_formula_builds_log1p_and_expm1_on_demand() -> None:
+    """The parser's table imports sympy.codegen when a formula calls one of them."""
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    x = sp.Symbol("x")
+    with formula_functions():
+        parsed = parse_expression("log1p(x) - expm1(2*x)", {"x": x})
+    assert parsed == log1p(x) - expm1(2 * x)
+    assert str(parsed) == "-expm1(2*x) + log1p(x)"

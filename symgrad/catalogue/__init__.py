@@ -12,6 +12,8 @@ parser, reports and the command line) looks them up here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import (ACTIVATIONS, Activation, CatalogueFunction, UnitForms, entry_of, exact,
                    functions_of, get_activation, register, unregister)
 from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu, sigmoid,
@@ -19,15 +21,25 @@ from .activations import (ERFC, binary_step, elu, gelu, leaky_relu, linear, relu
 from .softmax import softmax, softmax_forms
 from .losses import LOSSES, Loss, get_loss
 from .penalties import LAMBDA, PENALTIES, Penalty, PenaltyKind
-from .layer_types import (DEFINED_IN, LAYER_TYPES, LayerType, MatrixSteps, Step,
-                          get_layer_type, register_layer_type, unregister_layer_type)
+
+#: What :mod:`.layer_types` defines: imported on first use (a dense network never needs it).
+_LAYER_TYPE_NAMES = frozenset({"DEFINED_IN", "LAYER_TYPES", "LayerType", "MatrixSteps", "Step",
+                               "get_layer_type", "register_layer_type",
+                               "unregister_layer_type"})
 
 
-def __getattr__(name: str) -> LayerType:
-    """A shipped layer type's entry by its constant (``BATCHNORM``, ``LOG_SOFTMAX``):
-    looked up in :data:`LAYER_TYPES`, so its module is imported on first use only."""
-    if name.isupper() and name.lower() in DEFINED_IN:
-        return get_layer_type(name.lower())
+def __getattr__(name: str) -> Any:
+    """The layer-type registry's names (:data:`LAYER_TYPES`, :class:`LayerType`, ...) and a
+    shipped layer type's entry by its constant (``BATCHNORM``, ``LOG_SOFTMAX``), looked up
+    in :data:`LAYER_TYPES`: :mod:`.layer_types` and the module defining the entry are
+    imported on first use only."""
+    if name in _LAYER_TYPE_NAMES or name.isupper():
+        from . import layer_types
+
+        if name in _LAYER_TYPE_NAMES:
+            return getattr(layer_types, name)
+        if name.lower() in layer_types.DEFINED_IN:
+            return layer_types.get_layer_type(name.lower())
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -15,7 +15,6 @@ from typing import Any, Mapping, Sequence
 import mpmath
 import sympy as sp
 from sympy import Expr, Integer, KroneckerDelta, S, Symbol
-from sympy.codegen.cfunctions import log1p
 
 from .base import Activation, CatalogueFunction, UnitForms
 
@@ -72,6 +71,8 @@ def softmax_forms(layer: int, zs: Sequence[Symbol], outputs: Sequence[Symbol]) -
     with ``lse_k`` that log-sum-exp: a share of the others, at most 1, where the quotient
     of the two shares would be 0/0 or overflow.
     """
+    from sympy.codegen.cfunctions import log1p  # (6 ms to import: when forms are built)
+
     forms = UnitForms()
     m = forms.add(Symbol(f"softmax{layer}_max"), sp.Max(*zs) if len(zs) > 1 else zs[0])
     shares = [forms.add(Symbol(f"{a}_e"), sp.exp(z - m)) for z, a in zip(zs, outputs)]

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
 from ..architecture import SCALAR_LIMIT, Architecture
-from ..spec import Spec
-from ..stack import has_layer_types
+from ..spec import Spec, has_layer_types
 from ._output import supports_unicode
 
 if TYPE_CHECKING:

@@ -8,13 +8,12 @@ the file, the expression).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 
 from ..derive import derive
 from ..errors import ArgumentError, CheckError, ParseError, UnknownNameError
 from ..network import load
-from ..check import CheckResult, check, check_file
+from ..check import CheckResult, check
 from ..check.result import distinct
 from . import EXIT_FAIL, EXIT_OK
 from ._limits import add_no_limits, read_limited
@@ -88,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise ArgumentError("--wrt goes with --expr or --latex-expr; --file names its parameters")
     d = derive(load(read_limited(args.spec, args, "check")))
     if args.file is not None:
+        from ..check import check_file  # hand files: read by this path only
+
         results = check_file(d, args.file)
     else:
         try:
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             flag = "--expr" if args.expr is not None else "--latex-expr"
             raise CheckError(f"{flag}: {exc}") from None
     if args.json:
+        import json
+
         print(json.dumps([r.as_dict() for r in results], indent=2))
     elif args.file is not None:
         print(_table(results))
