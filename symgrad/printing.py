@@ -452,6 +452,28 @@ class _MatrixTextPrinter(_CasesMixin, StrPrinter):
             return f"{_display(expr.func.__name__, self.style)}({inner})"
         return super()._print_Function(expr)
 
+    def _print_Sum(self, expr: Any) -> str:
+        """``Σ_{n=1..N} Σ_{t=1..T} delta[n, t, a]*h[n, t - 1, c]``: the outer sum first,
+        a summand that is a sum in brackets."""
+        sigma = "Σ" if self.style == "unicode" else "sum"
+        heads = "".join(f"{sigma}_{{{self._print(i)}={self._print(a)}..{self._print(b)}}} "
+                        for i, a, b in reversed(expr.limits))
+        body = self._print(expr.function)
+        return heads + (f"({body})" if expr.function.is_Add else body)
+
+    def parenthesize(self, item: Any, level: int, strict: bool = False) -> str:
+        """A sum over an index in brackets inside a product: ``(Σ_{k=1..N} x[k])/N``."""
+        if isinstance(item, sp.Sum) and level >= PRECEDENCE["Mul"]:
+            return f"({self._print(item)})"
+        return super().parenthesize(item, level, strict)
+
+    def _print_Add(self, expr: Any, order: str | None = None) -> str:
+        """Index arithmetic (every symbol an integer) in SymPy's usual order: ``t - 1``,
+        ``k - 1``; other sums in the order built, as matrix expressions need."""
+        if all(s.is_integer for s in expr.free_symbols):
+            order = "lex"
+        return super()._print_Add(expr, order=order)
+
 
 class _MatrixLatexPrinter(LatexPrinter):
     """LaTeX of matrix expressions with ``\\odot`` for the Hadamard product."""

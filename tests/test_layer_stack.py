@@ -111,8 +111,9 @@ def test_derive_layer_level_prints_each_layer_with_shapes() -> None:
                  "    dA5 = -1/N · Y   [N x 10]   (E = -sum(Y ⊙ A) over the "
                  "log-probabilities A)"):
         assert line in lines, line
-    assert ("    dx[j] = gamma*(-Sum(dy[i], (i, 1, N)) + N*dy[j] - xhat[j]*Sum(dy[i]*xhat[i], "
-            "(i, 1, N)))/(sigma*N)   [scalar]") in lines
+    assert ("    dx[j] = gamma*(-Σ_{i=1..N} dy[i] + N*dy[j] - xhat[j]*Σ_{i=1..N} dy[i]*xhat[i])"
+            "/(sigma*N)   [scalar]") in lines
+    assert "    mu = (Σ_{k=1..N} x[k])/N   [scalar]" in lines  # a sum in a product: bracketed
     assert run_cli_here("derive", BN).stdout == r.stdout  # auto: the layer level
     latex = run_cli_here("derive", BN, "--latex").stdout
     assert latex.startswith("\\begin{aligned}\nZ_{1} &= A_{0} W_{1}^{T} + \\mathbf{1}_{N} "
@@ -187,7 +188,7 @@ def test_rnn_spec_derives_its_bptt_sum() -> None:
     assert lines[0] == ("layer-level derivation of a stack: 8x1 -> rnn -> 9 softmax; loss cce "
                         "(mean over samples)")
     assert "    delta_t = (W_h^T · delta_{t+1} + g_t) ⊙ (1_H - (h_t ⊙ h_t))   [H x 1]" in lines
-    assert ("    dW_h[a, c] = Sum(delta[n, t, a]*h[n, -1 + t, c], (t, 1, T), (n, 1, N))   "
+    assert ("    dW_h[a, c] = Σ_{n=1..N} Σ_{t=1..T} delta[n, t, a]*h[n, t - 1, c]   "
             "[scalar]") in lines
     assert "    dZ2 = 1/N · (-Y + S)   [N x 9]   (softmax with cross-entropy: s - y per sample)" \
         in lines
