@@ -8,6 +8,7 @@ error (:class:`~symgrad.errors.SymgradError`) becomes one line on stderr and exi
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import signal
 import sys
@@ -17,7 +18,7 @@ from typing import NoReturn, Sequence
 
 from ..errors import SymgradError, printable
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "run", "COMMANDS"]
 
 #: Subcommand modules, in the order ``symgrad --help`` lists them.
 COMMANDS = ("derive", "activations", "check", "check-layer", "export", "vanishing", "train",
@@ -80,3 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def run() -> NoReturn:
+    """The ``symgrad`` program: :func:`main`, then exit with its status.
+
+    Before exiting, every object left is frozen (:func:`gc.freeze`): the interpreter's
+    last collection would otherwise walk all of SymPy's and the derivation's objects once
+    more to free memory the process is about to give back (0.2 to 0.3 s of a 0.8 s
+    ``symgrad derive``). Only here, not in :func:`main`, which tests and programs call in
+    a process that goes on.
+    """
+    status = main()
+    gc.freeze()
+    sys.exit(status)

@@ -1,7 +1,5 @@
 """``python -m symgrad.cli``: the ``symgrad`` command."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()
