@@ -16,6 +16,7 @@ one ``exp(-|z|)``, ``sigma(z) sigma(-z)`` for its slope instead of ``a (1 - a)``
 softplus, ``expm1`` of ``min(z, 0)`` for ELU, ``erfc`` for GELU.
 
 >>> from sympy import Symbol
+>>> from symgrad.catalogue import get_activation
 >>> z = Symbol("z")
 >>> sigmoid(z).diff(z)
 (1 - sigmoid(z))*sigmoid(z)
@@ -36,7 +37,7 @@ from mpmath.libmp import prec_to_dps
 from sympy import Expr, S, Symbol
 from sympy.core.function import ArgumentIndexError
 
-from .base import Activation, CatalogueFunction, UnitForms, get_activation, register
+from .base import Activation, CatalogueFunction, UnitForms, register
 from .softmax import SOFTMAX
 
 __all__ = ["sigmoid", "relu", "binary_step", "leaky_relu", "elu", "softplus", "silu", "gelu",

@@ -21,6 +21,7 @@ calculus; the elementwise factor is SymPy's scalar derivative of the activation
 :class:`symgrad.backends.minibatch.CompiledLayers` turns the derivation into NumPy
 matrix products over a minibatch, and :func:`symgrad.train` trains with it.
 
+>>> from symgrad.spec import parse_spec
 >>> d = derive_layers(parse_spec('''
 ... [network]
 ... inputs = 4
@@ -49,7 +50,7 @@ from ..catalogue import Loss
 from ..errors import ArgumentError, DerivationError
 from ..network import Network
 from ..printing import aligned_display, matrix_latex, matrix_text, text, tidy
-from ..spec import Spec, parse_spec, read_spec  # noqa: F401 (parse_spec: doctests)
+from ..spec import Spec, read_spec
 from .elementwise import Elementwise
 from .rules import output_upstream, softmax_cross_entropy, unit_delta
 from .unit import DeltaStep
@@ -428,6 +429,7 @@ class LayerDerivation:
     def latex_lines(self) -> list[str]:
         r"""The derivation as LaTeX lines (``lhs &= rhs``) for an ``aligned`` block.
 
+        >>> from symgrad.spec import parse_spec
         >>> d = derive_layers(parse_spec('''
         ... [network]
         ... inputs = 2
