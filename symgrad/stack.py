@@ -9,7 +9,8 @@ feature vectors ``(D,)``. Stacks are derived and trained at the layer level only
 symbol per weight, has no layer types.
 
 Parameters are named by layer position from 1: ``W1, b1`` for a dense layer, ``gamma2,
-beta2`` for a batch norm second in the spec.
+beta2`` for a batch norm second in the spec; a layer type's state likewise
+(``running_mean2, running_var2``, :meth:`Stack.initial_state`).
 
 >>> from symgrad.spec import parse_spec
 >>> stack = Stack.from_spec(parse_spec('''
@@ -24,6 +25,8 @@ beta2`` for a batch norm second in the spec.
 [('dense', (5,)), ('batchnorm', (5,)), ('dropout', (5,)), ('dense', (3,)), ('log_softmax', (3,))]
 >>> sorted(stack.initial_arrays(0))
 ['W1', 'W4', 'b1', 'b4', 'beta2', 'gamma2']
+>>> sorted(stack.initial_state())
+['running_mean2', 'running_var2']
 """
 
 from __future__ import annotations
@@ -65,6 +68,12 @@ class StackLayer:
         if self.dense is not None:
             return {"W": f"W{self.index}", **({"b": f"b{self.index}"} if self.dense.bias else {})}
         return {p: f"{p}{self.index}" for p in (self.entry.params if self.entry else ())}
+
+    @property
+    def state_names(self) -> dict[str, str]:
+        """The layer's state (no gradient): own names to the stack's (``running_mean`` ->
+        ``running_mean2``)."""
+        return {n: f"{n}{self.index}" for n in (self.entry.state if self.entry else ())}
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,16 @@ class Stack:
             elif s.entry is not None:
                 drawn = s.entry.init(s.in_shape, s.hyper, rng)
                 out.update({s.parameter_names[k]: v for k, v in drawn.items()})
+        return out
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        """The layer types' state at the start of training (batch norm's running mean 0 and
+        variance 1), by the stack's names; not parameters: no gradient, not counted."""
+        out: dict[str, np.ndarray] = {}
+        for s in self.layers:
+            if s.entry is not None and s.entry.init_state is not None:
+                drawn = s.entry.init_state(s.in_shape, s.hyper)
+                out.update({s.state_names[k]: v for k, v in drawn.items()})
         return out
 
     def _check_output(self) -> None:

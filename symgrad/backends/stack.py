@@ -6,10 +6,15 @@ catalogue entry's ``forward`` and ``backward`` kernels, the forms its derivation
 The loss's gradient follows the derivation's output rule
 (:data:`symgrad.derive.stack.OUTPUT_RULES`).
 
-Layer types with extra inputs (dropout's mask) draw them in training (:meth:`sgd_epoch`,
-from a generator seeded once); :meth:`value_and_grad`, :meth:`loss` and :meth:`predict`
-evaluate the network as used after training: dropout passes its input through, and batch
-normalization (training mode only) normalizes with the statistics of the batch given.
+Three modes. Training (:meth:`sgd_epoch`) draws the extra inputs of layer
+types (dropout's mask, from a generator seeded once) and moves each layer's state (batch
+norm's running mean and variance, ``running_mean2, running_var2``: arrays kept in the
+parameters' dict, without gradient) with every batch. :meth:`value_and_grad`,
+:meth:`loss` and :meth:`grad` check gradients at given parameters: nothing drawn (dropout
+passes its input through), batch norm on the batch's statistics as its derivation says,
+the state neither used nor moved. :meth:`forward` and :meth:`predict` evaluate the network
+as after training, one sample as well as many: every layer type's ``predict``, batch norm
+with its running statistics, which they need as arguments.
 
 >>> from symgrad.derive.stack import derive_stack
 >>> c = CompiledStack(derive_stack("derivations/digits_batchnorm.toml"))
@@ -21,7 +26,7 @@ normalization (training mode only) normalizes with the statistics of the batch g
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 
@@ -34,7 +39,9 @@ from .minibatch import layer_level_html
 
 __all__ = ["CompiledStack"]
 
-Params = Mapping[str, np.ndarray]
+Params = dict[str, np.ndarray]
+#: ``train`` (sgd_epoch), ``check`` (value_and_grad at given parameters), ``eval`` (forward).
+Mode = Literal["train", "check", "eval"]
 Cache = tuple[StackLayer, Any]
 
 
@@ -63,6 +70,7 @@ class CompiledStack:
         self._elementwise = numpy_kernel((a, y), (derivation.unit_loss,
                                                   derivation.unit_upstream), [])
         self.names = [n for s in self.stack.layers for n in s.parameter_names.values()]
+        self.state_names = [n for s in self.stack.layers for n in s.state_names.values()]
         # the first layer's input gradient is never used: a dense layer skips its product,
         # a layer type that can leave it out is told so (a first convolution: a third of
         # its backward pass)
@@ -86,14 +94,22 @@ class CompiledStack:
             return _softmax(z), (x, None)
         return z, (x, None)
 
-    def _layer_forward(self, s: StackLayer, P: Params, x: np.ndarray, training: bool
+    def _layer_forward(self, s: StackLayer, P: Params, x: np.ndarray, mode: Mode
                        ) -> tuple[np.ndarray, Any]:
+        """The layer's output and cache. A layer type evaluates with its ``predict`` (its
+        state among its arrays) in ``eval`` mode, and in ``check`` mode if it has no state;
+        in ``train`` mode its state in ``P`` is replaced by the batch's update."""
         if s.dense is not None:
             return self._dense_forward(s, P, x)
         entry = s.entry
         own = {k: P[v] for k, v in s.parameter_names.items()}
-        if not training and entry.predict is not None:
+        state = s.state_names
+        if entry.predict is not None and (mode == "eval" or mode == "check" and not state):
+            own.update({k: P[v] for k, v in state.items()})
             return entry.predict(x, own, **s.hyper), None  # passes dy through
+        if mode == "train" and state:  # from x alone: before forward, which may refuse x
+            moved = entry.update_state(x, {k: P[v] for k, v in state.items()}, **s.hyper)
+            P.update({state[k]: v for k, v in moved.items()})
         extra = {k: draw(x.shape, s.hyper, self.rng) for k, draw in entry.inputs.items()}
         return entry.forward(x, own, **self._hyper[s.index], **extra)
 
@@ -117,11 +133,10 @@ class CompiledStack:
 
     # -- the network -----------------------------------------------------------------
 
-    def _forward(self, P: Params, X: np.ndarray, training: bool
-                 ) -> tuple[np.ndarray, list[Cache]]:
+    def _forward(self, P: Params, X: np.ndarray, mode: Mode) -> tuple[np.ndarray, list[Cache]]:
         caches: list[Cache] = []
         for s in self.stack.layers:
-            X, cache = self._layer_forward(s, P, X, training)
+            X, cache = self._layer_forward(s, P, X, mode)
             caches.append((s, cache))
         return X, caches
 
@@ -146,7 +161,9 @@ class CompiledStack:
 
     def _step(self, P: Params, X: np.ndarray, Y: np.ndarray, training: bool
               ) -> tuple[float, dict[str, np.ndarray]]:
-        out, caches = self._forward(P, X, training)
+        """The loss and gradients of a batch: ``train`` mode (its state moved in ``P``), or
+        ``check`` mode."""
+        out, caches = self._forward(P, X, "train" if training else "check")
         total, delta = self._output(out, Y)
         scale = 1.0 / len(X) if self.mean else 1.0
         return total * scale, self._backward(P, caches, delta * scale)
@@ -155,14 +172,17 @@ class CompiledStack:
 
     def _named(self, values: Mapping[str, Any], targets: bool = True
                ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+        """Parameters and state, inputs, targets; the state is needed at evaluation (no
+        targets), and taken but not used with them."""
         data = ("x", "y") if targets else ("x",)
-        unknown = sorted(set(values) - set(self.names) - set(data))
-        missing = [k for k in (*self.names, *data) if k not in values]
+        arrays = (*self.names, *self.state_names)
+        unknown = sorted(set(values) - set(arrays) - set(data))
+        missing = [k for k in (*(self.names if targets else arrays), *data) if k not in values]
         if unknown or missing:
             raise ArgumentError(f"{'unknown' if unknown else 'missing'} argument "
                                 f"'{(unknown or missing)[0]}'; the arguments are: "
-                                f"{', '.join(self.names)}, {', '.join(data)}")
-        P = {k: np.asarray(values[k], dtype=np.float64) for k in self.names}
+                                f"{', '.join(arrays)}, {', '.join(data)}")
+        P = {k: np.asarray(values[k], dtype=np.float64) for k in arrays if k in values}
         X = np.asarray(values["x"], dtype=np.float64)
         if X.shape[1:] != self.stack.inputs:
             raise ArgumentError(f"inputs x must have shape (samples, "
@@ -174,9 +194,11 @@ class CompiledStack:
         return P, X, Y
 
     def forward(self, **values: Any) -> np.ndarray:
-        """The network's outputs (as after training) for parameters and inputs ``x``."""
+        """The network's outputs as after training, each sample on its own, for parameters,
+        state (``running_mean2, ...``: a trained ``result.params`` holds both) and inputs
+        ``x``."""
         P, X, _ = self._named(values, targets=False)
-        return self._forward(P, X, training=False)[0]
+        return self._forward(P, X, "eval")[0]
 
     def loss(self, **values: Any) -> float:
         return self.value_and_grad(**values)[0]
@@ -185,7 +207,8 @@ class CompiledStack:
         return self.value_and_grad(**values)[1]
 
     def value_and_grad(self, **values: Any) -> tuple[float, dict[str, np.ndarray]]:
-        """The loss and every gradient over ``x, y`` (dropout passing its input through)."""
+        """The loss and every gradient over ``x, y`` (dropout passing its input through,
+        batch norm on the batch's statistics, as derived; state is taken, not used)."""
         P, X, Y = self._named(values)
         return self._step(P, X, Y, training=False)  # type: ignore[arg-type]
 
@@ -208,7 +231,11 @@ class CompiledStack:
                   order: np.ndarray, batch_size: int, learning_rate: float,
                   work: Any = None) -> float:
         """One epoch of minibatch SGD in place over the samples in ``order``, with fresh
-        dropout masks each batch; the mean of the batch losses (each before its update)."""
+        dropout masks each batch and the state (put into ``params`` at its initial values
+        if it is not there) moved by each; the mean of the batch losses (each before its
+        update)."""
+        for name, value in self.stack.initial_state().items():
+            params.setdefault(name, value)
         total = 0.0
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]

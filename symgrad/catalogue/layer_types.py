@@ -36,8 +36,15 @@ The facets of an entry:
     extra inputs of ``forward`` besides ``x`` (dropout's ``mask``), each with a sampler
     ``draw(batch_shape, hyper, rng)`` used in training and by the layer checker.
 ``predict(x, params, **hyper)``
-    the output at inference where it differs from training (dropout: ``x``); ``None``
-    means ``forward``'s output.
+    the output at evaluation (``forward`` and ``predict`` after training) where it differs
+    from training (dropout: ``x``); ``None`` means ``forward``'s output. For a layer with
+    state, ``params`` holds the state's arrays too.
+``state``, ``init_state(shape, hyper)``, ``update_state(x, state, **hyper)``
+    the names of arrays the layer keeps besides its parameters (batch norm's
+    ``running_mean``, ``running_var``): no gradient, not updated by SGD, not counted as
+    parameters, but kept with them after training. ``init_state`` gives their starting
+    values, each training forward replaces them with ``update_state``'s for its batch
+    ``x``, and ``predict`` evaluates with them.
 ``sample_shape(inputs, hyper)``
     the per-sample input shape of a network of ``inputs`` inputs that starts with this
     layer, where it is not ``(inputs,)`` (the recurrent layer: ``(steps, inputs)``).
@@ -148,6 +155,9 @@ class LayerType:
     derivation: Callable[..., MatrixSteps]
     inputs: Mapping[str, Draw] = field(default_factory=dict)
     predict: Callable[..., np.ndarray] | None = None
+    state: tuple[str, ...] = ()
+    init_state: Callable[[Shape, Mapping[str, Any]], dict[str, np.ndarray]] | None = None
+    update_state: Callable[..., dict[str, np.ndarray]] | None = None
     sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
     input_grad_optional: bool = False
 

@@ -1,14 +1,25 @@
-"""Batch normalization (training mode) and dropout (inverted, the mask an input).
+"""Batch normalization and dropout (inverted, the mask an input).
 
 Both are derived from the adjoint ``sum_i dy_i y_i`` at a symbolic batch size ``N``
 (:mod:`.index_sums`) and lifted to matrix form over the batch; the NumPy kernels compute
 the forms the derivation ends with: batch norm's compact input gradient
 ``dx = gamma / (N sigma) (N dy - sum dy - xhat sum(dy xhat))``, its mean terms visible.
 
+Batch norm trains on the batch's statistics and keeps running ones, as PyTorch's
+``BatchNorm1d`` does: ``running_mean`` and ``running_var`` (state, not parameters) start
+at 0 and 1, and each training batch moves them by ``momentum`` towards its mean and
+unbiased variance; evaluation normalizes with them, so one sample's output depends on it.
+
 >>> x = np.arange(6.0).reshape(3, 2)
->>> y, cache = batchnorm_forward(x, {"gamma": np.ones(2), "beta": np.zeros(2)}, eps=0.0)
+>>> params = {"gamma": np.ones(2), "beta": np.zeros(2)}
+>>> y, cache = batchnorm_forward(x, params, eps=0.0)
 >>> np.round(y[:, 0], 6)
 array([-1.224745,  0.      ,  1.224745])
+>>> state = batchnorm_update_state(x, batchnorm_init_state((2,), {}), momentum=0.5)
+>>> state["running_mean"], state["running_var"]
+(array([1. , 1.5]), array([2.5, 2.5]))
+>>> batchnorm_predict(x[:1], {**params, **state}, eps=0.0)
+array([[-0.63245553, -0.31622777]])
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from .index_sums import lift, ones_t, sums_out
 from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type, vector_shape
 
 __all__ = ["BATCHNORM", "DROPOUT", "batchnorm_forward", "batchnorm_backward",
+           "batchnorm_init_state", "batchnorm_update_state", "batchnorm_predict",
            "dropout_forward", "dropout_backward"]
 
 _i, _j, _k = sp.symbols("i j k", integer=True)
@@ -32,14 +44,25 @@ _D = sp.Symbol("D", integer=True, positive=True)
 
 # -- batch normalization -----------------------------------------------------------------
 
-def batchnorm_forward(x: np.ndarray, params: Mapping[str, np.ndarray],
-                      eps: float = 1e-5) -> tuple[np.ndarray, Any]:
-    """``y = gamma xhat + beta`` with ``xhat = (x - mean) / sqrt(var + eps)``, the batch's
-    mean and (biased, 1/N) variance per feature (training mode)."""
-    gamma, beta = params["gamma"], params["beta"]
+def _check_batch(x: np.ndarray, gamma: np.ndarray) -> None:
     if x.ndim != 2 or x.shape[1] != gamma.shape[0]:
         raise ShapeError("batchnorm", x.shape, f"(N, {gamma.shape[0]}) to match gamma "
                          f"{gamma.shape}")
+
+
+def _check_momentum(momentum: float) -> float:
+    if not 0.0 <= momentum <= 1.0:
+        raise ArgumentError(f"layer 'batchnorm': momentum must be in [0, 1], got {momentum}")
+    return momentum
+
+
+def batchnorm_forward(x: np.ndarray, params: Mapping[str, np.ndarray],
+                      eps: float = 1e-5, momentum: float = 0.1) -> tuple[np.ndarray, Any]:
+    """``y = gamma xhat + beta`` with ``xhat = (x - mean) / sqrt(var + eps)``, the batch's
+    mean and (biased, 1/N) variance per feature (training mode; ``momentum`` is the
+    running statistics', :func:`batchnorm_update_state`)."""
+    gamma, beta = params["gamma"], params["beta"]
+    _check_batch(x, gamma)
     centred = x - np.add.reduce(x, axis=0) / len(x)
     inv = 1.0 / np.sqrt(np.add.reduce(centred * centred, axis=0) / len(x) + eps)
     xhat = centred * inv
@@ -56,7 +79,38 @@ def batchnorm_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
     return {"x": dx, "gamma": dgamma, "beta": dbeta}
 
 
-def batchnorm_derivation(eps: float = 1e-5) -> MatrixSteps:
+def batchnorm_init_state(shape: tuple[int, ...], hyper: Mapping[str, Any]
+                         ) -> dict[str, np.ndarray]:
+    """``running_mean`` 0 and ``running_var`` 1 per feature, as ``BatchNorm1d`` starts."""
+    return {"running_mean": np.zeros(shape), "running_var": np.ones(shape)}
+
+
+def batchnorm_update_state(x: np.ndarray, state: Mapping[str, np.ndarray],
+                           eps: float = 1e-5, momentum: float = 0.1) -> dict[str, np.ndarray]:
+    """``running = (1 - momentum) running + momentum batch``: the batch's mean and its
+    unbiased (1/(N-1)) variance per feature; a batch of one sample has no such variance."""
+    if len(x) < 2:
+        raise ArgumentError("layer 'batchnorm': a training batch of one sample has no "
+                            "variance for the running statistics; use batches of 2 or more")
+    mean = np.add.reduce(x, axis=0) / len(x)
+    centred = x - mean
+    var = np.add.reduce(centred * centred, axis=0) / (len(x) - 1)
+    keep = 1.0 - momentum
+    return {"running_mean": keep * state["running_mean"] + momentum * mean,
+            "running_var": keep * state["running_var"] + momentum * var}
+
+
+def batchnorm_predict(x: np.ndarray, params: Mapping[str, np.ndarray], eps: float = 1e-5,
+                      momentum: float = 0.1) -> np.ndarray:
+    """Evaluation: ``y = gamma (x - running_mean) / sqrt(running_var + eps) + beta``, each
+    sample on its own."""
+    gamma = params["gamma"]
+    _check_batch(x, gamma)
+    scale = gamma / np.sqrt(params["running_var"] + eps)
+    return (x - params["running_mean"]) * scale + params["beta"]
+
+
+def batchnorm_derivation(eps: float = 1e-5, momentum: float = 0.1) -> MatrixSteps:
     """Batch norm differentiated at symbolic ``N`` (one feature; every feature alike)."""
     x, dy, xhat, dx = (sp.IndexedBase(n) for n in ("x", "dy", "xhat", "dx"))
     gamma, beta, epsilon = sp.symbols("gamma beta epsilon", real=True)
@@ -92,14 +146,22 @@ def batchnorm_derivation(eps: float = 1e-5) -> MatrixSteps:
     return MatrixSteps("batchnorm", forward, backward, batch,
                        {"dy": dY, "xhat": Xhat, "gamma": g_row, "sigma": s_row},
                        {"N": N, "D": _D}, ("training mode: the batch's mean and biased (1/N) "
-                                           "variance; sigma = sqrt(var + eps)",))
+                                           "variance; sigma = sqrt(var + eps)",
+                                           "evaluation: the running mean and unbiased variance "
+                                           "(r <- (1 - momentum) r + momentum batch)"))
 
+
+_FEATURES = vector_shape("batchnorm", "one feature vector")
 
 BATCHNORM = register_layer_type(LayerType(
     name="batchnorm", title="batch normalization (training mode)", params=("gamma", "beta"),
-    hyper={"eps": 1e-5}, output_shape=vector_shape("batchnorm", "one feature vector"),
+    hyper={"eps": 1e-5, "momentum": 0.1},
+    output_shape=lambda shape, hyper: (_check_momentum(hyper["momentum"]),
+                                       _FEATURES(shape, hyper))[1],
     init=lambda shape, hyper, rng: {"gamma": np.ones(shape), "beta": np.zeros(shape)},
-    forward=batchnorm_forward, backward=batchnorm_backward, derivation=batchnorm_derivation))
+    forward=batchnorm_forward, backward=batchnorm_backward, derivation=batchnorm_derivation,
+    predict=batchnorm_predict, state=("running_mean", "running_var"),
+    init_state=batchnorm_init_state, update_state=batchnorm_update_state))
 
 
 # -- dropout ----------------------------------------------------------------------------

@@ -110,8 +110,10 @@ class StackDerivation:
         return self.stack.parameter_count
 
     def initial_parameters(self, seed: int = 0) -> dict:
-        """Seeded parameters, as :meth:`Stack.initial_arrays` draws them."""
-        return self.stack.initial_arrays(seed)
+        """What training starts from: seeded parameters, as :meth:`Stack.initial_arrays`
+        draws them, and the layer types' state (:meth:`Stack.initial_state`: batch norm's
+        running statistics, no gradient)."""
+        return {**self.stack.initial_arrays(seed), **self.stack.initial_state()}
 
     def _output_step(self) -> Step:
         """The gradient the loss sends into the last layer, over the batch."""
