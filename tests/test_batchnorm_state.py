@@ -5,14 +5,16 @@ parameter count."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from symgrad.backends.stack import CompiledStack
-from symgrad.catalogue import get_layer_type
+from symgrad.catalogue import get_layer_type, register_layer_type
 from symgrad.datasets import load_dataset
 from symgrad.derive.stack import derive_stack
-from symgrad.errors import ArgumentError
+from symgrad.errors import ArgumentError, SymgradError
 from symgrad.spec import parse_spec, read_spec
 from symgrad.train import train
 
@@ -163,3 +165,7 @@ def test_evaluation_needs_the_state_and_training_batches_of_two() -> None:
                               "variance for the running statistics; use batches of 2 or more")
     entry = get_layer_type("batchnorm")
     assert entry.state == ("running_mean", "running_var") and entry.hyper["momentum"] == 0.1
+    with pytest.raises(SymgradError) as exc:
+        register_layer_type(replace(entry, name="stateful", update_state=None))
+    assert str(exc.value) == ("layer type 'stateful' has state running_mean, running_var: "
+                              "give init_state, update_state and predict")

@@ -245,8 +245,8 @@ def test_unknown_layer_type_and_setting_list_the_known_ones() -> None:
     assert {"avgpool1d", "avgpool2d", "batchnorm", "conv1d", "conv2d", "dropout",
             "log_softmax", "rnn", "softmax"} <= set(LAYER_TYPES)
     with pytest.raises(UnknownNameError, match="unknown setting of layer type 'batchnorm' "
-                       "'momentum'; known: eps"):
-        get_layer_type("batchnorm").with_defaults({"momentum": 0.9})
+                       "'affine'; known: eps, momentum"):
+        get_layer_type("batchnorm").with_defaults({"affine": False})
 
 
 def test_every_entry_has_every_facet() -> None:
@@ -256,6 +256,9 @@ def test_every_entry_has_every_facet() -> None:
         assert steps.layer == name and steps.backward and set(steps.gradients) == {
             "x", *entry.params}
         assert all(st.text() and st.latex() for st in steps.forward + steps.backward)
+        if entry.state:  # its initial values, their update, an evaluation that reads them
+            assert entry.update_state is not None and entry.predict is not None
+            assert tuple(entry.init_state((3,), entry.hyper)) == entry.state
 
 
 def _indexed_value(expr: sp.Expr, arrays: dict[str, np.ndarray], free: tuple[sp.Symbol, ...],

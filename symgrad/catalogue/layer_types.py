@@ -275,9 +275,12 @@ LAYER_TYPES: LayerTypes = LayerTypes(DEFINED_IN)
 
 
 def register_layer_type(entry: LayerType) -> LayerType:
-    """Add a layer type; its name must be new."""
+    """Add a layer type; its name must be new, and state needs its three facets."""
     if entry.name in LAYER_TYPES:
         raise SymgradError(f"layer type '{entry.name}' is already in the catalogue")
+    if entry.state and None in (entry.init_state, entry.update_state, entry.predict):
+        raise SymgradError(f"layer type '{entry.name}' has state {', '.join(entry.state)}: "
+                           "give init_state, update_state and predict")
     LAYER_TYPES[entry.name] = entry
     return entry
 

@@ -114,7 +114,9 @@ class TrainingResult:
 
     @property
     def params(self) -> dict[str, Any]:
-        """The final parameters."""
+        """The final parameters; a stack's hold its layer types' state too (batch norm's
+        ``running_mean2, running_var2``: no gradient), so ``predict(**result.params, x=x)``
+        evaluates as after training."""
         return self.history[-1].params
 
     @property
