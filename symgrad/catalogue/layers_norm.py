@@ -147,8 +147,8 @@ def batchnorm_derivation(eps: float = 1e-5, momentum: float = 0.1) -> MatrixStep
                        {"dy": dY, "xhat": Xhat, "gamma": g_row, "sigma": s_row},
                        {"N": N, "D": _D}, ("training mode: the batch's mean and biased (1/N) "
                                            "variance; sigma = sqrt(var + eps)",
-                                           "evaluation: the running mean and unbiased variance "
-                                           "(r <- (1 - momentum) r + momentum batch)"))
+                                           "evaluation: running mean, unbiased variance: "
+                                           "r = (1 - momentum) r + momentum batch"))
 
 
 _FEATURES = vector_shape("batchnorm", "one feature vector")
