@@ -154,7 +154,7 @@ def batchnorm_derivation(eps: float = 1e-5, momentum: float = 0.1) -> MatrixStep
 _FEATURES = vector_shape("batchnorm", "one feature vector")
 
 BATCHNORM = register_layer_type(LayerType(
-    name="batchnorm", title="batch normalization (training mode)", params=("gamma", "beta"),
+    name="batchnorm", title="batch normalization", params=("gamma", "beta"),
     hyper={"eps": 1e-5, "momentum": 0.1},
     output_shape=lambda shape, hyper: (_check_momentum(hyper["momentum"]),
                                        _FEATURES(shape, hyper))[1],
