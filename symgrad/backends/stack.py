@@ -6,10 +6,10 @@ catalogue entry's ``forward`` and ``backward`` kernels, the forms its derivation
 The loss's gradient follows the derivation's output rule
 (:data:`symgrad.derive.stack.OUTPUT_RULES`).
 
-Three modes. Training (:meth:`sgd_epoch`) draws the extra inputs of layer
-types (dropout's mask, from a generator seeded once) and moves each layer's state (batch
-norm's running mean and variance, ``running_mean2, running_var2``: arrays kept in the
-parameters' dict, without gradient) with every batch. :meth:`value_and_grad`,
+Three modes. Training (:meth:`sgd_epoch`) draws the extra inputs of layer types (dropout's
+mask, from a generator seeded once) and moves each layer's state (batch norm's running
+mean and variance, ``running_mean2, running_var2``: arrays kept in the parameters' dict,
+without gradient) with every batch. :meth:`value_and_grad`,
 :meth:`loss` and :meth:`grad` check gradients at given parameters: nothing drawn (dropout
 passes its input through), batch norm on the batch's statistics as its derivation says,
 the state neither used nor moved. :meth:`forward` and :meth:`predict` evaluate the network
