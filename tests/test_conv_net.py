@@ -73,7 +73,7 @@ def test_the_spec_leaves_out_the_first_convolutions_input_gradient(bench: Module
     x, y, labels = data.x_train[:7], data.y_train[:7], data.labels_train[:7]
     start = bench.init_params(0)
     params = {"W1": start["W1"], "b1": start["b1"], "W5": start["W2"], "b5": start["b2"]}
-    (first, cache), *_ = compiled._forward(params, x, training=True)[1]
+    (first, cache), *_ = compiled._forward(params, x, "train")[1]
     assert sorted(first.entry.backward(np.ones((7, 16, 8, 8)), cache)) == ["W", "b"]
     loss, grads = compiled.value_and_grad(**params, x=x, y=y)
     net = bench.build_torch(start, torch.float64)
