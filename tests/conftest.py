@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -89,3 +91,13 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             write_report(content, folder / f"{spec.stem}.{fmt}")
         out[spec.stem] = folder
     return out
+
+
+def import_file(path: Path, name: str | None = None) -> ModuleType:
+    """The module in the file ``path`` (an exported module, a benchmark script), imported
+    under ``name`` (the file's stem unless given) and not put in ``sys.modules``."""
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

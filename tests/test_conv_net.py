@@ -5,7 +5,6 @@ convolution or pooling does not fit, refused by the command line in one line."""
 
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 import numpy as np
@@ -14,16 +13,13 @@ import pytest
 from symgrad.datasets import load_dataset
 from symgrad.spec import read_spec
 
-from .conftest import DERIVATIONS, ROOT, run_cli_here
+from .conftest import DERIVATIONS, ROOT, import_file, run_cli_here
 
 CNN = DERIVATIONS / "digits_cnn.toml"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_cnn", ROOT / "benchmarks" / "bench_cnn.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(ROOT / "benchmarks" / "bench_cnn.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from symgrad.compile import compile
 from symgrad.derive import derive
 from symgrad.network import load
 
-from .conftest import ROOT
+from .conftest import ROOT, import_file
 
 # Run in a child process in which ``import sympy`` fails, print every result bit for bit.
 _CHILD = r"""
@@ -110,9 +109,7 @@ def test_exported_module_is_readable(cli, tmp_path: Path) -> None:
 def test_exported_module_has_resolving_type_hints_all_and_numbers(cli, tmp_path: Path) -> None:
     target = tmp_path / "two_neuron_hints.py"
     assert cli("export", "derivations/two_neuron.toml", "-o", target).returncode == 0
-    spec = importlib.util.spec_from_file_location("two_neuron_hints", target)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module = import_file(target)
     assert module.__all__[:4] == ["forward", "loss", "grad", "value_and_grad"]
     for name in module.__all__:
         obj = getattr(module, name)

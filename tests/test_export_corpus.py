@@ -5,7 +5,6 @@ same per-sample gradients in PyTorch and JAX, finite, on 10**5 points over |z| <
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +17,7 @@ from symgrad.derive import derive
 from symgrad.export import module_source
 from symgrad.network import load
 
+from .conftest import import_file
 from .formula_corpus import ACTIVATIONS, LOSSES, Record, spec_of
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'torch')")
@@ -45,11 +45,7 @@ def _setup(record: Record, kind: str, folder: Path) -> tuple[CompiledNetwork, Mo
     for target in ("torch", "jax"):
         path = folder / f"{record.name}_{target}.py"
         path.write_text(module_source(f, str(spec), target))
-        loader = importlib.util.spec_from_file_location(path.stem, path)
-        assert loader is not None and loader.loader is not None
-        module = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(module)
-        modules.append(module)
+        modules.append(import_file(path))
     return f, modules[0], modules[1]
 
 

@@ -3,7 +3,6 @@ title or the spec's file name holds, and its docstring shows that text exactly."
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import string
 from pathlib import Path
@@ -15,7 +14,7 @@ from symgrad.derive import derive
 from symgrad.export import comment_text, docstring_literal
 from symgrad.network import load
 
-from .conftest import ONE_NEURON_TABLES, run_cli_here
+from .conftest import ONE_NEURON_TABLES, import_file, run_cli_here
 
 #: Titles that end a docstring, start an escape Python rejects (\x, \U, \N), or carry a
 #: control character (TOML's \u escapes give NUL, ESC and a carriage return).
@@ -40,14 +39,6 @@ def _spec(folder: Path, title: str, name: str = "net.toml") -> Path:
     return path
 
 
-def _import(path: Path) -> object:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("title", TITLES.values(), ids=TITLES.keys())
 def test_a_hostile_title_gives_an_importable_module_that_shows_it(tmp_path: Path,
                                                                   title: str) -> None:
@@ -55,7 +46,7 @@ def test_a_hostile_title_gives_an_importable_module_that_shows_it(tmp_path: Path
     target = tmp_path / "grads.py"
     result = run_cli_here("export", spec, "-o", target)
     assert result.returncode == 0, result.stderr
-    module = _import(target)
+    module = import_file(target)
     assert module.__doc__.startswith(f'Gradients of "{title}", exported by symgrad ')
     values = {"x": 1.0, "T": 0.3, "w": 0.5, "b": 0.1}
     expected = compile(derive(load(spec))).grad(**values)
@@ -70,7 +61,7 @@ def test_a_hostile_spec_file_name_gives_an_importable_module(tmp_path: Path) -> 
     spec = _spec(tmp_path, "plain", name)
     target = tmp_path / "grads.py"
     assert run_cli_here("export", spec, "-o", target).returncode == 0
-    module = _import(target)
+    module = import_file(target)
     assert f"from {spec}." in module.__doc__
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +26,8 @@ from symgrad.derive import derive
 from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import parse_spec
+
+from .conftest import import_file
 
 #: 2 inputs, 3 tanh units, 2 sigmoid outputs; the loss and penalty are each case's.
 SPEC = """
@@ -76,11 +77,7 @@ def _module(case: Case, target: str, folder: str) -> ModuleType:
     name = f"penalty_{case.id.replace('-', '_')}_{target}"
     path = Path(folder) / f"{name}.py"
     path.write_text(module_source(_compiled(case), f"{case.id}.toml", target))
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from symgrad.derive import derive
 from symgrad.export import TARGETS, module_source
 from symgrad.network import load
 
-from .conftest import ALL_SPECS, DERIVATIONS, ONE_NEURON_TABLES, run_cli_here
+from .conftest import ALL_SPECS, DERIVATIONS, ONE_NEURON_TABLES, import_file, run_cli_here
 from .test_export_hostile import TITLES
 
 #: Specs small enough for a finite-difference check of every argument.
@@ -41,11 +41,7 @@ def _module(stem: str, target: str, folder: str) -> ModuleType:
     """The exported module of spec ``stem`` for ``target``, written and imported."""
     path = Path(folder) / f"{stem}_{target}.py"
     path.write_text(module_source(_compiled(stem), f"derivations/{stem}.toml", target))
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(path)
 
 
 @pytest.fixture(scope="module")
@@ -257,10 +253,7 @@ def test_a_hostile_title_gives_an_importable_tensor_module(tmp_path: Path, title
     assert ast.get_docstring(tree, clean=False).startswith(f'Gradients of "{title}" for ')
     assert [type(node).__name__ for node in tree.body[:2]] == ["Expr", "ImportFrom"]
     if importlib.util.find_spec(target) is not None:
-        spec_ = importlib.util.spec_from_file_location("grads", out)
-        assert spec_ is not None and spec_.loader is not None
-        module = importlib.util.module_from_spec(spec_)
-        spec_.loader.exec_module(module)
+        module = import_file(out, "grads")
         assert module.PARAMETERS == ("w", "b")
     assert not list(tmp_path.rglob("CANARY")) and not Path("CANARY").exists()
 
