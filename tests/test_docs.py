@@ -23,7 +23,7 @@ for _module in ("sphinx", "myst_nb", "furo", "ipykernel"):
                                         "pip install -e '.[docs]'")
 
 import symgrad  # noqa: E402
-from symgrad.catalogue import ACTIVATIONS, LOSSES  # noqa: E402
+from symgrad.catalogue import ACTIVATIONS, LAYER_TYPES, LOSSES  # noqa: E402
 from symgrad.cli import COMMANDS, build_parser  # noqa: E402
 from symgrad.spec import FIELDS  # noqa: E402
 
@@ -73,6 +73,13 @@ def test_the_catalogue_page_has_a_section_and_a_plot_per_entry(site: Path) -> No
     # the build checked each derivative rule against its definition
     assert page.count("the derivative rule against the derivative of the definition") \
         == len(ACTIVATIONS)
+    for name in LAYER_TYPES:  # each layer type with its bounded settings
+        assert f'id="{make_id("layer-" + name)}"' in page, name
+    for name, value, bound in (("rate", "0.5", " (in [0, 1))"), ("momentum", "0.1", " (in [0, "
+                               "1])"), ("eps", "1e-05", " (a number &gt;= 0)"), ("units", "8",
+                               " (an integer &gt;= 1)"), ("sequence", "false", "")):
+        assert (f'<span class="pre">{name}</span> <span class="pre">=</span> '
+                f'<span class="pre">{value}</span></code>{bound}') in page, name
 
 
 def test_the_cli_page_lists_every_command_and_option(site: Path) -> None:

@@ -155,6 +155,10 @@ def test_bad_layers_name_the_field_and_what_is_wrong(tmp_path: Path) -> None:
                        'activation = "softmax" }]') == (
         f"{bad}:4: field 'network.layers[0]': layer 'batchnorm': momentum must be in [0, 1], "
         "got 1.5")
+    assert _spec_error(tmp_path, '[{ type = "rnn", units = 0, steps = 4 }, { units = 3, '
+                       'activation = "softmax" }]') == (
+        f"{bad}:4: field 'network.layers[0]': layer 'rnn': units must be an integer >= 1, "
+        "got 0")
     assert _spec_error(tmp_path, '[{ type = "dropout", rate = true }, { units = 3, '
                        'activation = "softmax" }]') == (
         f"{bad}:4: field 'network.layers[0]': layer 'dropout': setting 'rate' must be a "

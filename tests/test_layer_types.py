@@ -5,7 +5,7 @@ the derivations' exact forms; shapes that do not fit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -13,8 +13,8 @@ import pytest
 import sympy as sp
 
 from symgrad.catalogue import LAYER_TYPES, LayerType, get_layer_type
-from symgrad.catalogue.layer_types import N, evaluate
-from symgrad.errors import ArgumentError, ShapeError, UnknownNameError
+from symgrad.catalogue.layer_types import Bound, N, evaluate, register_layer_type
+from symgrad.errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 from symgrad.printing import matrix_text
 
 try:
@@ -234,7 +234,7 @@ def test_shapes_that_do_not_fit_name_both_shapes_and_the_layer() -> None:
                        r"fit; it needs \(2, 3\), the input's shape"):
         get_layer_type("dropout").forward(np.zeros((2, 3)), {}, rate=0.5, mask=np.ones((2, 2)))
     with pytest.raises(ArgumentError, match=r"rate must be in \[0, 1\), got 1.0"):
-        get_layer_type("dropout").output_shape((3,), {"rate": 1.0})
+        get_layer_type("dropout").with_defaults({"rate": 1.0})
 
 
 def test_unknown_layer_type_and_setting_list_the_known_ones() -> None:
@@ -247,6 +247,45 @@ def test_unknown_layer_type_and_setting_list_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match="unknown setting of layer type 'batchnorm' "
                        "'affine'; known: eps, momentum"):
         get_layer_type("batchnorm").with_defaults({"affine": False})
+
+
+@pytest.mark.parametrize("name, setting, value, message", [
+    ("dropout", "rate", 1.0, "rate must be in [0, 1), got 1.0"),
+    ("dropout", "rate", -0.1, "rate must be in [0, 1), got -0.1"),
+    ("dropout", "rate", float("nan"), "rate must be in [0, 1), got nan"),
+    ("batchnorm", "momentum", 1.5, "momentum must be in [0, 1], got 1.5"),
+    ("batchnorm", "eps", -1e-5, "eps must be a number >= 0, got -1e-05"),
+    ("rnn", "units", 0, "units must be an integer >= 1, got 0"),
+    ("rnn", "steps", -2, "steps must be an integer >= 0, got -2"),
+    ("conv1d", "in_channels", 0, "in_channels must be an integer >= 1, got 0"),
+])
+def test_settings_outside_their_bounds_name_the_layer_the_setting_and_the_interval(
+        name: str, setting: str, value: float, message: str) -> None:
+    entry = get_layer_type(name)
+    with pytest.raises(ArgumentError) as err:
+        entry.with_defaults({setting: value})
+    assert str(err.value) == f"layer '{name}': {message}"
+    assert entry.with_defaults({setting: entry.hyper[setting]})[setting] == entry.hyper[setting]
+
+
+def test_ends_of_the_bounds_are_in_or_out_as_written() -> None:
+    assert get_layer_type("dropout").with_defaults({"rate": 0.0})["rate"] == 0.0
+    assert get_layer_type("batchnorm").with_defaults({"momentum": 1, "eps": 0}) == {
+        "momentum": 1, "eps": 0}  # eps = 0 as torch allows: exact numbers for hand examples
+    assert get_layer_type("rnn").with_defaults({"units": 1, "steps": 0})["units"] == 1
+    assert Bound(0, 1, low_open=True).text(whole=False) == "in (0, 1]"
+    assert 0 not in Bound(0, 1, low_open=True) and 1 in Bound(0, 1, low_open=True)
+
+
+def test_a_bound_needs_a_setting_whose_default_lies_in_it() -> None:
+    base = get_layer_type("dropout")
+    for bounds in ({"rate": Bound(0.6, 1)}, {"p": Bound(0, 1)}):
+        with pytest.raises(SymgradError) as err:
+            register_layer_type(replace(base, name="dropout_bounded", bounds=bounds))
+        key = next(iter(bounds))
+        assert str(err.value) == (f"layer type 'dropout_bounded': bound of '{key}' needs a "
+                                  "setting of that name whose default lies in it")
+    assert "dropout_bounded" not in LAYER_TYPES
 
 
 def test_every_entry_has_every_facet() -> None:

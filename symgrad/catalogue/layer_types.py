@@ -17,6 +17,11 @@ The facets of an entry:
     the trainable parameters' names, e.g. ``("gamma", "beta")``.
 ``hyper``
     the hyperparameters with their defaults, e.g. ``{"eps": 1e-5}``; a spec may set them.
+``bounds``
+    the values a numeric hyperparameter may take, as a :class:`Bound` by name
+    (``{"rate": Bound(0, 1, high_open=True)}``): :meth:`LayerType.with_defaults` refuses
+    a value outside, in one line naming the layer, the setting and the interval, so the
+    kernels can trust what they are given.
 ``output_shape(shape, hyper)``
     the per-sample output shape for the per-sample input shape (``(D,)``, ``(T, D)``, ...);
     an input that does not fit raises :class:`~symgrad.errors.ShapeError` naming the layer
@@ -61,6 +66,7 @@ The facets of an entry:
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -71,7 +77,7 @@ from sympy import Expr, MatrixSymbol
 
 from ..errors import ArgumentError, ShapeError, SymgradError, UnknownNameError
 
-__all__ = ["LayerType", "Step", "MatrixSteps", "LAYER_TYPES", "LayerTypes", "DEFINED_IN",
+__all__ = ["LayerType", "Bound", "Step", "MatrixSteps", "LAYER_TYPES", "LayerTypes", "DEFINED_IN",
            "register_layer_type", "get_layer_type", "unregister_layer_type", "evaluate", "N",
            "vector_shape"]
 
@@ -141,6 +147,36 @@ class MatrixSteps:
 
 
 @dataclass(frozen=True)
+class Bound:
+    """The interval a numeric setting must lie in: ``low`` to ``high``, each end included
+    unless it is open. NaN lies in none.
+
+    >>> rate = Bound(0, 1, high_open=True)
+    >>> 0.5 in rate, 1.0 in rate, float("nan") in rate, rate.text(whole=False)
+    (True, False, False, 'in [0, 1)')
+    >>> Bound(1).text(whole=True), Bound(0, low_open=True).text(whole=False)
+    ('an integer >= 1', 'a number > 0')
+    """
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        return above and (value < self.high if self.high_open else value <= self.high)
+
+    def text(self, whole: bool) -> str:
+        """What the setting must be: ``in [0, 1)``, or ``an integer >= 1`` without a top."""
+        if self.high == math.inf:
+            kind = "an integer" if whole else "a number"
+            return f"{kind} {'>' if self.low_open else '>='} {self.low:g}"
+        return (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.high_open else ']'}")
+
+
+@dataclass(frozen=True)
 class LayerType:
     """A catalogue entry: every facet of one layer type (see the module docstring)."""
 
@@ -160,9 +196,17 @@ class LayerType:
     update_state: Callable[..., dict[str, np.ndarray]] | None = None
     sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
     input_grad_optional: bool = False
+    bounds: Mapping[str, Bound] = field(default_factory=dict)
 
     def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:
-        """The hyperparameters with defaults filled in; an unknown one is an error naming it."""
+        """The hyperparameters with defaults filled in; an unknown one, one of the wrong kind
+        or one outside its :class:`Bound` is an error naming it.
+
+        >>> get_layer_type("dropout").with_defaults({"rate": 1.5})
+        Traceback (most recent call last):
+        ...
+        symgrad.errors.ArgumentError: layer 'dropout': rate must be in [0, 1), got 1.5
+        """
         unknown = sorted(set(hyper) - set(self.hyper))
         if unknown:
             raise UnknownNameError(f"setting of layer type '{self.name}'", unknown[0],
@@ -175,6 +219,10 @@ class LayerType:
             if not fits:
                 raise ArgumentError(f"layer '{self.name}': setting '{key}' must be "
                                     f"{_KINDS[kind]}, got {value!r}")
+            bound = self.bounds.get(key)
+            if bound is not None and value not in bound:
+                raise ArgumentError(f"layer '{self.name}': {key} must be "
+                                    f"{bound.text(whole=kind is int)}, got {value!r}")
         return {**self.hyper, **hyper}
 
     def check_input(self, x: np.ndarray, shape: Shape, what: str = "input") -> None:
@@ -275,9 +323,14 @@ LAYER_TYPES: LayerTypes = LayerTypes(DEFINED_IN)
 
 
 def register_layer_type(entry: LayerType) -> LayerType:
-    """Add a layer type; its name must be new, and state needs its three facets."""
+    """Add a layer type; its name must be new, state needs its three facets, and each bound
+    belongs to a numeric setting whose default lies in it."""
     if entry.name in LAYER_TYPES:
         raise SymgradError(f"layer type '{entry.name}' is already in the catalogue")
+    for key, bound in entry.bounds.items():
+        if key not in entry.hyper or entry.hyper[key] not in bound:
+            raise SymgradError(f"layer type '{entry.name}': bound of '{key}' needs a "
+                               "setting of that name whose default lies in it")
     if entry.state and None in (entry.init_state, entry.update_state, entry.predict):
         raise SymgradError(f"layer type '{entry.name}' has state {', '.join(entry.state)}: "
                            "give init_state, update_state and predict")

@@ -28,11 +28,11 @@ import numpy as np
 import sympy as sp
 from sympy import HadamardProduct, KroneckerDelta, MatMul, MatrixSymbol, OneMatrix, Sum
 
-from ..errors import ArgumentError, ShapeError
+from ..errors import ShapeError
 from .conv import (conv_backward, conv_forward, conv_init, conv_output_shape, pool_backward,
                    pool_forward, pool_output_shape)
 from .activations import relu
-from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
+from .layer_types import N, Bound, LayerType, MatrixSteps, Step, register_layer_type
 
 __all__ = ["CONV1D", "CONV2D", "MAXPOOL1D", "MAXPOOL2D", "AVGPOOL1D", "AVGPOOL2D", "RELU",
            "FLATTEN",
@@ -261,9 +261,6 @@ def _image_shape(name: str, d: int, inputs: int, hyper: Mapping[str, Any]) -> tu
     input rows): ``in_channels`` channels of a signal (1-D) or of a square image (2-D), as
     the digits' 64 pixels are one 8x8 channel."""
     channels = hyper["in_channels"]
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-        raise ArgumentError(f"layer '{name}': in_channels must be an integer >= 1, got "
-                            f"{channels!r}")
     side = round((inputs / channels) ** (1 / d))
     if channels * side ** d != inputs:
         raise ShapeError(name, (inputs,), f"in_channels x {'L' if d == 1 else 'side x side'} "
@@ -283,6 +280,7 @@ def _conv_entry(d: int) -> LayerType:
         name=name, title=f"{d}-D convolution (cross-correlation, zero padding)",
         params=("W", "b"), hyper={"channels": 1, "kernel": 3, "stride": 1, "padding": 0,
                                   "in_channels": 1},
+        bounds={"in_channels": Bound(1)},
         output_shape=partial(_conv_shape, name, d), init=partial(_conv_init, name, d),
         forward=partial(_conv_layer_forward, layer=name), backward=_conv_layer_backward,
         derivation=partial(conv_derivation, d), input_grad_optional=True))

@@ -32,7 +32,8 @@ from sympy import MatMul, MatrixSymbol
 
 from ..errors import ArgumentError, ShapeError
 from .index_sums import lift, ones_t, sums_out
-from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type, vector_shape
+from .layer_types import (N, Bound, LayerType, MatrixSteps, Step, register_layer_type,
+                          vector_shape)
 
 __all__ = ["BATCHNORM", "DROPOUT", "batchnorm_forward", "batchnorm_backward",
            "batchnorm_init_state", "batchnorm_update_state", "batchnorm_predict",
@@ -48,12 +49,6 @@ def _check_batch(x: np.ndarray, gamma: np.ndarray) -> None:
     if x.ndim != 2 or x.shape[1] != gamma.shape[0]:
         raise ShapeError("batchnorm", x.shape, f"(N, {gamma.shape[0]}) to match gamma "
                          f"{gamma.shape}")
-
-
-def _check_momentum(momentum: float) -> float:
-    if not 0.0 <= momentum <= 1.0:
-        raise ArgumentError(f"layer 'batchnorm': momentum must be in [0, 1], got {momentum}")
-    return momentum
 
 
 def batchnorm_forward(x: np.ndarray, params: Mapping[str, np.ndarray],
@@ -151,13 +146,11 @@ def batchnorm_derivation(eps: float = 1e-5, momentum: float = 0.1) -> MatrixStep
                                            "r = (1 - momentum) r + momentum batch"))
 
 
-_FEATURES = vector_shape("batchnorm", "one feature vector")
-
 BATCHNORM = register_layer_type(LayerType(
     name="batchnorm", title="batch normalization", params=("gamma", "beta"),
     hyper={"eps": 1e-5, "momentum": 0.1},
-    output_shape=lambda shape, hyper: (_check_momentum(hyper["momentum"]),
-                                       _FEATURES(shape, hyper))[1],
+    bounds={"eps": Bound(0), "momentum": Bound(0, 1)},  # eps = 0 (as torch): exact examples
+    output_shape=vector_shape("batchnorm", "one feature vector"),
     init=lambda shape, hyper, rng: {"gamma": np.ones(shape), "beta": np.zeros(shape)},
     forward=batchnorm_forward, backward=batchnorm_backward, derivation=batchnorm_derivation,
     predict=batchnorm_predict, state=("running_mean", "running_var"),
@@ -165,12 +158,6 @@ BATCHNORM = register_layer_type(LayerType(
 
 
 # -- dropout ----------------------------------------------------------------------------
-
-def _check_rate(rate: float) -> float:
-    if not 0.0 <= rate < 1.0:
-        raise ArgumentError(f"layer 'dropout': rate must be in [0, 1), got {rate}")
-    return rate
-
 
 def dropout_forward(x: np.ndarray, params: Mapping[str, np.ndarray], rate: float = 0.5,
                     mask: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
@@ -180,7 +167,7 @@ def dropout_forward(x: np.ndarray, params: Mapping[str, np.ndarray], rate: float
         raise ArgumentError("layer 'dropout': the mask is an input; pass mask=")
     if mask.shape != x.shape:
         raise ShapeError("dropout", mask.shape, f"{x.shape}, the input's shape", "mask")
-    scaled = mask * (1.0 / (1.0 - _check_rate(rate)))
+    scaled = mask * (1.0 / (1.0 - rate))
     return x * scaled, scaled
 
 
@@ -192,7 +179,7 @@ def dropout_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
 def _draw_mask(shape: tuple[int, ...], hyper: Mapping[str, Any],
                rng: np.random.Generator) -> np.ndarray:
     """Each entry kept (1) with probability ``1 - rate``, else dropped (0)."""
-    return (rng.random(shape) >= _check_rate(hyper["rate"])).astype(float)
+    return (rng.random(shape) >= hyper["rate"]).astype(float)
 
 
 def dropout_derivation(rate: float = 0.5) -> MatrixSteps:
@@ -214,7 +201,7 @@ def dropout_derivation(rate: float = 0.5) -> MatrixSteps:
 
 DROPOUT = register_layer_type(LayerType(
     name="dropout", title="dropout (inverted)", params=(), hyper={"rate": 0.5},
-    output_shape=lambda shape, hyper: (_check_rate(hyper["rate"]), shape)[1],
+    bounds={"rate": Bound(0, 1, high_open=True)}, output_shape=lambda shape, hyper: shape,
     init=lambda shape, hyper, rng: {}, forward=dropout_forward, backward=dropout_backward,
     derivation=dropout_derivation, inputs={"mask": _draw_mask},
     predict=lambda x, params, **hyper: x))

@@ -26,7 +26,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, Trace
 from ..errors import ShapeError
 from .base import get_activation
 from .index_sums import sums_out
-from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
+from .layer_types import N, Bound, LayerType, MatrixSteps, Step, register_layer_type
 
 __all__ = ["RNN", "rnn_forward", "rnn_backward", "rnn_derivation"]
 
@@ -152,5 +152,6 @@ def rnn_derivation(units: int = 8, steps: int = 0, sequence: bool = False) -> Ma
 RNN = register_layer_type(LayerType(
     name="rnn", title="recurrent (Elman) layer, tanh, unrolled over T steps",
     params=("Wx", "Wh", "b"), hyper={"units": 8, "steps": 0, "sequence": False},
+    bounds={"units": Bound(1), "steps": Bound(0)},
     output_shape=_output_shape, init=_init, forward=rnn_forward, backward=rnn_backward,
     derivation=rnn_derivation, sample_shape=_sample_shape))

@@ -1,9 +1,10 @@
-"""The catalogue page, generated from :data:`symgrad.ACTIVATIONS` and
-:data:`symgrad.LOSSES`: one section per entry with its names, formula, derivative, range,
-convention at kinks and a small plot, all computed from the entry when the documentation
-is built.
+"""The catalogue page, generated from :data:`symgrad.ACTIVATIONS`, :data:`symgrad.LOSSES`
+and :data:`symgrad.catalogue.LAYER_TYPES`: one section per entry with its names, formula,
+derivative, range, convention at kinks and a small plot (a layer type: its parameters,
+settings with the values they may take, state, and the gradients of its derivation), all
+computed from the entry when the documentation is built.
 
-``{symgrad-catalogue} activations`` and ``{symgrad-catalogue} losses`` in a page.
+``{symgrad-catalogue} activations``, ``losses`` or ``layers`` in a page.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
 from symgrad.analysis.experiments import CHECK_POINTS, activation_check
-from symgrad.catalogue import ACTIVATIONS, LOSSES, Activation, Loss
+from symgrad.catalogue import ACTIVATIONS, LAYER_TYPES, LOSSES, Activation, LayerType, Loss
 from symgrad.numbers import evaluate
-from symgrad.printing import latex
+from symgrad.printing import latex, matrix_latex
 
 from . import nodes as n
 
@@ -119,8 +120,45 @@ def _loss(directive: SphinxDirective, loss: Loss) -> nodes.section:
     return section
 
 
+def _settings(entry: LayerType) -> nodes.Node | str:
+    """``rate = 0.5`` (in [0, 1)); ...: each setting's default and, where it is bounded,
+    what it may be."""
+    parts: list[nodes.Node] = []
+    for name, default in entry.hyper.items():
+        value = str(default).lower() if isinstance(default, bool) else default
+        bound = entry.bounds.get(name)
+        whole = isinstance(default, int) and not isinstance(default, bool)
+        parts += [nodes.Text("; ")] if parts else []
+        parts += [n.literal(f"{name} = {value}")]
+        parts += [nodes.Text(f" ({bound.text(whole=whole)})")] if bound is not None else []
+    return nodes.inline("", "", *parts) if parts else "none"
+
+
+def _layer_type(directive: SphinxDirective, entry: LayerType) -> nodes.section:
+    section = n.section(directive.state.document, f"{entry.name}: {entry.title}",
+                        f"layer-{entry.name}")
+    section += n.paragraph("In a spec: ", n.literal(f'{{ type = "{entry.name}" }}'), ".")
+    steps = entry.derivation()
+    gradients = r" \\ ".join(
+        rf"\frac{{\partial E}}{{\partial {latex(sp.Symbol(name))}}} &= {matrix_latex(expr)}"
+        for name, expr in steps.gradients.items())
+
+    def listed(texts: tuple[str, ...]) -> nodes.Node | str:
+        return nodes.inline("", "", *(nodes.Text(p) if isinstance(p, str) else p
+                                      for p in n.literals(texts))) if texts else "none"
+    rows: list[list[nodes.Node | str]] = [
+        ["parameters", listed(entry.params)],
+        ["settings (default)", _settings(entry)],
+        ["state", listed(entry.state)],
+        ["gradients", n.math(rf"\begin{{aligned}} {gradients} \end{{aligned}}")]]
+    rows += [["note", note] for note in steps.notes]
+    section += n.table(["facet", "value"], rows, [18, 82])
+    return section
+
+
 class CatalogueDirective(SphinxDirective):
-    """``{symgrad-catalogue} activations`` or ``losses``: one section per entry."""
+    """``{symgrad-catalogue} activations``, ``losses`` or ``layers``: one section per
+    entry."""
 
     required_arguments = 1
 
@@ -130,5 +168,7 @@ class CatalogueDirective(SphinxDirective):
             return [_activation(self, act) for act in ACTIVATIONS.values()]
         if kind == "losses":
             return [_loss(self, loss) for loss in LOSSES.values()]
-        raise self.error(f"symgrad-catalogue: expected 'activations' or 'losses', "
+        if kind == "layers":
+            return [_layer_type(self, LAYER_TYPES[name]) for name in sorted(LAYER_TYPES)]
+        raise self.error(f"symgrad-catalogue: expected 'activations', 'losses' or 'layers', "
                          f"got '{kind}'")
