@@ -17,7 +17,7 @@ array([[0.761594]])
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -28,7 +28,8 @@ from .base import get_activation
 from .index_sums import sums_out
 from .layer_types import N, LayerType, MatrixSteps, Step, register_layer_type
 
-__all__ = ["RNN", "RNNCache", "rnn_forward", "rnn_backward", "rnn_derivation"]
+__all__ = ["RNN", "RNNCache", "RNNLoops", "NUMPY_LOOPS", "rnn_forward", "rnn_backward",
+           "rnn_derivation"]
 
 _T, _H, _D = (sp.Symbol(n, integer=True, positive=True) for n in ("T", "H", "D"))
 _n, _t, _i, _j, _a, _c, _p, _q = sp.symbols("n t i j a c p q", integer=True)
@@ -59,6 +60,60 @@ def _init(shape: tuple[int, ...], hyper: Mapping[str, Any],
             "b": np.zeros(H)}
 
 
+def _numpy_recurrence(hs: np.ndarray, Wh: np.ndarray, h0: np.ndarray | None) -> None:
+    """``h_t = tanh(z_t + h_{t-1} W_h^T)`` in place of ``hs``'s ``z_t``, step by step: the
+    recurrent product on strided rows (BLAS takes them) into one ``(N, H)`` buffer."""
+    step = np.empty(hs.shape[::2])
+    for t in range(hs.shape[1]):
+        prev = hs[:, t - 1] if t else h0
+        if prev is None:
+            np.tanh(hs[:, t], out=hs[:, t])
+            continue
+        np.matmul(prev, Wh.T, out=step)
+        step += hs[:, t]
+        np.tanh(step, out=hs[:, t])
+
+
+def _numpy_deltas(dy: np.ndarray, hs: np.ndarray, Wh: np.ndarray, sequence: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The deltas ``(N, T, H)``, ``sum_{t >= 2} delta_t h_{t-1}^T``, ``sum_t delta_t`` and
+    ``delta_1 W_h``: one array turned into the slopes ``1 - h_t²``, then the deltas in
+    place; each sum one product."""
+    n, T, H = hs.shape
+    deltas = np.multiply(hs, hs)
+    np.subtract(1.0, deltas, out=deltas)
+    carried = np.zeros((n, H))  # delta_{t+1} W_h, plus dE_t/dh_t
+    for t in range(T - 1, -1, -1):
+        if sequence or t == T - 1:
+            carried += dy[:, t] if sequence else dy
+        delta = deltas[:, t]
+        np.multiply(carried, delta, out=delta)
+        np.matmul(delta, Wh, out=carried)
+    flat = deltas.reshape(n * T, H)
+    # the rows shifted by one pair each delta_t with h_{t-1}, and delta_1 with the sample
+    # before's h_T: zeroed for the product
+    first = deltas[:, 0].copy()
+    deltas[:, 0] = 0.0
+    dWh = flat[1:].T @ hs.reshape(n * T, H)[:-1]
+    deltas[:, 0] = first
+    return deltas, dWh, np.add.reduce(flat, axis=0), carried
+
+
+class RNNLoops(NamedTuple):
+    """The layer's steps, the rest being one product each: ``forward(hs, Wh, h0)`` turns
+    ``hs``'s ``z_t`` (``(N, T, H)``, float64) into ``h_t`` in place (``h0`` ``None``: zeros);
+    ``backward(dy, hs, Wh, sequence)`` gives the deltas, ``sum_{t >= 2} delta_t h_{t-1}^T``,
+    ``sum_t delta_t`` and ``delta_1 W_h``. NumPy's, or C's (:mod:`symgrad.native_rnn`)."""
+
+    name: str
+    forward: Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray, bool],
+                       tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+NUMPY_LOOPS = RNNLoops("numpy", _numpy_recurrence, _numpy_deltas)
+
+
 class RNNCache(NamedTuple):
     """What the backward pass needs: the input and every state, sample-major (the forward
     pass's own arrays, not copies: the caller keeps ``x`` as it was until ``backward``)."""
@@ -69,63 +124,46 @@ class RNNCache(NamedTuple):
     Wh: np.ndarray
     sequence: bool
     input_grad: bool  # False for a network's first layer: dE/dx is not needed
+    loops: RNNLoops
 
 
 def rnn_forward(x: np.ndarray, params: Mapping[str, np.ndarray], units: int = 8,
-                steps: int = 0, sequence: bool = False, input_grad: bool = True
-                ) -> tuple[np.ndarray, RNNCache]:
+                steps: int = 0, sequence: bool = False, input_grad: bool = True,
+                loops: RNNLoops = NUMPY_LOOPS) -> tuple[np.ndarray, RNNCache]:
     """Every ``h_t`` (``sequence``; a read-only view of the cache's states) or the last,
     for ``x`` of shape ``(N, T, D)``. With ``input_grad=False`` the backward pass leaves
-    out ``"x"`` (a first layer's).
+    out ``"x"`` (a first layer's); ``loops`` runs the steps.
 
-    Sample-major throughout, one array of states and one of ``(N, H)``: every step's
-    ``W_x x_t + b`` in one 2-D product over the ``N T`` rows of ``x``, then each step's
-    ``h_{t-1} W_h^T`` on strided rows (BLAS takes them). Fresh megabyte temporaries cost
-    more than the arithmetic here (page faults: a time-major copy of ``x`` and one array
-    per step's sum made the pass 2x slower at ``N = 256, T = 16, D = 64, H = 32``)."""
+    Sample-major throughout, one array of states: every step's ``W_x x_t + b`` in one 2-D
+    product over the ``N T`` rows of ``x``, turned into the states in place. Fresh
+    megabyte temporaries cost more than the arithmetic here (page faults: a time-major
+    copy of ``x`` and an array per step's sum made the pass 2x slower at ``N = 256,
+    T = 16, D = 64, H = 32``)."""
     Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
     if x.ndim != 3 or x.shape[2] != Wx.shape[1]:
         raise ShapeError("rnn", x.shape, f"(N, T, {Wx.shape[1]}) to match Wx {Wx.shape}")
     n, T, D = x.shape
-    H = Wh.shape[0]
-    hs = (x.reshape(n * T, D) @ Wx.T).reshape(n, T, H)  # z_t before the recurrent term
+    hs = (x.reshape(n * T, D) @ Wx.T).reshape(n, T, Wh.shape[0])  # z_t but W_h h_{t-1}
     hs += b
-    np.tanh(hs[:, 0], out=hs[:, 0])  # h_0 = 0
-    step = np.empty((n, H))
-    for t in range(1, T):
-        np.matmul(hs[:, t - 1], Wh.T, out=step)
-        step += hs[:, t]
-        np.tanh(step, out=hs[:, t])
+    loops.forward(hs, Wh, None)
     if sequence:
         out = hs.view()
         out.flags.writeable = False  # the cache's states: a change would spoil the gradient
     else:
         out = hs[:, T - 1].copy()
-    return out, RNNCache(x, hs, Wx, Wh, sequence, input_grad)
+    return out, RNNCache(x, hs, Wx, Wh, sequence, input_grad, loops)
 
 
 def rnn_backward(dy: np.ndarray, cache: RNNCache) -> dict[str, np.ndarray]:
     """Backpropagation through time: ``delta_t = (delta_{t+1} W_h + dE_t/dh_t) ⊙ (1 - h_t²)``
-    (rows are samples), the weight gradients summed over the steps in one product each."""
-    x, hs, Wx, Wh, sequence, input_grad = cache
+    (rows are samples), the weight gradients summed over the steps."""
+    x, hs, Wx, Wh, sequence, input_grad, loops = cache
     n, T, H = hs.shape
-    deltas = np.multiply(hs, hs)  # (N, T, H): the slopes 1 - h_t², then the deltas
-    np.subtract(1.0, deltas, out=deltas)
-    carried = np.zeros((n, H))  # delta_{t+1} W_h, plus dE_t/dh_t
-    for t in range(T - 1, -1, -1):
-        if sequence or t == T - 1:
-            carried += dy[:, t] if sequence else dy
-        delta = deltas[:, t]
-        np.multiply(carried, delta, out=delta)
-        np.matmul(delta, Wh, out=carried)
+    deltas, dWh, db, _ = loops.backward(dy, hs, Wh, sequence)
     flat = deltas.reshape(n * T, H)
-    grads = {"Wx": flat.T @ x.reshape(n * T, -1), "b": np.add.reduce(flat, axis=0)}
+    grads = {"Wx": flat.T @ x.reshape(n * T, -1), "Wh": dWh, "b": db}
     if input_grad:
         grads["x"] = (flat @ Wx).reshape(x.shape)
-    # dW_h sums delta_t h_{t-1}^T over t >= 2: the rows shifted by one pair each delta_t
-    # with h_{t-1}, and delta_1 (h_0 = 0) with the sample before's h_T, zeroed out
-    deltas[:, 0] = 0.0
-    grads["Wh"] = flat[1:].T @ hs.reshape(n * T, H)[:-1]
     return grads
 
 
