@@ -1,6 +1,7 @@
 """The recurrent (Elman) layer, unrolled over ``T`` steps, and backpropagation through time.
 
-``z_t = W_x x_t + W_h h_{t-1} + b``, ``h_t = tanh(z_t)``, ``h_0 = 0``, for a batch of
+``z_t = W_x x_t + W_h h_{t-1} + b``, ``h_t = tanh(z_t)``, ``h_0 = 0`` (or given: the
+kernels take ``h0`` and then give its gradient ``W_h^T delta_1``), for a batch of
 sequences ``x`` of shape ``(N, T, D)``; the output is every ``h_t`` (``sequence = true``,
 shape ``(N, T, H)``) or the last one (``(N, H)``). The derivation differentiates one step's
 adjoint ``tr(delta_t^T z_t)`` with SymPy's matrix calculus, and the adjoint over all steps
@@ -122,6 +123,7 @@ class RNNCache(NamedTuple):
     hs: np.ndarray  # h_1 ... h_T, (N, T, H); the output of a sequence, read-only
     Wx: np.ndarray
     Wh: np.ndarray
+    h0: np.ndarray | None  # None: zeros, and no gradient "h0"
     sequence: bool
     input_grad: bool  # False for a network's first layer: dE/dx is not needed
     loops: RNNLoops
@@ -129,10 +131,12 @@ class RNNCache(NamedTuple):
 
 def rnn_forward(x: np.ndarray, params: Mapping[str, np.ndarray], units: int = 8,
                 steps: int = 0, sequence: bool = False, input_grad: bool = True,
-                loops: RNNLoops = NUMPY_LOOPS) -> tuple[np.ndarray, RNNCache]:
+                h0: np.ndarray | None = None, loops: RNNLoops = NUMPY_LOOPS
+                ) -> tuple[np.ndarray, RNNCache]:
     """Every ``h_t`` (``sequence``; a read-only view of the cache's states) or the last,
-    for ``x`` of shape ``(N, T, D)``. With ``input_grad=False`` the backward pass leaves
-    out ``"x"`` (a first layer's); ``loops`` runs the steps.
+    for ``x`` of shape ``(N, T, D)``, from ``h0`` ``(N, H)`` (``None``: zeros). With
+    ``input_grad=False`` the backward pass leaves out ``"x"`` (a first layer's); with
+    ``h0`` given it adds ``"h0"``; ``loops`` runs the steps.
 
     Sample-major throughout, one array of states: every step's ``W_x x_t + b`` in one 2-D
     product over the ``N T`` rows of ``x``, turned into the states in place. Fresh
@@ -143,27 +147,34 @@ def rnn_forward(x: np.ndarray, params: Mapping[str, np.ndarray], units: int = 8,
     if x.ndim != 3 or x.shape[2] != Wx.shape[1]:
         raise ShapeError("rnn", x.shape, f"(N, T, {Wx.shape[1]}) to match Wx {Wx.shape}")
     n, T, D = x.shape
+    if h0 is not None and h0.shape != (n, Wh.shape[0]):
+        raise ShapeError("rnn", h0.shape, f"({n}, {Wh.shape[0]}), one state per sample",
+                         "initial state h0")
     hs = (x.reshape(n * T, D) @ Wx.T).reshape(n, T, Wh.shape[0])  # z_t but W_h h_{t-1}
     hs += b
-    loops.forward(hs, Wh, None)
+    loops.forward(hs, Wh, h0)
     if sequence:
         out = hs.view()
         out.flags.writeable = False  # the cache's states: a change would spoil the gradient
     else:
         out = hs[:, T - 1].copy()
-    return out, RNNCache(x, hs, Wx, Wh, sequence, input_grad, loops)
+    return out, RNNCache(x, hs, Wx, Wh, h0, sequence, input_grad, loops)
 
 
 def rnn_backward(dy: np.ndarray, cache: RNNCache) -> dict[str, np.ndarray]:
     """Backpropagation through time: ``delta_t = (delta_{t+1} W_h + dE_t/dh_t) ⊙ (1 - h_t²)``
-    (rows are samples), the weight gradients summed over the steps."""
-    x, hs, Wx, Wh, sequence, input_grad, loops = cache
+    (rows are samples), the weight gradients summed over the steps; ``"h0"``,
+    ``delta_1 W_h``, if the forward pass was given ``h0``."""
+    x, hs, Wx, Wh, h0, sequence, input_grad, loops = cache
     n, T, H = hs.shape
-    deltas, dWh, db, _ = loops.backward(dy, hs, Wh, sequence)
+    deltas, dWh, db, dh0 = loops.backward(dy, hs, Wh, sequence)
     flat = deltas.reshape(n * T, H)
     grads = {"Wx": flat.T @ x.reshape(n * T, -1), "Wh": dWh, "b": db}
     if input_grad:
         grads["x"] = (flat @ Wx).reshape(x.shape)
+    if h0 is not None:  # step 1's term of dW_h, delta_1 h_0^T
+        dWh += deltas[:, 0].T @ h0
+        grads["h0"] = dh0
     return grads
 
 
