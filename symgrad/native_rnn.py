@@ -45,10 +45,6 @@ MAX_UNITS = 256
 _POINTER, _INT = ctypes.c_void_p, ctypes.c_int64
 
 
-def _address(a: np.ndarray | None) -> int | None:
-    return None if a is None else a.ctypes.data
-
-
 @functools.cache
 def rnn_loops(units: int) -> RNNLoops:
     """The C loops for a layer of ``units`` units, built on first use (a
@@ -66,8 +62,9 @@ def rnn_loops(units: int) -> RNNLoops:
         if hs.dtype != np.float64 or not hs.flags.c_contiguous:
             return NUMPY_LOOPS.forward(hs, Wh, h0)
         WhT = np.ascontiguousarray(Wh.T, dtype=np.float64)
-        h0 = None if h0 is None else np.ascontiguousarray(h0, dtype=np.float64)
-        forward(hs.shape[0], hs.shape[1], hs.ctypes.data, WhT.ctypes.data, _address(h0))
+        start = None if h0 is None else np.ascontiguousarray(h0, dtype=np.float64)
+        forward(hs.shape[0], hs.shape[1], hs.ctypes.data, WhT.ctypes.data,
+                None if start is None else start.ctypes.data)
 
     def deltas(dy: np.ndarray, hs: np.ndarray, Wh: np.ndarray, sequence: bool
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

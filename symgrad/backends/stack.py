@@ -48,6 +48,7 @@ Params = dict[str, np.ndarray]
 Mode = Literal["train", "check", "eval"]
 Cache = tuple[StackLayer, Any]
 
+
 def _rnn_loops(hyper: Mapping[str, Any]) -> dict[str, Any]:
     from ..native_rnn import forward_arguments  # a stack without rnn does not load rnn's module
 
