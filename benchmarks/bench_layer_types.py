@@ -1,6 +1,8 @@
 """Layer types: seconds to derive each one symbolically (target < 2 s each), and one
 forward + backward pass of its NumPy kernels against PyTorch CPU autograd (float64, one
-thread), as a ratio (below 1: symgrad is faster).
+thread), as a ratio (below 1: symgrad is faster). The recurrent layer has a second row:
+its steps on the C loops (symgrad.native_rnn) that ``symgrad train`` runs when a C
+compiler is found (it needs one).
 
     python benchmarks/bench_layer_types.py
 """
@@ -20,6 +22,7 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 from symgrad.catalogue import LAYER_TYPES, get_layer_type  # noqa: E402
+from symgrad.native_rnn import rnn_loops  # noqa: E402
 
 try:
     import torch
@@ -65,30 +68,38 @@ def _torch_pass(name: str, x: np.ndarray, params: dict[str, np.ndarray], hyper: 
     return run
 
 
+def _row(name: str, label: str, rng: np.random.Generator, derive: float,
+         extra: dict[str, Any]) -> None:
+    """One line: a forward + backward pass of layer type ``name`` (its forward given the
+    ``extra`` arguments), and PyTorch's where it has the layer."""
+    entry = get_layer_type(name)
+    sample = (T, D) if name == "rnn" else MAPS.get(name, (D,))
+    hyper = entry.with_defaults({"units": H, "steps": T} if name == "rnn" else {})
+    x = rng.normal(size=(N,) + sample)
+    params = entry.init(sample, hyper, rng)
+    hyper.update({k: draw(x.shape, hyper, rng) for k, draw in entry.inputs.items()})
+    dy = rng.normal(size=(N,) + entry.output_shape(sample, hyper))
+    ours = _best(lambda: entry.backward(dy, entry.forward(x, params, **hyper, **extra)[1]))
+    if torch is None or name not in ("batchnorm", "dropout", "softmax", "log_softmax", "rnn"):
+        print(f"{label:<12} {derive:>9.3f} {ours * 1e3:>9.3f}")
+        return
+    theirs = _best(_torch_pass(name, x, params, hyper, dy))
+    print(f"{label:<12} {derive:>9.3f} {ours * 1e3:>9.3f} {theirs * 1e3:>9.3f} "
+          f"{ours / theirs:>6.2f}")
+
+
 def main() -> None:
     torch is not None and torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     print(f"{'layer':<12} {'derive s':>9} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}"
           f"   (N = {N}, D = {D}; rnn T = {T}, H = {H})")
     for name in sorted(LAYER_TYPES):
-        entry = get_layer_type(name)
         start = time.perf_counter()
-        entry.derivation()
+        get_layer_type(name).derivation()
         derive = time.perf_counter() - start
-        sample = (T, D) if name == "rnn" else MAPS.get(name, (D,))
-        hyper = entry.with_defaults({"units": H, "steps": T} if name == "rnn" else {})
-        x = rng.normal(size=(N,) + sample)
-        params = entry.init(sample, hyper, rng)
-        hyper.update({k: draw(x.shape, hyper, rng) for k, draw in entry.inputs.items()})
-        dy = rng.normal(size=(N,) + entry.output_shape(sample, hyper))
-        ours = _best(lambda: entry.backward(dy, entry.forward(x, params, **hyper)[1]))
-        if torch is None or name not in ("batchnorm", "dropout", "softmax", "log_softmax",
-                                         "rnn"):
-            print(f"{name:<12} {derive:>9.3f} {ours * 1e3:>9.3f}")
-            continue
-        theirs = _best(_torch_pass(name, x, params, hyper, dy))
-        print(f"{name:<12} {derive:>9.3f} {ours * 1e3:>9.3f} {theirs * 1e3:>9.3f} "
-              f"{ours / theirs:>6.2f}")
+        _row(name, name, rng, derive, {})
+        if name == "rnn":  # the C loops symgrad train's stack runs when a compiler is found
+            _row(name, "rnn C loops", rng, derive, {"loops": rnn_loops(H)})
 
 
 if __name__ == "__main__":

@@ -156,14 +156,15 @@ def threads() -> int:
 
 
 @functools.cache
-def _template() -> Any:
-    """The C template (Jinja is imported on first use: ``import symgrad`` stays quick)."""
+def _template(name: str = "fused_loop.c.j2") -> Any:
+    """A C template of ``symgrad/templates`` (Jinja is imported on first use: ``import
+    symgrad`` stays quick)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.PackageLoader("symgrad", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
-    return env.get_template("fused_loop.c.j2")
+    return env.get_template(name)
 
 
 # -- the cache: what it trusts ------------------------------------------------------------------

@@ -144,6 +144,55 @@ def test_symgrad_values_equal_torch_autograd(key: tuple[str, str]) -> None:
                                    rtol=1e-12, atol=1e-13 * scale, err_msg=name)
 
 
+@pytest.mark.parametrize("layer", ["rnn", "rnn_step"])
+def test_bptt_with_every_switch_off_is_the_catalogues_rnn(layer: str) -> None:
+    """The step-by-step model of the mistakes, no mistake switched on, gives the values of
+    the catalogue's layer type, which are the conventions' reference."""
+    from symgrad.check.layer_calls_rnn import bptt, catalogue_rnn
+
+    conv = get_convention(layer)
+    a = conv.make({**conv.dims, "N": 6}, conv.hyper, np.random.default_rng(11))
+    mine, model = catalogue_rnn(a), bptt(a)
+    assert sorted(mine) == sorted(model) == ["dWh", "dWx", "db", "dh0", "dx", "out"]
+    for name, want in model.items():
+        np.testing.assert_allclose(mine[name], want, rtol=1e-12,
+                                   atol=1e-12 * np.abs(want).max(), err_msg=name)
+
+
+def test_the_catalogues_dh0_is_torch_rnns_h0_gradient() -> None:
+    """torch.nn.RNN (tanh, batch first) with the catalogue's weights and a zero second
+    bias, from h0: the gradient of sum(out * dout) in h0, and in every weight."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from symgrad.catalogue import get_layer_type
+
+    rng = np.random.default_rng(12)
+    n, T, D, H = 5, 6, 3, 4
+    x, h0, dout = (rng.standard_normal(s) for s in ((n, T, D), (n, H), (n, T, H)))
+    p = {"Wx": rng.standard_normal((H, D)) / 2, "Wh": rng.standard_normal((H, H)) / 2,
+         "b": rng.standard_normal(H)}
+    entry = get_layer_type("rnn")
+    out, cache = entry.forward(x, p, units=H, steps=T, sequence=True, h0=h0)
+    mine = entry.backward(dout, cache)
+    rnn = torch.nn.RNN(D, H, batch_first=True, dtype=torch.float64)
+    t = {"weight_ih_l0": torch.tensor(p["Wx"], requires_grad=True),
+         "weight_hh_l0": torch.tensor(p["Wh"], requires_grad=True),
+         "bias_ih_l0": torch.tensor(p["b"], requires_grad=True),
+         "bias_hh_l0": torch.zeros(H, dtype=torch.float64)}
+    th0 = torch.tensor(h0[None], requires_grad=True)  # (layers, N, H)
+    tx = torch.tensor(x, requires_grad=True)
+    theirs, _ = torch.func.functional_call(rnn, t, (tx, th0))
+    (theirs * torch.tensor(dout)).sum().backward()
+    for name, got, want in (("out", out, theirs.detach()), ("h0", mine["h0"], th0.grad[0]),
+                            ("x", mine["x"], tx.grad), ("Wx", mine["Wx"], t["weight_ih_l0"].grad),
+                            ("Wh", mine["Wh"], t["weight_hh_l0"].grad),
+                            ("b", mine["b"], t["bias_ih_l0"].grad)):
+        want = want.numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(want).max(),
+                                   err_msg=name)
+    assert "h0" not in entry.backward(dout, entry.forward(x, p, units=H, steps=T,
+                                                          sequence=True)[1])
+
+
 # -- bad input -------------------------------------------------------------------------
 
 def test_the_users_exception_is_theirs_and_the_message_names_the_call() -> None:

@@ -242,3 +242,22 @@ def test_a_notebook_displays_a_compiled_stack_as_a_table() -> None:
     assert repr(c) == "CompiledStack(8x1 -> rnn -> 9 softmax; loss cce)"
     params = c.derivation.initial_parameters(0)
     assert c.forward(**params, x=np.zeros((2, 8, 1))).shape == (2, 9)
+
+
+def test_a_first_rnn_leaves_out_its_input_gradient() -> None:
+    """The stack tells a first recurrent layer that nobody needs dE/dx: its backward
+    returns only the weights' gradients, equal to those of the full pass (on the same
+    loops: C's where a compiler is found)."""
+    c = CompiledStack(derive_stack(RNN_SPEC))
+    params = c.derivation.initial_parameters(0)
+    x = np.random.default_rng(1).integers(0, 2, (5, 8, 1)).astype(float)
+    (first, cache), _ = c._forward(params, x, "train")[1]
+    dy = np.random.default_rng(2).normal(size=(5, 16))
+    skipped = first.entry.backward(dy, cache)
+    assert sorted(skipped) == ["Wh", "Wx", "b"]
+    own = {k: params[v] for k, v in first.parameter_names.items()}
+    full = first.entry.backward(dy, first.entry.forward(x, own, **first.hyper,
+                                                      loops=cache.loops)[1])
+    assert sorted(full) == ["Wh", "Wx", "b", "x"]
+    for k, v in skipped.items():
+        np.testing.assert_array_equal(v, full[k])

@@ -372,3 +372,27 @@ def test_rnn_shapes_that_do_not_fit() -> None:
                        r"fit; it needs \(N, T, 3\) to match Wx \(4, 3\)"):
         rnn.forward(np.zeros((2, 5, 2)), rnn.init((5, 3), hyper, np.random.default_rng(0)),
                     **hyper)
+
+
+def test_rnn_sequence_output_is_the_read_only_states() -> None:
+    """The output of every step is the cache's array of states (no copy), read-only: a
+    change to it would spoil the backward pass."""
+    rnn = get_layer_type("rnn")
+    hyper = rnn.with_defaults({"units": 4, "steps": 5, "sequence": True})
+    params = rnn.init((5, 3), hyper, np.random.default_rng(0))
+    y, cache = rnn.forward(np.ones((2, 5, 3)), params, **hyper)
+    assert y.shape == (2, 5, 4) and np.shares_memory(y, cache.hs)
+    with pytest.raises(ValueError, match="read-only"):
+        y[0, 0, 0] = 1.0
+    last, _ = rnn.forward(np.ones((2, 5, 3)), params, **{**hyper, "sequence": False})
+    np.testing.assert_array_equal(last, y[:, -1])
+
+
+def test_rnn_h0_of_another_shape_is_named() -> None:
+    rnn = get_layer_type("rnn")
+    hyper = rnn.with_defaults({"units": 4, "steps": 5})
+    params = rnn.init((5, 3), hyper, np.random.default_rng(0))
+    with pytest.raises(ShapeError) as err:
+        rnn.forward(np.ones((2, 5, 3)), params, **hyper, h0=np.zeros((2, 3)))
+    assert str(err.value) == ("layer 'rnn': initial state h0 of shape (2, 3) does not fit; "
+                              "it needs (2, 4), one state per sample")

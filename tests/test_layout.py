@@ -27,6 +27,7 @@ RANK = {
     "printers_numeric": 3, "printers_tensor": 4, "runtime": 0, "chunked": 0.2, "kernel": 0.1, "compile": 5, "export": 6,  # runtime: NumPy only
     "kernel_terms": 4.5,  # a kernel's terms beyond delta * input (penalty, data), for compile
     "native": 4,  # fused C loops of printed assignments, used by compile (5)
+    "native_rnn": 4.1,  # the recurrent layer's steps as C loops (native's machinery), for backends (6)
     "check": 6, "testing": 7,
     # the safe parser of maths knows the catalogue's names only; spec formulas use it
     "check.tables": 2.1, "check.lexer": 2.1, "check.parse": 2.1,

@@ -16,6 +16,9 @@ the state neither used nor moved. :meth:`forward` and :meth:`predict` evaluate t
 as after training, one sample as well as many: every layer type's ``predict``, batch norm
 with its running statistics, which they need as arguments.
 
+A layer type with C loops (:data:`NATIVE`: the recurrent layer's steps) runs them when a
+C compiler is found (``native=False``: NumPy's everywhere); without one, NumPy's.
+
 >>> from symgrad.derive.stack import derive_stack
 >>> c = CompiledStack(derive_stack("derivations/digits_batchnorm.toml"))
 >>> params = c.derivation.initial_parameters(0)
@@ -26,6 +29,7 @@ with its running statistics, which they need as arguments.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
@@ -33,16 +37,42 @@ import numpy as np
 from ..compile import activation_kernel, numpy_kernel
 from ..derive.matrix import _unit_symbols
 from ..derive.stack import StackDerivation
-from ..errors import ArgumentError
+from ..errors import ArgumentError, CompileError, MissingDependencyError
 from ..stack import StackLayer
 from .minibatch import layer_level_html
 
-__all__ = ["CompiledStack"]
+__all__ = ["CompiledStack", "NATIVE"]
 
 Params = dict[str, np.ndarray]
 #: ``train`` (sgd_epoch), ``check`` (value_and_grad at given parameters), ``eval`` (forward).
 Mode = Literal["train", "check", "eval"]
 Cache = tuple[StackLayer, Any]
+
+
+def _rnn_loops(hyper: Mapping[str, Any]) -> dict[str, Any]:
+    from ..native_rnn import forward_arguments  # a stack without rnn does not load rnn's module
+
+    return forward_arguments(hyper)
+
+
+#: Layer types with C loops: the extra arguments of their forward kernel that use them,
+#: from their settings (built on first use; no compiler: MissingDependencyError).
+NATIVE: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {"rnn": _rnn_loops}
+
+
+def _native(s: StackLayer) -> dict[str, Any]:
+    """The C loops' arguments for layer ``s``, or none: no loops for its type, no C
+    compiler, or a compiler that failed (a warning: NumPy's kernels are used)."""
+    arguments = NATIVE.get(s.entry.name) if s.entry is not None else None
+    if arguments is None:
+        return {}
+    try:
+        return arguments(s.hyper)
+    except MissingDependencyError:
+        return {}
+    except CompileError as exc:
+        warnings.warn(f"layer {s.index} ({s.entry.name}) runs on NumPy: {exc}", stacklevel=3)
+        return {}
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -57,7 +87,7 @@ class CompiledStack:
     :class:`symgrad.backends.minibatch.CompiledLayers`."""
 
     def __init__(self, derivation: StackDerivation, batch_size: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, native: bool = True) -> None:
         self.derivation = derivation
         self.stack = derivation.stack
         self.mean = derivation.loss.reduction == "mean"
@@ -75,8 +105,9 @@ class CompiledStack:
         # a layer type that can leave it out is told so (a first convolution: a third of
         # its backward pass)
         self._first = self.stack.layers[0].index
-        self._hyper = {s.index: {**s.hyper, "input_grad": False}
-                       if s.index == self._first and s.entry.input_grad_optional else s.hyper
+        self._hyper = {s.index: {**s.hyper, **(_native(s) if native else {}),
+                                 **({"input_grad": False} if s.index == self._first
+                                    and s.entry.input_grad_optional else {})}
                        for s in self.stack.layers if s.entry is not None}
 
     # -- one layer -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The recurrent (Elman) layer, unrolled over ``T`` steps, and backpropagation through time.
 
-``z_t = W_x x_t + W_h h_{t-1} + b``, ``h_t = tanh(z_t)``, ``h_0 = 0``, for a batch of
+``z_t = W_x x_t + W_h h_{t-1} + b``, ``h_t = tanh(z_t)``, ``h_0 = 0`` (or given: the
+kernels take ``h0`` and then give its gradient ``W_h^T delta_1``), for a batch of
 sequences ``x`` of shape ``(N, T, D)``; the output is every ``h_t`` (``sequence = true``,
 shape ``(N, T, H)``) or the last one (``(N, H)``). The derivation differentiates one step's
 adjoint ``tr(delta_t^T z_t)`` with SymPy's matrix calculus, and the adjoint over all steps
@@ -17,7 +18,7 @@ array([[0.761594]])
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -28,7 +29,8 @@ from .base import get_activation
 from .index_sums import sums_out
 from .layer_types import N, Bound, LayerType, MatrixSteps, Step, register_layer_type
 
-__all__ = ["RNN", "rnn_forward", "rnn_backward", "rnn_derivation"]
+__all__ = ["RNN", "RNNCache", "RNNLoops", "NUMPY_LOOPS", "rnn_forward", "rnn_backward",
+           "rnn_derivation"]
 
 _T, _H, _D = (sp.Symbol(n, integer=True, positive=True) for n in ("T", "H", "D"))
 _n, _t, _i, _j, _a, _c, _p, _q = sp.symbols("n t i j a c p q", integer=True)
@@ -59,40 +61,121 @@ def _init(shape: tuple[int, ...], hyper: Mapping[str, Any],
             "b": np.zeros(H)}
 
 
+def _numpy_recurrence(hs: np.ndarray, Wh: np.ndarray, h0: np.ndarray | None) -> None:
+    """``h_t = tanh(z_t + h_{t-1} W_h^T)`` in place of ``hs``'s ``z_t``, step by step: the
+    recurrent product on strided rows (BLAS takes them) into one ``(N, H)`` buffer."""
+    step = np.empty(hs.shape[::2])
+    for t in range(hs.shape[1]):
+        prev = hs[:, t - 1] if t else h0
+        if prev is None:
+            np.tanh(hs[:, t], out=hs[:, t])
+            continue
+        np.matmul(prev, Wh.T, out=step)
+        step += hs[:, t]
+        np.tanh(step, out=hs[:, t])
+
+
+def _numpy_deltas(dy: np.ndarray, hs: np.ndarray, Wh: np.ndarray, sequence: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The deltas ``(N, T, H)``, ``sum_{t >= 2} delta_t h_{t-1}^T``, ``sum_t delta_t`` and
+    ``delta_1 W_h``: one array turned into the slopes ``1 - h_t²``, then the deltas in
+    place; each sum one product."""
+    n, T, H = hs.shape
+    deltas = np.multiply(hs, hs)
+    np.subtract(1.0, deltas, out=deltas)
+    carried = np.zeros((n, H))  # delta_{t+1} W_h, plus dE_t/dh_t
+    for t in range(T - 1, -1, -1):
+        if sequence or t == T - 1:
+            carried += dy[:, t] if sequence else dy
+        delta = deltas[:, t]
+        np.multiply(carried, delta, out=delta)
+        np.matmul(delta, Wh, out=carried)
+    flat = deltas.reshape(n * T, H)
+    # the rows shifted by one pair each delta_t with h_{t-1}, and delta_1 with the sample
+    # before's h_T: zeroed for the product
+    first = deltas[:, 0].copy()
+    deltas[:, 0] = 0.0
+    dWh = flat[1:].T @ hs.reshape(n * T, H)[:-1]
+    deltas[:, 0] = first
+    return deltas, dWh, np.add.reduce(flat, axis=0), carried
+
+
+class RNNLoops(NamedTuple):
+    """The layer's steps, the rest being one product each: ``forward(hs, Wh, h0)`` turns
+    ``hs``'s ``z_t`` (``(N, T, H)``, float64) into ``h_t`` in place (``h0`` ``None``: zeros);
+    ``backward(dy, hs, Wh, sequence)`` gives the deltas, ``sum_{t >= 2} delta_t h_{t-1}^T``,
+    ``sum_t delta_t`` and ``delta_1 W_h``. NumPy's, or C's (:mod:`symgrad.native_rnn`)."""
+
+    name: str
+    forward: Callable[[np.ndarray, np.ndarray, np.ndarray | None], None]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray, bool],
+                       tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+NUMPY_LOOPS = RNNLoops("numpy", _numpy_recurrence, _numpy_deltas)
+
+
+class RNNCache(NamedTuple):
+    """What the backward pass needs: the input and every state, sample-major (the forward
+    pass's own arrays, not copies: the caller keeps ``x`` as it was until ``backward``)."""
+
+    x: np.ndarray  # (N, T, D)
+    hs: np.ndarray  # h_1 ... h_T, (N, T, H); the output of a sequence, read-only
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h0: np.ndarray | None  # None: zeros, and no gradient "h0"
+    sequence: bool
+    input_grad: bool  # False for a network's first layer: dE/dx is not needed
+    loops: RNNLoops
+
+
 def rnn_forward(x: np.ndarray, params: Mapping[str, np.ndarray], units: int = 8,
-                steps: int = 0, sequence: bool = False) -> tuple[np.ndarray, Any]:
-    """Every ``h_t`` (``sequence``) or the last, for ``x`` of shape ``(N, T, D)``."""
+                steps: int = 0, sequence: bool = False, input_grad: bool = True,
+                h0: np.ndarray | None = None, loops: RNNLoops = NUMPY_LOOPS
+                ) -> tuple[np.ndarray, RNNCache]:
+    """Every ``h_t`` (``sequence``; a read-only view of the cache's states) or the last,
+    for ``x`` of shape ``(N, T, D)``, from ``h0`` ``(N, H)`` (``None``: zeros). With
+    ``input_grad=False`` the backward pass leaves out ``"x"`` (a first layer's); with
+    ``h0`` given it adds ``"h0"``; ``loops`` runs the steps.
+
+    Sample-major throughout, one array of states: every step's ``W_x x_t + b`` in one 2-D
+    product over the ``N T`` rows of ``x``, turned into the states in place. Fresh
+    megabyte temporaries cost more than the arithmetic here (page faults: a time-major
+    copy of ``x`` and an array per step's sum made the pass 2x slower at ``N = 256,
+    T = 16, D = 64, H = 32``)."""
     Wx, Wh, b = params["Wx"], params["Wh"], params["b"]
     if x.ndim != 3 or x.shape[2] != Wx.shape[1]:
         raise ShapeError("rnn", x.shape, f"(N, T, {Wx.shape[1]}) to match Wx {Wx.shape}")
     n, T, D = x.shape
-    H = Wh.shape[0]
-    # time-major, every step's W_x x_t + b in one 2-D product (a 3-D matmul loops over
-    # the samples: 6x slower than PyTorch at N = 256, T = 16, H = 32)
-    xs = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * n, D)
-    inputs = (xs @ Wx.T + b).reshape(T, n, H)
-    hs = np.zeros((T + 1, n, H))
-    for t in range(T):
-        np.tanh(inputs[t] + hs[t] @ Wh.T, out=hs[t + 1])
-    out = hs[1:].transpose(1, 0, 2).copy() if sequence else hs[T].copy()
-    return out, (xs, hs, Wx, Wh, sequence)
+    if h0 is not None and h0.shape != (n, Wh.shape[0]):
+        raise ShapeError("rnn", h0.shape, f"({n}, {Wh.shape[0]}), one state per sample",
+                         "initial state h0")
+    hs = (x.reshape(n * T, D) @ Wx.T).reshape(n, T, Wh.shape[0])  # z_t but W_h h_{t-1}
+    hs += b
+    loops.forward(hs, Wh, h0)
+    if sequence:
+        out = hs.view()
+        out.flags.writeable = False  # the cache's states: a change would spoil the gradient
+    else:
+        out = hs[:, T - 1].copy()
+    return out, RNNCache(x, hs, Wx, Wh, h0, sequence, input_grad, loops)
 
 
-def rnn_backward(dy: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
+def rnn_backward(dy: np.ndarray, cache: RNNCache) -> dict[str, np.ndarray]:
     """Backpropagation through time: ``delta_t = (delta_{t+1} W_h + dE_t/dh_t) ⊙ (1 - h_t²)``
-    (rows are samples), the weight gradients summed over the steps."""
-    xs, hs, Wx, Wh, sequence = cache  # time-major: xs (T N, D), hs (T + 1, N, H)
-    T, n, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    deltas = np.empty((T, n, H))
-    carried = np.zeros((n, H))
-    for t in range(T, 0, -1):
-        upstream = carried + (dy[:, t - 1] if sequence else (dy if t == T else 0.0))
-        np.multiply(upstream, 1.0 - hs[t] * hs[t], out=deltas[t - 1])
-        carried = deltas[t - 1] @ Wh
-    flat = deltas.reshape(T * n, H)
-    dx = (flat @ Wx).reshape(T, n, -1).transpose(1, 0, 2)
-    return {"x": np.ascontiguousarray(dx), "Wx": flat.T @ xs,
-            "Wh": flat.T @ hs[:-1].reshape(T * n, H), "b": np.add.reduce(flat, axis=0)}
+    (rows are samples), the weight gradients summed over the steps; ``"h0"``,
+    ``delta_1 W_h``, if the forward pass was given ``h0``."""
+    x, hs, Wx, Wh, h0, sequence, input_grad, loops = cache
+    n, T, H = hs.shape
+    deltas, dWh, db, dh0 = loops.backward(dy, hs, Wh, sequence)
+    flat = deltas.reshape(n * T, H)
+    grads = {"Wx": flat.T @ x.reshape(n * T, -1), "Wh": dWh, "b": db}
+    if input_grad:
+        grads["x"] = (flat @ Wx).reshape(x.shape)
+    if h0 is not None:  # step 1's term of dW_h, delta_1 h_0^T
+        dWh += deltas[:, 0].T @ h0
+        grads["h0"] = dh0
+    return grads
 
 
 def _step_steps() -> tuple[tuple[Step, ...], tuple[Step, ...]]:
@@ -154,4 +237,4 @@ RNN = register_layer_type(LayerType(
     params=("Wx", "Wh", "b"), hyper={"units": 8, "steps": 0, "sequence": False},
     bounds={"units": Bound(1), "steps": Bound(0)},
     output_shape=_output_shape, init=_init, forward=rnn_forward, backward=rnn_backward,
-    derivation=rnn_derivation, sample_shape=_sample_shape))
+    derivation=rnn_derivation, sample_shape=_sample_shape, input_grad_optional=True))

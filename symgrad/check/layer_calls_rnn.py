@@ -9,15 +9,19 @@
 upstream gradient of every hidden state. Both caches are the user's own, so the forward
 is needed.
 
+symgrad's values (each convention's ``reference``) come from the catalogue's recurrent
+layer type (:func:`catalogue_rnn`), its weights transposed at the boundary: the
+conventions have ``Wx`` ``(D, H)`` and ``prev_h @ Wh``, the catalogue ``Wx`` ``(H, D)`` and
+``h @ Wh.T``.
+
 :func:`bptt` is back-propagation through time in matrix form,
 
     δ_t = (dh_t + δ_{t+1} W_hᵀ) ⊙ (1 − h_t²),   dW_h = Σ_t h_{t−1}ᵀ δ_t,
 
-with switches for the usual mistakes (no recurrent term, ``h_t`` where ``h_{t−1}``
-belongs, the upstream gradient one step off) that :mod:`.layer_diagnose` tries. Until
-the catalogue's recurrent layer type lands, symgrad's values are this function with
-every switch off, the tanh from the catalogue (checked against ``torch.nn.RNN`` in the
-tests).
+the model of the usual mistakes that :mod:`.layer_diagnose` tries, one switch each (no
+recurrent term, ``h_t`` where ``h_{t−1}`` belongs, the upstream gradient one step off,
+the slope of the previous state). With every switch off it gives the catalogue's values
+(to rounding; tests/test_check_layer.py).
 
 >>> from symgrad.check.layer_calls import get_convention
 >>> get_convention("rnn").outputs
@@ -30,9 +34,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..catalogue.layer_types import get_layer_type
 from .layer_convention import Arrays, Convention, activation
 
-__all__ = ["bptt", "ENTRIES"]
+__all__ = ["bptt", "catalogue_rnn", "ENTRIES"]
 
 
 def _states(a: Arrays) -> tuple[np.ndarray, np.ndarray]:
@@ -45,11 +50,26 @@ def _states(a: Arrays) -> tuple[np.ndarray, np.ndarray]:
     return h, slope
 
 
+def catalogue_rnn(a: Arrays) -> dict[str, np.ndarray]:
+    """symgrad's ``out`` and gradients of the ``rnn`` convention: the catalogue's layer
+    type from ``h0``, over every step's upstream gradient ``dout``."""
+    x, H = a["x"], a["Wh"].shape[0]
+    entry = get_layer_type("rnn")
+    params = {"Wx": a["Wx"].T, "Wh": a["Wh"].T, "b": a["b"]}
+    out, cache = entry.forward(x, params, units=H, steps=x.shape[1], sequence=True,
+                               h0=a["h0"])
+    g = entry.backward(a["dout"], cache)
+    return {"out": out, "dx": g["x"], "dh0": g["h0"], "dWx": g["Wx"].T, "dWh": g["Wh"].T,
+            "db": g["b"]}
+
+
 def bptt(a: Arrays, recurrent: bool = True, h_lag: int = 1, dh_shift: int = 0,
          slope_lag: int = 0) -> dict[str, np.ndarray]:
-    """``out`` and the gradients of an Elman RNN over ``T`` steps. ``recurrent=False``
-    drops the term ``δ_{t+1} W_hᵀ``; ``h_lag=0`` uses ``h_t`` in ``dW_h`` where ``h_{t−1}``
-    belongs; ``dh_shift`` takes step ``t``'s upstream gradient from step ``t + shift``;
+    """``out`` and the gradients of an Elman RNN over ``T`` steps, written out step by
+    step to model the usual mistakes (:mod:`.layer_diagnose` tries each switch; with every
+    switch off, the catalogue's values). ``recurrent=False`` drops the term
+    ``δ_{t+1} W_hᵀ``; ``h_lag=0`` uses ``h_t`` in ``dW_h`` where ``h_{t−1}`` belongs;
+    ``dh_shift`` takes step ``t``'s upstream gradient from step ``t + shift``;
     ``slope_lag=1`` takes the tanh slope of the previous state."""
     x, dh = a["x"], a["dout"]
     h, slope = _states(a)
@@ -111,7 +131,7 @@ ENTRIES: dict[tuple[str, str], Convention] = {
         dims={"N": 3, "D": 4, "H": 5}, outputs=("dx", "dprev_h", "dWx", "dWh", "db"),
         make=_make(False), cache=None,
         forward_args=lambda a: (a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"]),
-        reference=lambda a: step_view(a, bptt(a)),
+        reference=lambda a: step_view(a, catalogue_rnn(a)),
         forms={**_FORMS, "dx": "dx = δ W_xᵀ, δ = dnext_h ⊙ (1 − next_h²)",
                "dWx": "dW_x = xᵀ δ", "dWh": "dW_h = prev_hᵀ δ", "db": "db = δᵀ 1",
                "out": "next_h = tanh(x W_x + prev_h W_h + 1 bᵀ)"},
@@ -123,5 +143,5 @@ ENTRIES: dict[tuple[str, str], Convention] = {
         dims={"N": 3, "T": 4, "D": 4, "H": 5}, outputs=("dx", "dh0", "dWx", "dWh", "db"),
         make=_make(True), cache=None,
         forward_args=lambda a: (a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]),
-        reference=bptt, forms=_FORMS),
+        reference=catalogue_rnn, forms=_FORMS),
 }
