@@ -184,7 +184,8 @@ RNN_SPEC = DERIVATIONS / "rnn_bit_count.toml"
 
 
 def test_rnn_bit_count_trains_to_the_stated_loss() -> None:
-    """40 epochs (seed 0): measured loss 0.1017, test accuracy 99.8 %, ~55 ms an epoch."""
+    """40 epochs (seed 0): measured loss 0.1006 on the C loops (0.0991 on NumPy's: rounding
+    amplified over 1880 steps), test accuracy 99.8 %, about 4 ms an epoch."""
     result = train(RNN_SPEC, progress=False)
     assert result.loss < 0.15
     assert result.accuracy["test"] >= 0.97

@@ -5,6 +5,7 @@ the derivations' exact forms; shapes that do not fit."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -295,6 +296,9 @@ def test_every_entry_has_every_facet() -> None:
         assert steps.layer == name and steps.backward and set(steps.gradients) == {
             "x", *entry.params}
         assert all(st.text() and st.latex() for st in steps.forward + steps.backward)
+        if entry.compiled is not None:  # names a module that builds its C loops
+            module = importlib.import_module(f"symgrad.{entry.compiled}")
+            assert callable(module.forward_arguments), name
         if entry.state:  # its initial values, their update, an evaluation that reads them
             assert entry.update_state is not None and entry.predict is not None
             assert tuple(entry.init_state((3,), entry.hyper)) == entry.state

@@ -16,8 +16,9 @@ the state neither used nor moved. :meth:`forward` and :meth:`predict` evaluate t
 as after training, one sample as well as many: every layer type's ``predict``, batch norm
 with its running statistics, which they need as arguments.
 
-A layer type with C loops (:data:`NATIVE`: the recurrent layer's steps) runs them when a
-C compiler is found (``native=False``: NumPy's everywhere); without one, NumPy's.
+A layer type with C loops (its catalogue entry's ``compiled``: the recurrent layer's
+steps) runs them when a C compiler is found (``native=False``: NumPy's everywhere);
+without one, NumPy's.
 
 >>> from symgrad.derive.stack import derive_stack
 >>> c = CompiledStack(derive_stack("derivations/digits_batchnorm.toml"))
@@ -28,6 +29,7 @@ C compiler is found (``native=False``: NumPy's everywhere); without one, NumPy's
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from typing import Any, Callable, Literal, Mapping
@@ -41,7 +43,7 @@ from ..errors import ArgumentError, CompileError, MissingDependencyError
 from ..stack import StackLayer
 from .minibatch import layer_level_html
 
-__all__ = ["CompiledStack", "NATIVE"]
+__all__ = ["CompiledStack"]
 
 Params = dict[str, np.ndarray]
 #: ``train`` (sgd_epoch), ``check`` (value_and_grad at given parameters), ``eval`` (forward).
@@ -49,25 +51,14 @@ Mode = Literal["train", "check", "eval"]
 Cache = tuple[StackLayer, Any]
 
 
-def _rnn_loops(hyper: Mapping[str, Any]) -> dict[str, Any]:
-    from ..native_rnn import forward_arguments  # a stack without rnn does not load rnn's module
-
-    return forward_arguments(hyper)
-
-
-#: Layer types with C loops: the extra arguments of their forward kernel that use them,
-#: from their settings (built on first use; no compiler: MissingDependencyError).
-NATIVE: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {"rnn": _rnn_loops}
-
-
 def _native(s: StackLayer) -> dict[str, Any]:
     """The C loops' arguments for layer ``s``, or none: no loops for its type, no C
     compiler, or a compiler that failed (a warning: NumPy's kernels are used)."""
-    arguments = NATIVE.get(s.entry.name) if s.entry is not None else None
-    if arguments is None:
+    if s.entry is None or s.entry.compiled is None:
         return {}
-    try:
-        return arguments(s.hyper)
+    try:  # the module is imported on first use: a stack without C loops does not load it
+        return importlib.import_module(f"symgrad.{s.entry.compiled}").forward_arguments(
+            s.hyper)
     except MissingDependencyError:
         return {}
     except CompileError as exc:

@@ -55,7 +55,16 @@ The facets of an entry:
     layer, where it is not ``(inputs,)`` (the recurrent layer: ``(steps, inputs)``).
 ``input_grad_optional``
     whether ``forward`` takes ``input_grad=False``, after which ``backward`` leaves out
-    ``"x"``: a network's first layer, whose input gradient nobody needs (convolution).
+    ``"x"``: a network's first layer, whose input gradient nobody needs (convolution, the
+    recurrent layer).
+``compiled``
+    the module of symgrad whose ``forward_arguments(hyper)`` gives extra arguments of
+    ``forward`` that run the layer's steps as C loops (the recurrent layer:
+    ``"native_rnn"``, its ``loops``), built on first use: a
+    :class:`~symgrad.errors.MissingDependencyError` without a C compiler, a
+    :class:`~symgrad.errors.CompileError` when the build fails; ``None``: NumPy only. A
+    name, not a function: the catalogue does not import the compiler's modules. The stack
+    backend passes them when it may (``CompiledStack(native=True)``).
 
 >>> sorted(LAYER_TYPES)[:4]
 ['avgpool1d', 'avgpool2d', 'batchnorm', 'conv1d']
@@ -196,6 +205,7 @@ class LayerType:
     update_state: Callable[..., dict[str, np.ndarray]] | None = None
     sample_shape: Callable[[int, Mapping[str, Any]], Shape] | None = None
     input_grad_optional: bool = False
+    compiled: str | None = None
     bounds: Mapping[str, Bound] = field(default_factory=dict)
 
     def with_defaults(self, hyper: Mapping[str, Any]) -> dict[str, Any]:

@@ -190,7 +190,8 @@ def _step_steps() -> tuple[tuple[Step, ...], tuple[Step, ...]]:
     slope = get_activation("tanh").local(zz, aa).xreplace({aa: sp.Dummy()})  # 1 - a**2
     own = MatAdd(sp.OneMatrix(_H, 1), MatMul(-1, HadamardProduct(h_t, h_t)))
     carried = Trace(delta_next.T * Wh * h_t).diff(h_t)  # W_h^T delta_{t+1}
-    forward = (Step(MatrixSymbol("z_t", _H, 1), z, (_H, 1), "h_0 = 0"),
+    forward = (Step(MatrixSymbol("z_t", _H, 1), z, (_H, 1),
+                    "h_0 = 0, or given (its gradient W_h^T delta_1)"),
                Step(h_t, sp.Function("tanh")(MatrixSymbol("z_t", _H, 1)), (_H, 1),
                     f"tanh' = {sp.sstr(slope)} in its own output a"))
     backward = (
@@ -237,4 +238,5 @@ RNN = register_layer_type(LayerType(
     params=("Wx", "Wh", "b"), hyper={"units": 8, "steps": 0, "sequence": False},
     bounds={"units": Bound(1), "steps": Bound(0)},
     output_shape=_output_shape, init=_init, forward=rnn_forward, backward=rnn_backward,
-    derivation=rnn_derivation, sample_shape=_sample_shape, input_grad_optional=True))
+    derivation=rnn_derivation, sample_shape=_sample_shape, input_grad_optional=True,
+    compiled="native_rnn"))
