@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 import pytest
 
@@ -34,6 +35,16 @@ b = 0.1
 x = 1.0
 T = 0.3
 """
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh cache folder for the C libraries one test module builds (a module takes it
+    with ``pytestmark = pytest.mark.usefixtures("private_cache")``)."""
+    folder = tmp_path_factory.mktemp("symgrad-cache")
+    with pytest.MonkeyPatch.context() as mp_:
+        mp_.setenv("SYMGRAD_CACHE_DIR", str(folder))
+        yield folder
 
 
 @dataclass

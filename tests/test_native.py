@@ -9,7 +9,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import mpmath as mp
 import numpy as np
@@ -28,13 +28,7 @@ from symgrad.network import Dense, Network, load
 from .conftest import ROOT, SPECS
 from .test_stability import CATALOGUE, EXTREMES, IDS, SWEEP, Case, _relative_errors
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every library this module builds goes to a fresh cache folder."""
-    folder = tmp_path_factory.mktemp("symgrad-cache")
-    with pytest.MonkeyPatch.context() as mp_:
-        mp_.setenv("SYMGRAD_CACHE_DIR", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("private_cache")  # its C builds in a fresh folder
 
 
 def _pair(net: Network) -> tuple[CompiledNetwork, CompiledNetwork]:

@@ -5,7 +5,6 @@ compiler is found, and NumPy's loops without one."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -26,13 +25,7 @@ EPS = np.finfo(np.float64).eps
 BOUND = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every library this module builds goes to a fresh cache folder."""
-    folder = tmp_path_factory.mktemp("symgrad-cache")
-    with pytest.MonkeyPatch.context() as mp_:
-        mp_.setenv("SYMGRAD_CACHE_DIR", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("private_cache")  # its C builds in a fresh folder
 
 
 def _layer(n: int, T: int, D: int, H: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
