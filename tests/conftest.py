@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -112,3 +112,18 @@ def import_file(path: Path, name: str | None = None) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def exported(f: Any, spec: str, target: str, path: Path) -> ModuleType:
+    """Compiled functions ``f`` (of spec file ``spec``) exported for ``target`` (``numpy``,
+    ``torch``, ``jax``) into ``path``, and that module imported."""
+    from symgrad.export import module_source
+
+    path.write_text(module_source(f, spec, target))
+    return import_file(path)
+
+
+@pytest.fixture(scope="module")
+def export_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A folder for the modules one test module exports (a string: a key of their caches)."""
+    return str(tmp_path_factory.mktemp("exported"))

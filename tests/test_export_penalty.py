@@ -27,7 +27,7 @@ from symgrad.export import module_source
 from symgrad.network import load
 from symgrad.spec import parse_spec
 
-from .conftest import import_file
+from .conftest import exported
 
 #: 2 inputs, 3 tanh units, 2 sigmoid outputs; the loss and penalty are each case's.
 SPEC = """
@@ -72,17 +72,11 @@ def _compiled(case: Case) -> CompiledNetwork:
 
 
 @functools.lru_cache(maxsize=None)
-def _module(case: Case, target: str, folder: str) -> ModuleType:
+def _module(case: Case, target: str, export_folder: str) -> ModuleType:
     """The exported module of ``case`` for ``target``, written and imported."""
     name = f"penalty_{case.id.replace('-', '_')}_{target}"
-    path = Path(folder) / f"{name}.py"
-    path.write_text(module_source(_compiled(case), f"{case.id}.toml", target))
-    return import_file(path)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("exported_penalty"))
+    return exported(_compiled(case), f"{case.id}.toml", target,
+                    Path(export_folder) / f"{name}.py")
 
 
 def _values(f: CompiledNetwork, n: int | None, seed: int = 0) -> dict[str, Any]:
@@ -159,9 +153,9 @@ def _torch_run(torch: Any, module: ModuleType, f: CompiledNetwork, values: dict[
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 @pytest.mark.parametrize("data_grad", [False, True], ids=["parameters", "all"])
 def test_torch_export_equals_symgrad_and_autograd(case: Case, data_grad: bool,
-                                                  folder: str) -> None:
+                                                  export_folder: str) -> None:
     torch = pytest.importorskip("torch", reason=TORCH)
-    module, f = _module(case, "torch", folder), _compiled(case)
+    module, f = _module(case, "torch", export_folder), _compiled(case)
     values = _values(f, 200)
     args, got = _torch_run(torch, module, f, values, data_grad)
     bounds = _bounds(module, [a.detach() for a in args], f, case)
@@ -178,11 +172,11 @@ def test_torch_export_equals_symgrad_and_autograd(case: Case, data_grad: bool,
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_torch_export_of_one_sample_equals_symgrads_scalar_functions(case: Case,
-                                                                     folder: str) -> None:
+                                                                     export_folder: str) -> None:
     """One sample of Python floats: symgrad's scalar kernels add the penalty themselves;
     the export's 0-d tensors take its batch path. Both hold the penalty once."""
     torch = pytest.importorskip("torch", reason=TORCH)
-    module, f = _module(case, "torch", folder), _compiled(case)
+    module, f = _module(case, "torch", export_folder), _compiled(case)
     values = _values(f, None, seed=4)
     _, got = _torch_run(torch, module, f, values, data_grad=False)
     expected = _symgrad(f, values)
@@ -195,21 +189,21 @@ def test_torch_export_of_one_sample_equals_symgrads_scalar_functions(case: Case,
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_torch_export_passes_gradcheck(case: Case, folder: str) -> None:
+def test_torch_export_passes_gradcheck(case: Case, export_folder: str) -> None:
     torch = pytest.importorskip("torch", reason=TORCH)
-    module, f = _module(case, "torch", folder), _compiled(case)
+    module, f = _module(case, "torch", export_folder), _compiled(case)
     small = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
              for v in _values(f, 5, seed=1).values()]
     assert torch.autograd.gradcheck(module.SymgradLoss.apply, small)
 
 
 @pytest.mark.parametrize("biases", [False, True], ids=["weights", "biases"])
-def test_l1_gives_a_parameter_at_zero_no_term(biases: bool, folder: str) -> None:
+def test_l1_gives_a_parameter_at_zero_no_term(biases: bool, export_folder: str) -> None:
     """sign(0) = 0: a weight (and a bias, when biases count) at exactly 0 gets no L1 term,
     as in symgrad and as torch's own d|w|/dw at 0."""
     torch = pytest.importorskip("torch", reason=TORCH)
     case = next(c for c in CASES if c.kind == "l1" and c.biases == biases)
-    module, f = _module(case, "torch", folder), _compiled(case)
+    module, f = _module(case, "torch", export_folder), _compiled(case)
     values = {**_values(f, 50, seed=2), "w2_1_2": 0.0, "b2_1": 0.0}
     _, got = _torch_run(torch, module, f, values, data_grad=False)
     terms = module._penalty_terms(*(torch.tensor(values[p], dtype=torch.float64)
@@ -229,12 +223,12 @@ def test_l1_gives_a_parameter_at_zero_no_term(biases: bool, folder: str) -> None
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_jax_export_equals_symgrad_and_passes_check_grads(case: Case, folder: str) -> None:
+def test_jax_export_equals_symgrad_and_passes_check_grads(case: Case, export_folder: str) -> None:
     jax = pytest.importorskip("jax", reason=JAX)
     from jax.test_util import check_grads
 
     jax.config.update("jax_enable_x64", True)
-    module, f = _module(case, "jax", folder), _compiled(case)
+    module, f = _module(case, "jax", export_folder), _compiled(case)
     small = [jax.numpy.asarray(v) for v in _values(f, 5, seed=1).values()]
     check_grads(module.loss, small, order=1, modes=("rev",))  # |w| >= 0.2: no kink
 

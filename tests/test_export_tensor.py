@@ -24,7 +24,8 @@ from symgrad.derive import derive
 from symgrad.export import TARGETS, module_source
 from symgrad.network import load
 
-from .conftest import ALL_SPECS, DERIVATIONS, ONE_NEURON_TABLES, import_file, run_cli_here
+from .conftest import (ALL_SPECS, DERIVATIONS, ONE_NEURON_TABLES, exported, import_file,
+                       run_cli_here)
 from .test_export_hostile import TITLES
 
 #: Specs small enough for a finite-difference check of every argument.
@@ -37,16 +38,10 @@ def _compiled(stem: str) -> CompiledNetwork:
 
 
 @functools.lru_cache(maxsize=None)
-def _module(stem: str, target: str, folder: str) -> ModuleType:
+def _module(stem: str, target: str, export_folder: str) -> ModuleType:
     """The exported module of spec ``stem`` for ``target``, written and imported."""
-    path = Path(folder) / f"{stem}_{target}.py"
-    path.write_text(module_source(_compiled(stem), f"derivations/{stem}.toml", target))
-    return import_file(path)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(tmp_path_factory.mktemp("exported"))
+    return exported(_compiled(stem), f"derivations/{stem}.toml", target,
+                    Path(export_folder) / f"{stem}_{target}.py")
 
 
 def _values(f: CompiledNetwork, n: int, seed: int = 0) -> dict[str, Any]:
@@ -79,9 +74,9 @@ def _torch_terms(torch: Any, module: ModuleType, args: list[Any]) -> list[float]
 
 
 @pytest.mark.parametrize("stem", SMALL)
-def test_torch_export_passes_gradcheck_and_equals_numpy(stem: str, folder: str) -> None:
+def test_torch_export_passes_gradcheck_and_equals_numpy(stem: str, export_folder: str) -> None:
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'torch')")
-    module, f = _module(stem, "torch", folder), _compiled(stem)
+    module, f = _module(stem, "torch", export_folder), _compiled(stem)
     small = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
              for v in _values(f, 6, seed=1).values()]
     assert torch.autograd.gradcheck(module.SymgradLoss.apply, small)
@@ -100,12 +95,12 @@ def test_torch_export_passes_gradcheck_and_equals_numpy(stem: str, folder: str) 
 
 
 @pytest.mark.parametrize("stem", SMALL)
-def test_jax_export_passes_check_grads_and_equals_numpy(stem: str, folder: str) -> None:
+def test_jax_export_passes_check_grads_and_equals_numpy(stem: str, export_folder: str) -> None:
     jax = pytest.importorskip("jax", reason="JAX is not installed (extra 'jax')")
     from jax.test_util import check_grads
 
     jax.config.update("jax_enable_x64", True)
-    module, f = _module(stem, "jax", folder), _compiled(stem)
+    module, f = _module(stem, "jax", export_folder), _compiled(stem)
     small = [jax.numpy.asarray(v) for v in _values(f, 6, seed=1).values()]
     check_grads(module.loss, small, order=1, modes=("rev",))
 
@@ -122,11 +117,11 @@ def test_jax_export_passes_check_grads_and_equals_numpy(stem: str, folder: str) 
                   torch_bound[:1] + torch_bound[1 + n_data:])
 
 
-def test_torch_data_gradients_equal_central_differences(folder: str) -> None:
+def test_torch_data_gradients_equal_central_differences(export_folder: str) -> None:
     """dE/dx and dE/dT per sample (what gradcheck checks too), against central
     differences of symgrad's NumPy loss."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'torch')")
-    module, f = _module("small_mlp", "torch", folder), _compiled("small_mlp")
+    module, f = _module("small_mlp", "torch", export_folder), _compiled("small_mlp")
     values = _values(f, 5, seed=2)
     args = [torch.tensor(values[a], dtype=torch.float64, requires_grad=True)
             for a in f.arguments]
@@ -143,12 +138,12 @@ def test_torch_data_gradients_equal_central_differences(folder: str) -> None:
 
 
 @pytest.mark.parametrize("target", ["torch", "jax"])
-def test_float32_in_gives_float32_out(target: str, folder: str) -> None:
+def test_float32_in_gives_float32_out(target: str, export_folder: str) -> None:
     f = _compiled("small_mlp")
     values = _values(f, 100)
     if target == "torch":
         torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'torch')")
-        model = _module("small_mlp", "torch", folder).Model(dtype=torch.float32)
+        model = _module("small_mlp", "torch", export_folder).Model(dtype=torch.float32)
         data = {k: torch.tensor(values[k], dtype=torch.float32) for k in f.data_names}
         loss = model(**data)
         loss.backward()
@@ -160,20 +155,20 @@ def test_float32_in_gives_float32_out(target: str, folder: str) -> None:
     else:
         jax = pytest.importorskip("jax", reason="JAX is not installed (extra 'jax')")
         jax.config.update("jax_enable_x64", True)  # float32 stays so even where 64 bits can
-        module = _module("small_mlp", "jax", folder)
+        module = _module("small_mlp", "jax", export_folder)
         args = [jax.numpy.asarray(values[a], dtype=jax.numpy.float32) for a in f.arguments]
         loss, grads = jax.value_and_grad(module.loss, argnums=(0, 5))(*args)
         assert {loss.dtype, grads[0].dtype, grads[1].dtype} == {np.dtype(np.float32)}
 
 
-def test_torch_export_runs_on_every_device_present(folder: str) -> None:
+def test_torch_export_runs_on_every_device_present(export_folder: str) -> None:
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (extra 'torch')")
     f = _compiled("two_neuron")
     values = _values(f, 50)
     expected = f.grad(**values)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        model = _module("two_neuron", "torch", folder).Model(device=device)
+        model = _module("two_neuron", "torch", export_folder).Model(device=device)
         data = {k: torch.tensor(values[k], device=device) for k in f.data_names}
         with torch.no_grad():
             for p in f.parameters:
@@ -185,7 +180,7 @@ def test_torch_export_runs_on_every_device_present(folder: str) -> None:
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=[p.stem for p in ALL_SPECS])
-def test_every_shipped_spec_exports_and_imports(spec: Path, folder: str) -> None:
+def test_every_shipped_spec_exports_and_imports(spec: Path, export_folder: str) -> None:
     """Each target's module imports, and at the spec's values (random data where the spec
     names a data set) gives symgrad's loss."""
     f = _compiled(spec.stem)
@@ -196,7 +191,7 @@ def test_every_shipped_spec_exports_and_imports(spec: Path, folder: str) -> None
         builtins.compile(text, f"{spec.stem}_{target}.py", "exec")  # valid without the library
         if importlib.util.find_spec(target) is None:
             continue
-        module = _module(spec.stem, target, folder)
+        module = _module(spec.stem, target, export_folder)
         if target == "jax":
             jax = importlib.import_module("jax")
             jax.config.update("jax_enable_x64", True)

@@ -138,35 +138,35 @@ def _spec_error(tmp_path: Path, layers: str) -> str:
     return r.stderr.split("error: ", 1)[1].strip()
 
 
-def test_bad_layers_name_the_field_and_what_is_wrong(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    assert _spec_error(tmp_path, '[{ type = "batchnrom" }, { units = 3, activation = '
-                       '"softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0].type': unknown layer type 'batchnrom'; known: "
-        + ", ".join(sorted(LAYER_TYPES)))  # batchnorm, dropout, log_softmax, rnn, softmax, ...
-    assert _spec_error(tmp_path, '[{ type = "dropout", rate = 1.5 }, { units = 3, '
-                       'activation = "softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0]': layer 'dropout': rate must be in [0, 1), got 1.5")
-    assert _spec_error(tmp_path, '[{ type = "batchnorm", mommentum = 0.9 }, { units = 3, '
-                       'activation = "softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0].mommentum': unknown setting of layer type "
-        "'batchnorm' 'mommentum'; known: eps, momentum")
-    assert _spec_error(tmp_path, '[{ type = "batchnorm", momentum = 1.5 }, { units = 3, '
-                       'activation = "softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0]': layer 'batchnorm': momentum must be in [0, 1], "
-        "got 1.5")
-    assert _spec_error(tmp_path, '[{ type = "rnn", units = 0, steps = 4 }, { units = 3, '
-                       'activation = "softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0]': layer 'rnn': units must be an integer >= 1, "
-        "got 0")
-    assert _spec_error(tmp_path, '[{ type = "dropout", rate = true }, { units = 3, '
-                       'activation = "softmax" }]') == (
-        f"{bad}:4: field 'network.layers[0]': layer 'dropout': setting 'rate' must be a "
-        "number, got True")
-    assert _spec_error(tmp_path, '[{ type = "batchnorm" }, { units = 3, activation = '
-                       '"none" }]') == (
-        f"{bad}:4: field 'network.layers[1]': loss 'cce' takes probabilities: end with a "
-        "sigmoid or softmax activation, or a softmax or log_softmax layer")
+#: A first layer that is wrong, and the message after "{path}:4: field ": the field and
+#: what is wrong (the second layer is a softmax of 3 units unless given).
+BAD_LAYERS = [
+    ('{ type = "batchnrom" }', "'network.layers[0].type': unknown layer type 'batchnrom'; "
+     "known: " + ", ".join(sorted(LAYER_TYPES))),  # batchnorm, dropout, log_softmax, ...
+    ('{ type = "dropout", rate = 1.5 }', "'network.layers[0]': layer 'dropout': rate must be "
+     "in [0, 1), got 1.5"),
+    ('{ type = "batchnorm", mommentum = 0.9 }', "'network.layers[0].mommentum': unknown "
+     "setting of layer type 'batchnorm' 'mommentum'; known: eps, momentum"),
+    ('{ type = "batchnorm", momentum = 1.5 }', "'network.layers[0]': layer 'batchnorm': "
+     "momentum must be in [0, 1], got 1.5"),
+    ('{ type = "rnn", units = 0, steps = 4 }', "'network.layers[0]': layer 'rnn': units must "
+     "be an integer >= 1, got 0"),
+    ('{ type = "dropout", rate = true }', "'network.layers[0]': layer 'dropout': setting "
+     "'rate' must be a number, got True"),
+    ('{ type = "batchnorm" }, { units = 3, activation = "none" }', "'network.layers[1]': loss "
+     "'cce' takes probabilities: end with a sigmoid or softmax activation, or a softmax or "
+     "log_softmax layer"),
+]
+
+
+@pytest.mark.parametrize("layers, message", BAD_LAYERS,
+                         ids=[m.split(": ", 1)[1][:40] for _, m in BAD_LAYERS])
+def test_bad_layers_name_the_field_and_what_is_wrong(tmp_path: Path, layers: str,
+                                                     message: str) -> None:
+    if "units = 3" not in layers:
+        layers += ', { units = 3, activation = "softmax" }'
+    assert _spec_error(tmp_path, f"[{layers}]") == \
+        f"{tmp_path / 'bad.toml'}:4: field {message}"
 
 
 def test_training_the_digits_with_batchnorm_and_dropout() -> None:
