@@ -361,6 +361,10 @@ def test_rnn_delta_recursion_is_shown_with_the_recurrent_term() -> None:
     assert ("    delta_t = (W_h^T · delta_{t+1} + g_t) ⊙ (1_H - (h_t ⊙ h_t))   [H x 1]"
             in text.splitlines())
     assert "    dWh_t = delta_t · h_{t-1}^T   [H x H]" in text.splitlines()
+    # the forward notes, as the report lists them: tanh's slope from the catalogue, in a
+    notes = [step.note for step in get_layer_type("rnn").derivation().forward]
+    assert notes == ["h_0 = 0, or given (its gradient W_h^T delta_1)",
+                     "tanh' = 1 - a**2 in its own output a"]
 
 
 def test_rnn_shapes_that_do_not_fit() -> None:
